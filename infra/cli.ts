@@ -1,0 +1,76 @@
+import { parseArgs } from 'node:util';
+import { down, status, up, SERVICE_NAMES, type ServiceName, type ServiceStatus } from './index';
+
+const HELP = `Usage: npm run infra -- <up|down|status> [service...] [--help]
+
+Starts, stops or reports the real local services strangler-fig uses.
+
+Commands:
+  up       start what is missing (reuses healthy services; respects env vars)
+  down     stop only what 'up' started (pid files in .infra/pids)
+  status   print each service, its address, health and whether this project started it
+
+Services: ${SERVICE_NAMES.join(', ')} (default: all)
+
+Environment (when set, that service is used as is and nothing is started):
+  DATABASE_URL    default postgres://postgres@127.0.0.1:5432/postgres
+  KAFKA_BROKERS   default 127.0.0.1:9092
+  UNLEASH_URL     default http://127.0.0.1:4242/api
+  PROMETHEUS_URL  default http://127.0.0.1:9090
+`;
+
+function printTable(rows: ServiceStatus[]): void {
+  const lines = rows.map((row) => [
+    row.name,
+    row.address,
+    row.healthy ? 'healthy' : 'down',
+    row.name === 'postgres' ? 'external (never started)' : row.startedByUs ? 'started by infra' : 'not started by infra',
+    row.detail ?? '',
+  ]);
+  const header = ['service', 'address', 'state', 'owner', 'detail'];
+  const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)));
+  for (const line of [header, ...lines]) console.log(line.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({ options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    console.log(HELP);
+    return command || values.help ? 0 : 2;
+  }
+  const unknown = rest.filter((name) => !SERVICE_NAMES.includes(name as ServiceName));
+  if (unknown.length) {
+    console.error(`unknown service(s): ${unknown.join(', ')}; expected one of ${SERVICE_NAMES.join(', ')}`);
+    return 2;
+  }
+  const services = rest.length ? (rest as ServiceName[]) : undefined;
+  const started = Date.now();
+  switch (command) {
+    case 'up':
+      printTable(await up({ services }));
+      console.error(`infra up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      return 0;
+    case 'down': {
+      const stopped = await down({ services });
+      console.log(stopped.length ? `stopped ${stopped.join(', ')}` : 'nothing to stop: infra started no service');
+      return 0;
+    }
+    case 'status': {
+      const rows = await status();
+      printTable(rows);
+      return rows.every((row) => row.healthy) ? 0 : 1;
+    }
+    default:
+      console.error(`unknown command '${command}'\n\n${HELP}`);
+      return 2;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: Error & { code?: string }) => {
+    console.error(`infra: ${error.code ? `[${error.code}] ` : ''}${error.message}`);
+    process.exit(1);
+  },
+);

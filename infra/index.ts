@@ -1,0 +1,79 @@
+import { kafkaHealthy, kafkaUp } from './kafka';
+import { infraPaths, resolveEnvironment, SERVICE_NAMES, type InfraEnvironment, type ServiceName } from './options';
+import { postgresStatus, postgresUp } from './postgres';
+import { stopDaemon, startedPid } from './process';
+import { prometheusHealthy, prometheusUp } from './prometheus';
+import type { ServiceStatus } from './types';
+import { unleashBaseUrl, unleashHealthy, unleashUp } from './unleash';
+
+export { InfraError } from './errors';
+export { DEFAULTS, resolveEnvironment, infraPaths, withDatabase, SERVICE_NAMES } from './options';
+export type { InfraEnvironment, ServiceName } from './options';
+export type { ServiceStatus } from './types';
+export { prometheusTargetsDir } from './prometheus';
+export { unleashBaseUrl } from './unleash';
+
+export interface InfraCallOptions {
+  services?: readonly ServiceName[];
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+}
+
+/**
+ * Brings up the requested services (all by default), in dependency order: Postgres first, since Unleash keeps
+ * its state there. A service whose env var is set, or which already answers, is used as it is.
+ */
+export async function up(options: InfraCallOptions = {}): Promise<ServiceStatus[]> {
+  const env = resolveEnvironment(options.env);
+  const paths = infraPaths(options.env);
+  const log = options.log ?? ((line: string) => console.error(line));
+  const wanted = new Set(options.services ?? SERVICE_NAMES);
+  if (wanted.has('unleash')) wanted.add('postgres');
+
+  const results: ServiceStatus[] = [];
+  if (wanted.has('postgres')) results.push(await postgresUp(env, log));
+  // Kafka (JVM) and Unleash start in parallel; both take several seconds.
+  const parallel: Promise<ServiceStatus>[] = [];
+  if (wanted.has('kafka')) parallel.push(kafkaUp(env, paths, log));
+  if (wanted.has('unleash')) parallel.push(unleashUp(env, paths, log));
+  if (wanted.has('prometheus')) parallel.push(prometheusUp(env, paths, log));
+  const settled = await Promise.allSettled(parallel);
+  const failures = settled.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+  for (const result of settled) if (result.status === 'fulfilled') results.push(result.value);
+  if (failures.length) {
+    // Leave nothing half-started behind this call.
+    await down({ services: results.filter((status) => status.startedNow).map((status) => status.name), env: options.env });
+    throw failures[0]!.reason;
+  }
+  return results;
+}
+
+/** Stops only what `up` started (those with a pid file). Returns the services it stopped. */
+export async function down(options: InfraCallOptions = {}): Promise<ServiceName[]> {
+  const paths = infraPaths(options.env);
+  const stopped: ServiceName[] = [];
+  // Reverse start order: clients of Postgres go first.
+  for (const name of [...(options.services ?? SERVICE_NAMES)].reverse()) {
+    if (name === 'postgres') continue;
+    if (await stopDaemon(paths, name)) stopped.push(name);
+  }
+  return stopped;
+}
+
+export async function status(options: Pick<InfraCallOptions, 'env'> = {}): Promise<ServiceStatus[]> {
+  const env: InfraEnvironment = resolveEnvironment(options.env);
+  const paths = infraPaths(options.env);
+  const mine = (name: ServiceName) => startedPid(paths, name) !== undefined;
+  const [postgres, kafka, unleash, prometheus] = await Promise.all([
+    postgresStatus(env),
+    kafkaHealthy(env.kafkaBrokers),
+    unleashHealthy(env.unleashUrl),
+    prometheusHealthy(env.prometheusUrl),
+  ]);
+  return [
+    postgres,
+    { name: 'kafka', address: env.kafkaBrokers.join(','), healthy: kafka, startedByUs: mine('kafka'), startedNow: false },
+    { name: 'unleash', address: unleashBaseUrl(env.unleashUrl), healthy: unleash, startedByUs: mine('unleash'), startedNow: false },
+    { name: 'prometheus', address: env.prometheusUrl, healthy: prometheus, startedByUs: mine('prometheus'), startedNow: false },
+  ];
+}

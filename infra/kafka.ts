@@ -1,0 +1,137 @@
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { InfraError } from './errors';
+import { DEFAULTS, ROOT_DIR, type InfraEnvironment, type InfraPaths } from './options';
+import { commandExists, logFile, startDaemon, startedPid, waitUntil } from './process';
+import type { ServiceStatus } from './types';
+
+const POM = path.join(ROOT_DIR, 'infra', 'kafka', 'pom.xml');
+const LOG4J_CONFIG = path.join(ROOT_DIR, 'infra', 'kafka', 'log4j2.properties');
+
+export async function kafkaHealthy(brokers: string[], timeoutMs = 3000): Promise<boolean> {
+  const admin = new Kafka({
+    clientId: 'strangler-infra-probe',
+    brokers,
+    connectionTimeout: timeoutMs,
+    requestTimeout: timeoutMs,
+    retry: { retries: 0 },
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length > 0;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** Downloads the broker jars from Maven Central once; they are cached outside the repository. */
+export function ensureKafkaJars(paths: InfraPaths, log: (line: string) => void): void {
+  const hasBroker = fs.existsSync(paths.kafkaJarsDir) &&
+    fs.readdirSync(paths.kafkaJarsDir).some((file) => file.startsWith(`kafka_2.13-${DEFAULTS.kafkaVersion}`));
+  if (hasBroker) return;
+  if (!commandExists('mvn')) {
+    throw new InfraError('SFG_INFRA_MISSING_TOOL', 'mvn not found: install Maven (apt-get install maven) or set KAFKA_BROKERS');
+  }
+  log(`kafka: fetching Apache Kafka ${DEFAULTS.kafkaVersion} jars from Maven Central into ${paths.kafkaJarsDir}`);
+  const result = spawnSync(
+    'mvn',
+    ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${paths.kafkaJarsDir}`, '-DincludeScope=runtime'],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  if (result.status !== 0) {
+    throw new InfraError('SFG_INFRA_FETCH_FAILED', `kafka: mvn dependency:copy-dependencies failed with exit ${result.status}`);
+  }
+}
+
+function serverProperties(dataDir: string, brokerPort: number): string {
+  const controllerPort = DEFAULTS.kafkaControllerPort;
+  return [
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.bootstrap.servers=127.0.0.1:${controllerPort}`,
+    `listeners=PLAINTEXT://127.0.0.1:${brokerPort},CONTROLLER://127.0.0.1:${controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${brokerPort},CONTROLLER://127.0.0.1:${controllerPort}`,
+    'controller.listener.names=CONTROLLER',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    'inter.broker.listener.name=PLAINTEXT',
+    `log.dirs=${dataDir}`,
+    'num.partitions=3',
+    'auto.create.topics.enable=true',
+    'offsets.topic.replication.factor=1',
+    'offsets.topic.num.partitions=10',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'share.coordinator.state.topic.replication.factor=1',
+    'share.coordinator.state.topic.min.isr=1',
+    'group.initial.rebalance.delay.ms=0',
+    'log.retention.hours=24',
+    'log.segment.bytes=67108864',
+    'delete.topic.enable=true',
+    '',
+  ].join('\n');
+}
+
+function java(args: string[], paths: InfraPaths): string[] {
+  return [
+    `-Xms${DEFAULTS.kafkaHeapMb}m`,
+    `-Xmx${DEFAULTS.kafkaHeapMb}m`,
+    '-XX:+UseG1GC',
+    '-XX:MaxGCPauseMillis=20',
+    '-Djava.awt.headless=true',
+    `-Dlog4j2.configurationFile=${LOG4J_CONFIG}`,
+    `-Dkafka.logs.dir=${paths.logsDir}`,
+    '-cp',
+    `${paths.kafkaJarsDir}/*`,
+    ...args,
+  ];
+}
+
+export async function kafkaUp(env: InfraEnvironment, paths: InfraPaths, log: (line: string) => void): Promise<ServiceStatus> {
+  const address = env.kafkaBrokers.join(',');
+  if (env.external.kafka || (await kafkaHealthy(env.kafkaBrokers))) {
+    if (!(await kafkaHealthy(env.kafkaBrokers, 10_000))) {
+      throw new InfraError('SFG_INFRA_START_FAILED', `kafka: KAFKA_BROKERS=${address} is set but no broker answers a metadata request`);
+    }
+    return { name: 'kafka', address, healthy: true, startedByUs: startedPid(paths, 'kafka') !== undefined, startedNow: false };
+  }
+  if (!commandExists('java')) {
+    throw new InfraError('SFG_INFRA_MISSING_TOOL', 'java not found: install JDK 17+ or set KAFKA_BROKERS');
+  }
+  ensureKafkaJars(paths, log);
+
+  const brokerPort = Number(env.kafkaBrokers[0]?.split(':')[1] ?? 9092);
+  const kafkaDir = path.join(paths.dataDir, 'kafka');
+  const configPath = path.join(paths.stateDir, 'kafka', 'server.properties');
+  fs.mkdirSync(path.dirname(configPath), { recursive: true });
+  fs.writeFileSync(configPath, serverProperties(kafkaDir, brokerPort));
+
+  if (!fs.existsSync(path.join(kafkaDir, 'meta.properties'))) {
+    log(`kafka: formatting KRaft storage in ${kafkaDir}`);
+    const clusterId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
+    const format = spawnSync(
+      'java',
+      java(['kafka.tools.StorageTool', 'format', '--standalone', '-g', '-t', clusterId, '-c', configPath], paths),
+      { encoding: 'utf8' },
+    );
+    if (format.status !== 0) {
+      throw new InfraError('SFG_INFRA_START_FAILED', `kafka: storage format failed: ${format.stderr || format.stdout}`);
+    }
+  }
+
+  log(`kafka: starting broker on ${address}`);
+  const pid = startDaemon(paths, { name: 'kafka', command: 'java', args: java(['kafka.Kafka', configPath], paths) });
+  await waitUntil('kafka broker', () => kafkaHealthy(env.kafkaBrokers, 1500), {
+    timeoutMs: 90_000,
+    intervalMs: 500,
+    logPath: logFile(paths, 'kafka'),
+    pid,
+  });
+  return { name: 'kafka', address, healthy: true, startedByUs: true, startedNow: true };
+}

@@ -1,0 +1,95 @@
+import { spawnSync } from 'node:child_process';
+import { Client } from 'pg';
+import { InfraError } from './errors';
+import { PROJECT_DATABASES, type InfraEnvironment } from './options';
+import { sleep, waitUntil } from './process';
+import type { ServiceStatus } from './types';
+
+async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function postgresHealthy(url: string): Promise<boolean> {
+  return withClient(url, async (client) => (await client.query('select 1 as ok')).rows[0]?.ok === 1).catch(() => false);
+}
+
+function redactedAddress(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`;
+}
+
+/** Creates the database when it does not exist yet. */
+export async function ensureDatabase(adminUrl: string, name: string): Promise<boolean> {
+  return withClient(adminUrl, async (client) => {
+    const exists = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (exists.rowCount) return false;
+    await client.query(`create database "${name.replace(/"/g, '""')}"`);
+    return true;
+  });
+}
+
+/**
+ * Makes sure logical replication is possible. On the local cluster it sets wal_level=logical and restarts
+ * (idempotent: nothing happens when it is already set). A user-supplied DATABASE_URL is only checked.
+ */
+export async function postgresUp(env: InfraEnvironment, log: (line: string) => void): Promise<ServiceStatus> {
+  const address = redactedAddress(env.databaseUrl);
+  if (!(await postgresHealthy(env.databaseUrl))) {
+    throw new InfraError(
+      'SFG_INFRA_START_FAILED',
+      `postgres: cannot connect to ${address}: start PostgreSQL 13+ or set DATABASE_URL`,
+    );
+  }
+  const { walLevel, versionNum } = await withClient(env.databaseUrl, async (client) => {
+    const wal = await client.query<{ wal_level: string }>('show wal_level');
+    const version = await client.query<{ server_version_num: string }>('show server_version_num');
+    return { walLevel: wal.rows[0]!.wal_level, versionNum: Number(version.rows[0]!.server_version_num) };
+  });
+
+  if (walLevel !== 'logical') {
+    if (env.external.postgres) {
+      throw new InfraError(
+        'SFG_INFRA_POSTGRES_CONFIG',
+        `postgres: wal_level is '${walLevel}' on ${address}; logical replication needs wal_level=logical (ALTER SYSTEM SET wal_level = logical, then restart)`,
+      );
+    }
+    const major = Math.floor(versionNum / 10000);
+    log(`postgres: wal_level is '${walLevel}'; setting wal_level=logical and restarting cluster ${major}/main`);
+    await withClient(env.databaseUrl, (client) => client.query('alter system set wal_level = logical'));
+    const restart = spawnSync('pg_ctlcluster', ['--skip-systemctl-redirect', String(major), 'main', 'restart'], {
+      encoding: 'utf8',
+    });
+    if (restart.status !== 0) {
+      throw new InfraError(
+        'SFG_INFRA_POSTGRES_CONFIG',
+        `postgres: restart with pg_ctlcluster ${major} main failed (${restart.stderr.trim() || restart.error?.message}); restart PostgreSQL yourself to apply wal_level=logical`,
+      );
+    }
+    await sleep(500);
+    await waitUntil('postgres after restart', () => postgresHealthy(env.databaseUrl), { timeoutMs: 30_000 });
+    log('postgres: wal_level=logical is active');
+  }
+
+  const created: string[] = [];
+  for (const name of PROJECT_DATABASES) {
+    if (await ensureDatabase(env.databaseUrl, name)) created.push(name);
+  }
+  if (created.length) log(`postgres: created databases ${created.join(', ')}`);
+  return { name: 'postgres', address, healthy: true, startedByUs: false, startedNow: false, detail: 'wal_level=logical' };
+}
+
+export async function postgresStatus(env: InfraEnvironment): Promise<ServiceStatus> {
+  const address = redactedAddress(env.databaseUrl);
+  const healthy = await postgresHealthy(env.databaseUrl);
+  let detail: string | undefined;
+  if (healthy) {
+    detail = await withClient(env.databaseUrl, async (client) => `wal_level=${(await client.query('show wal_level')).rows[0].wal_level}`);
+  }
+  return { name: 'postgres', address, healthy, startedByUs: false, startedNow: false, detail };
+}

@@ -1,0 +1,20 @@
+// Runs the Unleash server (npm package unleash-server) for local development and tests.
+// infra/unleash.ts starts this file as a daemon; configuration comes from the environment
+// (DATABASE_URL, HTTP_HOST, HTTP_PORT, INIT_ADMIN_API_TOKENS, INIT_BACKEND_API_TOKENS).
+const unleash = require('unleash-server');
+
+unleash
+  .start({
+    db: { ssl: false },
+    server: { host: process.env.HTTP_HOST, port: Number(process.env.HTTP_PORT) },
+    logLevel: process.env.LOG_LEVEL || 'warn',
+  })
+  .then((instance) => {
+    const stop = () => instance.stop().then(() => process.exit(0));
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  })
+  .catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });

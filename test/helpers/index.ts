@@ -1,0 +1,6 @@
+export { testEnv, uniqueName } from './env';
+export { createTestDatabase, type TestDatabase } from './postgres';
+export { collectRecords, createUniqueTopic, headersToStrings, testKafka, type CollectedRecord } from './kafka';
+export { UnleashAdmin } from './unleash';
+export { freePort } from './ports';
+export { promQuery, registerScrapeTargets, waitForSeries, type PromSample } from './prometheus';

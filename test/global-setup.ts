@@ -1,15 +1,17 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { up } from '../infra';
+import { up, type ServiceName } from '../infra';
 
-export const STARTED_FILE = path.join(__dirname, '..', '.infra', 'started-by-jest.json');
+declare global {
+  var stranglerServicesStartedByJest: ServiceName[] | undefined;
+}
 
-/** Brings up every real service the integration tests need; remembers what it started so teardown stops only that. */
+/**
+ * Brings up every real service the integration tests need. What it started is kept in a global, which jest
+ * hands to globalTeardown (same process), so teardown stops only that and concurrent runs never collide.
+ */
 export default async function globalSetup(): Promise<void> {
   const started = Date.now();
   const services = await up({ log: (line) => process.stderr.write(`[infra] ${line}\n`) });
-  const startedNow = services.filter((service) => service.startedNow).map((service) => service.name);
-  fs.mkdirSync(path.dirname(STARTED_FILE), { recursive: true });
-  fs.writeFileSync(STARTED_FILE, JSON.stringify(startedNow));
-  process.stderr.write(`[infra] ready in ${Date.now() - started} ms (started: ${startedNow.join(', ') || 'nothing'})\n`);
+  globalThis.stranglerServicesStartedByJest = services.filter((service) => service.startedNow).map((service) => service.name);
+  const names = globalThis.stranglerServicesStartedByJest.join(', ') || 'nothing';
+  process.stderr.write(`[infra] ready in ${Date.now() - started} ms (started: ${names})\n`);
 }

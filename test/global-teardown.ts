@@ -1,10 +1,7 @@
-import fs from 'node:fs';
-import { down, type ServiceName } from '../infra';
-import { STARTED_FILE } from './global-setup';
+import { down } from '../infra';
 
 export default async function globalTeardown(): Promise<void> {
-  if (!fs.existsSync(STARTED_FILE)) return;
-  const started = JSON.parse(fs.readFileSync(STARTED_FILE, 'utf8')) as ServiceName[];
-  fs.rmSync(STARTED_FILE);
+  const started = globalThis.stranglerServicesStartedByJest ?? [];
+  globalThis.stranglerServicesStartedByJest = undefined;
   if (started.length) await down({ services: started });
 }

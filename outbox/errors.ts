@@ -1,0 +1,107 @@
+/** Every outbox error carries a stable `code`, whether retrying can help, and the underlying cause. */
+export class OutboxError extends Error {
+  override readonly name: string = 'OutboxError';
+  readonly code: string;
+  readonly retriable: boolean;
+
+  constructor(code: string, message: string, options: { retriable?: boolean; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+  }
+}
+
+/** An event the writer refuses before anything is written; `field` names the offending property. */
+export class InvalidEventError extends OutboxError {
+  override readonly name = 'InvalidEventError';
+  constructor(
+    readonly field: string,
+    message: string,
+    readonly index?: number,
+  ) {
+    super('SFG_OUTBOX_INVALID_EVENT', index === undefined ? `${field}: ${message}` : `events[${index}].${field}: ${message}`);
+  }
+}
+
+export interface OptionIssue {
+  path: string;
+  message: string;
+}
+
+/** Relay or inbox configuration that does not parse; lists every problem with its path. */
+export class InvalidOptionsError extends OutboxError {
+  override readonly name = 'InvalidOptionsError';
+  constructor(readonly issues: OptionIssue[]) {
+    super('SFG_OUTBOX_INVALID_OPTIONS', `invalid outbox options: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`);
+  }
+}
+
+/** The replication slot exists but Postgres already removed WAL it needs: events were lost. */
+export class SlotLostError extends OutboxError {
+  override readonly name = 'SlotLostError';
+  constructor(slotName: string) {
+    super(
+      'SFG_OUTBOX_SLOT_LOST',
+      `replication slot "${slotName}" has wal_status 'lost': WAL it needed was removed and events may be missing. ` +
+        'Recovery: drop the slot, reconcile the consumers (e.g. `strangler verify`/backfill), then start the relay again ' +
+        '(docs/outbox.md, "Lost slot").',
+    );
+  }
+}
+
+/** The slot this relay created earlier disappeared; recreating it would silently skip events. */
+export class SlotMissingError extends OutboxError {
+  override readonly name = 'SlotMissingError';
+  constructor(slotName: string) {
+    super(
+      'SFG_OUTBOX_SLOT_MISSING',
+      `replication slot "${slotName}" was created by this relay before but no longer exists. ` +
+        'Recovery: reconcile the consumers, then delete its row from the relay state table to let the relay create a new slot ' +
+        '(docs/outbox.md, "Lost slot").',
+    );
+  }
+}
+
+/** A record Kafka will never accept (too large, illegal topic name). */
+export class UnpublishableEventError extends OutboxError {
+  override readonly name = 'UnpublishableEventError';
+  constructor(
+    code: string,
+    message: string,
+    readonly eventId: string,
+    cause?: unknown,
+  ) {
+    super(code, message, { cause });
+  }
+}
+
+/** Publishing failed in a way that retrying later may fix (broker down, leader moving). */
+export class PublishError extends OutboxError {
+  override readonly name = 'PublishError';
+  constructor(message: string, cause: unknown, retriable: boolean) {
+    super('SFG_OUTBOX_PUBLISH_FAILED', message, { retriable, cause });
+  }
+}
+
+/** A handler failure the inbox consumer gave up on after its attempts. */
+export class HandlerError extends OutboxError {
+  override readonly name = 'HandlerError';
+  constructor(message: string, cause: unknown, retriable: boolean) {
+    super('SFG_OUTBOX_HANDLER_FAILED', message, { retriable, cause });
+  }
+}
+
+/** The error's stable code, for metrics and DLQ headers; `unknown` when it has none. */
+export function errorCode(error: unknown): string {
+  const code = (error as { code?: unknown; type?: unknown } | undefined)?.code ?? (error as { type?: unknown } | undefined)?.type;
+  return typeof code === 'string' && code ? code : 'unknown';
+}
+
+/** Whether retrying may help: our own flag, kafkajs' `retriable`, or a connection-level failure. */
+export function isRetriable(error: unknown): boolean {
+  const flag = (error as { retriable?: unknown } | undefined)?.retriable;
+  if (typeof flag === 'boolean') return flag;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  // Postgres: serialization failure, deadlock, connection exceptions, admin shutdown.
+  return typeof code === 'string' && (code === '40001' || code === '40P01' || code.startsWith('08') || code === '57P01');
+}

@@ -10,7 +10,7 @@ export { InfraError } from './errors';
 export { DEFAULTS, resolveEnvironment, infraPaths, withDatabase, SERVICE_NAMES } from './options';
 export type { InfraEnvironment, ServiceName } from './options';
 export type { ServiceStatus } from './types';
-export { prometheusTargetsDir } from './prometheus';
+export { prometheusTargetsDir, runningPrometheusTargetsDir } from './prometheus';
 export { unleashBaseUrl } from './unleash';
 
 export interface InfraCallOptions {

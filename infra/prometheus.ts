@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
 import { InfraError } from './errors';
 import { ROOT_DIR, type InfraEnvironment, type InfraPaths } from './options';
 import { commandExists, httpOk, logFile, startDaemon, startedPid, waitUntil } from './process';
@@ -10,6 +11,27 @@ export const PROMETHEUS_CONFIG = path.join(ROOT_DIR, 'dashboards', 'prometheus',
 /** Scrape targets that tests and the demo register at run time (file_sd, watched by Prometheus). */
 export function prometheusTargetsDir(paths: InfraPaths): string {
   return path.join(paths.stateDir, 'prometheus', 'targets');
+}
+
+interface FileSdJob {
+  job_name: string;
+  file_sd_configs?: Array<{ files?: string[] }>;
+}
+
+/**
+ * Where the running Prometheus looks for `strangler-dynamic` file_sd targets. Asked from Prometheus itself, because the
+ * instance may have been started from another checkout, whose `.infra/` is not ours.
+ */
+export async function runningPrometheusTargetsDir(prometheusUrl: string): Promise<string | undefined> {
+  const api = (endpoint: string) =>
+    fetch(new URL(endpoint, prometheusUrl), { signal: AbortSignal.timeout(3000) }).then((response) => response.json());
+  const flags = (await api('/api/v1/status/flags')) as { data: Record<string, string> };
+  const config = (await api('/api/v1/status/config')) as { data: { yaml: string } };
+  const jobs = (YAML.parse(config.data.yaml).scrape_configs ?? []) as FileSdJob[];
+  const pattern = jobs.find((job) => job.job_name === 'strangler-dynamic')?.file_sd_configs?.[0]?.files?.[0];
+  const configFile = flags.data['config.file'];
+  if (!pattern || !configFile) return undefined;
+  return path.dirname(path.resolve(path.dirname(configFile), pattern));
 }
 
 export function prometheusHealthy(prometheusUrl: string): Promise<boolean> {

@@ -9,7 +9,8 @@ import { testEnv, uniqueName } from './env';
  */
 export function registerScrapeTargets(targets: string[], labels: Record<string, string> = {}): { testrun: string; unregister(): void } {
   const testrun = uniqueName('run');
-  const file = path.join(prometheusTargetsDir(infraPaths()), `${testrun}.json`);
+  const targetsDir = process.env.STRANGLER_PROMETHEUS_TARGETS_DIR ?? prometheusTargetsDir(infraPaths());
+  const file = path.join(targetsDir, `${testrun}.json`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify([{ targets, labels: { ...labels, testrun } }]));

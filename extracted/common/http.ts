@@ -1,0 +1,64 @@
+import express, { type ErrorRequestHandler, type Express, type Request } from 'express';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { CaseStudyError, ValidationError } from './errors';
+
+/** The JSON error body, identical on the monolith and on every service. */
+export interface ErrorBody {
+  error: { code: string; message: string; fields?: { field: string; message: string }[] };
+}
+
+export function errorBody(error: CaseStudyError): ErrorBody {
+  const body: ErrorBody = { error: { code: error.code, message: error.message } };
+  if (error instanceof ValidationError) body.error.fields = error.fields;
+  return body;
+}
+
+function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, req, res, _next) => {
+    const known = error instanceof CaseStudyError ? error : fromBodyParser(error);
+    if (known) {
+      res.status(known.status).json(errorBody(known));
+      return;
+    }
+    logger.error({ err: error, method: req.method, path: req.path }, 'unhandled error');
+    res.status(500).json({ error: { code: 'SFG_CASE_INTERNAL', message: 'internal error' } } satisfies ErrorBody);
+  };
+}
+
+/** express.json() rejects malformed JSON with a 400 `entity.parse.failed` error: report it in our format. */
+function fromBodyParser(error: unknown): CaseStudyError | undefined {
+  const typed = error as { type?: string; status?: number };
+  if (typed?.type === 'entity.parse.failed') return new ValidationError([{ field: '(body)', message: 'malformed JSON' }]);
+  if (typed?.type === 'entity.too.large') return new ValidationError([{ field: '(body)', message: 'body too large' }]);
+  return undefined;
+}
+
+/** Reads the W3C `traceparent` header so domain events carry it. */
+export function traceparentOf(req: Request): string | undefined {
+  const value = req.headers.traceparent;
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * An Express app with what every case-study process has: JSON bodies, GET /healthz, GET /metrics from the
+ * registry passed in, the routers from `mount`, a JSON 404 for unknown paths and the shared error format.
+ */
+export function createApiApp(deps: { logger: Logger; registry: Registry; mount: (app: Express) => void }): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(express.json({ limit: '100kb' }));
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.registry.contentType).send(await deps.registry.metrics());
+  });
+  deps.mount(app);
+  app.use((req, res) => {
+    res.status(404).json({ error: { code: 'SFG_CASE_NOT_FOUND', message: `no route for ${req.method} ${req.path}` } } satisfies ErrorBody);
+  });
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { ConfigError } from './errors';
+import { issuesToProblems } from './validation';
+
+/** The JWT secret the demo uses when JWT_SECRET is unset. Documented; set your own anywhere but on a laptop. */
+export const DEMO_JWT_SECRET = 'strangler-fig-demo-jwt-secret';
+
+export const appOptionsSchema = z.object({
+  /** 0 picks a free port (tests). */
+  port: z.number().int().min(0).max(65535),
+  host: z.string().min(1).default('127.0.0.1'),
+  databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  /** Shared by the monolith and every service: a token issued by either side is accepted by both. */
+  jwtSecret: z.string().min(16).default(DEMO_JWT_SECRET),
+  tokenTtlSeconds: z.number().int().positive().default(3600),
+  poolSize: z.number().int().positive().default(10),
+  /** How long stop() lets in-flight requests finish before closing their connections. */
+  drainMs: z.number().int().nonnegative().default(5_000),
+});
+export type AppOptions = z.output<typeof appOptionsSchema>;
+export type AppOptionsInput = z.input<typeof appOptionsSchema>;
+
+/** Validates app options, reporting every problem at once with its path. */
+export function parseAppOptions(input: unknown): AppOptions {
+  const result = appOptionsSchema.safeParse(input);
+  if (!result.success) throw new ConfigError(issuesToProblems(result.error.issues));
+  return result.data;
+}
+
+/** Options from the environment: `JWT_SECRET`, `TOKEN_TTL_SECONDS`, plus what the caller fills in (port, database). */
+export function appOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<AppOptionsInput> {
+  const options: Partial<AppOptionsInput> = {};
+  if (env.JWT_SECRET) options.jwtSecret = env.JWT_SECRET;
+  if (env.TOKEN_TTL_SECONDS) options.tokenTtlSeconds = Number(env.TOKEN_TTL_SECONDS);
+  return options;
+}

@@ -1,0 +1,126 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export type Target = 'legacy' | 'extracted';
+export type FallbackReason = 'connect_error' | 'timeout' | 'upstream_5xx' | 'circuit_open' | 'flags_not_ready';
+export type ShadowResult = 'match' | 'mismatch' | 'error' | 'dropped';
+
+/** Values sampled when Prometheus scrapes, so the hot path never touches these gauges. */
+export interface ProxyGaugeSources {
+  flagsReady(): boolean;
+  circuitStates(): Array<{ cluster: string; state: number }>;
+  routeRollouts(): Array<{ route: string; percent: number }>;
+}
+
+export interface ProxyMetrics {
+  requests: Counter<'route' | 'target' | 'method' | 'code'>;
+  duration: Histogram<'route' | 'target'>;
+  fallbacks: Counter<'route' | 'reason'>;
+  shadowComparisons: Counter<'route' | 'result'>;
+  configReloads: Counter<'result'>;
+  configReloadFailed: Gauge;
+}
+
+export function createProxyMetrics(registry: Registry, sources: ProxyGaugeSources): ProxyMetrics {
+  const registers = [registry];
+  new Gauge({
+    name: 'strangler_proxy_flags_ready',
+    help: '1 when the flag provider is ready (before that every request goes to legacy)',
+    registers,
+    collect() {
+      this.set(sources.flagsReady() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'strangler_proxy_circuit_state',
+    help: 'Circuit breaker state per cluster: 0 closed, 1 half-open, 2 open',
+    labelNames: ['cluster'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { cluster, state } of sources.circuitStates()) this.set({ cluster }, state);
+    },
+  });
+  new Gauge({
+    name: 'strangler_proxy_route_rollout_percent',
+    help: "Rollout percentage of the route's flag (0 when off, 100 for a route without flag)",
+    labelNames: ['route'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { route, percent } of sources.routeRollouts()) this.set({ route }, percent);
+    },
+  });
+  return {
+    requests: new Counter({
+      name: 'strangler_proxy_requests_total',
+      help: 'Requests answered, by route id (unmatched for the default), target side, method and status code',
+      labelNames: ['route', 'target', 'method', 'code'],
+      registers,
+    }),
+    duration: new Histogram({
+      name: 'strangler_proxy_request_duration_seconds',
+      help: 'Time from request arrival to the end of the response, by route and target side',
+      labelNames: ['route', 'target'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    fallbacks: new Counter({
+      name: 'strangler_proxy_fallbacks_total',
+      help: 'Requests meant for an extracted service that legacy answered, by reason',
+      labelNames: ['route', 'reason'],
+      registers,
+    }),
+    shadowComparisons: new Counter({
+      name: 'strangler_proxy_shadow_comparisons_total',
+      help: 'Shadow comparisons by result: match, mismatch, error (shadow call failed) or dropped (queue full, body too large)',
+      labelNames: ['route', 'result'],
+      registers,
+    }),
+    configReloads: new Counter({
+      name: 'strangler_proxy_config_reloads_total',
+      help: 'Configuration reload attempts by result',
+      labelNames: ['result'],
+      registers,
+    }),
+    configReloadFailed: new Gauge({
+      name: 'strangler_proxy_config_reload_failed',
+      help: '1 while the last reload attempt failed (the previous route table stays in force)',
+      registers,
+    }),
+  };
+}
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Prebound metric children for one (route, target): the per-request path does a two-level map lookup instead of
+ * building label objects.
+ */
+export class RouteTargetMetrics {
+  private readonly byMethod = new Map<string, Map<number, Counter.Internal>>();
+  readonly duration: Histogram.Internal<'route' | 'target'>;
+
+  constructor(
+    private readonly metrics: ProxyMetrics,
+    private readonly route: string,
+    private readonly target: Target,
+  ) {
+    this.duration = metrics.duration.labels(route, target);
+  }
+
+  observe(method: string, code: number, seconds: number): void {
+    const label = KNOWN_METHODS.has(method) ? method : 'OTHER';
+    let byCode = this.byMethod.get(label);
+    if (!byCode) {
+      byCode = new Map();
+      this.byMethod.set(label, byCode);
+    }
+    let counter = byCode.get(code);
+    if (!counter) {
+      counter = this.metrics.requests.labels(this.route, this.target, label, String(code));
+      byCode.set(code, counter);
+    }
+    counter.inc();
+    this.duration.observe(seconds);
+  }
+}

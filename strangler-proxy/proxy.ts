@@ -1,0 +1,258 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { createAdminHandler } from './admin';
+import { ClusterRuntime } from './cluster';
+import { badPathError } from './errors';
+import type { FlagProvider } from './flags/provider';
+import { Exchange, requestIdOf, respondWithError, type ForwardingCore } from './forward';
+import { createProxyMetrics, RouteTargetMetrics, type ProxyMetrics, type Target } from './metrics';
+import { LEGACY, loadProxyConfigFile, type ProxyConfig } from './options';
+import { normalizePath } from './path';
+import { RouteTable, UNMATCHED, type TrafficSplit } from './route-table';
+import { ShadowRunner } from './shadow';
+import { forwardUpgrade, refuseUpgrade } from './upgrade';
+
+export interface StranglerProxyOptions {
+  config: ProxyConfig;
+  /** When set, the file is watched (config `reload.watchFile`) and `reload()` / POST /reload re-read it. */
+  configPath?: string;
+  /** Environment for `${VAR}` interpolation on reload (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface StranglerProxyDeps {
+  logger: Logger;
+  registry: Registry;
+  flags: FlagProvider;
+}
+
+export type ReloadResult = { ok: true } | { ok: false; error: string };
+
+/**
+ * The routing proxy: one node:http server for traffic, one for the admin API. The route table is compiled once per
+ * configuration and swapped atomically on reload; requests in flight finish on the table they started with.
+ */
+export class StranglerProxy {
+  private config: ProxyConfig;
+  private table: RouteTable;
+  private clusters = new Map<string, ClusterRuntime>();
+  private readonly routeMetrics = new Map<string, Record<Target, RouteTargetMetrics>>();
+  private readonly splits = new Map<string, TrafficSplit>();
+  private readonly metrics: ProxyMetrics;
+  private readonly core: ForwardingCore;
+  private readonly shadow: ShadowRunner;
+  private readonly logger: Logger;
+  private readonly server: http.Server;
+  private readonly adminServer: http.Server;
+  private readonly upgraded = new Set<Duplex>();
+  private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  private stopping: Promise<void> | undefined;
+  private watching = false;
+  private readonly onConfigFileChange = (current: fs.Stats, previous: fs.Stats) => {
+    if (current.mtimeMs !== previous.mtimeMs || current.size !== previous.size) void this.reload();
+  };
+
+  constructor(
+    private readonly options: StranglerProxyOptions,
+    private readonly deps: StranglerProxyDeps,
+  ) {
+    this.logger = deps.logger.child({ component: 'strangler-proxy' });
+    this.config = options.config;
+    this.metrics = createProxyMetrics(deps.registry, {
+      flagsReady: () => deps.flags.isReady(),
+      circuitStates: () => [...this.clusters.values()].filter((cluster) => cluster.name !== LEGACY).map((cluster) => ({ cluster: cluster.name, state: cluster.breaker.current() })),
+      routeRollouts: () =>
+        this.table.routes.map((route) => ({
+          route: route.id,
+          percent: route.flag === undefined ? (route.cluster.name === LEGACY ? 0 : 100) : (deps.flags.rolloutPercent?.(route.flag) ?? 0),
+        })),
+    });
+    this.shadow = new ShadowRunner(
+      this.config.shadow,
+      (route, result) => this.metrics.shadowComparisons.labels(route, result).inc(),
+      this.logger.child({ component: 'shadow' }),
+    );
+    this.core = { flags: deps.flags, metrics: this.metrics, shadow: this.shadow, logger: this.logger };
+    this.table = this.compile(this.config);
+    this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.handle(req, res));
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head));
+    this.server.on('clientError', (_error, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+    this.adminServer = http.createServer(
+      createAdminHandler({
+        table: () => this.table,
+        adminToken: () => this.config.admin.token,
+        flags: deps.flags,
+        registry: deps.registry,
+        shadow: this.shadow,
+        reload: () => this.reload(),
+      }),
+    );
+  }
+
+  get address(): { proxy: string; admin: string } {
+    const url = (server: http.Server) => {
+      const address = server.address() as AddressInfo | null;
+      if (!address) throw new Error('the proxy is not listening');
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
+    };
+    return { proxy: url(this.server), admin: url(this.adminServer) };
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') return;
+    this.state = 'starting';
+    await this.deps.flags.start();
+    for (const cluster of this.clusters.values()) cluster.startHealthChecks();
+    const listen = (server: http.Server, host: string, port: number) =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    await listen(this.server, this.config.proxy.host, this.config.proxy.port);
+    await listen(this.adminServer, this.config.admin.host, this.config.admin.port);
+    if (this.options.configPath && this.config.reload.watchFile) {
+      fs.watchFile(this.options.configPath, { interval: this.config.reload.pollIntervalMs, persistent: false }, this.onConfigFileChange);
+      this.watching = true;
+    }
+    this.state = 'running';
+    this.logger.info({ proxy: this.address.proxy, admin: this.address.admin, routes: this.table.routes.length }, 'strangler proxy listening');
+  }
+
+  /** Stops accepting, lets requests in flight finish (bounded by the longest response timeout), then closes everything. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.state = 'stopping';
+    if (this.watching) fs.unwatchFile(this.options.configPath!, this.onConfigFileChange);
+    const closed = (server: http.Server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+    const proxyClosed = closed(this.server);
+    this.server.closeIdleConnections();
+    for (const socket of this.upgraded) socket.destroy();
+    const graceMs = Math.max(...[...this.clusters.values()].map((cluster) => cluster.config.responseTimeoutMs)) + 1_000;
+    const force = setTimeout(() => this.server.closeAllConnections(), graceMs);
+    force.unref();
+    const idleSweep = setInterval(() => this.server.closeIdleConnections(), 100);
+    idleSweep.unref();
+    await proxyClosed;
+    clearTimeout(force);
+    clearInterval(idleSweep);
+    this.adminServer.closeAllConnections();
+    await closed(this.adminServer);
+    await this.shadow.stop();
+    for (const cluster of this.clusters.values()) {
+      cluster.close();
+      cluster.agent.destroy();
+    }
+    await this.deps.flags.stop();
+    this.state = 'stopped';
+    this.logger.info('strangler proxy stopped');
+  }
+
+  /** Re-reads the config file; a bad file keeps the current table, logs why and sets strangler_proxy_config_reload_failed. */
+  async reload(): Promise<ReloadResult> {
+    if (!this.options.configPath) return { ok: false, error: 'the proxy was started without a config file' };
+    try {
+      this.apply(loadProxyConfigFile(this.options.configPath, this.options.env));
+      this.metrics.configReloads.labels('success').inc();
+      this.metrics.configReloadFailed.set(0);
+      this.logger.info({ routes: this.table.routes.length }, 'configuration reloaded');
+      return { ok: true };
+    } catch (error) {
+      this.metrics.configReloads.labels('failure').inc();
+      this.metrics.configReloadFailed.set(1);
+      this.logger.error({ err: error }, 'configuration reload failed; keeping the previous route table');
+      return { ok: false, error: (error as Error).message };
+    }
+  }
+
+  private apply(config: ProxyConfig): void {
+    const previous = this.config;
+    for (const key of ['proxy', 'admin', 'flags'] as const) {
+      const fixed = key === 'admin' ? { host: previous.admin.host, port: previous.admin.port } : previous[key];
+      const next = key === 'admin' ? { host: config.admin.host, port: config.admin.port } : config[key];
+      if (JSON.stringify(fixed) !== JSON.stringify(next)) this.logger.warn({ key }, `'${key}' settings change only on restart; ignoring the new values`);
+    }
+    const retired = this.clusters;
+    const table = this.compile(config);
+    this.config = { ...config, proxy: previous.proxy, admin: { ...previous.admin, token: config.admin.token }, flags: previous.flags };
+    this.table = table;
+    this.shadow.configure(config.shadow);
+    for (const cluster of retired.values()) if (this.clusters.get(cluster.name) !== cluster) cluster.close();
+  }
+
+  /** Builds the table for `config`, reusing cluster runtimes (and their pools) whose settings did not change. */
+  private compile(config: ProxyConfig): RouteTable {
+    const clusters = new Map<string, ClusterRuntime>();
+    for (const [name, clusterConfig] of Object.entries(config.clusters)) {
+      const existing = this.clusters.get(name);
+      clusters.set(
+        name,
+        existing && existing.signature === JSON.stringify(clusterConfig) ? existing : new ClusterRuntime(name, clusterConfig, this.logger),
+      );
+    }
+    const table = new RouteTable(config, clusters, {
+      metricsFor: (route) => {
+        let metrics = this.routeMetrics.get(route);
+        if (!metrics) {
+          metrics = { legacy: new RouteTargetMetrics(this.metrics, route, 'legacy'), extracted: new RouteTargetMetrics(this.metrics, route, 'extracted') };
+          this.routeMetrics.set(route, metrics);
+        }
+        return metrics;
+      },
+      splitFor: (route) => {
+        let split = this.splits.get(route);
+        if (!split) {
+          split = { legacy: 0, extracted: 0 };
+          this.splits.set(route, split);
+        }
+        return split;
+      },
+    });
+    this.clusters = clusters;
+    if (this.state === 'starting' || this.state === 'running') for (const cluster of clusters.values()) cluster.startHealthChecks();
+    return table;
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const table = this.table;
+    const requestId = requestIdOf(req);
+    const normalized = normalizePath(req.url ?? '/', table.pathPolicy);
+    if (!normalized.ok) {
+      respondWithError(res, badPathError(normalized.reason), requestId);
+      table.unmatched.metrics.legacy.observe(req.method ?? 'GET', 400, 0);
+      return;
+    }
+    const route = table.match(req.method ?? 'GET', normalized.path, req.headers);
+    new Exchange(this.core, table, route, req, res, normalized.forwardPath, requestId).run();
+  }
+
+  private handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const table = this.table;
+    const requestId = requestIdOf(req);
+    const normalized = normalizePath(req.url ?? '/', table.pathPolicy);
+    if (!normalized.ok || this.state !== 'running') {
+      refuseUpgrade(socket, normalized.ok ? 503 : 400, requestId);
+      return;
+    }
+    forwardUpgrade(this.core, table, normalized, req, socket, head, requestId, (upgraded) => {
+      this.upgraded.add(upgraded);
+      upgraded.once('close', () => this.upgraded.delete(upgraded));
+    });
+  }
+}
+
+export { UNMATCHED };

@@ -1,0 +1,110 @@
+import type http from 'node:http';
+import type { ClusterRuntime } from './cluster';
+import { IdentityReader } from './context';
+import { compileCompareRules, type CompareRules } from './diff';
+import type { RouteTargetMetrics, Target } from './metrics';
+import { LEGACY, lowerKeys, type ProxyConfig, type RouteConfig, type ShadowConfig } from './options';
+import type { PathPolicy } from './path';
+import { parsePathTemplate } from './template';
+
+export const UNMATCHED = 'unmatched';
+
+/** Requests per side since the proxy started; survives reloads. */
+export interface TrafficSplit {
+  legacy: number;
+  extracted: number;
+}
+
+export interface CompiledRoute {
+  id: string;
+  config: RouteConfig | undefined;
+  /** Literal text every matching path starts with: a cheap test before the regex. */
+  prefix: string;
+  regex: RegExp;
+  methods: ReadonlySet<string> | undefined;
+  headers: Array<[string, string]>;
+  /** The cluster that answers when the route is switched on (legacy for the unmatched route). */
+  cluster: ClusterRuntime;
+  flag: string | undefined;
+  useUserId: boolean;
+  fallbackOnSafe: boolean;
+  maxBodyBytes: number;
+  shadow: (ShadowConfig & { rules: CompareRules }) | undefined;
+  metrics: Record<Target, RouteTargetMetrics>;
+  split: TrafficSplit;
+}
+
+export interface RouteRuntimeState {
+  metricsFor(route: string): Record<Target, RouteTargetMetrics>;
+  splitFor(route: string): TrafficSplit;
+}
+
+/** The precompiled, immutable table for one configuration; a reload builds a new one and swaps the reference. */
+export class RouteTable {
+  readonly routes: CompiledRoute[];
+  readonly unmatched: CompiledRoute;
+  readonly pathPolicy: PathPolicy;
+  readonly identity: IdentityReader;
+
+  constructor(
+    readonly config: ProxyConfig,
+    clusters: ReadonlyMap<string, ClusterRuntime>,
+    state: RouteRuntimeState,
+  ) {
+    this.pathPolicy = config.paths;
+    this.identity = new IdentityReader(config.context);
+    const legacy = clusters.get(LEGACY)!;
+    this.routes = [...config.routes]
+      .sort((a, b) => a.order - b.order)
+      .map((route) => {
+        const template = parsePathTemplate(route.match.path);
+        const firstDynamic = template.segments.findIndex((segment) => segment.kind !== 'literal');
+        const literal = template.segments.slice(0, firstDynamic === -1 ? undefined : firstDynamic) as Array<{ value: string }>;
+        return {
+          id: route.id,
+          config: route,
+          prefix: literal.length ? `/${literal.map((segment) => segment.value).join('/')}` : '/',
+          regex: template.regex,
+          methods: route.match.methods ? new Set<string>(route.match.methods) : undefined,
+          headers: Object.entries(lowerKeys(route.match.headers ?? {})),
+          cluster: clusters.get(route.cluster)!,
+          flag: route.flag,
+          useUserId: route.stickiness === 'user',
+          fallbackOnSafe: route.fallback === 'safe-methods',
+          maxBodyBytes: route.maxBodyBytes,
+          shadow: route.shadow ? { ...route.shadow, rules: compileCompareRules(route.shadow) } : undefined,
+          metrics: state.metricsFor(route.id),
+          split: state.splitFor(route.id),
+        };
+      });
+    this.unmatched = {
+      id: UNMATCHED,
+      config: undefined,
+      prefix: '/',
+      regex: /^/,
+      methods: undefined,
+      headers: [],
+      cluster: legacy,
+      flag: undefined,
+      useUserId: true,
+      fallbackOnSafe: false,
+      maxBodyBytes: Number.POSITIVE_INFINITY,
+      shadow: undefined,
+      metrics: state.metricsFor(UNMATCHED),
+      split: state.splitFor(UNMATCHED),
+    };
+  }
+
+  match(method: string, path: string, headers: http.IncomingHttpHeaders): CompiledRoute {
+    const routes = this.routes;
+    for (let index = 0; index < routes.length; index++) {
+      const route = routes[index]!;
+      if (!path.startsWith(route.prefix)) continue;
+      if (route.methods && !route.methods.has(method)) continue;
+      if (!route.regex.test(path)) continue;
+      if (route.headers.length && !route.headers.every(([name, value]) => headers[name] === value)) continue;
+      return route;
+    }
+    return this.unmatched;
+  }
+}

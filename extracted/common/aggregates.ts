@@ -75,7 +75,7 @@ export interface AggregateTable<T extends AggregateType = AggregateType> {
   table: string;
   columns: readonly Column[];
   /** Precompiled statements, built once per table. */
-  sql: { select: string; upsert: string };
+  sql: { select: string; upsert: string; upsertIfNewer: string };
 }
 
 function column(field: string, kind?: Column['kind']): Column {
@@ -91,13 +91,15 @@ function table<T extends AggregateType>(aggregateType: T, name: string, fields: 
   const insertNames = [...names, 'origin'];
   const placeholders = insertNames.map((_, index) => `$${index + 1}`);
   const updates = insertNames.filter((name) => name !== 'id').map((name) => `${name} = excluded.${name}`);
+  const upsert = `insert into ${name} (${insertNames.join(', ')}) values (${placeholders.join(', ')}) on conflict (id) do update set ${updates.join(', ')}`;
   return {
     aggregateType,
     table: name,
     columns,
     sql: {
       select: `select ${names.join(', ')}, origin from ${name}`,
-      upsert: `insert into ${name} (${insertNames.join(', ')}) values (${placeholders.join(', ')}) on conflict (id) do update set ${updates.join(', ')}`,
+      upsert,
+      upsertIfNewer: `${upsert} where ${name}.version < excluded.version`,
     },
   };
 }
@@ -139,7 +141,7 @@ export function rowToEntity<T extends AggregateType>(descriptor: AggregateTable<
   return entity as unknown as AggregateOf[T];
 }
 
-function entityToParams(descriptor: AggregateTable, entity: AggregateBase, origin: string): unknown[] {
+export function entityToParams(descriptor: AggregateTable, entity: AggregateBase, origin: string): unknown[] {
   const record = entity as unknown as Record<string, unknown>;
   const params = descriptor.columns.map(({ field, kind }) => (kind === 'json' ? JSON.stringify(record[field]) : record[field]));
   params.push(origin);

@@ -1,0 +1,158 @@
+import http from 'node:http';
+import { parseArgs } from 'node:util';
+import { Pool } from 'pg';
+import { Registry } from 'prom-client';
+import type { AggregateType } from '../../extracted/common/aggregates';
+import { createDriftGauge, parseAggregates, resolveDatabases, verify, type VerifyReport } from '../../extracted/migration';
+import { resolveEnvironment } from '../../infra';
+import { UsageError, type Command } from '../command';
+
+const help = `Usage: strangler verify <aggregate|all> [options]
+
+Compares an aggregate (user, product, order, payment, or all) between legacy and the service that owns it,
+row by row by id, version and content hash. Prints the drift: rows missing in the target, missing in the
+source (written on the new side and not synced back), stale (different versions) and different (same
+version, different content), with examples. Exits 1 when any drift remains, 0 when none.
+
+Sync is asynchronous, so a verify during traffic can see rows in flight: --attempts re-runs the comparison
+until it is clean or the attempts are used up.
+
+The result is exported as the gauge strangler_sync_drift_rows{aggregatetype}:
+  --metrics-port <port> keeps the command running after the first comparison, serving GET /metrics on
+  that port and re-verifying every --interval-ms until Ctrl-C (add the port to Prometheus' targets);
+  --prometheus prints the gauge in Prometheus text format on stdout after the report (for a
+  node_exporter textfile collector or a pushgateway).
+
+Options:
+  --service <name>      compare with strangler_<name> instead of the owner's database
+  --source <url>        source database URL (default: strangler_legacy on DATABASE_URL's server)
+  --target <url>        target database URL (overrides --service)
+  --chunk-size <n>      rows per read (default 1000)
+  --examples <n>        examples printed per kind of drift (default 5)
+  --attempts <n>        comparisons before reporting drift (default 1)
+  --interval-ms <ms>    wait between attempts, and between runs with --metrics-port (default 2000)
+  --metrics-port <port> serve the drift gauge and keep verifying (see above)
+  --prometheus          print the gauge in Prometheus text format
+  --json                print the reports as one JSON line instead of text
+  -h, --help            this text
+
+Examples:
+  npx strangler verify product
+  npx strangler verify all --attempts 10 --interval-ms 1000
+  npx strangler verify all --metrics-port 9466`;
+
+function describe(report: VerifyReport, service: string): string {
+  const { counts } = report;
+  const lines = [
+    `${report.aggregateType} (legacy ${report.sourceRows} rows, ${service} ${report.targetRows} rows): ` +
+      (report.driftRows === 0
+        ? 'no drift'
+        : `${report.driftRows} drifting: ${counts.missingInTarget} missing in ${service}, ${counts.missingInSource} missing in legacy, ${counts.stale} stale, ${counts.different} different`),
+  ];
+  for (const example of report.examples) {
+    lines.push(`  ${example.kind.padEnd(15)} ${example.id} legacy v${example.sourceVersion ?? '-'} ${service} v${example.targetVersion ?? '-'}`);
+  }
+  return lines.join('\n');
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export const verifyCommand: Command = {
+  name: 'verify',
+  summary: 'compare legacy and service rows of an aggregate; exit 1 on drift',
+  help,
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        service: { type: 'string' },
+        source: { type: 'string' },
+        target: { type: 'string' },
+        'chunk-size': { type: 'string', default: '1000' },
+        examples: { type: 'string', default: '5' },
+        attempts: { type: 'string', default: '1' },
+        'interval-ms': { type: 'string', default: '2000' },
+        'metrics-port': { type: 'string' },
+        prometheus: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+      },
+    });
+    if (positionals.length !== 1) throw new UsageError('exactly one aggregate is required');
+    const numbers = { chunkSize: values['chunk-size'], maxExamples: values.examples, attempts: values.attempts, intervalMs: values['interval-ms'] };
+    const parsed = Object.fromEntries(Object.entries(numbers).map(([name, text]) => [name, Number(text)])) as Record<keyof typeof numbers, number>;
+    const bad = Object.entries(parsed).filter(([name, value]) => !Number.isInteger(value) || value < (name === 'maxExamples' || name === 'intervalMs' ? 0 : 1));
+    if (bad.length) throw new UsageError(`not a valid number: ${bad.map(([name]) => name).join(', ')}`);
+    const metricsPort = values['metrics-port'] === undefined ? undefined : Number(values['metrics-port']);
+    if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort < 65536)) throw new UsageError('--metrics-port must be a port number');
+    let aggregates: AggregateType[];
+    try {
+      aggregates = parseAggregates(positionals[0]);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+
+    const registry = new Registry();
+    const drift = createDriftGauge(registry);
+    const databaseUrl = resolveEnvironment().databaseUrl;
+    const pools = new Map<string, Pool>();
+    const pool = (url: string) => {
+      if (!pools.has(url)) pools.set(url, new Pool({ connectionString: url, max: 2 }));
+      return pools.get(url)!;
+    };
+
+    const verifyAll = async (): Promise<{ report: VerifyReport; service: string }[]> => {
+      const results = [];
+      for (const aggregateType of aggregates) {
+        const databases = resolveDatabases(aggregateType, { databaseUrl, ...values });
+        const report = await verify(pool(databases.source), pool(databases.target), { aggregateType, ...parsed });
+        drift.set({ aggregatetype: aggregateType }, report.driftRows);
+        results.push({ report, service: databases.service });
+      }
+      return results;
+    };
+    const print = (results: { report: VerifyReport; service: string }[]) => {
+      if (values.json) console.log(JSON.stringify(results.map(({ report }) => report)));
+      else for (const { report, service } of results) console.log(describe(report, service));
+    };
+
+    try {
+      let results = await verifyAll();
+      for (let attempt = 1; attempt < parsed.attempts && results.some(({ report }) => report.driftRows > 0); attempt += 1) {
+        await sleep(parsed.intervalMs);
+        results = await verifyAll();
+      }
+      print(results);
+      if (values.prometheus) process.stdout.write(await registry.metrics());
+      if (metricsPort !== undefined) await serveAndWatch(registry, metricsPort, parsed.intervalMs, async () => print(await verifyAll()));
+      return results.some(({ report }) => report.driftRows > 0) ? 1 : 0;
+    } finally {
+      await Promise.all([...pools.values()].map((entry) => entry.end()));
+    }
+  },
+};
+
+/** Serves GET /metrics and re-verifies every `intervalMs` until SIGINT/SIGTERM. */
+async function serveAndWatch(registry: Registry, port: number, intervalMs: number, rerun: () => Promise<void>): Promise<void> {
+  const server = http.createServer(async (req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const address = server.address();
+  console.error(`serving strangler_sync_drift_rows on http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}/metrics; Ctrl-C to stop`);
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  let running = true;
+  void stopped.then(() => (running = false));
+  while (running) {
+    await Promise.race([sleep(intervalMs), stopped]);
+    if (running) await rerun();
+  }
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}

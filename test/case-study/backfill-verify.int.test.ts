@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { saveAggregate, type Product } from '../../extracted/common/aggregates';
+import { migrateShop } from '../../extracted/common/schema';
+import { backfill, CHECKPOINT_TABLE, verify } from '../../extracted/migration';
+import { main } from '../../cli';
+import { createTestDatabase, type TestDatabase } from '../helpers';
+
+function product(overrides: Partial<Product> = {}): Product {
+  const now = new Date().toISOString();
+  return { id: randomUUID(), sku: `SKU-${randomUUID().slice(0, 8).toUpperCase()}`, name: 'Kettle', priceCents: 1999, currency: 'EUR', stock: 7, version: 1, createdAt: now, updatedAt: now, ...overrides };
+}
+
+async function captureOutput(run: () => Promise<number>): Promise<{ code: number; stdout: string }> {
+  const lines: string[] = [];
+  const log = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void lines.push(args.join(' ')));
+  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    lines.push(String(chunk));
+    return true;
+  });
+  try {
+    return { code: await run(), stdout: lines.join('\n') };
+  } finally {
+    log.mockRestore();
+    write.mockRestore();
+  }
+}
+
+describe('backfill and verify', () => {
+  let legacy: TestDatabase;
+  let catalog: TestDatabase;
+
+  beforeAll(async () => {
+    [legacy, catalog] = await Promise.all([createTestDatabase('sfg_bf_legacy'), createTestDatabase('sfg_bf_catalog')]);
+    await Promise.all([migrateShop(legacy.pool), migrateShop(catalog.pool)]);
+  });
+  afterAll(async () => {
+    await Promise.all([legacy?.drop(), catalog?.drop()]);
+  });
+
+  it('copies in resumable chunks while writes continue, never overwriting a newer target row, then verifies clean', async () => {
+    const seeded = Array.from({ length: 25 }, () => product({ version: 2 }));
+    for (const row of seeded) await saveAggregate(legacy.pool, 'product', row, 'legacy');
+    const sorted = [...seeded].sort((a, b) => a.id.localeCompare(b.id));
+    // Sync already delivered a newer version of one row to the service: backfill must keep it.
+    const newer = { ...sorted[20]!, version: 3, name: 'Kettle (renamed on the new side)' };
+    await saveAggregate(catalog.pool, 'product', newer, 'catalog');
+
+    const abort = new AbortController();
+    const options = { aggregateType: 'product' as const, chunkSize: 10, checkpointName: 'product:test', restart: false };
+    const first = await backfill(legacy.pool, catalog.pool, options, (progress) => progress.scanned >= 10 && abort.abort(), abort.signal);
+    expect(first).toMatchObject({ scanned: 10, copied: 10, skipped: 0, total: 25, resumedAfterId: null });
+
+    // Writes continue between the runs: an update to a row not yet copied, and a new row.
+    await saveAggregate(legacy.pool, 'product', { ...sorted[15]!, version: 3, stock: 1 }, 'legacy');
+    const late = product({ id: 'ffffffff-ffff-4fff-bfff-ffffffffffff' });
+    await saveAggregate(legacy.pool, 'product', late, 'legacy');
+
+    const second = await backfill(legacy.pool, catalog.pool, options);
+    expect(second.resumedAfterId).toBe(sorted[9]!.id);
+    expect(second).toMatchObject({ scanned: 26, copied: 25, skipped: 1, total: 26 });
+    expect((await catalog.pool.query('select name, version from products where id = $1', [newer.id])).rows[0]).toEqual({ name: newer.name, version: 3 });
+    const { rows } = await catalog.pool.query(`select finished_at from ${CHECKPOINT_TABLE} where name = 'product:test'`);
+    expect(rows[0].finished_at).toBeInstanceOf(Date);
+    expect((await backfill(legacy.pool, catalog.pool, options)).alreadyComplete).toBe(true);
+
+    const report = await verify(legacy.pool, catalog.pool, { aggregateType: 'product', chunkSize: 7, maxExamples: 5 });
+    expect(report).toMatchObject({ sourceRows: 26, targetRows: 26, driftRows: 1, counts: { missingInTarget: 0, missingInSource: 0, stale: 1, different: 0 } });
+    expect(report.examples).toEqual([{ kind: 'stale', id: newer.id, sourceVersion: 2, targetVersion: 3 }]);
+  });
+
+  it('reports each kind of drift with examples, exits 1 and exports strangler_sync_drift_rows', async () => {
+    const [kept, changed, dropped] = [product(), product(), product()];
+    for (const row of [kept, changed, dropped]) {
+      await saveAggregate(legacy.pool, 'product', row, 'legacy');
+      await saveAggregate(catalog.pool, 'product', row, 'legacy');
+    }
+    await catalog.pool.query('update products set price_cents = 1 where id = $1', [changed.id]);
+    await catalog.pool.query('delete from products where id = $1', [dropped.id]);
+    const onlyNew = product();
+    await saveAggregate(catalog.pool, 'product', onlyNew, 'catalog');
+
+    const args = ['verify', 'product', '--source', legacy.url, '--target', catalog.url, '--prometheus', '--chunk-size', '4'];
+    const { code, stdout } = await captureOutput(() => main(args));
+    expect(code).toBe(1);
+    // The stale row of the first test is still there: 1 stale + 1 different + 1 missing in target + 1 missing in source.
+    expect(stdout).toContain('4 drifting: 1 missing in catalog, 1 missing in legacy, 1 stale, 1 different');
+    expect(stdout).toMatch(new RegExp(`different\\s+${changed.id} legacy v1 catalog v1`));
+    expect(stdout).toMatch(new RegExp(`missingInTarget\\s+${dropped.id}`));
+    expect(stdout).toMatch(new RegExp(`missingInSource\\s+${onlyNew.id}`));
+    expect(stdout).toContain('strangler_sync_drift_rows{aggregatetype="product"} 4');
+
+    // A restarted backfill repairs what it can (missing and content drift are only fixed by newer versions).
+    expect((await captureOutput(() => main(['backfill', 'product', '--source', legacy.url, '--target', catalog.url, '--restart']))).code).toBe(0);
+    const after = await verify(legacy.pool, catalog.pool, { aggregateType: 'product', chunkSize: 100, maxExamples: 1 });
+    expect(after.counts).toEqual({ missingInTarget: 0, missingInSource: 1, stale: 1, different: 1 });
+  });
+
+  it('rejects an unknown aggregate as a usage error', async () => {
+    const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(await main(['verify', 'widgets'])).toBe(2);
+      expect(errors.mock.calls.join(' ')).toContain('aggregate must be one of user, product, order, payment or all');
+    } finally {
+      errors.mockRestore();
+    }
+  });
+});

@@ -161,7 +161,7 @@ export async function findAggregate<T extends AggregateType>(
 }
 
 /** Inserts or overwrites the row of `entity`, recording `origin` as its last writer. */
-export async function saveAggregate(client: Queryable, aggregateType: AggregateType, entity: AggregateBase, origin: string): Promise<void> {
+export async function saveAggregate<T extends AggregateType>(client: Queryable, aggregateType: T, entity: AggregateOf[T], origin: string): Promise<void> {
   const descriptor = TABLES[aggregateType];
   await client.query(descriptor.sql.upsert, entityToParams(descriptor, entity, origin));
 }

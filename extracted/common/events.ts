@@ -1,6 +1,6 @@
 import type { ClientBase } from 'pg';
 import { append } from '../../outbox';
-import { saveAggregate, type AggregateBase, type AggregateType } from './aggregates';
+import { saveAggregate, type AggregateBase, type AggregateOf, type AggregateType } from './aggregates';
 
 /** Who is writing and on behalf of which request: becomes the event's `origin` and `traceparent` headers. */
 export interface WriteContext {
@@ -12,10 +12,10 @@ export interface WriteContext {
  * Saves the new state of an aggregate and appends its domain event to the outbox in the caller's transaction.
  * The payload is the full aggregate state, so a consumer can upsert it.
  */
-export async function recordChange(
+export async function recordChange<T extends AggregateType>(
   client: ClientBase,
-  aggregateType: AggregateType,
-  entity: AggregateBase,
+  aggregateType: T,
+  entity: AggregateOf[T],
   eventType: string,
   context: WriteContext,
 ): Promise<void> {

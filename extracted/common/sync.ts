@@ -1,5 +1,5 @@
 import type { ClientBase } from 'pg';
-import { findAggregate, isAggregateType, saveAggregate, type AggregateBase, type AggregateType } from './aggregates';
+import { findAggregate, isAggregateType, saveAggregate, type AggregateBase, type AggregateOf, type AggregateType } from './aggregates';
 import { incomingWinsTie } from './conflicts';
 
 /** What applying one event did: matches the `outcome` label of strangler_sync_events_total. */
@@ -41,11 +41,11 @@ export async function applyReplicatedEvent(client: ClientBase, event: Replicated
     if (payload.version < storedVersion) return 'stale';
     if (payload.version === storedVersion) {
       if (stored.origin === origin) return 'stale';
-      if (!incomingWinsTie(aggregateType as AggregateType, stored.origin, origin)) return 'conflict';
-      await saveAggregate(client, aggregateType, payload, origin);
+      if (!incomingWinsTie(aggregateType, stored.origin, origin)) return 'conflict';
+      await saveAggregate(client, aggregateType, payload as AggregateOf[AggregateType], origin);
       return 'conflict';
     }
   }
-  await saveAggregate(client, aggregateType, payload, origin);
+  await saveAggregate(client, aggregateType, payload as AggregateOf[AggregateType], origin);
   return 'applied';
 }

@@ -18,13 +18,20 @@ export type NormalizedPath =
 const SAFE_SEGMENT = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]*$/;
 const SAFE_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
 const ENCODED_SEPARATOR = /%(2f|5c)/i;
-const CONTROL = /[\u0000-\u001f\u007f]/;
 const NON_ASCII = /[\u0080-\u00ff]/;
 // Placeholders for kept-encoded separators; an input that decodes to them is rejected as invalid.
 const SLASH_MARK = '\uE000';
 const BACKSLASH_MARK = '\uE001';
 const MARK_ENCODED = /%EE%80%8[01]/i;
 const UNRESERVED_AFTER_ENCODE = /%(24|26|2B|2C|3B|3D|3A|40)/g;
+
+function hasControlCharacter(text: string): boolean {
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
 
 function encodeSegment(segment: string): string {
   if (SAFE_SEGMENT.test(segment)) return segment;
@@ -76,7 +83,7 @@ export function normalizePath(rawUrl: string, policy: PathPolicy): NormalizedPat
     const decoded = decodeSegment(rawSegments[index]!, policy);
     if (!decoded.ok) return decoded;
     const segment = decoded.value;
-    if (CONTROL.test(segment)) return { ok: false, reason: 'control character in path' };
+    if (hasControlCharacter(segment)) return { ok: false, reason: 'control character in path' };
     const last = index === rawSegments.length - 1;
     if (segment === '' || segment === '.') {
       trailingSlash = last;

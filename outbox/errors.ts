@@ -78,7 +78,13 @@ export class UnpublishableEventError extends OutboxError {
 /** Publishing failed in a way that retrying later may fix (broker down, leader moving). */
 export class PublishError extends OutboxError {
   override readonly name = 'PublishError';
-  constructor(message: string, cause: unknown, retriable: boolean) {
+  constructor(
+    message: string,
+    cause: unknown,
+    retriable: boolean,
+    /** Kafka's error type (e.g. MESSAGE_TOO_LARGE) when the broker gave one. */
+    readonly kafkaType?: string,
+  ) {
     super('SFG_OUTBOX_PUBLISH_FAILED', message, { retriable, cause });
   }
 }

@@ -10,3 +10,10 @@ export {
   PublishError,
   HandlerError,
 } from './errors';
+export { parseRelayOptions, parseInboxOptions, type RelayOptions, type RelayOptionsInput, type InboxOptions, type InboxOptionsInput } from './options';
+export { KafkaPublisher, type Publisher, type PublishRecord, type KafkaPublisherOptions } from './publisher';
+export { CdcRelay } from './cdc-relay';
+export { PollingRelay, pollingMigrations } from './polling-relay';
+export { createRelay } from './relay';
+export type { RelayDeps } from './leadership';
+export { createRelayMetrics, createInboxMetrics } from './metrics';

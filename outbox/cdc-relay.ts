@@ -1,0 +1,167 @@
+import type { Socket } from 'node:net';
+import type pg from 'pg';
+import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
+import { OutboxError, SlotLostError, SlotMissingError } from './errors';
+import { LeaderElectedRelay, type LeaderSession } from './leadership';
+import { beforeLsn, parseLsn } from './lsn';
+import { PublishPipeline, type OutboxRow } from './pipeline';
+import { qualified, quoteIdent } from './sql';
+
+const keepText = (raw: unknown) => raw;
+
+/** The socket under pg-logical-replication's connection, to pause the stream while Kafka catches up. */
+function replicationSocket(service: LogicalReplicationService): Socket | undefined {
+  return (service as unknown as { _connection?: { stream?: Socket } })._connection?.stream;
+}
+
+/**
+ * Publishes outbox inserts from the WAL (logical replication, pgoutput) without re-reading rows. The slot's
+ * confirmed position only moves past a transaction when all its events, and all before it, are acknowledged.
+ */
+export class CdcRelay extends LeaderElectedRelay {
+  /** Ensures the publication (inserts on the outbox table only) and the slot; refuses a lost or vanished slot. */
+  private async prepareSlot(client: pg.Client): Promise<void> {
+    const { schema, table, slotName, publicationName } = this.options;
+    const publication = await client.query('select 1 from pg_publication where pubname = $1', [publicationName]);
+    if (publication.rowCount === 0) {
+      await client.query(`create publication ${quoteIdent(publicationName)} for table ${qualified(schema, table)} with (publish = 'insert')`);
+    }
+    const ledger = qualified(schema, 'strangler_relay_slots');
+    await client.query(`create table if not exists ${ledger} (slot_name varchar(63) primary key, created_at timestamptz not null default now())`);
+    const slot = await client.query<{ wal_status: string | null; plugin: string }>(
+      'select wal_status, plugin from pg_replication_slots where slot_name = $1',
+      [slotName],
+    );
+    const existing = slot.rows[0];
+    if (existing) {
+      if (existing.wal_status === 'lost') throw new SlotLostError(slotName);
+      if (existing.plugin !== 'pgoutput') {
+        throw new OutboxError('SFG_OUTBOX_SLOT_PLUGIN', `replication slot "${slotName}" uses plugin ${existing.plugin}, not pgoutput`);
+      }
+      return;
+    }
+    const known = await client.query(`select 1 from ${ledger} where slot_name = $1`, [slotName]);
+    if (known.rowCount) throw new SlotMissingError(slotName);
+    await client.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName]);
+    await client.query(`insert into ${ledger} (slot_name) values ($1)`, [slotName]);
+    this.logger.info({ slot: slotName }, 'replication slot created');
+  }
+
+  private async refreshSlotLag(client: pg.Client): Promise<void> {
+    const { rows } = await client.query<{ lag: string | null }>(
+      'select (pg_current_wal_lsn() - confirmed_flush_lsn)::text as lag from pg_replication_slots where slot_name = $1',
+      [this.options.slotName],
+    );
+    if (rows[0]?.lag != null) this.metrics.slotLag.set(Number(rows[0].lag));
+  }
+
+  protected async lead(session: LeaderSession): Promise<void> {
+    const { options, logger } = this;
+    await this.prepareSlot(session.client);
+    const service = new LogicalReplicationService(
+      { connectionString: options.connectionString, application_name: `strangler-relay-${options.name}-wal` },
+      { acknowledge: { auto: false, timeoutSeconds: 0 } },
+    );
+    let failed!: (error: Error) => void;
+    const failure = new Promise<never>((_, reject) => (failed = reject));
+    failure.catch(() => undefined);
+
+    let confirmed = 0n;
+    let serverLsn = '0/0';
+    let accepting = true;
+    let paused = false;
+    /** Every confirmation goes through here: never backwards, and only at transaction boundaries. */
+    const confirm = (lsn: string) => {
+      const value = parseLsn(lsn);
+      if (value <= confirmed) return;
+      confirmed = value;
+      void service.acknowledge(beforeLsn(lsn));
+    };
+    const pipeline = new PublishPipeline<string>(options, {
+      publisher: this.publisher,
+      metrics: this.metrics,
+      logger,
+      onAcked: (lsn) => {
+        confirm(lsn);
+        if (paused && pipeline.pendingEvents <= options.batch.maxPendingEvents / 2) {
+          paused = false;
+          replicationSocket(service)?.resume();
+        }
+      },
+      onFailure: failed,
+    });
+    this.pipeline = pipeline as PublishPipeline<unknown>;
+
+    let transaction: { rows: OutboxRow[]; commitTimeMs: number } | undefined;
+    service.on('data', (_lsn: string, message: Pgoutput.Message) => {
+      if (!accepting) return;
+      switch (message.tag) {
+        case 'begin':
+          transaction = { rows: [], commitTimeMs: Number(message.commitTime) / 1000 };
+          return;
+        case 'relation':
+          // Keep every column as Postgres' text: the payload goes to Kafka exactly as stored, without a parse/stringify.
+          for (const column of message.columns) column.parser = keepText;
+          return;
+        case 'insert':
+          if (transaction && message.relation.name === options.table && message.relation.schema === options.schema) {
+            transaction.rows.push(message.new as OutboxRow);
+          }
+          return;
+        case 'commit': {
+          const rows = transaction?.rows ?? [];
+          const commitTimeMs = transaction?.commitTimeMs ?? Date.now();
+          transaction = undefined;
+          if (!message.commitEndLsn) return;
+          if (rows.length === 0 && pipeline.idle) confirm(message.commitEndLsn);
+          else pipeline.push({ rows, token: message.commitEndLsn, sourceTimeMs: commitTimeMs });
+          if (!paused && pipeline.pendingEvents > options.batch.maxPendingEvents) {
+            paused = true;
+            replicationSocket(service)?.pause();
+          }
+          return;
+        }
+        default:
+          return;
+      }
+    });
+    // Keepalives carry the server's WAL position; when nothing is pending everything before it is done.
+    service.on('heartbeat', (lsn: string) => {
+      serverLsn = lsn;
+      if (accepting && pipeline.idle && !transaction) confirm(lsn);
+    });
+    service.on('error', (error: Error) => failed(error));
+
+    const heartbeat = setInterval(() => {
+      if (!accepting) return;
+      // Ask for a keepalive (moves an idle slot forward) and tell the server we are alive.
+      void service.acknowledge(beforeLsn(serverLsn === '0/0' ? '0/1' : serverLsn), true).catch(() => undefined);
+      if (pipeline.idle && !transaction && parseLsn(serverLsn) > confirmed) confirm(serverLsn);
+      pipeline.refreshLag();
+      this.refreshSlotLag(session.client).catch((error: unknown) => logger.debug({ err: error }, 'slot lag query failed'));
+    }, options.heartbeatIntervalMs);
+    heartbeat.unref();
+
+    try {
+      const streaming = service.subscribe(new PgoutputPlugin({ protoVersion: 1, publicationNames: [options.publicationName] }), options.slotName);
+      const ended = streaming.then(() => {
+        throw new OutboxError('SFG_OUTBOX_STREAM_ENDED', 'replication stream ended', { retriable: true });
+      });
+      ended.catch(() => undefined);
+      logger.info({ slot: options.slotName }, 'streaming from the replication slot');
+      this.announceLeading();
+      await Promise.race([session.stopRequested, session.lost, failure, ended]);
+      accepting = false;
+      transaction = undefined;
+      const drained = await pipeline.drain(options.stopTimeoutMs);
+      logger.info({ drained }, 'relay drained');
+    } catch (error) {
+      pipeline.abort();
+      throw error;
+    } finally {
+      accepting = false;
+      clearInterval(heartbeat);
+      await service.destroy().catch(() => undefined);
+    }
+  }
+}

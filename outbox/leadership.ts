@@ -1,0 +1,174 @@
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { OutboxError } from './errors';
+import { createRelayMetrics, type RelayMetrics } from './metrics';
+import { outboxMigrations, runMigrations, type Migration } from './migrations';
+import type { RelayOptions } from './options';
+import { PublishPipeline } from './pipeline';
+import { KafkaPublisher, type Publisher } from './publisher';
+
+export interface RelayDeps {
+  logger: Logger;
+  registry: Registry;
+  /** Defaults to a KafkaPublisher built from options.kafka. */
+  publisher?: Publisher;
+}
+
+/** What a leader session gets: the connection holding the lock, and signals that end the session. */
+export interface LeaderSession {
+  client: pg.Client;
+  /** Rejects when the lock connection fails: leadership is gone, stop publishing at once. */
+  lost: Promise<never>;
+  /** Resolves when stop() was called: finish in-flight work and return. */
+  stopRequested: Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+/**
+ * The lifecycle both relays share: connect the publisher, then loop taking a Postgres advisory lock on a dedicated
+ * connection. The holder leads (publishes); the others wait as hot standbys and retry every
+ * leadership.retryIntervalMs, so one takes over within that period after the leader's connection drops. A session
+ * that fails with a retriable error is restarted after a backoff; a non-retriable OutboxError stops the relay.
+ *
+ * Events: 'leader' (publishing, so writes from now on are captured) and 'standby' on each change, 'fatal' (error) before stopping on a non-retriable error.
+ */
+export abstract class LeaderElectedRelay extends EventEmitter {
+  protected readonly logger: Logger;
+  protected readonly metrics: RelayMetrics;
+  protected readonly publisher: Publisher;
+  protected pipeline: PublishPipeline<unknown> | undefined;
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private requestStop!: () => void;
+  private readonly stopRequested = new Promise<void>((resolve) => (this.requestStop = resolve));
+  private leading = false;
+  private resolveDone!: (error: Error | undefined) => void;
+  /** Resolves when the relay has stopped: undefined after stop(), the error after a fatal one. */
+  readonly done = new Promise<Error | undefined>((resolve) => (this.resolveDone = resolve));
+
+  constructor(
+    readonly options: RelayOptions,
+    deps: RelayDeps,
+  ) {
+    super();
+    this.logger = deps.logger.child({ component: 'outbox-relay', relay: options.name, mode: options.mode });
+    this.metrics = createRelayMetrics(deps.registry, options.name);
+    this.publisher = deps.publisher ?? new KafkaPublisher(options.kafka, { logger: this.logger });
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** Migrations this mode needs on top of the outbox table. */
+  protected extraMigrations(): Migration[] {
+    return [];
+  }
+
+  /** Publishes as leader until session.stopRequested (drain, confirm, return) or a failure (throw). */
+  protected abstract lead(session: LeaderSession): Promise<void>;
+
+  /** Subclasses call this once the leader session is set up and publishing (the slot exists, the stream runs). */
+  protected announceLeading(): void {
+    this.emit('leader');
+  }
+
+  /** Resolves once this instance is leading or standing by; rejects if it cannot start at all. */
+  async start(): Promise<void> {
+    if (this.loop) return;
+    const { options } = this;
+    if (options.migrate) {
+      const client = new pg.Client({ connectionString: options.connectionString });
+      await client.connect();
+      try {
+        const migrations = [...(options.table === 'outbox' ? outboxMigrations({ schema: options.schema }) : []), ...this.extraMigrations()];
+        await runMigrations(client, migrations, { schema: options.schema });
+      } finally {
+        await client.end();
+      }
+    }
+    await this.publisher.connect();
+    const settled = new Promise<void>((resolve, reject) => {
+      this.once('leader', resolve);
+      this.once('standby', resolve);
+      this.once('fatal', reject);
+    });
+    this.loop = this.run();
+    await settled;
+  }
+
+  /** Finishes in-flight sends (up to stopTimeoutMs), confirms what Kafka acknowledged, releases leadership. */
+  async stop(): Promise<void> {
+    if (!this.stopping) {
+      this.stopping = true;
+      this.requestStop();
+      setTimeout(() => this.pipeline?.abort(), this.options.stopTimeoutMs).unref();
+    }
+    await this.loop;
+    await this.publisher.disconnect();
+  }
+
+  private async run(): Promise<void> {
+    const { options } = this;
+    let failures = 0;
+    let fatal: Error | undefined;
+    while (!this.stopping) {
+      const client = new pg.Client({ connectionString: options.connectionString, application_name: `strangler-relay-${options.name}` });
+      let rejectLost!: (error: Error) => void;
+      const lost = new Promise<never>((_, reject) => (rejectLost = reject));
+      lost.catch(() => undefined);
+      client.on('error', (error) => rejectLost(error));
+      client.on('end', () => rejectLost(new OutboxError('SFG_OUTBOX_LEADER_CONNECTION_LOST', 'leadership connection closed', { retriable: true })));
+      try {
+        await client.connect();
+        if (!(await this.acquire(client, lost))) break;
+        this.leading = true;
+        this.metrics.leader.set(1);
+        this.logger.info('leadership acquired');
+        await this.lead({ client, lost, stopRequested: this.stopRequested });
+        failures = 0;
+      } catch (error) {
+        if (error instanceof OutboxError && !error.retriable) {
+          fatal = error;
+          this.logger.error({ err: error }, 'relay stopped by a non-retriable error');
+          this.emit('fatal', error);
+          break;
+        }
+        failures += 1;
+        const delayMs = Math.min(options.retryBackoffMs.max, options.retryBackoffMs.initial * 2 ** Math.min(failures, 16));
+        this.logger.warn({ err: error, delayMs }, 'relay session failed; restarting');
+        if (this.leading) this.emit('standby');
+        await Promise.race([sleep(delayMs), this.stopRequested]);
+      } finally {
+        if (this.leading) this.logger.info('leadership released');
+        this.leading = false;
+        this.metrics.leader.set(0);
+        this.pipeline = undefined;
+        await client.end().catch(() => undefined);
+      }
+    }
+    this.stopping = true;
+    this.resolveDone(fatal);
+  }
+
+  /** Takes the lock, retrying as a standby; false when stop() came first. */
+  private async acquire(client: pg.Client, lost: Promise<never>): Promise<boolean> {
+    let announced = false;
+    while (!this.stopping) {
+      const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock(hashtextextended($1, 0)) as locked', [
+        this.options.leadership.lockKey,
+      ]);
+      if (rows[0]?.locked) return true;
+      if (!announced) {
+        announced = true;
+        this.logger.info('standing by: another instance leads');
+        this.emit('standby');
+      }
+      await Promise.race([sleep(this.options.leadership.retryIntervalMs), this.stopRequested, lost]);
+    }
+    return false;
+  }
+}

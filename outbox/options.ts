@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import { InvalidOptionsError, type OptionIssue } from './errors';
+import { IDENTIFIER_PATTERN } from './sql';
+import { DEFAULT_TOPIC_PREFIX } from './topics';
+
+const identifier = z.string().regex(IDENTIFIER_PATTERN, 'must be a plain SQL identifier ([A-Za-z_][A-Za-z0-9_$]*, at most 63)');
+const positiveMs = z.number().int().positive();
+
+const kafkaSchema = z.object({
+  brokers: z.array(z.string().min(1)).min(1, 'needs at least one broker (host:port)'),
+  clientId: z.string().min(1).default('strangler-outbox-relay'),
+  /** Records larger than this never reach Kafka; they follow `onUnpublishable`. Match the broker's message.max.bytes. */
+  maxRecordBytes: z.number().int().positive().default(1_000_000),
+  connectionTimeoutMs: positiveMs.default(3_000),
+  requestTimeoutMs: positiveMs.default(30_000),
+});
+
+const relaySchema = z
+  .object({
+    /** The `relay` label of every metric, and part of default slot, publication and lock names. */
+    name: z.string().regex(/^[a-z0-9_]{1,40}$/, 'must be 1-40 of [a-z0-9_]').default('outbox'),
+    mode: z.enum(['cdc', 'polling']).default('cdc'),
+    connectionString: z.string().min(1, 'is required (postgres://...)'),
+    schema: identifier.default('public'),
+    table: identifier.default('outbox'),
+    /** Run the outbox migrations on start (only for the default table name `outbox`). */
+    migrate: z.boolean().default(true),
+    slotName: identifier.optional(),
+    publicationName: identifier.optional(),
+    topicPrefix: z.string().regex(/^[a-zA-Z0-9._-]*$/, "may only contain letters, digits, '.', '_', '-'").default(DEFAULT_TOPIC_PREFIX),
+    kafka: kafkaSchema,
+    /** CDC: how often an idle relay confirms the server's WAL position and refreshes slot metrics. */
+    heartbeatIntervalMs: positiveMs.default(5_000),
+    batch: z
+      .object({
+        /** Most records in one producer send; whatever arrives while a send is in flight is batched for the next. */
+        maxEvents: z.number().int().positive().default(5_000),
+        /** CDC pauses the replication stream while this many events wait for Kafka. */
+        maxPendingEvents: z.number().int().positive().default(50_000),
+      })
+      .prefault({}),
+    onUnpublishable: z.enum(['dlq', 'skip', 'stop']).default('dlq'),
+    dlqTopic: z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a legal Kafka topic name').default('outbox.dlq'),
+    polling: z
+      .object({
+        /** Fallback poll period when no NOTIFY arrives. */
+        intervalMs: positiveMs.default(1_000),
+        batchSize: z.number().int().positive().default(5_000),
+      })
+      .prefault({}),
+    leadership: z
+      .object({
+        /** Advisory lock key; relays with the same key form one leader + standbys. Default `strangler-relay:<schema>.<table>:<mode>`. */
+        lockKey: z.string().min(1).optional(),
+        retryIntervalMs: positiveMs.default(1_000),
+      })
+      .prefault({}),
+    /** Backoff between retries of a failed Kafka send or a lost database connection. */
+    retryBackoffMs: z
+      .object({ initial: positiveMs.default(100), max: positiveMs.default(5_000) })
+      .prefault({}),
+    /** stop() waits this long for in-flight sends before giving up on them (they are re-sent after restart). */
+    stopTimeoutMs: positiveMs.default(30_000),
+  });
+
+export type RelayOptionsInput = z.input<typeof relaySchema>;
+export type ParsedRelayOptions = z.output<typeof relaySchema>;
+/** Parsed options with every default and derived name filled in. */
+export interface RelayOptions extends ParsedRelayOptions {
+  slotName: string;
+  publicationName: string;
+  leadership: ParsedRelayOptions['leadership'] & { lockKey: string };
+}
+
+export function issuesOf(error: z.ZodError, prefix = ''): OptionIssue[] {
+  return error.issues.map((issue) => ({
+    path: [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || '(root)',
+    message: issue.message,
+  }));
+}
+
+/** Validates relay options, reporting every problem at once with its path, and fills in defaults. */
+export function parseRelayOptions(input: unknown): RelayOptions {
+  const result = relaySchema.safeParse(input);
+  if (!result.success) throw new InvalidOptionsError(issuesOf(result.error));
+  const options = result.data;
+  return {
+    ...options,
+    slotName: options.slotName ?? `strangler_${options.name}`,
+    publicationName: options.publicationName ?? `strangler_${options.name}`,
+    leadership: {
+      ...options.leadership,
+      lockKey: options.leadership.lockKey ?? `strangler-relay:${options.schema}.${options.table}:${options.mode}`,
+    },
+  };
+}
+
+const inboxSchema = z
+  .object({
+    /** The `consumer` column of the inbox table and the `consumer` metric label. */
+    name: z.string().min(1).max(255),
+    groupId: z.string().min(1),
+    topics: z.array(z.union([z.string().min(1), z.instanceof(RegExp)])).min(1, 'needs at least one topic or pattern'),
+    connectionString: z.string().min(1).optional(),
+    schema: identifier.default('public'),
+    kafka: kafkaSchema.omit({ clientId: true }).extend({ clientId: z.string().min(1).default('strangler-inbox') }),
+    /** Attempts per event (the first try included) before it goes to the DLQ. */
+    maxAttempts: z.number().int().positive().default(5),
+    /** First retry delay; doubles per attempt. */
+    retryBackoffMs: positiveMs.default(200),
+    dlqTopicSuffix: z.string().regex(/^[a-zA-Z0-9._-]+$/).default('.dlq'),
+    /** Stripped from the topic to name the aggregate type of an event. */
+    topicPrefix: z.string().default(DEFAULT_TOPIC_PREFIX),
+    fromBeginning: z.boolean().default(true),
+  });
+
+export type InboxOptionsInput = z.input<typeof inboxSchema>;
+export type InboxOptions = z.output<typeof inboxSchema>;
+
+export function parseInboxOptions(input: unknown): InboxOptions {
+  const result = inboxSchema.safeParse(input);
+  if (!result.success) throw new InvalidOptionsError(issuesOf(result.error));
+  return result.data;
+}

@@ -1,0 +1,240 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { WebSocketServer } from 'ws';
+import YAML from 'yaml';
+import { parseProxyConfig, StranglerProxy, type FlagProvider } from '../../strangler-proxy';
+
+export interface SeenRequest {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * A real upstream HTTP server standing in for legacy or an extracted service. Every answer names the side.
+ * Routes: `/slow/<ms>` waits, `/sse` streams events, `/json/<variant>` returns a
+ * body whose fields differ by side; anything else echoes the request. WebSocket connections echo messages.
+ */
+export class Upstream {
+  readonly seen: SeenRequest[] = [];
+  /** Requests whose client went away before the answer was sent. */
+  aborted = 0;
+  private server: http.Server | undefined;
+  private wss: WebSocketServer | undefined;
+  /** Extra fields merged into /json answers (tests use it to create mismatches). */
+  jsonExtra: Record<string, unknown> = {};
+  /** When set, every request except /healthz is answered with this status. */
+  failStatus: number | undefined;
+  port = 0;
+
+  constructor(readonly side: string) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(port = 0): Promise<this> {
+    const server = http.createServer((req, res) => this.handle(req, res));
+    this.wss = new WebSocketServer({ server });
+    this.wss.on('connection', (socket, req) => socket.on('message', (data) => socket.send(`${this.side}:${req.url}:${String(data)}`)));
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    this.port = (server.address() as net.AddressInfo).port;
+    this.server = server;
+    return this;
+  }
+
+  count(method: string, url: string): number {
+    return this.seen.filter((request) => request.method === method && request.url === url).length;
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    res.on('close', () => {
+      if (!res.writableFinished) this.aborted += 1;
+    });
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const url = req.url ?? '/';
+      this.seen.push({ method: req.method ?? 'GET', url, headers: req.headers, body });
+      const send = (status: number, payload: unknown, headers: http.OutgoingHttpHeaders = {}) => {
+        const text = JSON.stringify(payload);
+        res.writeHead(status, { 'content-type': 'application/json', 'x-side': this.side, ...headers });
+        res.end(text);
+      };
+      const slow = /^\/(?:api\/[^/]+\/)?slow\/(\d+)/.exec(url);
+      if (url === '/healthz') return send(200, { ok: true });
+      if (url.endsWith('/sse')) {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-side': this.side });
+        let sent = 0;
+        const timer = setInterval(() => {
+          res.write(`data: ${this.side}-${sent}\n\n`);
+          sent += 1;
+          if (sent === 3) {
+            clearInterval(timer);
+            res.end();
+          }
+        }, 50);
+        return;
+      }
+      if (url.includes('/json/')) {
+        return send(200, { id: crypto.randomUUID(), at: new Date().toISOString(), servedBy: this.side, total: 42, items: [{ sku: 'a' }, { sku: 'b' }], ...this.jsonExtra });
+      }
+      const reply = () => send(this.failStatus ?? 200, { side: this.side, method: req.method, url, headers: req.headers, body });
+      if (slow) setTimeout(reply, Number(slow[1]));
+      else reply();
+    });
+  }
+
+  /** Stops the server and cuts every open connection, as a crashed process would. */
+  async kill(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    for (const client of this.wss?.clients ?? []) client.terminate();
+    this.wss?.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/** A TCP relay in front of another port that a test can cut, to make a service unreachable without stopping it. */
+export class CuttableRelay {
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  private open = true;
+  port = 0;
+
+  constructor(private readonly targetPort: number) {}
+
+  async start(): Promise<this> {
+    this.server = net.createServer((client) => {
+      if (!this.open) return client.destroy();
+      const upstream = net.connect(this.targetPort, '127.0.0.1');
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as net.AddressInfo).port;
+    return this;
+  }
+
+  cut(): void {
+    this.open = false;
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  restore(): void {
+    this.open = true;
+  }
+
+  async stop(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+export const ADMIN_TOKEN = 'test-admin-token';
+export const silentLogger = pino({ level: process.env.SFG_TEST_LOG_LEVEL ?? 'silent' });
+
+export interface RunningProxy {
+  proxy: StranglerProxy;
+  registry: Registry;
+  url: string;
+  admin: string;
+  configPath: string | undefined;
+  adminGet(pathAndQuery: string): Promise<{ status: number; body: any }>;
+  stop(): Promise<void>;
+}
+
+/** Starts a StranglerProxy on ephemeral ports. With `writeFile`, the config lives in a temp file (for reload tests). */
+export async function startProxy(
+  config: Record<string, unknown>,
+  flags: FlagProvider,
+  options: { writeFile?: boolean } = {},
+): Promise<RunningProxy> {
+  const full = { proxy: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0, token: ADMIN_TOKEN }, ...config };
+  let configPath: string | undefined;
+  if (options.writeFile) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-proxy-'));
+    configPath = path.join(dir, 'proxy.yaml');
+    fs.writeFileSync(configPath, YAML.stringify(full));
+  }
+  const registry = new Registry();
+  const proxy = new StranglerProxy({ config: parseProxyConfig(full, {}), configPath, env: {} }, { logger: silentLogger, registry, flags });
+  await proxy.start();
+  const { proxy: url, admin } = proxy.address;
+  return {
+    proxy,
+    registry,
+    url,
+    admin,
+    configPath,
+    async adminGet(pathAndQuery) {
+      const response = await fetch(`${admin}${pathAndQuery}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const text = await response.text();
+      return { status: response.status, body: response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+    },
+    async stop() {
+      await proxy.stop();
+      if (configPath) fs.rmSync(path.dirname(configPath), { recursive: true, force: true });
+    },
+  };
+}
+
+/** A keep-alive HTTP client that does not go through fetch's connection limits, for load in tests. */
+export function request(
+  url: string,
+  options: { method?: string; headers?: http.OutgoingHttpHeaders; body?: string; agent?: http.Agent } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers, agent: options.agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** Runs `task` over `items` with at most `concurrency` in flight. */
+export async function inParallel<T, R>(items: T[], concurrency: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        results[index] = await task(items[index]!);
+      }
+    }),
+  );
+  return results;
+}
+
+export async function waitFor<T>(probe: () => Promise<T> | T, accept: (value: T) => boolean, timeoutMs: number, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (accept(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+export function sideOf(body: string): string {
+  return (JSON.parse(body) as { side: string }).side;
+}

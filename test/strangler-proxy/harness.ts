@@ -155,6 +155,7 @@ export interface RunningProxy {
   url: string;
   admin: string;
   configPath: string | undefined;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- admin answers have many JSON shapes
   adminGet(pathAndQuery: string): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
 }

@@ -1,6 +1,7 @@
+import type { Pool } from 'pg';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { createRelay, parseRelayOptions, type RelayOptions, type RelayOptionsInput } from '../../outbox';
+import { appendMany, createRelay, parseRelayOptions, type OutboxEvent, type RelayOptions, type RelayOptionsInput } from '../../outbox';
 import { testEnv, testKafka, uniqueName, type CollectedRecord, type TestDatabase } from '../helpers';
 
 export const quietLogger = pino({ level: process.env.SFG_TEST_LOG_LEVEL ?? 'silent' });
@@ -54,4 +55,58 @@ export async function createTopics(topics: string[], partitions = 3): Promise<vo
   } finally {
     await admin.disconnect();
   }
+}
+
+export interface Workload {
+  aggregateType: string;
+  aggregates: number;
+  eventsPerAggregate: number;
+  writers: number;
+  /** Events per transaction. */
+  perTransaction: number;
+}
+
+/**
+ * Concurrent writers; writer w owns the aggregates a with a % writers == w, so each aggregate's events are written
+ * in order (payload.seq = 0, 1, 2, ...). Transactions interleave across writers. Resolves with the event count.
+ */
+export async function writeWorkload(pool: Pool, workload: Workload, stop?: () => boolean): Promise<number> {
+  let written = 0;
+  await Promise.all(
+    Array.from({ length: workload.writers }, async (_, writer) => {
+      const owned = Array.from({ length: workload.aggregates }, (_, index) => index).filter((index) => index % workload.writers === writer);
+      const events: OutboxEvent[] = [];
+      for (let seq = 0; seq < workload.eventsPerAggregate; seq += 1) {
+        for (const aggregate of owned) {
+          events.push({ aggregateType: workload.aggregateType, aggregateId: `a-${aggregate}`, type: 'Changed', payload: { seq }, headers: { writer: String(writer) } });
+        }
+      }
+      for (let start = 0; start < events.length; start += workload.perTransaction) {
+        if (stop?.()) return;
+        const client = await pool.connect();
+        try {
+          await client.query('begin');
+          await appendMany(client, events.slice(start, start + workload.perTransaction));
+          await client.query('commit');
+          written += Math.min(workload.perTransaction, events.length - start);
+        } finally {
+          client.release();
+        }
+      }
+    }),
+  );
+  return written;
+}
+
+export const seqOf = (record: CollectedRecord): number => (JSON.parse(record.value ?? '{}') as { seq: number }).seq;
+
+/** Every (aggregate, seq) of the workload arrived, and per-aggregate order holds. Returns the repeat count. */
+export function assertComplete(records: CollectedRecord[], workload: Pick<Workload, 'aggregates' | 'eventsPerAggregate'>): number {
+  const seen = new Set(records.map((record) => `${record.key}#${seqOf(record)}`));
+  const missing: string[] = [];
+  for (let aggregate = 0; aggregate < workload.aggregates; aggregate += 1) {
+    for (let seq = 0; seq < workload.eventsPerAggregate; seq += 1) if (!seen.has(`a-${aggregate}#${seq}`)) missing.push(`a-${aggregate}#${seq}`);
+  }
+  if (missing.length) throw new Error(`${missing.length} events never arrived, e.g. ${missing.slice(0, 5).join(', ')}`);
+  return assertPerKeyOrder(records, seqOf);
 }

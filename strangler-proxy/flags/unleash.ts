@@ -1,9 +1,12 @@
+import type { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { Unleash, UnleashEvents } from 'unleash-client';
 import type { Context } from 'unleash-client/lib/context';
 import { FlagProviderError } from '../errors';
 import { rolloutFromStrategies, type FlagContext, type FlagProvider } from './provider';
+
+function ignoreLateError(): void {}
 
 export interface UnleashFlagProviderOptions {
   url: string;
@@ -76,7 +79,13 @@ export class UnleashFlagProvider implements FlagProvider {
   }
 
   async stop(): Promise<void> {
-    this.client?.destroy();
+    const client = this.client;
+    if (client) {
+      client.destroy();
+      // destroy() drops the repository's listeners while a fetch may still be in flight; its late error event would
+      // otherwise be an unhandled 'error' and crash the process.
+      (client as unknown as { repository: EventEmitter }).repository.on(UnleashEvents.Error, ignoreLateError);
+    }
     this.client = undefined;
     this.ready = false;
   }

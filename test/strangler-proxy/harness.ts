@@ -104,18 +104,19 @@ export class Upstream {
   }
 }
 
-/** A TCP relay in front of another port that a test can cut, to make a service unreachable without stopping it. */
+/**
+ * A TCP relay in front of another port that a test can cut (existing connections reset, new ones refused), to make
+ * a shared service unreachable without stopping it.
+ */
 export class CuttableRelay {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
-  private open = true;
   port = 0;
 
   constructor(private readonly targetPort: number) {}
 
   async start(): Promise<this> {
-    this.server = net.createServer((client) => {
-      if (!this.open) return client.destroy();
+    const server = net.createServer((client) => {
       const upstream = net.connect(this.targetPort, '127.0.0.1');
       for (const socket of [client, upstream]) {
         this.sockets.add(socket);
@@ -126,23 +127,26 @@ export class CuttableRelay {
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.port = (server.address() as net.AddressInfo).port;
+    this.server = server;
     return this;
   }
 
-  cut(): void {
-    this.open = false;
+  async cut(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
     for (const socket of this.sockets) socket.destroy();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  restore(): void {
-    this.open = true;
+  /** Listens again on the same port. */
+  async restore(): Promise<void> {
+    await this.start();
   }
 
   async stop(): Promise<void> {
-    this.cut();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.cut();
   }
 }
 

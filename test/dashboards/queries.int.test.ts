@@ -1,8 +1,21 @@
 import { freePort, promQuery, registerScrapeTargets, testEnv } from '../helpers';
-import { CatalogueScenario } from './catalogue-scenario';
 import { dashboardExpressions, restrictToLabel, ruleExpressions, ruleGroupNames, type ShippedExpression } from './expressions';
+import { MigrationStack } from './migration-stack';
+import { StandInExporter } from './stand-in-exporter';
 
 const EVALUATION_TIMEOUT_MS = 100_000;
+
+/**
+ * Expressions evaluated against the stand-in exporter instead of the real components, and why. Everything else must
+ * return series produced by the real proxy, relay and verify CLI.
+ */
+const STAND_IN_ONLY: Array<{ pattern: RegExp; reason: string }> = [
+  { pattern: /strangler_sync_events_total|strangler_sync_consumer_lag_messages/, reason: 'outbox/ has no inbox (sync) consumer yet' },
+  { pattern: /StranglerOutboxLagHigh/, reason: 'needs a relay stalled for over 30 s' },
+  { pattern: /StranglerReplicationSlotLagHigh/, reason: 'needs 256 MiB of retained WAL' },
+];
+
+const usesStandIn = (expression: ShippedExpression) => STAND_IN_ONLY.some(({ pattern }) => pattern.test(`${expression.source} ${expression.expr}`));
 
 /** Asks the running Prometheus to re-read prometheus.yml and the rule files, and waits until our groups are loaded. */
 async function reloadRules(): Promise<void> {
@@ -41,19 +54,25 @@ async function expressionsWithoutSeries(expressions: ShippedExpression[], testru
 }
 
 describe('every dashboard and rule expression on the real Prometheus', () => {
-  const scenario = new CatalogueScenario();
-  let scrape: { testrun: string; unregister(): void } | undefined;
+  const stack = new MigrationStack();
+  const standIn = new StandInExporter();
+  let components: { testrun: string; unregister(): void } | undefined;
+  let standIns: { testrun: string; unregister(): void } | undefined;
 
   beforeAll(async () => {
     await reloadRules();
     const port = await freePort();
-    await scenario.start(port);
-    scrape = registerScrapeTargets([`127.0.0.1:${port}`]);
+    await standIn.start(port);
+    standIns = registerScrapeTargets([`127.0.0.1:${port}`]);
+    await stack.start();
+    components = registerScrapeTargets(stack.scrapeTargets);
   });
 
   afterAll(async () => {
-    scrape?.unregister();
-    await scenario.stop();
+    components?.unregister();
+    standIns?.unregister();
+    await stack.stop();
+    await standIn.stop();
   });
 
   test('Prometheus loaded every rule group of dashboards/prometheus/rules', async () => {
@@ -65,7 +84,13 @@ describe('every dashboard and rule expression on the real Prometheus', () => {
   test('each expression parses and returns at least one series of this run', async () => {
     const expressions = [...dashboardExpressions(), ...ruleExpressions()];
     expect(expressions.length).toBeGreaterThanOrEqual(45);
-    expect(await expressionsWithoutSeries(expressions, scrape?.testrun as string)).toEqual([]);
+    const onStandIn = expressions.filter(usesStandIn);
+    expect(onStandIn.length).toBeLessThanOrEqual(8);
+    const [fromComponents, fromStandIn] = await Promise.all([
+      expressionsWithoutSeries(expressions.filter((expression) => !usesStandIn(expression)), components?.testrun as string),
+      expressionsWithoutSeries(onStandIn, standIns?.testrun as string),
+    ]);
+    expect({ fromComponents, fromStandIn }).toEqual({ fromComponents: [], fromStandIn: [] });
   });
 
   test('a parse error is reported, not mistaken for an empty result', async () => {

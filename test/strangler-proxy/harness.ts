@@ -29,11 +29,22 @@ export class Upstream {
   private wss: WebSocketServer | undefined;
   /** Extra fields merged into /json answers (tests use it to create mismatches). */
   jsonExtra: Record<string, unknown> = {};
+  /** Delay added to every answer except /healthz. */
+  delayMs = 0;
   /** When set, every request except /healthz is answered with this status. */
   failStatus: number | undefined;
   port = 0;
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(readonly side: string) {}
+
+  private later(ms: number, action: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      action();
+    }, ms);
+    this.timers.add(timer);
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -84,10 +95,11 @@ export class Upstream {
         return;
       }
       if (url.includes('/json/')) {
-        return send(200, { id: crypto.randomUUID(), at: new Date().toISOString(), servedBy: this.side, total: 42, items: [{ sku: 'a' }, { sku: 'b' }], ...this.jsonExtra });
+        const body = { id: crypto.randomUUID(), at: new Date().toISOString(), servedBy: this.side, total: 42, items: [{ sku: 'a' }, { sku: 'b' }], ...this.jsonExtra };
+        return this.later(this.delayMs, () => send(200, body));
       }
       const reply = () => send(this.failStatus ?? 200, { side: this.side, method: req.method, url, headers: req.headers, body });
-      if (slow) setTimeout(reply, Number(slow[1]));
+      if (slow) this.later(Number(slow[1]), reply);
       else reply();
     });
   }
@@ -97,6 +109,8 @@ export class Upstream {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
     for (const client of this.wss?.clients ?? []) client.terminate();
     this.wss?.close();
     server.closeAllConnections();

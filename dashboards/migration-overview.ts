@@ -153,6 +153,8 @@ export function migrationOverview(): Dashboard {
             { expr: 'sum(strangler_proxy_flags_ready)', legend: 'ready' },
             { expr: 'count(strangler_proxy_flags_ready)', legend: 'proxies' },
           ],
+          width: 12,
+          height: 8,
         }),
       ),
   );

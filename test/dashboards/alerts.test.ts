@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { ALERTS, DASHBOARDS_DIR, RUNBOOK_BASE_URL, runbookAnchor } from '../../dashboards';
+import { ALERTS, DASHBOARDS_DIR, RUNBOOK_BASE_URL, runbookAnchor, THRESHOLDS } from '../../dashboards';
 
 const docs = fs.readFileSync(path.join(DASHBOARDS_DIR, '..', 'docs', 'dashboards.md'), 'utf8');
 const ruleTests = fs
@@ -60,6 +60,10 @@ describe('alerts', () => {
     expect(rule?.annotations.runbook_url).toBe(`${RUNBOOK_BASE_URL}${githubAnchor(heading as string)}`);
     expect(rule?.annotations.summary).toBeTruthy();
     expect(rule?.annotations.description).toBeTruthy();
+  });
+
+  test.each(Object.entries(THRESHOLDS))('threshold %s is documented with its value %s in docs/dashboards.md', (key, value) => {
+    expect(docs).toContain(`\`${key}\` = ${value}`);
   });
 
   test.each(ALERTS.map((alert) => [alert.alert]))('%s has a promtool unit test', (name) => {

@@ -17,3 +17,5 @@ export * from './errors';
 export function createFlagProvider(flags: FlagsConfig, deps: { logger: Logger }): FlagProvider {
   return flags.provider === 'file' ? new FileFlagProvider(flags.file, deps) : new UnleashFlagProvider(flags.unleash, deps);
 }
+export { ProxyAdminClient, type RoutesView } from './admin-client';
+export { UnleashRolloutClient } from './flags/unleash-admin';

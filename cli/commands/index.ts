@@ -1,7 +1,12 @@
 import type { Command } from '../command';
 import { backfillCommand } from './backfill';
+import { demoCommand } from './demo';
+import { explainCommand } from './explain';
+import { flipCommand } from './flip';
+import { proxyCommand } from './proxy';
 import { relayCommand } from './relay';
+import { routesCommand } from './routes';
 import { verifyCommand } from './verify';
 
 /** Every subcommand, in the order `strangler --help` lists them. */
-export const COMMANDS: Command[] = [backfillCommand, verifyCommand, relayCommand];
+export const COMMANDS: Command[] = [backfillCommand, verifyCommand, relayCommand, demoCommand, proxyCommand, routesCommand, flipCommand, explainCommand];

@@ -1,0 +1,52 @@
+import { ProxyError } from './errors';
+
+/** A client for the proxy's admin API (used by the `strangler routes|flip|explain` commands). */
+export class ProxyAdminClient {
+  private readonly baseUrl: string;
+  private readonly token: string;
+
+  constructor(options: { url: string; token: string }) {
+    this.baseUrl = options.url.replace(/\/+$/, '');
+    this.token = options.token;
+  }
+
+  /** `url` and `token` fall back to STRANGLER_ADMIN_URL (default http://127.0.0.1:8090) and STRANGLER_ADMIN_TOKEN. */
+  static fromEnvironment(given: { url?: string; token?: string }, env: NodeJS.ProcessEnv = process.env): ProxyAdminClient {
+    const token = given.token ?? env.STRANGLER_ADMIN_TOKEN;
+    if (!token) throw new ProxyError('SFG_PROXY_ADMIN_UNAUTHORISED', 'no admin token: pass --token or set STRANGLER_ADMIN_TOKEN');
+    return new ProxyAdminClient({ url: given.url ?? env.STRANGLER_ADMIN_URL ?? 'http://127.0.0.1:8090', token });
+  }
+
+  async get<T>(pathAndQuery: string): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${pathAndQuery}`, { headers: { authorization: `Bearer ${this.token}` } });
+    } catch (error) {
+      throw new ProxyError('SFG_PROXY_ADMIN_UNREACHABLE', `cannot reach the proxy admin API at ${this.baseUrl}: ${(error as Error).message}`, { retriable: true, cause: error });
+    }
+    if (response.status === 401) throw new ProxyError('SFG_PROXY_ADMIN_UNAUTHORISED', 'the admin API refused the token (set --token or STRANGLER_ADMIN_TOKEN)');
+    const text = await response.text();
+    if (!response.ok) throw new ProxyError('SFG_PROXY_ADMIN_FAILED', `admin API ${pathAndQuery} answered ${response.status}: ${text}`);
+    return JSON.parse(text) as T;
+  }
+}
+
+/** The shape of GET /routes. */
+export interface RoutesView {
+  flagsReady: boolean;
+  routes: Array<{
+    id: string;
+    order: number;
+    match: { path: string; methods?: string[]; headers?: Record<string, string> };
+    cluster: string;
+    flag: string | null;
+    rolloutPercent: number | null;
+    stickiness: string;
+    fallback: string;
+    shadow: { enabled: boolean; flag: string | null; allowWrites: boolean } | null;
+    circuit: string;
+    clusterHealthy: boolean | null;
+    split: { legacy: number; extracted: number; extractedPercent: number };
+  }>;
+  unmatched: { cluster: string; split: { legacy: number; extracted: number; extractedPercent: number } };
+}

@@ -16,6 +16,7 @@ Options:
   --service <name>      target service database strangler_<name> (default: the aggregate's owner:
                         user->users, product->catalog, order->orders, payment->payments). Use e.g.
                         --service orders to seed the orders service's product replicas.
+  --database-prefix <p> demo databases <p>_legacy, <p>_<service> (default strangler; see strangler demo)
   --source <url>        source database URL (default: strangler_legacy on DATABASE_URL's server)
   --target <url>        target database URL (overrides --service)
   --chunk-size <n>      rows per chunk and per target transaction (default 500)
@@ -44,6 +45,7 @@ export const backfillCommand: Command = {
       allowPositionals: true,
       options: {
         service: { type: 'string' },
+        'database-prefix': { type: 'string' },
         source: { type: 'string' },
         target: { type: 'string' },
         'chunk-size': { type: 'string', default: '500' },
@@ -65,7 +67,7 @@ export const backfillCommand: Command = {
     process.once('SIGTERM', interrupt);
     try {
       for (const aggregateType of aggregates) {
-        const databases = resolveDatabases(aggregateType, { databaseUrl: resolveEnvironment().databaseUrl, ...values });
+        const databases = resolveDatabases(aggregateType, { databaseUrl: resolveEnvironment().databaseUrl, databasePrefix: values['database-prefix'], ...values });
         const source = new Pool({ connectionString: databases.source, max: 2 });
         const target = new Pool({ connectionString: databases.target, max: 2 });
         try {

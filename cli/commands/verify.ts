@@ -25,6 +25,7 @@ The result is exported as the gauge strangler_sync_drift_rows{aggregatetype}:
 
 Options:
   --service <name>      compare with strangler_<name> instead of the owner's database
+  --database-prefix <p> demo databases <p>_legacy, <p>_<service> (default strangler; see strangler demo)
   --source <url>        source database URL (default: strangler_legacy on DATABASE_URL's server)
   --target <url>        target database URL (overrides --service)
   --chunk-size <n>      rows per read (default 1000)
@@ -67,6 +68,7 @@ export const verifyCommand: Command = {
       allowPositionals: true,
       options: {
         service: { type: 'string' },
+        'database-prefix': { type: 'string' },
         source: { type: 'string' },
         target: { type: 'string' },
         'chunk-size': { type: 'string', default: '1000' },
@@ -104,7 +106,7 @@ export const verifyCommand: Command = {
     const verifyAll = async (): Promise<{ report: VerifyReport; service: string }[]> => {
       const results = [];
       for (const aggregateType of aggregates) {
-        const databases = resolveDatabases(aggregateType, { databaseUrl, ...values });
+        const databases = resolveDatabases(aggregateType, { databaseUrl, databasePrefix: values['database-prefix'], ...values });
         const report = await verify(pool(databases.source), pool(databases.target), { aggregateType, ...parsed });
         drift.set({ aggregatetype: aggregateType }, report.driftRows);
         results.push({ report, service: databases.service });

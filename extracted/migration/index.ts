@@ -2,4 +2,4 @@ export { backfill, CHECKPOINT_TABLE, type BackfillOptions, type BackfillProgress
 export { verify, type DriftExample, type DriftKind, type VerifyReport } from './verify';
 export { MigrationToolError } from './errors';
 export { createDriftGauge } from './metrics';
-export { LEGACY_DATABASE, parseAggregates, resolveDatabases, serviceDatabase, SERVICE_NAMES } from './targets';
+export { DEFAULT_DATABASE_PREFIX, demoDatabase, parseAggregates, resolveDatabases, SERVICE_NAMES } from './targets';

@@ -3,12 +3,12 @@ import { AGGREGATE_TYPES, isAggregateType, type AggregateType } from '../common/
 import { AGGREGATE_OWNER } from '../common/conflicts';
 import { MigrationToolError } from './errors';
 
-export const LEGACY_DATABASE = 'strangler_legacy';
+export const DEFAULT_DATABASE_PREFIX = 'strangler';
 export const SERVICE_NAMES = ['users', 'catalog', 'payments', 'orders'] as const;
 
-/** The demo database of a service: `strangler_<service>`. */
-export function serviceDatabase(service: string): string {
-  return `strangler_${service}`;
+/** The demo database of `legacy` or a service: `<prefix>_<origin>`, e.g. strangler_legacy, strangler_catalog. */
+export function demoDatabase(origin: string, prefix = DEFAULT_DATABASE_PREFIX): string {
+  return `${prefix}_${origin}`;
 }
 
 /** `all` or one aggregate type; an unknown name is a usage problem listing the valid ones. */
@@ -24,15 +24,15 @@ export function parseAggregates(name: string | undefined): AggregateType[] {
  */
 export function resolveDatabases(
   aggregateType: AggregateType,
-  options: { databaseUrl: string; source?: string; target?: string; service?: string },
+  options: { databaseUrl: string; databasePrefix?: string; source?: string; target?: string; service?: string },
 ): { source: string; target: string; service: string } {
   const service = options.service ?? AGGREGATE_OWNER[aggregateType];
   if (!options.target && !(SERVICE_NAMES as readonly string[]).includes(service)) {
     throw new MigrationToolError('SFG_CASE_UNKNOWN_SERVICE', `service must be one of ${SERVICE_NAMES.join(', ')}, got ${service}`);
   }
   return {
-    source: options.source ?? withDatabase(options.databaseUrl, LEGACY_DATABASE),
-    target: options.target ?? withDatabase(options.databaseUrl, serviceDatabase(service)),
+    source: options.source ?? withDatabase(options.databaseUrl, demoDatabase('legacy', options.databasePrefix)),
+    target: options.target ?? withDatabase(options.databaseUrl, demoDatabase(service, options.databasePrefix)),
     service,
   };
 }

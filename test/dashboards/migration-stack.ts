@@ -18,7 +18,7 @@ const logger = pino({ level: process.env.SFG_TEST_LOG_LEVEL ?? 'silent' });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Extracted /users answers this slowly and fails every FAILURE_EVERY-th request: the latency and error alerts' incident. */
-const EXTRACTED_USERS_DELAY_MS = 300;
+const EXTRACTED_USERS_DELAY_MS = 600;
 const FAILURE_EVERY = 5;
 
 /**
@@ -148,6 +148,8 @@ export class MigrationStack {
       admin: { host: '127.0.0.1', port: 0, token: 'dashboards-test-admin-token' },
       flags: { provider: 'unleash', unleash: { url: testEnv().unleashUrl, clientToken, refreshIntervalMs: 1000, backupDir, sendMetrics: false } },
       reload: { watchFile: false },
+      // stop() drains the shadow queue; a short one keeps that to about a second with the slow extracted side.
+      shadow: { queueSize: 8, concurrency: 4 },
       clusters: {
         legacy: { url: legacy },
         extracted: { url: extracted, circuit: { failureThreshold: 1_000_000 } },

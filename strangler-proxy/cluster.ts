@@ -1,8 +1,26 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { CircuitBreaker } from './circuit';
 import type { ClusterConfig } from './options';
+
+/**
+ * Bounds how long a new pooled connection may take to establish; set once on the agent, so requests that reuse a
+ * keep-alive socket pay nothing for it. A timed-out connect fails its request like a refused one.
+ */
+function limitConnectTime(agent: http.Agent, connectTimeoutMs: number): void {
+  const createConnection = (agent as unknown as { createConnection: (...args: unknown[]) => Socket }).createConnection.bind(agent);
+  (agent as unknown as { createConnection: (...args: unknown[]) => Socket }).createConnection = (...args: unknown[]) => {
+    const socket = createConnection(...args);
+    const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`connect timed out after ${connectTimeoutMs} ms`), { code: 'ECONNECTTIMEOUT' })), connectTimeoutMs);
+    timer.unref();
+    socket.once(socket instanceof TLSSocket ? 'secureConnect' : 'connect', () => clearTimeout(timer));
+    socket.once('close', () => clearTimeout(timer));
+    return socket;
+  };
+}
 
 /** One upstream cluster at run time: its keep-alive pool, breaker and health state. */
 export class ClusterRuntime {
@@ -35,6 +53,7 @@ export class ClusterRuntime {
     this.signature = JSON.stringify(config);
     const agentOptions = { keepAlive: true, maxSockets: config.maxSockets, maxFreeSockets: config.maxSockets, scheduling: 'lifo' as const };
     this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    limitConnectTime(this.agent, config.connectTimeoutMs);
     this.breaker = new CircuitBreaker(config.circuit.failureThreshold, config.circuit.openMs);
   }
 

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
+import type { FlagContext } from './flags/provider';
 import type { ProxyConfig } from './options';
 
 /** Who is asking, for bucketing only: nothing here is verified or trusted for authorisation. */
-export interface RequestIdentity {
-  userId: string | undefined;
-  sessionId: string;
+export interface RequestIdentity extends FlagContext {
   /** True when the proxy made the session id up and must set the cookie on the response. */
   newSession: boolean;
 }
@@ -20,13 +19,15 @@ export class IdentityReader {
     this.cookieAttributes = `; Path=/; Max-Age=${options.sessionCookieMaxAgeSeconds}; HttpOnly; SameSite=Lax${options.sessionCookieSecure ? '; Secure' : ''}`;
   }
 
-  read(headers: http.IncomingHttpHeaders): RequestIdentity {
+  /**
+   * The flag context of a request. A session id is made up (and must be set as a cookie) only when it is needed for
+   * bucketing: there is no session cookie and no userId (or the route ignores userIds).
+   */
+  read(headers: http.IncomingHttpHeaders, useUserId: boolean, remoteAddress: string | undefined): RequestIdentity {
+    const userId = useUserId ? this.userId(headers) : undefined;
     const sessionId = this.sessionFromCookie(headers.cookie);
-    return {
-      userId: this.userId(headers),
-      sessionId: sessionId ?? randomUUID(),
-      newSession: sessionId === undefined,
-    };
+    if (sessionId !== undefined || userId !== undefined) return { userId, sessionId, remoteAddress, newSession: false };
+    return { userId, sessionId: randomUUID(), remoteAddress, newSession: true };
   }
 
   setCookieValue(sessionId: string): string {

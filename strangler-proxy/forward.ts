@@ -71,10 +71,27 @@ export function upstreamHeaders(req: http.IncomingMessage, requestId: string, ke
   return headers;
 }
 
-function stripResponseHopByHop(headers: http.IncomingHttpHeaders): http.IncomingHttpHeaders {
-  const listed = connectionListed(firstHeader(headers.connection));
-  for (const name of HOP_BY_HOP) if (name in headers) delete headers[name];
-  for (const name of listed) delete headers[name];
+/**
+ * The upstream's response headers as a raw [name, value, ...] list (no header object is built), without hop-by-hop
+ * headers, plus the request id and, for a new session, its cookie.
+ */
+function forwardedResponseHeaders(raw: string[], requestId: string, sessionCookie: string | undefined): string[] {
+  const headers: string[] = [];
+  let listed: string[] | undefined;
+  for (let index = 0; index < raw.length; index += 2) {
+    const lower = raw[index]!.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) {
+      if (lower === 'connection') listed = connectionListed(raw[index + 1]);
+      continue;
+    }
+    headers.push(raw[index]!, raw[index + 1]!);
+  }
+  if (listed && listed.length > 0) {
+    const drop = new Set(listed);
+    for (let index = headers.length - 2; index >= 0; index -= 2) if (drop.has(headers[index]!.toLowerCase())) headers.splice(index, 2);
+  }
+  headers.push('x-request-id', requestId);
+  if (sessionCookie !== undefined) headers.push('set-cookie', sessionCookie);
   return headers;
 }
 
@@ -110,16 +127,6 @@ function onUpstreamResponse(this: http.ClientRequest & Carrier, response: http.I
 function onUpstreamError(this: http.ClientRequest & Carrier, error: NodeJS.ErrnoException): void {
   this[EXCHANGE]?.onUpstreamError(this, error);
 }
-function onUpstreamSocket(this: http.ClientRequest & Carrier, socket: Socket): void {
-  if (!socket.connecting) return;
-  const exchange = this[EXCHANGE];
-  if (!exchange) return;
-  const timer = setTimeout(onConnectTimeout, exchange.attemptCluster.config.connectTimeoutMs, this);
-  socket.once('connect', () => clearTimeout(timer));
-}
-function onConnectTimeout(upstream: http.ClientRequest & Carrier): void {
-  upstream.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT_CONNECT' }));
-}
 function onResponseTimeout(exchange: Exchange, upstream: http.ClientRequest): void {
   exchange.timedOut = true;
   upstream.destroy(new Error('response timed out'));
@@ -153,7 +160,7 @@ export class Exchange {
   private capturedBytes = 0;
   private shadowDropped = false;
   private headers!: http.OutgoingHttpHeaders;
-  attemptCluster!: ClusterRuntime;
+  private attemptCluster!: ClusterRuntime;
   timedOut = false;
 
   constructor(
@@ -180,9 +187,9 @@ export class Exchange {
     }
     let context: FlagContext | undefined;
     if (route.flag !== undefined || route.shadow?.flag !== undefined) {
-      const identity = this.table.identity.read(req.headers);
+      const identity = this.table.identity.read(req.headers, route.useUserId, req.socket.remoteAddress);
       if (identity.newSession) this.identitySession = identity.sessionId;
-      context = { userId: route.useUserId ? identity.userId : undefined, sessionId: identity.sessionId, remoteAddress: req.socket.remoteAddress };
+      context = identity;
     }
     const decision = decide(route, this.table.unmatched.cluster, this.core.flags, context ?? NO_CONTEXT, true);
     if (decision.fallback) this.core.metrics.fallbacks.labels(route.id, decision.fallback).inc();
@@ -245,7 +252,6 @@ export class Exchange {
     this.upstream = upstream;
     upstream.on('response', onUpstreamResponse);
     upstream.on('error', onUpstreamError);
-    upstream.on('socket', onUpstreamSocket);
     this.timedOut = false;
     this.timer = setTimeout(onResponseTimeout, cluster.config.responseTimeoutMs, this, upstream);
     if (this.requestBody !== undefined) upstream.end(this.requestBody);
@@ -285,14 +291,8 @@ export class Exchange {
       }
     }
     this.status = status;
-    const headers = stripResponseHopByHop(response.headers);
-    headers['x-request-id'] = this.requestId;
-    if (this.identitySession !== undefined) {
-      const cookie = this.table.identity.setCookieValue(this.identitySession);
-      const existing = headers['set-cookie'];
-      headers['set-cookie'] = existing ? [...existing, cookie] : [cookie];
-    }
-    this.res.writeHead(status, headers);
+    const cookie = this.identitySession === undefined ? undefined : this.table.identity.setCookieValue(this.identitySession);
+    this.res.writeHead(status, forwardedResponseHeaders(response.rawHeaders, this.requestId, cookie));
     if (this.captured) {
       (response as http.IncomingMessage & Carrier)[EXCHANGE] = this;
       response.on('data', onCapturedChunk);

@@ -40,8 +40,7 @@ export function forwardUpgrade(
 ): void {
   const method = req.method ?? 'GET';
   const route = table.match(method, path.path, req.headers);
-  const identity = route.flag !== undefined ? table.identity.read(req.headers) : undefined;
-  const context = identity ? { userId: route.useUserId ? identity.userId : undefined, sessionId: identity.sessionId, remoteAddress: req.socket.remoteAddress } : {};
+  const context = route.flag !== undefined ? table.identity.read(req.headers, route.useUserId, req.socket.remoteAddress) : {};
   const decision = decide(route, table.unmatched.cluster, core.flags, context, true);
   if (decision.fallback) core.metrics.fallbacks.labels(route.id, decision.fallback).inc();
   const cluster = decision.cluster;

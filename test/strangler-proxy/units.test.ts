@@ -46,21 +46,24 @@ describe('IdentityReader', () => {
   const jwt = (claims: object) => `Bearer h.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
 
   it('takes userId from the header first, then an unverified JWT sub', () => {
-    expect(reader.read({ 'x-user-id': 'u1', authorization: jwt({ sub: 'u2' }) }).userId).toBe('u1');
-    expect(reader.read({ authorization: jwt({ sub: 'u2' }) }).userId).toBe('u2');
-    expect(reader.read({ authorization: 'Bearer not-a-jwt' }).userId).toBeUndefined();
+    expect(reader.read({ 'x-user-id': 'u1', authorization: jwt({ sub: 'u2' }) }, true, '10.0.0.1')).toEqual({ userId: 'u1', sessionId: undefined, remoteAddress: '10.0.0.1', newSession: false });
+    expect(reader.read({ authorization: jwt({ sub: 'u2' }) }, true, undefined).userId).toBe('u2');
+    expect(reader.read({ authorization: 'Bearer not-a-jwt' }, true, undefined).userId).toBeUndefined();
+    // Session stickiness ignores the userId and needs a session.
+    expect(reader.read({ 'x-user-id': 'u1' }, false, undefined)).toMatchObject({ userId: undefined, newSession: true });
     expect(unverifiedJwtSubject('a.!!!.c')).toBeUndefined();
     expect(unverifiedJwtSubject(`a.${Buffer.from('{"sub":42}').toString('base64url')}.c`)).toBeUndefined();
   });
 
   it('reads the session cookie wherever it sits, and makes one up (to be set) when absent', () => {
-    expect(reader.read({ cookie: 'sfg_sid=abc' })).toMatchObject({ sessionId: 'abc', newSession: false });
-    expect(reader.read({ cookie: 'a=1; sfg_sid=abc; b=2' })).toMatchObject({ sessionId: 'abc', newSession: false });
-    expect(reader.read({ cookie: 'a=1;sfg_sid=xyz' })).toMatchObject({ sessionId: 'xyz', newSession: false });
-    expect(reader.read({ cookie: 'not_sfg_sid=abc' }).newSession).toBe(true);
-    const fresh = reader.read({});
+    const read = (headers: Record<string, string>) => reader.read(headers, true, undefined);
+    expect(read({ cookie: 'sfg_sid=abc' })).toMatchObject({ sessionId: 'abc', newSession: false });
+    expect(read({ cookie: 'a=1; sfg_sid=abc; b=2' })).toMatchObject({ sessionId: 'abc', newSession: false });
+    expect(read({ cookie: 'a=1;sfg_sid=xyz' })).toMatchObject({ sessionId: 'xyz', newSession: false });
+    expect(read({ cookie: 'not_sfg_sid=abc' }).newSession).toBe(true);
+    const fresh = read({});
     expect(fresh.newSession).toBe(true);
-    expect(reader.setCookieValue(fresh.sessionId)).toMatch(new RegExp(`^sfg_sid=${fresh.sessionId}; Path=/; Max-Age=\\d+; HttpOnly; SameSite=Lax$`));
+    expect(reader.setCookieValue(fresh.sessionId!)).toMatch(new RegExp(`^sfg_sid=${fresh.sessionId}; Path=/; Max-Age=\\d+; HttpOnly; SameSite=Lax$`));
   });
 });
 

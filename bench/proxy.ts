@@ -1,0 +1,279 @@
+/**
+ * `npm run bench:proxy`: req/s and latency of a tiny upstream directly, through strangler-proxy (a flag evaluated
+ * and metrics recorded on every request), through express 5 + http-proxy-middleware (the engine the issue names as
+ * default, for comparison) and through nginx (one worker, keep-alive upstream) when an nginx binary is installed.
+ * Every server runs in its own process; autocannon (50 connections) runs here. Each target is measured
+ * BENCH_ROUNDS times (default 3) for BENCH_DURATION_S seconds (default 10), rounds interleaved, medians reported.
+ * Then added p99: the upstream directly vs through strangler-proxy at half of nginx's max rate.
+ * Prints a table, then one JSON line last.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import YAML from 'yaml';
+import { resolveEnvironment } from '../infra';
+import { FileFlagProvider, parseProxyConfig, StranglerProxy, UnleashFlagProvider, UnleashRolloutClient, type FlagProvider } from '../strangler-proxy';
+
+const CONNECTIONS = 50;
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const FLAG = 'strangler-bench-proxy';
+// Requests cycle through 200 users, so the 50% rollout sends about half to each side (prebuilt: no per-request work in autocannon).
+const USER_REQUESTS = Array.from({ length: 200 }, (_, user) => ({ method: 'GET' as const, path: `/api/items/${user}`, headers: { 'x-user-id': `user-${user}` } }));
+const BODY = JSON.stringify({ id: 42, name: 'widget', price: 9.99, tags: ['a', 'b'] });
+
+type Role = 'upstream' | 'strangler' | 'hpm';
+
+function listenAndAnnounce(server: http.Server): void {
+  server.keepAliveTimeout = 65_000;
+  server.listen(0, '127.0.0.1', () => console.log(`READY ${(server.address() as AddressInfo).port}`));
+  process.on('SIGTERM', () => process.exit(0));
+}
+
+/** Child process bodies. */
+async function runRole(role: Role, upstreamPort: number, flagsMode: string): Promise<void> {
+  if (role === 'upstream') {
+    listenAndAnnounce(
+      http.createServer((req, res) => {
+        req.resume();
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) });
+        res.end(BODY);
+      }),
+    );
+    return;
+  }
+  if (role === 'hpm') {
+    const express = (await import('express')).default;
+    const { createProxyMiddleware } = await import('http-proxy-middleware');
+    const app = express();
+    app.use(createProxyMiddleware({ target: `http://127.0.0.1:${upstreamPort}`, changeOrigin: true, agent: new http.Agent({ keepAlive: true, maxSockets: 256 }) }));
+    listenAndAnnounce(http.createServer(app));
+    return;
+  }
+  const logger = pino({ level: 'silent' });
+  const env = resolveEnvironment();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-bench-'));
+  let flags: FlagProvider;
+  if (flagsMode === 'unleash') {
+    flags = new UnleashFlagProvider(
+      { url: env.unleashUrl, clientToken: env.unleashClientToken, appName: 'strangler-bench', refreshIntervalMs: 5_000, backupDir: dir, sendMetrics: false },
+      { logger },
+    );
+  } else {
+    const file = path.join(dir, 'flags.yaml');
+    fs.writeFileSync(file, YAML.stringify({ flags: { [FLAG]: { enabled: true, rollout: 50 } } }));
+    flags = new FileFlagProvider({ path: file, pollIntervalMs: 60_000 }, { logger });
+  }
+  const upstream = `http://127.0.0.1:${upstreamPort}`;
+  const config = parseProxyConfig({
+    proxy: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0, token: 'bench-admin-token' },
+    // Both sides are the same tiny server: the flag is evaluated per request and both label sets are used.
+    clusters: { legacy: { url: upstream }, extracted: { url: upstream } },
+    routes: [{ id: 'bench', order: 1, match: { path: '/api/{**rest}' }, cluster: 'extracted', flag: FLAG }],
+  });
+  const proxy = new StranglerProxy({ config }, { logger, registry: new Registry(), flags });
+  await proxy.start();
+  const deadline = Date.now() + 15_000;
+  while (!flags.isReady() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  if (!flags.isReady()) throw new Error('flags not ready');
+  console.log(`READY ${new URL(proxy.address.proxy).port}`);
+  process.on('SIGTERM', () => void proxy.stop().then(() => process.exit(0)));
+}
+
+interface Server {
+  port: number;
+  stop(): void;
+}
+
+function startChild(command: string, args: string[], readyPattern: RegExp | undefined, fixedPort?: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const stop = () => child.kill('SIGTERM');
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const ready = readyPattern?.exec(output);
+      if (ready) resolve({ port: Number(ready[1]), stop });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${command} exited with ${code}: ${output}`)));
+    if (!readyPattern) {
+      // nginx prints nothing when it is up: poll its port.
+      const poll = () =>
+        http
+          .get(`http://127.0.0.1:${fixedPort}/api/ping`, (res) => {
+            res.resume();
+            resolve({ port: fixedPort!, stop });
+          })
+          .on('error', () => setTimeout(poll, 100));
+      poll();
+    }
+  });
+}
+
+const startRole = (role: Role, upstreamPort: number, flagsMode: string) =>
+  startChild(process.execPath, ['--import', 'tsx', __filename, '--role', role, String(upstreamPort), flagsMode], /READY (\d+)/);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = http.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startNginx(upstreamPort: number): Promise<Server | undefined> {
+  const binary = ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx'].find((candidate) => fs.existsSync(candidate)) ??
+    (spawnSync('which', ['nginx']).stdout?.toString().trim() || undefined);
+  if (!binary) return undefined;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-nginx-'));
+  const port = await freePort();
+  fs.writeFileSync(
+    path.join(dir, 'nginx.conf'),
+    `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  upstream app { server 127.0.0.1:${upstreamPort}; keepalive 256; }
+  server {
+    listen 127.0.0.1:${port};
+    keepalive_requests 1000000;
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`,
+  );
+  return startChild(binary, ['-c', path.join(dir, 'nginx.conf'), '-p', dir], undefined, port);
+}
+
+async function measure(port: number, overallRate?: number): Promise<{ rps: number; p99: number; p50: number; errors: number }> {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}/api/items/42`,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    ...(overallRate ? { overallRate } : {}),
+    requests: USER_REQUESTS,
+  });
+  return { rps: result.requests.average, p99: result.latency.p99, p50: result.latency.p50, errors: result.errors + result.non2xx + result.timeouts };
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+async function unleashAvailable(): Promise<boolean> {
+  const env = resolveEnvironment();
+  try {
+    const client = new UnleashRolloutClient({ url: env.unleashUrl, adminToken: env.unleashAdminToken, project: 'default', environment: 'development' });
+    const created = await fetch(`${env.unleashUrl.replace(/\/+$/, '')}/admin/projects/default/features`, {
+      method: 'POST',
+      headers: { authorization: env.unleashAdminToken, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: FLAG, type: 'release', description: 'strangler-fig proxy benchmark' }),
+    });
+    if (!created.ok && created.status !== 409) return false;
+    await client.setRollout(FLAG, 50);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function main(): Promise<void> {
+  const flagsMode = process.env.BENCH_FLAGS ?? ((await unleashAvailable()) ? 'unleash' : 'file');
+  const upstream = await startRole('upstream', 0, flagsMode);
+  const targets: Array<{ name: string; server: Server | undefined }> = [
+    { name: 'direct', server: { port: upstream.port, stop: () => undefined } },
+    { name: 'strangler-proxy', server: await startRole('strangler', upstream.port, flagsMode) },
+    { name: 'express+hpm', server: await startRole('hpm', upstream.port, flagsMode) },
+    { name: 'nginx', server: await startNginx(upstream.port) },
+  ];
+  const results = new Map<string, Array<{ rps: number; p99: number; p50: number; errors: number }>>();
+  try {
+    for (const target of targets) if (target.server) await autocannon({ url: `http://127.0.0.1:${target.server.port}/api/warmup`, connections: CONNECTIONS, duration: 2 });
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const target of targets) {
+        if (!target.server) continue;
+        const sample = await measure(target.server.port);
+        results.set(target.name, [...(results.get(target.name) ?? []), sample]);
+        process.stderr.write(`round ${round} ${target.name}: ${Math.round(sample.rps)} req/s, p99 ${sample.p99} ms\n`);
+      }
+    }
+    const maxRps = (name: string) => (results.has(name) ? median(results.get(name)!.map((sample) => sample.rps)) : undefined);
+    const nginxRps = maxRps('nginx');
+    const halfRate = Math.round((nginxRps ?? maxRps('strangler-proxy')!) / 2);
+    const atHalf = { direct: [] as number[], proxy: [] as number[] };
+    for (let round = 1; round <= ROUNDS; round++) {
+      atHalf.direct.push((await measure(upstream.port, halfRate)).p99);
+      atHalf.proxy.push((await measure(targets[1]!.server!.port, halfRate)).p99);
+      process.stderr.write(`round ${round} at ${halfRate} req/s: p99 direct ${atHalf.direct.at(-1)} ms, proxy ${atHalf.proxy.at(-1)} ms\n`);
+    }
+
+    const rows = [['target', 'req/s (median)', 'p50 ms', 'p99 ms', 'errors', 'vs nginx']];
+    for (const target of targets) {
+      const samples = results.get(target.name);
+      if (!samples) {
+        rows.push([target.name, 'skipped (no nginx binary)', '-', '-', '-', '-']);
+        continue;
+      }
+      const rps = median(samples.map((sample) => sample.rps));
+      rows.push([
+        target.name,
+        String(Math.round(rps)),
+        String(median(samples.map((sample) => sample.p50))),
+        String(median(samples.map((sample) => sample.p99))),
+        String(samples.reduce((sum, sample) => sum + sample.errors, 0)),
+        nginxRps ? `${(rps / nginxRps).toFixed(2)}x` : '-',
+      ]);
+    }
+    const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+    console.log(rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ')).join('\n'));
+    const p99Added = median(atHalf.proxy) - median(atHalf.direct);
+    console.log(`\np99 at ${halfRate} req/s (half of ${nginxRps ? "nginx's" : "the proxy's"} max): direct ${median(atHalf.direct)} ms, strangler-proxy ${median(atHalf.proxy)} ms`);
+    console.log(`flags: ${flagsMode} (50% rollout, userId per request); ${CONNECTIONS} connections, ${ROUNDS} x ${DURATION_S} s per target; ${os.cpus().length} cores`);
+    const proxyRps = maxRps('strangler-proxy')!;
+    console.log(
+      JSON.stringify({
+        bench: 'proxy',
+        direct_rps: Math.round(maxRps('direct')!),
+        proxy_rps: Math.round(proxyRps),
+        nginx_rps: nginxRps === undefined ? 'skipped' : Math.round(nginxRps),
+        ratio_vs_nginx: nginxRps === undefined ? null : Number((proxyRps / nginxRps).toFixed(3)),
+        p99_added_ms: Number(p99Added.toFixed(2)),
+        hpm_rps: Math.round(maxRps('express+hpm')!),
+        flags: flagsMode,
+      }),
+    );
+  } finally {
+    for (const target of targets) target.server?.stop();
+    upstream.stop();
+  }
+}
+
+const roleIndex = process.argv.indexOf('--role');
+if (roleIndex !== -1) {
+  const [role, upstreamPort, flagsMode] = process.argv.slice(roleIndex + 1) as [Role, string, string];
+  runRole(role, Number(upstreamPort), flagsMode).catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+} else {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

@@ -4,7 +4,9 @@
  * default, for comparison) and through nginx (one worker, keep-alive upstream) when an nginx binary is installed.
  * Every server runs in its own process; autocannon (50 connections) runs here. Each target is measured
  * BENCH_ROUNDS times (default 3) for BENCH_DURATION_S seconds (default 10), rounds interleaved, medians reported.
- * Then added p99: the upstream directly vs through strangler-proxy at half of nginx's max rate.
+ * A bare node:http forwarder (`node-floor`) shows the ceiling for any proxy written on node:http here.
+ * Then added p99: the upstream directly vs through strangler-proxy, with steady (paced) load at half of nginx's max
+ * rate (half of the proxy's when nginx is absent).
  * Prints a table, then one JSON line last.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -28,12 +30,61 @@ const FLAG = 'strangler-bench-proxy';
 const USER_REQUESTS = Array.from({ length: 200 }, (_, user) => ({ method: 'GET' as const, path: `/api/items/${user}`, headers: { 'x-user-id': `user-${user}` } }));
 const BODY = JSON.stringify({ id: 42, name: 'widget', price: 9.99, tags: ['a', 'b'] });
 
-type Role = 'upstream' | 'strangler' | 'hpm';
+type Role = 'upstream' | 'strangler' | 'hpm' | 'node-floor' | 'paced';
 
 function listenAndAnnounce(server: http.Server): void {
   server.keepAliveTimeout = 65_000;
   server.listen(0, '127.0.0.1', () => console.log(`READY ${(server.address() as AddressInfo).port}`));
   process.on('SIGTERM', () => process.exit(0));
+}
+
+/**
+ * Open-loop load at a steady `rate` (autocannon's rate limit sends each second's quota in a burst, which measures
+ * the burst, not the proxy). Latency counts from when a request was due, so queueing is not hidden.
+ */
+async function pacedLoad(port: number, rate: number, durationS: number): Promise<void> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const latencies: number[] = [];
+  const warmupMs = 1_000;
+  let sent = 0;
+  let pending = 0;
+  let errors = 0;
+  const started = performance.now();
+  const fire = (index: number) => {
+    const dueAt = started + (index / rate) * 1_000;
+    const user = USER_REQUESTS[index % USER_REQUESTS.length]!;
+    pending += 1;
+    http
+      .get({ agent, hostname: '127.0.0.1', port, path: user.path, headers: user.headers }, (response) => {
+        response.resume();
+        response.on('end', () => {
+          pending -= 1;
+          if (dueAt - started >= warmupMs) latencies.push(performance.now() - dueAt);
+        });
+      })
+      .on('error', () => {
+        pending -= 1;
+        errors += 1;
+      });
+  };
+  await new Promise<void>((resolve) => {
+    const ticker = setInterval(() => {
+      const elapsedMs = performance.now() - started;
+      if (elapsedMs >= durationS * 1_000) {
+        if (pending === 0) {
+          clearInterval(ticker);
+          resolve();
+        }
+        return;
+      }
+      const due = Math.floor((elapsedMs / 1_000) * rate);
+      while (sent < due) fire(sent++);
+    }, 1);
+  });
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => Number(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(2));
+  console.log(`RESULT ${JSON.stringify({ p50: at(0.5), p99: at(0.99), requests: latencies.length, errors })}`);
 }
 
 /** Child process bodies. */
@@ -44,6 +95,20 @@ async function runRole(role: Role, upstreamPort: number, flagsMode: string): Pro
         req.resume();
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) });
         res.end(BODY);
+      }),
+    );
+    return;
+  }
+  if (role === 'node-floor') {
+    // The least any node:http forwarder does (no routing, flags, metrics or header hygiene): the ceiling for node.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, scheduling: 'lifo' });
+    listenAndAnnounce(
+      http.createServer((req, res) => {
+        const upstream = http.request({ agent, hostname: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (response) => {
+          res.writeHead(response.statusCode ?? 502, response.headers);
+          response.pipe(res);
+        });
+        req.pipe(upstream);
       }),
     );
     return;
@@ -116,6 +181,19 @@ function startChild(command: string, args: string[], readyPattern: RegExp | unde
           .on('error', () => setTimeout(poll, 100));
       poll();
     }
+  });
+}
+
+function paced(port: number, rate: number): Promise<{ p50: number; p99: number; requests: number; errors: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', __filename, '--role', 'paced', String(port), String(rate)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code) => {
+      const result = /RESULT (.*)/.exec(output);
+      if (result) resolve(JSON.parse(result[1]!));
+      else reject(new Error(`paced load exited with ${code}: ${output}`));
+    });
   });
 }
 
@@ -199,6 +277,7 @@ async function main(): Promise<void> {
   const targets: Array<{ name: string; server: Server | undefined }> = [
     { name: 'direct', server: { port: upstream.port, stop: () => undefined } },
     { name: 'strangler-proxy', server: await startRole('strangler', upstream.port, flagsMode) },
+    { name: 'node-floor', server: await startRole('node-floor', upstream.port, flagsMode) },
     { name: 'express+hpm', server: await startRole('hpm', upstream.port, flagsMode) },
     { name: 'nginx', server: await startNginx(upstream.port) },
   ];
@@ -215,13 +294,20 @@ async function main(): Promise<void> {
     }
     const maxRps = (name: string) => (results.has(name) ? median(results.get(name)!.map((sample) => sample.rps)) : undefined);
     const nginxRps = maxRps('nginx');
-    const halfRate = Math.round((nginxRps ?? maxRps('strangler-proxy')!) / 2);
-    const atHalf = { direct: [] as number[], proxy: [] as number[] };
-    for (let round = 1; round <= ROUNDS; round++) {
-      atHalf.direct.push((await measure(upstream.port, halfRate)).p99);
-      atHalf.proxy.push((await measure(targets[1]!.server!.port, halfRate)).p99);
-      process.stderr.write(`round ${round} at ${halfRate} req/s: p99 direct ${atHalf.direct.at(-1)} ms, proxy ${atHalf.proxy.at(-1)} ms\n`);
+    const proxyRps = maxRps('strangler-proxy')!;
+    // The required figure is at half of nginx's max rate; half of the proxy's own max shows the unsaturated cost.
+    const rates = { halfNginx: Math.round((nginxRps ?? proxyRps) / 2), halfProxy: Math.round(proxyRps / 2) };
+    const added: Record<keyof typeof rates, { direct: number[]; proxy: number[] }> = { halfNginx: { direct: [], proxy: [] }, halfProxy: { direct: [], proxy: [] } };
+    for (const key of Object.keys(rates) as Array<keyof typeof rates>) {
+      for (let round = 1; round <= ROUNDS; round++) {
+        const direct = await paced(upstream.port, rates[key]);
+        const proxied = await paced(targets[1]!.server!.port, rates[key]);
+        added[key].direct.push(direct.p99);
+        added[key].proxy.push(proxied.p99);
+        process.stderr.write(`round ${round} at ${rates[key]} req/s (paced): p99 direct ${direct.p99} ms, proxy ${proxied.p99} ms (p50 ${direct.p50} / ${proxied.p50} ms)\n`);
+      }
     }
+    const p99Added = (key: keyof typeof rates) => Number((median(added[key].proxy) - median(added[key].direct)).toFixed(2));
 
     const rows = [['target', 'req/s (median)', 'p50 ms', 'p99 ms', 'errors', 'vs nginx']];
     for (const target of targets) {
@@ -242,10 +328,11 @@ async function main(): Promise<void> {
     }
     const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
     console.log(rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ')).join('\n'));
-    const p99Added = median(atHalf.proxy) - median(atHalf.direct);
-    console.log(`\np99 at ${halfRate} req/s (half of ${nginxRps ? "nginx's" : "the proxy's"} max): direct ${median(atHalf.direct)} ms, strangler-proxy ${median(atHalf.proxy)} ms`);
-    console.log(`flags: ${flagsMode} (50% rollout, userId per request); ${CONNECTIONS} connections, ${ROUNDS} x ${DURATION_S} s per target; ${os.cpus().length} cores`);
-    const proxyRps = maxRps('strangler-proxy')!;
+    for (const key of Object.keys(rates) as Array<keyof typeof rates>) {
+      const label = key === 'halfNginx' ? (nginxRps ? "half of nginx's max" : "half of the proxy's max (no nginx)") : "half of the proxy's max";
+      console.log(`p99 at ${rates[key]} req/s (${label}), steady load: direct ${median(added[key].direct)} ms, strangler-proxy ${median(added[key].proxy)} ms, added ${p99Added(key)} ms`);
+    }
+    console.log(`flags: ${flagsMode} (50% rollout, 200 users); ${CONNECTIONS} connections, ${ROUNDS} x ${DURATION_S} s per target, medians; ${os.cpus().length} cores shared with the load generator`);
     console.log(
       JSON.stringify({
         bench: 'proxy',
@@ -253,7 +340,9 @@ async function main(): Promise<void> {
         proxy_rps: Math.round(proxyRps),
         nginx_rps: nginxRps === undefined ? 'skipped' : Math.round(nginxRps),
         ratio_vs_nginx: nginxRps === undefined ? null : Number((proxyRps / nginxRps).toFixed(3)),
-        p99_added_ms: Number(p99Added.toFixed(2)),
+        p99_added_ms: p99Added('halfNginx'),
+        p99_added_ms_half_proxy_rate: p99Added('halfProxy'),
+        node_floor_rps: Math.round(maxRps('node-floor')!),
         hpm_rps: Math.round(maxRps('express+hpm')!),
         flags: flagsMode,
       }),
@@ -266,8 +355,8 @@ async function main(): Promise<void> {
 
 const roleIndex = process.argv.indexOf('--role');
 if (roleIndex !== -1) {
-  const [role, upstreamPort, flagsMode] = process.argv.slice(roleIndex + 1) as [Role, string, string];
-  runRole(role, Number(upstreamPort), flagsMode).catch((error: unknown) => {
+  const [role, port, extra] = process.argv.slice(roleIndex + 1) as [Role, string, string];
+  (role === 'paced' ? pacedLoad(Number(port), Number(extra), DURATION_S) : runRole(role, Number(port), extra)).catch((error: unknown) => {
     console.error(error);
     process.exit(1);
   });

@@ -1,0 +1,149 @@
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { up, resolveEnvironment, unleashBaseUrl } from '../../infra';
+import { CaseStudyStack, DEMO_USER, SHOP_ROUTES, type StackOptionsInput } from '../../extracted/stack';
+import { runTraffic } from '../../extracted/stack/traffic';
+import { UsageError, type Command } from '../command';
+
+const help = `Usage: strangler demo [options]          (npm start)
+       strangler demo traffic [options]  (npm run demo:traffic)
+
+demo: starts the whole e-commerce case study on this machine and runs until Ctrl-C:
+  - infrastructure through infra/ (Postgres, Kafka, Unleash, Prometheus; reused when already running);
+  - databases strangler_legacy, strangler_users, strangler_catalog, strangler_payments, strangler_orders;
+  - the legacy monolith (:3000) and the users (:3101), catalog (:3102), payments (:3103) and orders (:3104)
+    services, each with its CDC relay to Kafka and its sync consumer;
+  - Unleash flags shop-<route> and shop-<route>-shadow for the routes users, products, payments, orders;
+  - the strangler proxy on :8080 (admin :8090, token strangler-admin-token), every route on legacy;
+  - seed data in an empty legacy database (user ${DEMO_USER.email} / ${DEMO_USER.password}, 12 products).
+Ctrl-C (SIGINT) or SIGTERM stops everything in reverse order; infrastructure keeps running
+(npm run infra -- down stops it).
+
+Options:
+  --port-offset <n>      add n to every port above (default 0), to run beside another demo
+  --database-prefix <p>  databases <p>_legacy, <p>_users, ... (default strangler)
+  --instance <name>      names relays (replication slots), consumer groups, proxy app (default shop)
+  --flag-prefix <p>      flag names <p>-<route> (default shop)
+  --topic-prefix <p>     Kafka topics <p><aggregatetype> (default outbox.event.)
+  --no-seed              do not seed an empty legacy database
+
+demo traffic: sends realistic mixed traffic through the proxy (browse, register, log in, order, pay with
+approved and declined test cards, cancel) and prints a live summary of answers per route and status.
+  --proxy <url>          proxy URL (default http://127.0.0.1:8080)
+  --concurrency <n>      parallel shoppers (default 4)
+  --duration-s <s>       stop after s seconds (default: until Ctrl-C)
+  -h, --help             this text`;
+
+function integer(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) throw new UsageError(`--${name} must be a non-negative integer`);
+  return value;
+}
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+async function traffic(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { proxy: { type: 'string', default: 'http://127.0.0.1:8080' }, concurrency: { type: 'string' }, 'duration-s': { type: 'string' } },
+  });
+  const controller = new AbortController();
+  const signal = waitForSignal().then(() => controller.abort());
+  const durationS = values['duration-s'] === undefined ? undefined : integer('duration-s', values['duration-s'], 0);
+  const timer = durationS === undefined ? undefined : setTimeout(() => controller.abort(), durationS * 1_000);
+  const summary = await runTraffic({ proxyUrl: values.proxy, concurrency: integer('concurrency', values.concurrency, 4), signal: controller.signal, live: process.stderr });
+  if (timer) clearTimeout(timer);
+  void signal;
+  console.log(summary.table());
+  return summary.unexpected() > 0 ? 1 : 0;
+}
+
+export const demoCommand: Command = {
+  name: 'demo',
+  summary: 'run the whole e-commerce case study (npm start); `demo traffic` generates traffic',
+  help,
+  async run(argv) {
+    if (argv[0] === 'traffic') return traffic(argv.slice(1));
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        'port-offset': { type: 'string' },
+        'database-prefix': { type: 'string' },
+        instance: { type: 'string' },
+        'flag-prefix': { type: 'string' },
+        'topic-prefix': { type: 'string' },
+        'no-seed': { type: 'boolean', default: false },
+      },
+    });
+    if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+    const offset = integer('port-offset', values['port-offset'], 0);
+    const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
+    const log = (line: string) => process.stderr.write(`[demo] ${line}\n`);
+
+    log('bringing up infrastructure (Postgres, Kafka, Unleash, Prometheus)...');
+    await up({ log: (line) => log(`infra: ${line}`) });
+    const ports = { proxy: 8080, admin: 8090, legacy: 3000, users: 3101, catalog: 3102, payments: 3103, orders: 3104 };
+    const options: StackOptionsInput = {
+      ports: Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, port + offset])) as typeof ports,
+      databasePrefix: values['database-prefix'],
+      instanceName: values.instance,
+      flagPrefix: values['flag-prefix'],
+      topicPrefix: values['topic-prefix'],
+      seed: !values['no-seed'],
+    };
+    const stack = new CaseStudyStack(options, { logger });
+    // Listening from here on: a Ctrl-C during start-up lets start() finish (or fail), then stops everything.
+    let signalled: NodeJS.Signals | undefined;
+    const interrupted = waitForSignal().then((signal) => (signalled = signal));
+    log('starting monolith, services, relays, sync consumers, flags and proxy...');
+    await stack.start();
+    if (signalled) {
+      await stack.stop();
+      return 130;
+    }
+    const env = resolveEnvironment();
+    const dbOption = stack.options.databasePrefix === 'strangler' ? '' : ` --database-prefix ${stack.options.databasePrefix}`;
+    const flag = (route: string) => stack.flagName(route as (typeof SHOP_ROUTES)[number]['id']);
+    console.log(
+      [
+        '',
+        'strangler-fig e-commerce case study is running.',
+        '',
+        `  proxy          ${stack.proxyUrl}            e.g. curl ${stack.proxyUrl}/api/products`,
+        `  proxy admin    ${stack.adminUrl}            curl -H 'authorization: Bearer ${stack.options.adminToken}' ${stack.adminUrl}/routes`,
+        `  Unleash UI     ${unleashBaseUrl(env.unleashUrl)}            login admin / unleash4all`,
+        `  Prometheus     ${env.prometheusUrl}`,
+        ...stack.nodes.map((node) => `  ${node.origin.padEnd(14)} ${node.app.url}   database ${node.database}`),
+        `  demo user      ${DEMO_USER.email} / ${DEMO_USER.password}`,
+        '',
+        'Migrate a route (here: products) step by step (README: "Migrating a route, step by step"):',
+        `  export STRANGLER_ADMIN_URL=${stack.adminUrl} STRANGLER_ADMIN_TOKEN=${stack.options.adminToken}`,
+        `  npx strangler backfill product${dbOption}                              # copy legacy rows into ${stack.options.databasePrefix}_catalog`,
+        `  npx strangler verify product${dbOption}                                # 0 drift before going on`,
+        `  npx strangler flip products 100 --flag ${flag('products')}-shadow --wait-ms 0   # shadow reads; 0 turns shadow off`,
+        `  npx strangler flip products 10                              # then 50, then 100`,
+        `  npx strangler verify all --attempts 10 --interval-ms 1000${dbOption}`,
+        `  npx strangler flip products 0                               # roll back: everyone on legacy again`,
+        '',
+        'Traffic: npm run demo:traffic        Stop: Ctrl-C',
+      ].join('\n'),
+    );
+    const signal = await interrupted;
+    log(`${signal}: stopping proxy, consumers, relays and apps...`);
+    await stack.stop();
+    log('stopped');
+    return 0;
+  },
+};

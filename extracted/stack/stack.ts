@@ -1,0 +1,238 @@
+import { Kafka, logLevel } from 'kafkajs';
+import { Client, type Pool } from 'pg';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { withDatabase } from '../../infra';
+import { createRelay } from '../../outbox';
+import { createFlagProvider, parseProxyConfig, StranglerProxy } from '../../strangler-proxy';
+import { createMonolith, ShopApplication } from '../../legacy-monolith';
+import { AGGREGATE_TYPES, type AggregateType } from '../common/aggregates';
+import { AGGREGATE_OWNER } from '../common/conflicts';
+import { DriftMonitor } from './drift-monitor';
+import { SyncConsumer } from '../common/sync-consumer';
+import { createService, type ServiceDefinition } from '../services';
+import { CATALOG_SERVICE } from '../catalog';
+import { ORDERS_SERVICE } from '../orders';
+import { PAYMENTS_SERVICE } from '../payments';
+import { USERS_SERVICE } from '../users';
+import { parseStackOptions, type StackOptions, type StackOptionsInput } from './options';
+import { seedLegacy } from './seed';
+import { UnleashFlags } from './unleash';
+
+export const SERVICES: readonly ServiceDefinition[] = [USERS_SERVICE, CATALOG_SERVICE, PAYMENTS_SERVICE, ORDERS_SERVICE];
+
+/** The proxy routes of the case study: route id, path prefix, and the service that answers when its flag is on. */
+export const SHOP_ROUTES = [
+  { id: 'users', path: '/api/users', service: 'users' },
+  { id: 'products', path: '/api/products', service: 'catalog' },
+  { id: 'payments', path: '/api/payments', service: 'payments' },
+  { id: 'orders', path: '/api/orders', service: 'orders' },
+] as const;
+export type ShopRouteId = (typeof SHOP_ROUTES)[number]['id'];
+
+interface Stoppable {
+  name: string;
+  stop(): Promise<void>;
+}
+
+/** One side of the migration: an app on its own database, the relay of that database, and its sync consumer. */
+export interface StackNode {
+  origin: string;
+  database: string;
+  databaseUrl: string;
+  app: ShopApplication;
+  registry: Registry;
+}
+
+async function ensureDatabase(serverUrl: string, name: string): Promise<void> {
+  const client = new Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    const exists = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (!exists.rowCount) await client.query(`create database "${name}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The whole case study in one process: legacy monolith and four services (each with its own database, CDC
+ * relay and sync consumer), Unleash flags per route, and the strangler proxy in front. start() brings them up in
+ * dependency order; stop() stops them in reverse order and is idempotent.
+ */
+export class CaseStudyStack {
+  readonly options: StackOptions;
+  readonly nodes: StackNode[] = [];
+  readonly flags: UnleashFlags;
+  readonly proxyRegistry = new Registry();
+  proxy: StranglerProxy | undefined;
+  private readonly started: Stoppable[] = [];
+  private readonly logger: Logger;
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: StackOptionsInput, deps: { logger: Logger }) {
+    this.options = parseStackOptions(options);
+    this.logger = deps.logger;
+    this.flags = new UnleashFlags(this.options.unleash.url, this.options.unleash.adminToken);
+  }
+
+  flagName(route: ShopRouteId, kind: 'route' | 'shadow' = 'route'): string {
+    return `${this.options.flagPrefix}-${route}${kind === 'shadow' ? '-shadow' : ''}`;
+  }
+
+  node(origin: string): StackNode {
+    const found = this.nodes.find((node) => node.origin === origin);
+    if (!found) throw new Error(`no node ${origin}`);
+    return found;
+  }
+
+  get proxyUrl(): string {
+    return this.proxy!.address.proxy;
+  }
+
+  get adminUrl(): string {
+    return this.proxy!.address.admin;
+  }
+
+  private track(name: string, part: { stop(): Promise<void> }): void {
+    this.started.push({ name, stop: () => part.stop() });
+  }
+
+  async start(): Promise<void> {
+    const { options } = this;
+    try {
+      await this.createTopics();
+      await this.startNode('legacy', (common) => createMonolith({ ...common, port: options.ports.legacy }, { logger: this.logger, registry: common.registry }), AGGREGATE_TYPES);
+      for (const service of SERVICES) {
+        await this.startNode(
+          service.name,
+          (common) => createService(service, { ...common, port: options.ports[service.name] }, { logger: this.logger, registry: common.registry }),
+          service.replicates,
+        );
+      }
+      for (const route of SHOP_ROUTES) {
+        await this.flags.ensureFlag(this.flagName(route.id), `strangler-fig case study: ${route.path} on the ${route.service} service`);
+        await this.flags.ensureFlag(this.flagName(route.id, 'shadow'), `strangler-fig case study: shadow ${route.path} reads to the ${route.service} service`);
+      }
+      await this.startProxy();
+      if (options.seed) await seedLegacy(this.node('legacy').app.url, this.logger);
+      if (options.driftCheckIntervalMs > 0) this.startDriftMonitor(options.driftCheckIntervalMs);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  /** Creates the event topics up front, so consumers can subscribe before the first event and relays never wait on auto-creation. */
+  private async createTopics(): Promise<void> {
+    const admin = new Kafka({ clientId: `${this.options.instanceName}-admin`, brokers: this.options.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({
+        topics: AGGREGATE_TYPES.map((aggregateType) => ({ topic: `${this.options.topicPrefix}${aggregateType}`, numPartitions: 3 })),
+        waitForLeaders: true,
+      });
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private async startNode(
+    origin: string,
+    create: (common: { host: string; databaseUrl: string; jwtSecret: string; registry: Registry; drainMs: number }) => ShopApplication,
+    replicates: readonly AggregateType[],
+  ): Promise<void> {
+    const { options } = this;
+    const database = `${options.databasePrefix}_${origin}`;
+    await ensureDatabase(options.databaseUrl, database);
+    const databaseUrl = withDatabase(options.databaseUrl, database);
+    const registry = new Registry();
+    const app = create({ host: options.host, databaseUrl, jwtSecret: options.jwtSecret, registry, drainMs: options.stopTimeoutMs });
+    this.track(`${origin} app`, app);
+    await app.start();
+    const relay = createRelay(
+      {
+        name: `${options.instanceName}_${origin}`,
+        connectionString: databaseUrl,
+        topicPrefix: options.topicPrefix,
+        kafka: { brokers: options.kafkaBrokers, clientId: `${options.instanceName}-${origin}-relay` },
+        heartbeatIntervalMs: options.relayHeartbeatMs,
+        stopTimeoutMs: options.stopTimeoutMs,
+      },
+      { logger: this.logger, registry },
+    );
+    this.track(`${origin} relay`, relay);
+    await relay.start();
+    const consumer = new SyncConsumer(
+      {
+        origin,
+        aggregateTypes: replicates,
+        topicPrefix: options.topicPrefix,
+        groupId: `${options.instanceName}-${origin}-sync`,
+        pool: app.pool,
+        kafkaBrokers: options.kafkaBrokers,
+      },
+      { logger: this.logger, registry },
+    );
+    this.track(`${origin} sync consumer`, consumer);
+    await consumer.start();
+    this.nodes.push({ origin, database, databaseUrl, app, registry });
+  }
+
+  private async startProxy(): Promise<void> {
+    const { options } = this;
+    const clusters: Record<string, { url: string }> = { legacy: { url: this.node('legacy').app.url } };
+    for (const service of SERVICES) clusters[service.name] = { url: this.node(service.name).app.url };
+    const config = parseProxyConfig({
+      proxy: { host: options.host, port: options.ports.proxy },
+      admin: { host: options.host, port: options.ports.admin, token: options.adminToken },
+      flags: {
+        provider: 'unleash',
+        unleash: {
+          url: options.unleash.url,
+          clientToken: options.unleash.clientToken,
+          appName: `${options.instanceName}-proxy`,
+          refreshIntervalMs: options.unleash.refreshIntervalMs,
+          backupDir: options.unleash.backupDir,
+          sendMetrics: false,
+        },
+      },
+      reload: { watchFile: false },
+      clusters,
+      routes: SHOP_ROUTES.map((route, index) => ({
+        id: route.id,
+        order: (index + 1) * 10,
+        match: { path: `${route.path}/{**rest}` },
+        cluster: route.service,
+        flag: this.flagName(route.id),
+        shadow: { flag: this.flagName(route.id, 'shadow') },
+      })),
+    });
+    const flags = createFlagProvider(config.flags, { logger: this.logger });
+    this.proxy = new StranglerProxy({ config }, { logger: this.logger, registry: this.proxyRegistry, flags });
+    this.track('proxy', this.proxy);
+    await this.proxy.start();
+  }
+
+  private startDriftMonitor(intervalMs: number): void {
+    const legacy = this.node('legacy');
+    const owners = Object.fromEntries(AGGREGATE_TYPES.map((type) => [type, this.node(AGGREGATE_OWNER[type]).app.pool])) as Record<AggregateType, Pool>;
+    const monitor = new DriftMonitor(legacy.app.pool, owners, intervalMs, { registry: legacy.registry, logger: this.logger });
+    this.track('drift monitor', monitor);
+    monitor.start();
+  }
+
+  /** Stops every part that started, newest first. Errors are logged, never stop the rest. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const part of [...this.started].reverse()) {
+        try {
+          await part.stop();
+        } catch (error) {
+          this.logger.warn({ err: error, part: part.name }, 'stop failed');
+        }
+      }
+    })();
+    return this.stopping;
+  }
+}

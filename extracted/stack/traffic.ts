@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto';
+
+const APPROVED = { number: '4242424242424242', expMonth: 12, expYear: 2030, cvc: '123' };
+const DECLINED = { ...APPROVED, number: '4000000000000002' };
+
+/** Statuses that are intended business answers, not failures: a declined card, stock running out. */
+const INTENDED = new Set([402, 409]);
+
+interface Outcome {
+  requests: number;
+  unexpected: number;
+  examples: string[];
+}
+
+/** Counts of answers per `METHOD route status`, and the unexpected ones with a few examples. */
+export class TrafficSummary {
+  readonly counts = new Map<string, number>();
+  private readonly outcome: Outcome = { requests: 0, unexpected: 0, examples: [] };
+  readonly startedAt = Date.now();
+
+  record(label: string, status: number, detail: string): void {
+    const key = `${label} ${status}`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    this.outcome.requests += 1;
+    if (status >= 400 && !INTENDED.has(status)) {
+      this.outcome.unexpected += 1;
+      if (this.outcome.examples.length < 10) this.outcome.examples.push(`${key}: ${detail}`);
+    }
+  }
+
+  requests(): number {
+    return this.outcome.requests;
+  }
+
+  unexpected(): number {
+    return this.outcome.unexpected;
+  }
+
+  examples(): string[] {
+    return [...this.outcome.examples];
+  }
+
+  line(): string {
+    const seconds = Math.max(1, (Date.now() - this.startedAt) / 1000);
+    const byStatus = new Map<string, number>();
+    for (const [key, count] of this.counts) {
+      const status = key.slice(key.lastIndexOf(' ') + 1);
+      byStatus.set(status, (byStatus.get(status) ?? 0) + count);
+    }
+    const statuses = [...byStatus].sort().map(([status, count]) => `${status}:${count}`).join(' ');
+    return `${this.outcome.requests} requests, ${(this.outcome.requests / seconds).toFixed(1)}/s, unexpected ${this.outcome.unexpected} | ${statuses}`;
+  }
+
+  table(): string {
+    const rows = [...this.counts].sort(([a], [b]) => a.localeCompare(b));
+    const width = Math.max(...rows.map(([key]) => key.length), 10);
+    return [...rows.map(([key, count]) => `${key.padEnd(width)}  ${count}`), this.line(), ...this.examples().map((example) => `  unexpected: ${example}`)].join('\n');
+  }
+}
+
+class Shopper {
+  private token = '';
+
+  constructor(
+    private readonly proxyUrl: string,
+    private readonly summary: TrafficSummary,
+  ) {}
+
+  private async call<T>(label: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let status = 0;
+    let text = '';
+    try {
+      const response = await fetch(`${this.proxyUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      status = response.status;
+      text = await response.text();
+    } catch (error) {
+      text = (error as Error).message;
+    }
+    this.summary.record(`${method} ${label}`, status, text.slice(0, 200));
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    return { status, body: parsed as T };
+  }
+
+  async signUp(): Promise<boolean> {
+    const email = `shopper-${randomUUID()}@shop.test`;
+    const password = 'shopping-spree';
+    const registered = await this.call('/api/users', 'POST', '/api/users', { email, name: 'Shopper', password });
+    if (registered.status !== 201) return false;
+    const login = await this.call<{ token: string }>('/api/users/login', 'POST', '/api/users/login', { email, password });
+    this.token = login.body?.token ?? '';
+    return Boolean(this.token);
+  }
+
+  /** The last order placed: looked at again (with its payment) on the next visit, as a customer would later. */
+  private lastOrder: { id: string; paymentId: string } | undefined;
+
+  /** One visit: revisit the last order, browse, look at a product, maybe order (some cards decline), maybe cancel. */
+  async visit(random: () => number): Promise<void> {
+    if (this.lastOrder) {
+      await this.call('/api/orders/{id}', 'GET', `/api/orders/${this.lastOrder.id}`);
+      await this.call('/api/payments/{id}', 'GET', `/api/payments/${this.lastOrder.paymentId}`);
+      this.lastOrder = undefined;
+    }
+    const products = await this.call<{ id: string; stock: number }[]>('/api/products', 'GET', '/api/products?limit=50');
+    const inStock = (products.body ?? []).filter((product) => product.stock > 2);
+    if (inStock.length === 0) return;
+    const product = inStock[Math.floor(random() * inStock.length)]!;
+    await this.call('/api/products/{id}', 'GET', `/api/products/${product.id}`);
+    if (random() < 0.2) await this.call('/api/users/me', 'GET', '/api/users/me');
+    if (random() < 0.5) return;
+    const card = random() < 0.1 ? DECLINED : APPROVED;
+    const order = await this.call<{ id: string; paymentId: string }>('/api/orders', 'POST', '/api/orders', { items: [{ productId: product.id, quantity: 1 + Math.floor(random() * 2) }], card });
+    if (order.status !== 201) return;
+    this.lastOrder = order.body;
+    if (random() < 0.3) await this.call('/api/orders/{id}/cancel', 'POST', `/api/orders/${order.body.id}/cancel`);
+    await this.call('/api/orders', 'GET', '/api/orders?limit=10');
+  }
+}
+
+export interface TrafficOptions {
+  proxyUrl: string;
+  concurrency: number;
+  signal: AbortSignal;
+  /** Where to draw the live summary line (a TTY gets it redrawn in place); omit for none. */
+  live?: NodeJS.WriteStream;
+  /** Pause between one shopper's visits. */
+  thinkTimeMs?: number;
+  random?: () => number;
+}
+
+/**
+ * Realistic mixed shop traffic through the proxy until `signal` aborts: each of `concurrency` shoppers signs up
+ * once, then keeps visiting (browse, order with approved or declined cards, cancel). Resolves with the summary.
+ */
+export async function runTraffic(options: TrafficOptions): Promise<TrafficSummary> {
+  const summary = new TrafficSummary();
+  const random = options.random ?? Math.random;
+  const live = options.live;
+  const timer = live
+    ? setInterval(() => live.write(live.isTTY ? `\r${summary.line()}\u001b[K` : `${summary.line()}\n`), 1_000)
+    : undefined;
+  timer?.unref();
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const shoppers = Array.from({ length: options.concurrency }, async () => {
+    const shopper = new Shopper(options.proxyUrl, summary);
+    while (!options.signal.aborted && !(await shopper.signUp())) await pause(500);
+    while (!options.signal.aborted) {
+      await shopper.visit(random);
+      if (options.thinkTimeMs) await pause(options.thinkTimeMs);
+    }
+  });
+  await Promise.all(shoppers);
+  if (timer) clearInterval(timer);
+  if (live?.isTTY) live.write('\n');
+  return summary;
+}

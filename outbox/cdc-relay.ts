@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
 import { OutboxError, SlotLostError, SlotMissingError } from './errors';
 import { LeaderElectedRelay, type LeaderSession } from './leadership';
-import { beforeLsn, parseLsn } from './lsn';
+import { beforeLsn, formatLsn, parseLsn } from './lsn';
 import { PublishPipeline, type OutboxRow } from './pipeline';
 import { qualified, quoteIdent } from './sql';
 
@@ -134,20 +134,23 @@ export class CdcRelay extends LeaderElectedRelay {
 
     const heartbeat = setInterval(() => {
       if (!accepting) return;
-      // Ask for a keepalive (moves an idle slot forward) and tell the server we are alive.
-      void service.acknowledge(beforeLsn(serverLsn === '0/0' ? '0/1' : serverLsn), true).catch(() => undefined);
       if (pipeline.idle && !transaction && parseLsn(serverLsn) > confirmed) confirm(serverLsn);
+      // Repeat the confirmed position (never more) and ask for a keepalive: its LSN moves an idle slot forward.
+      void service.acknowledge(beforeLsn(formatLsn(confirmed)), true).catch(() => undefined);
       pipeline.refreshLag();
       this.refreshSlotLag(session.client).catch((error: unknown) => logger.debug({ err: error }, 'slot lag query failed'));
     }, options.heartbeatIntervalMs);
     heartbeat.unref();
 
     try {
+      const started = new Promise<void>((resolve) => service.once('start', () => resolve()));
       const streaming = service.subscribe(new PgoutputPlugin({ protoVersion: 1, publicationNames: [options.publicationName] }), options.slotName);
       const ended = streaming.then(() => {
         throw new OutboxError('SFG_OUTBOX_STREAM_ENDED', 'replication stream ended', { retriable: true });
       });
       ended.catch(() => undefined);
+      // START_REPLICATION fails while the slot is still held by a dead leader's walsender: the session retries.
+      await Promise.race([started, ended, failure, session.lost]);
       logger.info({ slot: options.slotName }, 'streaming from the replication slot');
       this.announceLeading();
       await Promise.race([session.stopRequested, session.lost, failure, ended]);

@@ -1,3 +1,7 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Pool } from 'pg';
 import pino from 'pino';
 import { Registry } from 'prom-client';
@@ -64,13 +68,15 @@ export interface Workload {
   writers: number;
   /** Events per transaction. */
   perTransaction: number;
+  /** Pause of each writer between its transactions, to stretch the workload over time. */
+  pauseMs?: number;
 }
 
 /**
  * Concurrent writers; writer w owns the aggregates a with a % writers == w, so each aggregate's events are written
  * in order (payload.seq = 0, 1, 2, ...). Transactions interleave across writers. Resolves with the event count.
  */
-export async function writeWorkload(pool: Pool, workload: Workload, stop?: () => boolean): Promise<number> {
+export async function writeWorkload(pool: Pool, workload: Workload): Promise<number> {
   let written = 0;
   await Promise.all(
     Array.from({ length: workload.writers }, async (_, writer) => {
@@ -82,7 +88,6 @@ export async function writeWorkload(pool: Pool, workload: Workload, stop?: () =>
         }
       }
       for (let start = 0; start < events.length; start += workload.perTransaction) {
-        if (stop?.()) return;
         const client = await pool.connect();
         try {
           await client.query('begin');
@@ -92,6 +97,7 @@ export async function writeWorkload(pool: Pool, workload: Workload, stop?: () =>
         } finally {
           client.release();
         }
+        if (workload.pauseMs) await new Promise((resolve) => setTimeout(resolve, workload.pauseMs));
       }
     }),
   );
@@ -109,4 +115,66 @@ export function assertComplete(records: CollectedRecord[], workload: Pick<Worklo
   }
   if (missing.length) throw new Error(`${missing.length} events never arrived, e.g. ${missing.slice(0, 5).join(', ')}`);
   return assertPerKeyOrder(records, seqOf);
+}
+
+export interface RelayProcess {
+  child: ChildProcess;
+  /** Resolves with the first log line matching (rejects after timeoutMs or if the process exits first). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  exited: Promise<number | null>;
+}
+
+const CLI = path.join(__dirname, '..', '..', 'cli', 'index.ts');
+
+/** Writes relay options to a temp JSON file for `strangler relay --config`. */
+export function writeRelayConfig(options: RelayOptions): string {
+  const file = path.join(os.tmpdir(), `${options.name}-${process.pid}-${Date.now()}.json`);
+  fs.writeFileSync(file, JSON.stringify(options));
+  return file;
+}
+
+/** Runs `strangler relay --config <file>` as a child process (the real CLI), collecting its JSON log lines. */
+export function spawnRelay(configFile: string, extraArgs: string[] = []): RelayProcess {
+  // node itself (not the tsx wrapper, which forks): a kill -9 must hit the relay process.
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'relay', '--config', configFile, '--metrics-port', '0', ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  let buffered = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const parts = buffered.split('\n');
+    buffered = parts.pop() ?? '';
+    for (const line of parts) {
+      lines.push(line);
+      for (const waiter of [...waiters]) {
+        if (waiter.pattern.test(line)) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(line);
+        }
+      }
+    }
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    exited,
+    waitFor(pattern, timeoutMs = 30_000) {
+      const seen = lines.find((line) => pattern.test(line));
+      if (seen) return Promise.resolve(seen);
+      return new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`relay process: no log line matching ${pattern} in ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`)), timeoutMs);
+        const waiter = { pattern, resolve: (line: string) => (clearTimeout(timer), resolve(line)) };
+        waiters.push(waiter);
+        void exited.then((code) => {
+          if (!waiters.includes(waiter)) return;
+          clearTimeout(timer);
+          reject(new Error(`relay process exited (${code}) before logging ${pattern}; stderr: ${stderr.slice(-2000)}`));
+        });
+      });
+    },
+  };
 }

@@ -98,15 +98,15 @@ class Shopper {
     return Boolean(this.token);
   }
 
-  /** The last order placed: looked at again (with its payment) on the next visit, as a customer would later. */
-  private lastOrder: { id: string; paymentId: string } | undefined;
+  /** Orders placed, looked at again (with their payment) once `revisitAfterMs` has passed, as a customer would later. */
+  private readonly placed: { id: string; paymentId: string; at: number }[] = [];
 
-  /** One visit: revisit the last order, browse, look at a product, maybe order (some cards decline), maybe cancel. */
-  async visit(random: () => number): Promise<void> {
-    if (this.lastOrder) {
-      await this.call('/api/orders/{id}', 'GET', `/api/orders/${this.lastOrder.id}`);
-      await this.call('/api/payments/{id}', 'GET', `/api/payments/${this.lastOrder.paymentId}`);
-      this.lastOrder = undefined;
+  /** One visit: revisit older orders, browse, look at a product, maybe order (some cards decline), maybe cancel. */
+  async visit(random: () => number, revisitAfterMs: number): Promise<void> {
+    while (this.placed.length && Date.now() - this.placed[0]!.at >= revisitAfterMs) {
+      const order = this.placed.shift()!;
+      await this.call('/api/orders/{id}', 'GET', `/api/orders/${order.id}`);
+      await this.call('/api/payments/{id}', 'GET', `/api/payments/${order.paymentId}`);
     }
     const products = await this.call<{ id: string; stock: number }[]>('/api/products', 'GET', '/api/products?limit=50');
     const inStock = (products.body ?? []).filter((product) => product.stock > 2);
@@ -118,7 +118,7 @@ class Shopper {
     const card = random() < 0.1 ? DECLINED : APPROVED;
     const order = await this.call<{ id: string; paymentId: string }>('/api/orders', 'POST', '/api/orders', { items: [{ productId: product.id, quantity: 1 + Math.floor(random() * 2) }], card });
     if (order.status !== 201) return;
-    this.lastOrder = order.body;
+    this.placed.push({ ...order.body, at: Date.now() });
     if (random() < 0.3) await this.call('/api/orders/{id}/cancel', 'POST', `/api/orders/${order.body.id}/cancel`);
     await this.call('/api/orders', 'GET', '/api/orders?limit=10');
   }
@@ -132,6 +132,13 @@ export interface TrafficOptions {
   live?: NodeJS.WriteStream;
   /** Pause between one shopper's visits. */
   thinkTimeMs?: number;
+  /**
+   * How long after placing an order a shopper looks at it and its payment again (default 2000). The payment may
+   * have been written by the orders service while /api/payments is still served by legacy: reading it back
+   * sooner than sync delivers it (typically well under a second) would be a 404, which is replication lag, not
+   * an error of either side.
+   */
+  revisitAfterMs?: number;
   random?: () => number;
 }
 
@@ -152,7 +159,7 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficSummar
     const shopper = new Shopper(options.proxyUrl, summary);
     while (!options.signal.aborted && !(await shopper.signUp())) await pause(500);
     while (!options.signal.aborted) {
-      await shopper.visit(random);
+      await shopper.visit(random, options.revisitAfterMs ?? 2_000);
       if (options.thinkTimeMs) await pause(options.thinkTimeMs);
     }
   });

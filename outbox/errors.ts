@@ -89,14 +89,6 @@ export class PublishError extends OutboxError {
   }
 }
 
-/** A handler failure the inbox consumer gave up on after its attempts. */
-export class HandlerError extends OutboxError {
-  override readonly name = 'HandlerError';
-  constructor(message: string, cause: unknown, retriable: boolean) {
-    super('SFG_OUTBOX_HANDLER_FAILED', message, { retriable, cause });
-  }
-}
-
 /** The error's stable code, for metrics and DLQ headers; `unknown` when it has none. */
 export function errorCode(error: unknown): string {
   const code = (error as { code?: unknown; type?: unknown } | undefined)?.code ?? (error as { type?: unknown } | undefined)?.type;

@@ -8,7 +8,6 @@ export {
   SlotMissingError,
   UnpublishableEventError,
   PublishError,
-  HandlerError,
 } from './errors';
 export { parseRelayOptions, parseInboxOptions, type RelayOptions, type RelayOptionsInput, type InboxOptions, type InboxOptionsInput } from './options';
 export { KafkaPublisher, type Publisher, type PublishRecord, type KafkaPublisherOptions } from './publisher';
@@ -17,3 +16,4 @@ export { PollingRelay, pollingMigrations } from './polling-relay';
 export { createRelay } from './relay';
 export type { RelayDeps } from './leadership';
 export { createRelayMetrics, createInboxMetrics } from './metrics';
+export { InboxConsumer, type InboxEvent, type InboxHandler, type HandlerOutcome, type InboxDeps } from './inbox';

@@ -1,3 +1,4 @@
+import { Pool } from 'pg';
 import { z } from 'zod';
 import { InvalidOptionsError, type OptionIssue } from './errors';
 import { IDENTIFIER_PATTERN } from './sql';
@@ -101,7 +102,9 @@ const inboxSchema = z
     name: z.string().min(1).max(255),
     groupId: z.string().min(1),
     topics: z.array(z.union([z.string().min(1), z.instanceof(RegExp)])).min(1, 'needs at least one topic or pattern'),
+    /** Where the inbox table and the handler's writes live: a connection string, or a pool of yours (not closed by stop). */
     connectionString: z.string().min(1).optional(),
+    pool: z.custom<Pool>((value) => value instanceof Pool, 'must be a pg.Pool').optional(),
     schema: identifier.default('public'),
     kafka: kafkaSchema.omit({ clientId: true }).extend({ clientId: z.string().min(1).default('strangler-inbox') }),
     /** Attempts per event (the first try included) before it goes to the DLQ. */
@@ -112,6 +115,10 @@ const inboxSchema = z
     /** Stripped from the topic to name the aggregate type of an event. */
     topicPrefix: z.string().default(DEFAULT_TOPIC_PREFIX),
     fromBeginning: z.boolean().default(true),
+  })
+  .refine((options) => options.connectionString !== undefined || options.pool !== undefined, {
+    path: ['connectionString'],
+    message: 'pass connectionString or pool',
   });
 
 export type InboxOptionsInput = z.input<typeof inboxSchema>;

@@ -1,0 +1,231 @@
+import { Kafka, logLevel, type Consumer, type EachBatchPayload, type KafkaMessage } from 'kafkajs';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { OutboxError, errorCode } from './errors';
+import { createInboxMetrics, type InboxMetrics } from './metrics';
+import { parseInboxOptions, type InboxOptions, type InboxOptionsInput } from './options';
+import { KafkaPublisher, type Publisher } from './publisher';
+import { qualified } from './sql';
+
+export interface InboxEvent {
+  id: string;
+  type: string;
+  aggregateType: string;
+  aggregateId: string;
+  payload: unknown;
+  headers: Record<string, string>;
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+/** What a handler may report besides success; the outcome label of strangler_sync_events_total. */
+export type HandlerOutcome = void | 'stale' | 'conflict';
+export type InboxHandler = (event: InboxEvent, client: pg.PoolClient) => Promise<HandlerOutcome>;
+
+export interface InboxDeps {
+  logger: Logger;
+  registry: Registry;
+  handler: InboxHandler;
+  /** Producer for DLQ records; defaults to a KafkaPublisher on options.kafka. */
+  publisher?: Publisher;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+function headerStrings(message: KafkaMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) headers[name] = first.toString();
+  }
+  return headers;
+}
+
+/**
+ * Consumes outbox topics with a consumer group and applies each event exactly once in effect: the inbox row
+ * (consumer, event id) and the handler's writes commit in one Postgres transaction, so a re-delivered event finds
+ * its row and is skipped. Failures are retried with exponential backoff (non-retriable ones are not); after
+ * maxAttempts the event goes to `<topic><dlqTopicSuffix>` with its origin and the error in headers, and the
+ * partition moves on.
+ */
+export class InboxConsumer {
+  readonly options: InboxOptions;
+  private readonly logger: Logger;
+  private readonly metrics: InboxMetrics;
+  private readonly pool: pg.Pool;
+  private readonly ownsPool: boolean;
+  private readonly publisher: Publisher;
+  private readonly consumer: Consumer;
+  private readonly insertInbox: string;
+  private readonly lagByPartition = new Map<string, Map<number, number>>();
+  private started = false;
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: InboxOptionsInput | InboxOptions, private readonly deps: InboxDeps) {
+    this.options = parseInboxOptions(options);
+    this.logger = deps.logger.child({ component: 'inbox', consumer: this.options.name });
+    this.metrics = createInboxMetrics(deps.registry, this.options.name);
+    this.ownsPool = !this.options.pool;
+    this.pool = this.options.pool ?? new pg.Pool({ connectionString: this.options.connectionString, max: 4 });
+    const { kafka } = this.options;
+    this.publisher = deps.publisher ?? new KafkaPublisher({ ...kafka, clientId: `${kafka.clientId}-dlq` }, { logger: this.logger });
+    this.consumer = new Kafka({
+      clientId: kafka.clientId,
+      brokers: kafka.brokers,
+      connectionTimeout: kafka.connectionTimeoutMs,
+      requestTimeout: kafka.requestTimeoutMs,
+      logLevel: logLevel.NOTHING,
+    }).consumer({ groupId: this.options.groupId, maxWaitTimeInMs: 200 });
+    this.insertInbox = `insert into ${qualified(this.options.schema, 'inbox')} (consumer, event_id) values ($1, $2) on conflict do nothing`;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.publisher.connect();
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.fromBeginning });
+    await this.consumer.run({ autoCommit: true, eachBatchAutoResolve: false, eachBatch: (payload) => this.eachBatch(payload) });
+  }
+
+  /** Lets the event in progress finish, commits offsets, disconnects. Safe to call twice. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.started) await this.consumer.disconnect();
+      await this.publisher.disconnect();
+      if (this.ownsPool) await this.pool.end();
+    })();
+    return this.stopping;
+  }
+
+  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale()) return;
+      await this.handle(batch.topic, batch.partition, message);
+      resolveOffset(message.offset);
+      await heartbeat();
+      this.recordLag(batch.topic, batch.partition, Number(batch.highWatermark) - Number(message.offset) - 1);
+    }
+  }
+
+  private recordLag(topic: string, partition: number, lag: number): void {
+    let partitions = this.lagByPartition.get(topic);
+    if (!partitions) {
+      partitions = new Map();
+      this.lagByPartition.set(topic, partitions);
+    }
+    partitions.set(partition, lag);
+    let total = 0;
+    for (const value of partitions.values()) total += value;
+    this.metrics.lag(topic, total);
+  }
+
+  private decode(topic: string, partition: number, message: KafkaMessage): InboxEvent {
+    const headers = headerStrings(message);
+    const id = headers.id ?? '';
+    if (!UUID.test(id)) throw new OutboxError('SFG_OUTBOX_INVALID_EVENT', `record has no uuid 'id' header (got "${id}")`);
+    let payload: unknown = null;
+    if (message.value) {
+      try {
+        payload = JSON.parse(message.value.toString());
+      } catch (error) {
+        throw new OutboxError('SFG_OUTBOX_INVALID_EVENT', `value is not JSON: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    const { topicPrefix } = this.options;
+    return {
+      id,
+      type: headers.type ?? '',
+      aggregateType: topicPrefix && topic.startsWith(topicPrefix) ? topic.slice(topicPrefix.length) : topic,
+      aggregateId: message.key?.toString() ?? '',
+      payload,
+      headers,
+      topic,
+      partition,
+      offset: message.offset,
+    };
+  }
+
+  private async handle(topic: string, partition: number, message: KafkaMessage): Promise<void> {
+    const { maxAttempts, retryBackoffMs } = this.options;
+    let event: InboxEvent | undefined;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        event ??= this.decode(topic, partition, message);
+        const outcome = await this.applyOnce(event);
+        this.metrics.outcome(event.aggregateType, outcome);
+        return;
+      } catch (error) {
+        // Unknown errors may be transient (a lost connection, a deadlock): only an explicit retriable=false is final.
+        const final = (error as { retriable?: unknown }).retriable === false || attempt >= maxAttempts;
+        const aggregateType = event?.aggregateType ?? topic;
+        if (!final) {
+          this.metrics.outcome(aggregateType, 'retried');
+          const delayMs = retryBackoffMs * 2 ** (attempt - 1);
+          this.logger.warn({ err: error, eventId: event?.id, topic, partition, offset: message.offset, attempt, delayMs }, 'inbox handler failed; retrying');
+          await sleep(delayMs);
+          continue;
+        }
+        await this.deadLetter(topic, partition, message, error, attempt);
+        this.metrics.outcome(aggregateType, 'dlq');
+        return;
+      }
+    }
+  }
+
+  /** One transaction: claim the event id in the inbox, run the handler, commit. */
+  private async applyOnce(event: InboxEvent): Promise<'applied' | 'duplicate' | 'stale' | 'conflict'> {
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      await client.query('begin');
+      const claimed = await client.query(this.insertInbox, [this.options.name, event.id]);
+      if (claimed.rowCount === 0) {
+        await client.query('rollback');
+        return 'duplicate';
+      }
+      const outcome = await this.deps.handler(event, client);
+      await client.query('commit');
+      return outcome ?? 'applied';
+    } catch (error) {
+      await client.query('rollback').catch(() => (broken = true));
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  private async deadLetter(topic: string, partition: number, message: KafkaMessage, error: unknown, attempts: number): Promise<void> {
+    const dlqTopic = `${topic}${this.options.dlqTopicSuffix}`;
+    const failure = error as Error;
+    this.logger.error({ err: failure, topic, partition, offset: message.offset, attempts, dlqTopic }, 'event sent to the DLQ');
+    // Retried until Kafka takes it: moving past the event without a DLQ copy would lose it.
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await this.publisher.send([
+          {
+            topic: dlqTopic,
+            key: message.key?.toString() ?? null,
+            value: message.value,
+            headers: {
+              ...headerStrings(message),
+              'sfg.dlq.original.topic': topic,
+              'sfg.dlq.original.partition': String(partition),
+              'sfg.dlq.original.offset': message.offset,
+              'sfg.dlq.error.code': errorCode(failure),
+              'sfg.dlq.error.message': String(failure?.message ?? failure).slice(0, 1_000),
+              'sfg.dlq.attempts': String(attempts),
+            },
+          },
+        ]);
+        return;
+      } catch (sendError) {
+        this.logger.warn({ err: sendError, dlqTopic, attempt }, 'DLQ send failed; retrying');
+        await sleep(Math.min(5_000, this.options.retryBackoffMs * 2 ** Math.min(attempt, 10)));
+      }
+    }
+  }
+}

@@ -52,6 +52,8 @@ export class PublishPipeline<T> {
   private aborted = false;
   private readonly topics = new Map<string, { topic: string; legal: boolean }>();
   private readonly dlqHeaderPrefix = 'sfg.error.';
+  /** Ids of the current batch's events that went to the DLQ or were skipped: not counted as published. */
+  private readonly routedAway = new Set<string>();
 
   constructor(
     private readonly options: RelayOptions,
@@ -86,7 +88,7 @@ export class PublishPipeline<T> {
       if (this.aborted || Date.now() > deadline) return false;
       await (this.running ?? sleep(1));
     }
-    return true;
+    return !this.aborted;
   }
 
   /** Stops retrying and drops what is queued; nothing more is acknowledged. */
@@ -156,11 +158,13 @@ export class PublishPipeline<T> {
     for (const unit of units) {
       const seconds = Math.max(0, (now - unit.sourceTimeMs) / 1000);
       for (const row of unit.rows) {
+        if (this.routedAway.has(row.id)) continue;
         metrics.published(row.aggregatetype).inc();
         metrics.latency.observe(seconds);
       }
       events += unit.rows.length;
     }
+    this.routedAway.clear();
     this.queuedEvents -= events;
     metrics.backlog.set(this.queuedEvents);
     this.refreshLag(now);
@@ -235,6 +239,7 @@ export class PublishPipeline<T> {
     const { logger, metrics } = this.deps;
     const log = { eventId: error.eventId, topic: record.topic, code: error.code };
     metrics.errors(error.code).inc();
+    this.routedAway.add(error.eventId);
     if (record.topic === this.options.dlqTopic) {
       logger.error({ ...log, err: error }, 'the DLQ itself refuses a record: stopping the relay');
       throw error;

@@ -11,18 +11,21 @@ import { testEnv, testKafka, uniqueName, type CollectedRecord, type TestDatabase
 export const quietLogger = pino({ level: process.env.SFG_TEST_LOG_LEVEL ?? 'silent' });
 
 /** Relay options for a test database, with a topic prefix unique to the test so topics never collide. */
-export function testRelayOptions(db: TestDatabase, overrides: Partial<RelayOptionsInput> = {}): RelayOptions {
+export function testRelayOptions(
+  db: TestDatabase,
+  overrides: Omit<Partial<RelayOptionsInput>, 'kafka'> & { kafka?: Partial<RelayOptionsInput['kafka']> } = {},
+): RelayOptions {
   const name = uniqueName('r').slice(0, 40);
   return parseRelayOptions({
     name,
     connectionString: db.url,
     topicPrefix: `${name.replace(/_/g, '-')}.`,
     dlqTopic: `${name.replace(/_/g, '-')}.dlq`,
-    kafka: { brokers: testEnv().kafkaBrokers },
     heartbeatIntervalMs: 500,
     leadership: { retryIntervalMs: 200 },
     polling: { intervalMs: 200 },
     ...overrides,
+    kafka: { brokers: testEnv().kafkaBrokers, ...overrides.kafka },
   });
 }
 

@@ -1,0 +1,123 @@
+import { Registry } from 'prom-client';
+import { createRelay, migrateOutbox, SlotMissingError } from '../../outbox';
+import { collectRecords, createTestDatabase, testKafka, type TestDatabase } from '../helpers';
+import { createTopics, quietLogger, startRelay, testRelayOptions } from './support';
+
+async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = await registry.getSingleMetric(name)!.get();
+  return metric.values
+    .filter((value) => Object.entries(labels).every(([label, expected]) => value.labels[label] === expected))
+    .reduce((sum, value) => sum + value.value, 0);
+}
+
+/** Inserts a row directly, as a writer in another language would; it may break the writer API's rules. */
+async function insertRaw(db: TestDatabase, aggregateType: string, aggregateId: string, payload: unknown): Promise<string> {
+  const { rows } = await db.pool.query(
+    `insert into outbox (id, aggregatetype, aggregateid, type, payload) values (gen_random_uuid(), $1, $2, 'Raw', $3) returning id`,
+    [aggregateType, aggregateId, JSON.stringify(payload)],
+  );
+  return rows[0].id;
+}
+
+describe('CDC relay operations (real Postgres and Kafka)', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('sfg_outbox_ops');
+    await migrateOutbox(db.pool);
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('routes unpublishable events (too large, illegal topic, refused by the broker) to the DLQ with error headers and goes on', async () => {
+    const options = testRelayOptions(db, { kafka: { maxRecordBytes: 4_000 } });
+    const topic = `${options.topicPrefix}Doc`;
+    const strictTopic = `${options.topicPrefix}Strict`;
+    await createTopics([topic, options.dlqTopic]);
+    const admin = testKafka('ops-admin').admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: strictTopic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '1500' }] }], waitForLeaders: true });
+    await admin.disconnect();
+
+    const registry = new Registry();
+    const { relay } = await startRelay(options, registry);
+    try {
+      const before = await insertRaw(db, 'Doc', 'd-1', { n: 1 });
+      const tooLarge = await insertRaw(db, 'Doc', 'd-2', { blob: 'x'.repeat(5_000) });
+      const illegal = await insertRaw(db, 'Bad Topic!', 'd-3', { n: 3 });
+      const refused = await insertRaw(db, 'Strict', 's-1', { blob: 'y'.repeat(2_500) });
+      const after = await insertRaw(db, 'Doc', 'd-1', { n: 2 });
+
+      const published = await collectRecords({ topics: [topic], count: 2, timeoutMs: 30_000, settleMs: 300 });
+      expect(published.map((record) => record.headers.id)).toEqual([before, after]);
+      const dead = await collectRecords({ topics: [options.dlqTopic], count: 3, timeoutMs: 30_000, settleMs: 300 });
+      const byId = new Map(dead.map((record) => [record.headers.id, record]));
+      expect(byId.get(tooLarge)).toMatchObject({
+        key: 'd-2',
+        value: null,
+        headers: { type: 'Raw', 'sfg.error.code': 'SFG_OUTBOX_RECORD_TOO_LARGE', 'sfg.error.original.topic': topic, 'sfg.error.value.dropped': 'too_large' },
+      });
+      expect(byId.get(illegal)).toMatchObject({
+        key: 'd-3',
+        value: '{"n": 3}',
+        headers: { 'sfg.error.code': 'SFG_OUTBOX_ILLEGAL_TOPIC', 'sfg.error.original.topic': `${options.topicPrefix}Bad Topic!` },
+      });
+      expect(byId.get(refused)).toMatchObject({ key: 's-1', headers: { 'sfg.error.code': 'SFG_OUTBOX_MESSAGE_TOO_LARGE', 'sfg.error.original.topic': strictTopic } });
+      expect(await metricValue(registry, 'strangler_outbox_dlq_total', { relay: options.name })).toBe(3);
+      expect(await metricValue(registry, 'strangler_outbox_published_total', { aggregatetype: 'Doc' })).toBe(2);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('stops on an unpublishable event with onUnpublishable=stop, without confirming past it', async () => {
+    const options = testRelayOptions(db, { onUnpublishable: 'stop' });
+    const { relay } = await startRelay(options);
+    try {
+      await insertRaw(db, 'Worse Topic', 'w-1', {});
+      const fatal = await relay.done;
+      expect(fatal).toMatchObject({ code: 'SFG_OUTBOX_ILLEGAL_TOPIC', retriable: false });
+      expect(relay.isLeader).toBe(false);
+      const pending = await db.pool.query(
+        `select count(*)::int as n from pg_logical_slot_peek_binary_changes($1, null, null, 'proto_version', '1', 'publication_names', $2)`,
+        [options.slotName, options.publicationName],
+      );
+      expect(pending.rows[0].n).toBeGreaterThan(0);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('moves an idle slot forward with heartbeats, so other writes do not pin WAL', async () => {
+    const options = testRelayOptions(db, { heartbeatIntervalMs: 200 });
+    const registry = new Registry();
+    const { relay } = await startRelay(options, registry);
+    try {
+      await db.pool.query('create table if not exists noise (n int)');
+      await db.pool.query('insert into noise select generate_series(1, 20000)');
+      const { rows } = await db.pool.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
+      const deadline = Date.now() + 20_000;
+      let caughtUp = false;
+      while (!caughtUp && Date.now() < deadline) {
+        const slot = await db.pool.query('select confirmed_flush_lsn >= $2::pg_lsn as ok from pg_replication_slots where slot_name = $1', [options.slotName, rows[0]!.lsn]);
+        caughtUp = slot.rows[0]?.ok === true;
+        if (!caughtUp) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(caughtUp).toBe(true);
+      expect(await metricValue(registry, 'strangler_outbox_leader')).toBe(1);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('refuses to start when the slot it created has vanished, instead of silently recreating it', async () => {
+    const options = testRelayOptions(db);
+    const first = await startRelay(options);
+    await first.relay.stop();
+    await db.pool.query('select pg_drop_replication_slot($1)', [options.slotName]);
+    const relay = createRelay(options, { logger: quietLogger, registry: new Registry() });
+    await expect(relay.start()).rejects.toBeInstanceOf(SlotMissingError);
+    await relay.stop();
+    expect((await db.pool.query('select count(*)::int as n from pg_replication_slots where slot_name = $1', [options.slotName])).rows[0].n).toBe(0);
+  });
+});

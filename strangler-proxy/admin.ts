@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import { CIRCUIT_STATE_NAMES } from './circuit';
 import { decide, DECISION_EXPLANATIONS } from './decision';
 import type { FlagProvider } from './flags/provider';
-import { LEGACY } from './options';
+import { LEGACY, SAFE_METHODS } from './options';
 import { normalizePath } from './path';
 import type { RouteTable } from './route-table';
 import type { ShadowRunner } from './shadow';
@@ -88,7 +88,7 @@ function explain(source: AdminSource, query: URLSearchParams) {
       cluster: decision.cluster.name,
       reason: decision.reason,
       why: DECISION_EXPLANATIONS[decision.reason],
-      fallbackOnFailure: route.fallbackOnSafe && ['GET', 'HEAD', 'OPTIONS'].includes(method) && decision.target === 'extracted',
+      fallbackOnFailure: route.fallbackOnSafe && SAFE_METHODS.has(method) && decision.target === 'extracted',
       circuit: CIRCUIT_STATE_NAMES[route.cluster.breaker.current()],
       notes,
     },

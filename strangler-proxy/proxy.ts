@@ -12,7 +12,7 @@ import { Exchange, requestIdOf, respondWithError, type ForwardingCore } from './
 import { createProxyMetrics, RouteTargetMetrics, type ProxyMetrics, type Target } from './metrics';
 import { LEGACY, loadProxyConfigFile, type ProxyConfig } from './options';
 import { normalizePath } from './path';
-import { RouteTable, UNMATCHED, type TrafficSplit } from './route-table';
+import { RouteTable, type TrafficSplit } from './route-table';
 import { ShadowRunner } from './shadow';
 import { forwardUpgrade, refuseUpgrade } from './upgrade';
 
@@ -255,4 +255,3 @@ export class StranglerProxy {
   }
 }
 
-export { UNMATCHED };

@@ -19,7 +19,7 @@ function rawHeaderBlock(rawHeaders: string[], closeDelimited: boolean): string {
   return `${block}${closeDelimited ? 'connection: close\r\n' : ''}\r\n`;
 }
 
-function refuse(socket: Duplex, status: number, requestId: string): void {
+export function refuseUpgrade(socket: Duplex, status: number, requestId: string): void {
   socket.end(`${statusLine(status, undefined)}connection: close\r\nx-request-id: ${requestId}\r\ncontent-length: 0\r\n\r\n`);
 }
 
@@ -77,10 +77,9 @@ export function forwardUpgrade(
   upstream.on('error', () => {
     clearTimeout(timer);
     if (decision.target === 'extracted') cluster.breaker.onFailure();
-    refuse(socket, 502, requestId);
+    refuseUpgrade(socket, 502, requestId);
     finish(502);
   });
   upstream.end();
 }
 
-export { refuse as refuseUpgrade };

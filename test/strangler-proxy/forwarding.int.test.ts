@@ -62,6 +62,11 @@ describe('strangler proxy forwarding', () => {
     const anonymous = await request(`${running.url}/api/orders/2`);
     expect(anonymous.headers['set-cookie']?.[0]).toMatch(/^sfg_sid=[0-9a-f-]{36}; Path=\/;/);
 
+    const hop = await request(`${running.url}/api/catalog/hop-by-hop`);
+    expect(hop.headers['x-kept']).toBe('yes');
+    expect(hop.headers['x-upstream-hop']).toBeUndefined();
+    expect(hop.headers['keep-alive']).toBe('timeout=65'); // the proxy's own, not the upstream's timeout=5
+
     const given = await request(`${running.url}/api/catalog/x`, { headers: { 'x-request-id': 'req-42', 'x-forwarded-for': '10.0.0.1' } });
     expect(JSON.parse(given.body).headers).toMatchObject({ 'x-request-id': 'req-42', 'x-forwarded-for': '10.0.0.1, 127.0.0.1' });
     expect(given.headers['set-cookie']).toBeUndefined(); // no flag on that route: no cookie needed

@@ -81,6 +81,7 @@ export class Upstream {
       };
       const slow = /^\/(?:api\/[^/]+\/)?slow\/(\d+)/.exec(url);
       if (url === '/healthz') return send(200, { ok: true });
+      if (url.endsWith('/hop-by-hop')) return send(200, { side: this.side }, { connection: 'keep-alive, x-upstream-hop', 'x-upstream-hop': 'secret', 'x-kept': 'yes' });
       if (url.endsWith('/sse')) {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-side': this.side });
         let sent = 0;

@@ -9,9 +9,9 @@ import { Registry } from 'prom-client';
 import YAML from 'yaml';
 import { saveAggregate, type Product } from '../../extracted/common/aggregates';
 import { migrateShop } from '../../extracted/common/schema';
-import { append, createRelay, type OutboxEvent } from '../../outbox';
+import { append, createRelay, InboxConsumer, type InboxHandler, type InboxOptionsInput, type OutboxEvent } from '../../outbox';
 import { createFlagProvider, parseProxyConfig, StranglerProxy } from '../../strangler-proxy';
-import { createTestDatabase, freePort, testEnv, UnleashAdmin, uniqueName, type TestDatabase } from '../helpers';
+import { createTestDatabase, freePort, testEnv, testKafka, UnleashAdmin, uniqueName, type TestDatabase } from '../helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
 const logger = pino({ level: process.env.SFG_TEST_LOG_LEVEL ?? 'silent' });
@@ -20,6 +20,28 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Extracted /users answers this slowly and fails every FAILURE_EVERY-th request: the latency and error alerts' incident. */
 const EXTRACTED_USERS_DELAY_MS = 600;
 const FAILURE_EVERY = 5;
+/** The incident's second half (another unpublishable event, a topic replay) starts this long after the first. */
+const SECOND_WAVE_AFTER_MS = 10_000;
+
+/**
+ * The catalog side's apply logic as a sync consumer sees it, keyed on the event's sequence number: most events
+ * apply; some are stale or conflicting versions; some fail once with a transient error (retried); some can never be
+ * applied (dead-lettered).
+ */
+function catalogApply(): InboxHandler {
+  const failedOnce = new Set<string>();
+  return async (event) => {
+    const seq = (event.payload as { seq?: number } | null)?.seq ?? 0;
+    if (seq % 20 === 7) throw Object.assign(new Error('violates foreign key products_category_fk'), { retriable: false });
+    if (seq % 20 === 3 && !failedOnce.has(event.id)) {
+      failedOnce.add(event.id);
+      throw new Error('deadlock detected');
+    }
+    if (seq % 20 === 5) return 'stale';
+    if (seq % 20 === 9) return 'conflict';
+    return undefined;
+  };
+}
 
 /**
  * An upstream HTTP service standing in for legacy or an extracted service (the proxy's backends, not a component
@@ -75,6 +97,8 @@ function product(): Product {
  *   fallbacks, then its circuit opens and stays open), one successful and one failed configuration reload;
  * - a second StranglerProxy whose Unleash token is refused (flags never ready: flags_not_ready fallbacks);
  * - a CDC outbox relay publishing the legacy database's outbox to Kafka, with two events too large to publish (DLQ);
+ * - an InboxConsumer applying those events to the catalog database (applied, stale, conflict, retried, dead-lettered),
+ *   and later a replay of the topics under the same consumer name (duplicates);
  * - `strangler verify product --metrics-port`, the real CLI process, over a legacy and a catalog database that
  *   differ by one product (drift).
  * Each component's registry is served on its own port (the proxy's admin /metrics needs a token that the file_sd
@@ -87,6 +111,7 @@ export class MigrationStack {
   private readonly databases: TestDatabase[] = [];
   private readonly tempDirs: string[] = [];
   private relay: ReturnType<typeof createRelay> | undefined;
+  private readonly consumers: InboxConsumer[] = [];
   private verifyProcess: ChildProcess | undefined;
   private flag: string | undefined;
   private running = false;
@@ -109,12 +134,26 @@ export class MigrationStack {
     const noFlagsProxy = await this.startProxy(`http://${legacyUrl}`, `http://${extractedUrl}`, '*:development.not-a-valid-token');
     await this.reloadTwice(mainProxy.proxy, mainProxy.configPath);
 
-    await this.startRelay(legacyDb);
+    const topicPrefix = await this.startRelay(legacyDb);
+    const syncOptions = {
+      name: 'catalog-sync',
+      groupId: uniqueName('dash-sync'),
+      topics: ['user', 'order'].map((aggregateType) => `${topicPrefix}${aggregateType}`),
+      topicPrefix,
+      connectionString: catalogDb.url,
+      kafka: { brokers: testEnv().kafkaBrokers },
+      maxAttempts: 3,
+      retryBackoffMs: 50,
+    };
+    await createTopics(syncOptions.topics);
+    await this.startSyncConsumer(syncOptions);
     await this.startVerify(legacyDb, catalogDb);
 
     this.loops.push(this.traffic(mainProxy.proxy.address.proxy, ['/users/', '/catalog/', '/orders/', '/payments/'], 2));
     this.loops.push(this.traffic(noFlagsProxy.proxy.address.proxy, ['/users/'], 1));
     this.loops.push(this.outboxWrites(legacyDb));
+    // A replay of the topics under the same consumer name: every event already applied is a duplicate.
+    this.loops.push(this.secondWave(legacyDb, () => this.startSyncConsumer({ ...syncOptions, groupId: uniqueName('dash-replay') })));
   }
 
   async stop(): Promise<void> {
@@ -125,6 +164,7 @@ export class MigrationStack {
       this.verifyProcess.kill('SIGTERM');
       await exited;
     }
+    await Promise.all(this.consumers.map((consumer) => consumer.stop()));
     await this.relay?.stop();
     await Promise.all(this.proxies.map((proxy) => proxy.stop()));
     await Promise.all(this.servers.map(close));
@@ -186,14 +226,16 @@ export class MigrationStack {
     if (!ok.ok || failed.ok) throw new Error(`unexpected reload results: ${JSON.stringify([ok, failed])}`);
   }
 
-  private async startRelay(db: TestDatabase): Promise<void> {
+  /** Starts the CDC relay and returns its topic prefix. */
+  private async startRelay(db: TestDatabase): Promise<string> {
     const name = uniqueName('dash').slice(0, 40);
+    const topicPrefix = `${name.replace(/_/g, '-')}.`;
     const registry = new Registry();
     this.relay = createRelay(
       {
         name,
         connectionString: db.url,
-        topicPrefix: `${name.replace(/_/g, '-')}.`,
+        topicPrefix,
         dlqTopic: `${name.replace(/_/g, '-')}.dlq`,
         kafka: { brokers: testEnv().kafkaBrokers, maxRecordBytes: 2_000 },
         heartbeatIntervalMs: 500,
@@ -202,6 +244,15 @@ export class MigrationStack {
       { logger, registry },
     );
     await this.relay.start();
+    await this.exportMetrics(registry);
+    return topicPrefix;
+  }
+
+  private async startSyncConsumer(options: InboxOptionsInput): Promise<void> {
+    const registry = new Registry();
+    const consumer = new InboxConsumer(options, { logger, registry, handler: catalogApply() });
+    this.consumers.push(consumer);
+    await consumer.start();
     await this.exportMetrics(registry);
   }
 
@@ -235,29 +286,47 @@ export class MigrationStack {
     return Promise.all(Array.from({ length: concurrency }, worker)).then(() => undefined);
   }
 
-  /** A steady stream of user and order events, plus an unpublishable (too large) event now and another 10 s later. */
+  /** A steady stream of user and order events, after one unpublishable (too large) event. */
   private async outboxWrites(db: TestDatabase): Promise<void> {
-    const write = async (event: OutboxEvent) => {
-      const client = await db.pool.connect();
-      try {
-        await client.query('begin');
-        await append(client, event);
-        await client.query('commit');
-      } finally {
-        client.release();
-      }
-    };
-    const oversized = (): OutboxEvent => ({ aggregateType: 'order', aggregateId: randomUUID(), type: 'OrderPlaced', payload: { notes: 'x'.repeat(5_000) } });
-    const started = Date.now();
-    let secondOversizedWritten = false;
-    await write(oversized());
+    await writeEvent(db, oversizedEvent());
     for (let seq = 0; this.running; seq += 1) {
-      await write({ aggregateType: seq % 2 ? 'order' : 'user', aggregateId: `agg-${seq % 10}`, type: 'Changed', payload: { seq } });
-      if (!secondOversizedWritten && Date.now() - started > 10_000) {
-        await write(oversized());
-        secondOversizedWritten = true;
-      }
+      await writeEvent(db, { aggregateType: seq % 2 ? 'order' : 'user', aggregateId: `agg-${seq % 10}`, type: 'Changed', payload: { seq } });
       await sleep(100);
     }
+  }
+
+  /** Once the first wave has been scraped: another unpublishable event (the DLQ grows), and `replay`. */
+  private async secondWave(db: TestDatabase, replay: () => Promise<void>): Promise<void> {
+    await sleep(SECOND_WAVE_AFTER_MS);
+    if (!this.running) return;
+    await writeEvent(db, oversizedEvent());
+    await replay();
+  }
+}
+
+async function writeEvent(db: TestDatabase, event: OutboxEvent): Promise<void> {
+  const client = await db.pool.connect();
+  try {
+    await client.query('begin');
+    await append(client, event);
+    await client.query('commit');
+  } finally {
+    client.release();
+  }
+}
+
+/** Larger than the relay's maxRecordBytes: never published, sent to the relay's dead-letter topic. */
+function oversizedEvent(): OutboxEvent {
+  return { aggregateType: 'order', aggregateId: randomUUID(), type: 'OrderPlaced', payload: { notes: 'x'.repeat(5_000) } };
+}
+
+/** Creates the topics up front (the consumer subscribes before the relay's first record would auto-create them). */
+async function createTopics(topics: string[]): Promise<void> {
+  const admin = testKafka('strangler-dashboards-admin').admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })), waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
   }
 }

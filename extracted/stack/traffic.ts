@@ -102,7 +102,7 @@ class Shopper {
   private readonly placed: { id: string; paymentId: string; at: number }[] = [];
 
   /** One visit: revisit older orders, browse, look at a product, maybe order (some cards decline), maybe cancel. */
-  async visit(random: () => number, revisitAfterMs: number): Promise<void> {
+  async visit(random: () => number, revisitAfterMs: number, orderShare: number): Promise<void> {
     while (this.placed.length && Date.now() - this.placed[0]!.at >= revisitAfterMs) {
       const order = this.placed.shift()!;
       await this.call('/api/orders/{id}', 'GET', `/api/orders/${order.id}`);
@@ -114,13 +114,13 @@ class Shopper {
     const product = inStock[Math.floor(random() * inStock.length)]!;
     await this.call('/api/products/{id}', 'GET', `/api/products/${product.id}`);
     if (random() < 0.2) await this.call('/api/users/me', 'GET', '/api/users/me');
-    if (random() < 0.5) return;
+    if (random() < 0.3) await this.call('/api/orders', 'GET', '/api/orders?limit=10');
+    if (random() >= orderShare) return;
     const card = random() < 0.1 ? DECLINED : APPROVED;
     const order = await this.call<{ id: string; paymentId: string }>('/api/orders', 'POST', '/api/orders', { items: [{ productId: product.id, quantity: 1 + Math.floor(random() * 2) }], card });
     if (order.status !== 201) return;
     this.placed.push({ ...order.body, at: Date.now() });
     if (random() < 0.3) await this.call('/api/orders/{id}/cancel', 'POST', `/api/orders/${order.body.id}/cancel`);
-    await this.call('/api/orders', 'GET', '/api/orders?limit=10');
   }
 }
 
@@ -139,6 +139,8 @@ export interface TrafficOptions {
    * an error of either side.
    */
   revisitAfterMs?: number;
+  /** The share of visits that place an order, read on every visit: set `orderShare` to 0 for browse-only traffic. */
+  mix?: { orderShare: number };
   random?: () => number;
 }
 
@@ -159,7 +161,7 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficSummar
     const shopper = new Shopper(options.proxyUrl, summary);
     while (!options.signal.aborted && !(await shopper.signUp())) await pause(500);
     while (!options.signal.aborted) {
-      await shopper.visit(random, options.revisitAfterMs ?? 2_000);
+      await shopper.visit(random, options.revisitAfterMs ?? 2_000, options.mix?.orderShare ?? 0.5);
       if (options.thinkTimeMs) await pause(options.thinkTimeMs);
     }
   });

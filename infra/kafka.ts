@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { InfraError } from './errors';
-import { DEFAULTS, ROOT_DIR, type InfraEnvironment, type InfraPaths } from './options';
-import { commandExists, logFile, startDaemon, startedPid, waitUntil } from './process';
+import { DEFAULTS, ROOT_DIR, infraPaths, type InfraEnvironment, type InfraPaths } from './options';
+import { commandExists, isAlive, logFile, sleep, startDaemon, startedPid, stopDaemon, waitUntil } from './process';
 import type { ServiceStatus } from './types';
 
 const POM = path.join(ROOT_DIR, 'infra', 'kafka', 'pom.xml');
@@ -50,8 +50,7 @@ export function ensureKafkaJars(paths: InfraPaths, log: (line: string) => void):
   }
 }
 
-function serverProperties(dataDir: string, brokerPort: number): string {
-  const controllerPort = DEFAULTS.kafkaControllerPort;
+function serverProperties(dataDir: string, brokerPort: number, controllerPort: number = DEFAULTS.kafkaControllerPort): string {
   return [
     'process.roles=broker,controller',
     'node.id=1',
@@ -93,6 +92,78 @@ function java(args: string[], paths: InfraPaths): string[] {
   ];
 }
 
+function formatStorage(configPath: string, paths: InfraPaths): void {
+  const clusterId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
+  const format = spawnSync(
+    'java',
+    // `=`: a base64url id may start with '-', which the argument parser would take for an option.
+    java(['kafka.tools.StorageTool', 'format', '--standalone', '-g', `--cluster-id=${clusterId}`, '-c', configPath], paths),
+    { encoding: 'utf8' },
+  );
+  if (format.status !== 0) {
+    throw new InfraError('SFG_INFRA_START_FAILED', `kafka: storage format failed: ${format.stderr || format.stdout}`);
+  }
+}
+
+export interface PrivateKafkaBroker {
+  brokers: string[];
+  pid: number;
+  /** SIGTERM (controlled shutdown), SIGKILL after graceMs. */
+  stop(graceMs?: number): Promise<void>;
+  /** SIGKILL at once. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Starts an extra single-node KRaft broker on the given ports with its own data directory, for tests that must stop
+ * or kill a broker without touching the shared one. Calling it again with the same dataDir restarts the same broker
+ * (same cluster id, same topics). Uses the cached jars and the usual server properties.
+ */
+export async function startKafkaBroker(options: {
+  name: string;
+  brokerPort: number;
+  controllerPort: number;
+  dataDir: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}): Promise<PrivateKafkaBroker> {
+  const paths = infraPaths(options.env);
+  ensureKafkaJars(paths, () => undefined);
+  fs.mkdirSync(options.dataDir, { recursive: true });
+  const configPath = path.join(options.dataDir, 'server.properties');
+  const logDir = path.join(options.dataDir, 'log');
+  fs.writeFileSync(configPath, serverProperties(logDir, options.brokerPort, options.controllerPort));
+  if (!fs.existsSync(path.join(logDir, 'meta.properties'))) formatStorage(configPath, paths);
+  const brokers = [`127.0.0.1:${options.brokerPort}`];
+  const pid = startDaemon(paths, { name: options.name, command: 'java', args: java(['kafka.Kafka', configPath], paths) });
+  await waitUntil(`kafka broker ${options.name}`, () => kafkaHealthy(brokers, 1500), {
+    timeoutMs: options.timeoutMs ?? 90_000,
+    intervalMs: 300,
+    logPath: logFile(paths, options.name),
+    pid,
+  });
+  const waitExit = async () => {
+    while (isAlive(pid)) await sleep(50);
+  };
+  return {
+    brokers,
+    pid,
+    async stop(graceMs = 20_000) {
+      await stopDaemon(paths, options.name, graceMs);
+      await waitExit();
+    },
+    async kill() {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await waitExit();
+      await stopDaemon(paths, options.name, 0);
+    },
+  };
+}
+
 export async function kafkaUp(env: InfraEnvironment, paths: InfraPaths, log: (line: string) => void): Promise<ServiceStatus> {
   const address = env.kafkaBrokers.join(',');
   if (env.external.kafka || (await kafkaHealthy(env.kafkaBrokers))) {
@@ -114,15 +185,7 @@ export async function kafkaUp(env: InfraEnvironment, paths: InfraPaths, log: (li
 
   if (!fs.existsSync(path.join(kafkaDir, 'meta.properties'))) {
     log(`kafka: formatting KRaft storage in ${kafkaDir}`);
-    const clusterId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
-    const format = spawnSync(
-      'java',
-      java(['kafka.tools.StorageTool', 'format', '--standalone', '-g', '-t', clusterId, '-c', configPath], paths),
-      { encoding: 'utf8' },
-    );
-    if (format.status !== 0) {
-      throw new InfraError('SFG_INFRA_START_FAILED', `kafka: storage format failed: ${format.stderr || format.stdout}`);
-    }
+    formatStorage(configPath, paths);
   }
 
   log(`kafka: starting broker on ${address}`);

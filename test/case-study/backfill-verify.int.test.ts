@@ -4,6 +4,10 @@ import { migrateShop } from '../../extracted/common/schema';
 import { backfill, CHECKPOINT_TABLE, verify } from '../../extracted/migration';
 import { main } from '../../cli';
 import { createTestDatabase, type TestDatabase } from '../helpers';
+import { Registry } from 'prom-client';
+import { DriftMonitor } from '../../extracted/stack/drift-monitor';
+import { silentLogger } from './fixtures';
+import { eventually } from './stack-fixture';
 
 function product(overrides: Partial<Product> = {}): Product {
   const now = new Date().toISOString();
@@ -93,6 +97,38 @@ describe('backfill and verify', () => {
     expect((await captureOutput(() => main(['backfill', 'product', '--source', legacy.url, '--target', catalog.url, '--restart']))).code).toBe(0);
     const after = await verify(legacy.pool, catalog.pool, { aggregateType: 'product', chunkSize: 100, maxExamples: 1 });
     expect(after.counts).toEqual({ missingInTarget: 0, missingInSource: 1, stale: 1, different: 1 });
+  });
+
+  it('keeps serving the drift gauge with --metrics-port, re-verifying until SIGINT', async () => {
+    const errors: string[] = [];
+    const errorSpy = jest.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void errors.push(args.join(' ')));
+    const logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      const running = main(['verify', 'product', '--source', legacy.url, '--target', catalog.url, '--metrics-port', '0', '--interval-ms', '100']);
+      const served = await eventually(async () => errors.join('\n').match(/http:\/\/127\.0\.0\.1:(\d+)\/metrics/), 10_000, 'metrics URL');
+      const exposition = await (await fetch(`http://127.0.0.1:${served[1]}/metrics`)).text();
+      expect(exposition).toMatch(/strangler_sync_drift_rows\{aggregatetype="product"\} \d+/);
+      process.emit('SIGINT');
+      expect(await running).toBe(1);
+    } finally {
+      errorSpy.mockRestore();
+      logSpy.mockRestore();
+    }
+  });
+
+  it('exports the drift of every aggregate from the demo\'s drift monitor', async () => {
+    const registry = new Registry();
+    const owners = { user: catalog.pool, product: catalog.pool, order: catalog.pool, payment: catalog.pool };
+    const monitor = new DriftMonitor(legacy.pool, owners, 50, { registry, logger: silentLogger });
+    monitor.start();
+    try {
+      const expected = (await verify(legacy.pool, catalog.pool, { aggregateType: 'product', chunkSize: 100, maxExamples: 0 })).driftRows;
+      expect(expected).toBeGreaterThan(0);
+      await eventually(async () => (await registry.metrics()).includes(`strangler_sync_drift_rows{aggregatetype="product"} ${expected}`), 10_000, 'drift gauge');
+      expect(await registry.metrics()).toContain('strangler_sync_drift_rows{aggregatetype="order"} 0');
+    } finally {
+      await monitor.stop();
+    }
   });
 
   it('rejects an unknown aggregate as a usage error', async () => {

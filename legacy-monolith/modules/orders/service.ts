@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { findAggregate, rowToEntity, TABLES, type Order, type OrderItem, type Payment } from '../../../extracted/common/aggregates';
 import { withTransaction } from '../../../extracted/common/db';
-import { InsufficientStockError, InvalidStateError, NotFoundError } from '../../../extracted/common/errors';
+import { InsufficientStockError, InvalidStateError, NotFoundError, PaymentDeclinedError } from '../../../extracted/common/errors';
 import { nextVersion, recordChange, type WriteContext } from '../../../extracted/common/events';
 import { adjustStockIn, lockProduct } from '../catalog/service';
 import type { Card } from '../payments/gateway';
-import { authoriseIn, captureIn, refundIn, throwIfDeclined } from '../payments/service';
+import { authoriseIn, captureIn, refundIn } from '../payments/service';
 
 export interface PlaceOrder {
   items: { productId: string; quantity: number }[];
@@ -30,7 +30,7 @@ export class OrderService {
    * A declined card commits only the declined payment (so it is on record) and then answers 402.
    */
   async place(userId: string, input: PlaceOrder, context: WriteContext): Promise<Order> {
-    const result = await withTransaction(this.pool, async (client): Promise<Order | Payment> => {
+    const result = await withTransaction(this.pool, async (client): Promise<{ order: Order } | { declined: Payment }> => {
       if (!(await findAggregate(client, 'user', userId))) throw new NotFoundError('user', userId);
       const lines = normaliseLines(input.items);
       const products = [];
@@ -47,7 +47,7 @@ export class OrderService {
       }
       const orderId = randomUUID();
       const authorised = await authoriseIn(client, { userId, orderId, amountCents: totalCents, currency, card: input.card }, context);
-      if (authorised.status === 'declined') return authorised;
+      if (authorised.status === 'declined') return { declined: authorised };
       for (const { product, line } of products) await adjustStockIn(client, product, -line.quantity, context);
       const payment = await captureIn(client, authorised, context);
       const now = new Date().toISOString();
@@ -64,11 +64,10 @@ export class OrderService {
         updatedAt: now,
       };
       await recordChange(client, 'order', order, 'OrderPlaced', context);
-      return order;
+      return { order };
     });
-    if ('paymentId' in result) return result;
-    throwIfDeclined(result);
-    throw new Error(`payment ${result.id} is neither declined nor part of an order`);
+    if ('declined' in result) throw new PaymentDeclinedError(result.declined.id, result.declined.declineReason ?? 'declined');
+    return result.order;
   }
 
   async list(userId: string, limit: number): Promise<Order[]> {

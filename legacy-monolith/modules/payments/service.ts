@@ -61,7 +61,7 @@ export async function refundIn(client: ClientBase, payment: Payment, context: Wr
   return refunded;
 }
 
-export function throwIfDeclined(payment: Payment): void {
+function throwIfDeclined(payment: Payment): void {
   if (payment.status === 'declined') throw new PaymentDeclinedError(payment.id, payment.declineReason ?? 'declined');
 }
 

@@ -69,7 +69,8 @@ export class KafkaPublisher implements Publisher {
       logLevel: logLevel.WARN,
       logCreator: () => ({ namespace, level, log }) => {
         const { message, ...extra } = log;
-        if (level <= logLevel.ERROR) logger.error({ namespace, ...extra }, message);
+        // kafkajs logs every failed request at ERROR, retried ones included; the relay reports what it gives up on.
+        if (level <= logLevel.ERROR) logger.warn({ namespace, ...extra }, message);
         else logger.debug({ namespace, ...extra }, message);
       },
     });

@@ -1,0 +1,206 @@
+/**
+ * Outbox relay benchmark (real Postgres and Kafka, see infra/):
+ * - throughput: N events are written through appendMany while the relay is stopped, then the relay starts and
+ *   publishes them; events/s from the first to the last Kafka acknowledgement (acks=all, idempotent, order kept);
+ * - latency: with the CDC relay running, writers offer a fixed load (default 2,000 events/s, 20 per transaction);
+ *   each event's latency is its commit (as the writer saw it return) to its Kafka acknowledgement.
+ * Prints a table, then one JSON line. Env: BENCH_EVENTS (default 100000), BENCH_RATE (2000), BENCH_SECONDS (10).
+ */
+import { Client } from 'pg';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { resolveEnvironment, withDatabase } from '../infra';
+import { KafkaPublisher, appendMany, createRelay, migrateOutbox, parseRelayOptions, type OutboxEvent, type PublishRecord, type Publisher } from '../outbox';
+import pg from 'pg';
+
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
+const env = resolveEnvironment();
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
+const RATE = Number(process.env.BENCH_RATE ?? 2_000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const PER_TX = 20;
+const AGGREGATES = 1_000;
+const run = `bench_outbox_${process.pid}_${Date.now().toString(36)}`;
+
+/** Wraps the real publisher to timestamp each record's acknowledgement by event id. */
+class TimedPublisher implements Publisher {
+  readonly ackedAt = new Map<string, number>();
+  firstAckMs = 0;
+  lastAckMs = 0;
+  constructor(private readonly inner: Publisher) {}
+  connect() {
+    return this.inner.connect();
+  }
+  disconnect() {
+    return this.inner.disconnect();
+  }
+  async send(records: PublishRecord[]): Promise<void> {
+    await this.inner.send(records);
+    const now = performance.now();
+    if (!this.firstAckMs) this.firstAckMs = now;
+    this.lastAckMs = now;
+    for (const record of records) this.ackedAt.set(record.headers.id!, now);
+  }
+}
+
+async function admin(sql: string): Promise<void> {
+  const client = new Client({ connectionString: env.databaseUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+function events(count: number, offset: number): OutboxEvent[] {
+  return Array.from({ length: count }, (_, index) => ({
+    aggregateType: 'BenchOrder',
+    aggregateId: `order-${(offset + index) % AGGREGATES}`,
+    type: 'OrderChanged',
+    payload: { n: offset + index, status: 'PAID', total: 129.9, lines: [{ sku: 'sku-1', qty: 2 }] },
+    headers: { origin: 'bench', version: String(offset + index) },
+  }));
+}
+
+async function writeBacklog(pool: pg.Pool, count: number): Promise<void> {
+  const perTx = 1_000;
+  const writers = 4;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: writers }, async () => {
+      for (;;) {
+        const offset = next;
+        next += perTx;
+        if (offset >= count) return;
+        const client = await pool.connect();
+        try {
+          await client.query('begin');
+          await appendMany(client, events(Math.min(perTx, count - offset), offset));
+          await client.query('commit');
+        } finally {
+          client.release();
+        }
+      }
+    }),
+  );
+}
+
+function relayFor(url: string, mode: 'cdc' | 'polling', name: string, publisher: Publisher) {
+  const options = parseRelayOptions({
+    name,
+    mode,
+    connectionString: url,
+    topicPrefix: `${run.replace(/_/g, '-')}.`,
+    kafka: { brokers: env.kafkaBrokers },
+    polling: { intervalMs: 50, batchSize: 5_000 },
+  });
+  return createRelay(options, { logger, registry: new Registry(), publisher });
+}
+
+async function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('benchmark timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+async function throughput(mode: 'cdc' | 'polling'): Promise<number> {
+  const database = `${run}_${mode}`;
+  await admin(`create database "${database}"`);
+  const url = withDatabase(env.databaseUrl, database);
+  const pool = new pg.Pool({ connectionString: url, max: 6 });
+  try {
+    await migrateOutbox(pool);
+    const publisher = new TimedPublisher(new KafkaPublisher({ brokers: env.kafkaBrokers, clientId: `bench-${mode}` }, { logger }));
+    // First start creates the slot (CDC) or the bookkeeping column (polling); the backlog is written while stopped.
+    const setup = relayFor(url, mode, `${mode}_tp`, publisher);
+    await setup.start();
+    await setup.stop();
+    await writeBacklog(pool, EVENTS);
+    const relay = relayFor(url, mode, `${mode}_tp`, publisher);
+    await relay.start();
+    await waitFor(() => publisher.ackedAt.size >= EVENTS, 300_000);
+    await relay.stop();
+    return (EVENTS - 1) / ((publisher.lastAckMs - publisher.firstAckMs) / 1000);
+  } finally {
+    await pool.end();
+    await admin(`select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = '${database}' and not active`);
+    await admin(`drop database if exists "${database}" with (force)`);
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+async function latency(): Promise<{ p50: number; p99: number; max: number; offered: number }> {
+  const database = `${run}_latency`;
+  await admin(`create database "${database}"`);
+  const url = withDatabase(env.databaseUrl, database);
+  const pool = new pg.Pool({ connectionString: url, max: 6 });
+  try {
+    await migrateOutbox(pool);
+    const publisher = new TimedPublisher(new KafkaPublisher({ brokers: env.kafkaBrokers, clientId: 'bench-latency' }, { logger }));
+    const relay = relayFor(url, 'cdc', 'latency', publisher);
+    await relay.start();
+    const committedAt = new Map<string, number>();
+    const transactions = Math.round((RATE * SECONDS) / PER_TX);
+    const intervalMs = (1000 * PER_TX) / RATE;
+    const started = performance.now();
+    const inFlight: Promise<void>[] = [];
+    for (let index = 0; index < transactions; index += 1) {
+      // Open-loop: transaction i starts at started + i * interval whether or not earlier ones finished.
+      const due = started + index * intervalMs;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      inFlight.push(
+        (async () => {
+          const client = await pool.connect();
+          try {
+            await client.query('begin');
+            const ids = await appendMany(client, events(PER_TX, index * PER_TX));
+            await client.query('commit');
+            const now = performance.now();
+            for (const id of ids) committedAt.set(id, now);
+          } finally {
+            client.release();
+          }
+        })(),
+      );
+    }
+    await Promise.all(inFlight);
+    const offered = (transactions * PER_TX) / ((performance.now() - started) / 1000);
+    await waitFor(() => publisher.ackedAt.size >= committedAt.size, 60_000);
+    await relay.stop();
+    const samples = [...committedAt].map(([id, at]) => Math.max(0, publisher.ackedAt.get(id)! - at)).sort((a, b) => a - b);
+    return { p50: percentile(samples, 50), p99: percentile(samples, 99), max: samples[samples.length - 1] ?? NaN, offered };
+  } finally {
+    await pool.end();
+    await admin(`select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = '${database}' and not active`);
+    await admin(`drop database if exists "${database}" with (force)`);
+  }
+}
+
+async function main(): Promise<void> {
+  const cdc = await throughput('cdc');
+  const polling = await throughput('polling');
+  const lat = await latency();
+  const round = (value: number, digits = 0) => Number(value.toFixed(digits));
+  console.log(`outbox benchmark: ${EVENTS} events backlog; latency at ${RATE} events/s offered for ${SECONDS} s, ${PER_TX} events per transaction`);
+  console.table([
+    { measure: 'CDC throughput (events/s)', value: round(cdc), target: '>= 20000' },
+    { measure: 'polling throughput (events/s)', value: round(polling), target: '>= 10000' },
+    { measure: 'offered load achieved (events/s)', value: round(lat.offered), target: String(RATE) },
+    { measure: 'commit-to-ack p50 (ms)', value: round(lat.p50, 1), target: '' },
+    { measure: 'commit-to-ack p99 (ms)', value: round(lat.p99, 1), target: '<= 50' },
+    { measure: 'commit-to-ack max (ms)', value: round(lat.max, 1), target: '' },
+  ]);
+  console.log(JSON.stringify({ bench: 'outbox', cdc_events_per_s: round(cdc), polling_events_per_s: round(polling), p50_ms: round(lat.p50, 1), p99_ms: round(lat.p99, 1) }));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

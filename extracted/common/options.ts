@@ -26,11 +26,3 @@ export function parseAppOptions(input: unknown): AppOptions {
   if (!result.success) throw new ConfigError(issuesToProblems(result.error.issues));
   return result.data;
 }
-
-/** Options from the environment: `JWT_SECRET`, `TOKEN_TTL_SECONDS`, plus what the caller fills in (port, database). */
-export function appOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<AppOptionsInput> {
-  const options: Partial<AppOptionsInput> = {};
-  if (env.JWT_SECRET) options.jwtSecret = env.JWT_SECRET;
-  if (env.TOKEN_TTL_SECONDS) options.tokenTtlSeconds = Number(env.TOKEN_TTL_SECONDS);
-  return options;
-}

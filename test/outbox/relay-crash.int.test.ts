@@ -87,6 +87,10 @@ describe('CDC relay as a process: kill -9 and failover (real Postgres and Kafka)
     await second.waitFor(STREAMING, 15_000);
     const takeoverMs = Date.now() - killedAt;
     expect(takeoverMs).toBeLessThan(5_000);
+    // The new leader says so on its /metrics endpoint.
+    const { metricsPort } = JSON.parse(await second.waitFor(/relay metrics listening/)) as { metricsPort: number };
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toContain(`strangler_outbox_leader{relay="${options.name}"} 1`);
     await writes;
     const records = await collectRecords({ topics: [topic], count: workload.aggregates * workload.eventsPerAggregate, timeoutMs: 60_000, settleMs: 500 });
     assertComplete(records, workload);

@@ -1,0 +1,40 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { UsageError } from '../../cli/command';
+import { relayCommand, relayInput } from '../../cli/commands/relay';
+
+describe('strangler relay command', () => {
+  it('layers defaults < environment < config file < flags', () => {
+    const input = relayInput(
+      { DATABASE_URL: 'postgres://env/db', KAFKA_BROKERS: 'k1:9092,k2:9092', OUTBOX_RELAY_MODE: 'polling', OUTBOX_RELAY_NAME: 'from_env' },
+      { name: 'from_file', kafka: { clientId: 'file-client' } },
+      { name: 'from_flag' },
+    );
+    expect(input).toEqual({
+      connectionString: 'postgres://env/db',
+      mode: 'polling',
+      name: 'from_flag',
+      kafka: { brokers: ['k1:9092', 'k2:9092'], clientId: 'file-client' },
+    });
+  });
+
+  it('names every bad field of a config file and exits through UsageError (code 2)', async () => {
+    const file = path.join(os.tmpdir(), `relay-bad-${process.pid}.yaml`);
+    fs.writeFileSync(file, 'mode: stream\nonUnpublishable: drop\nkafka:\n  maxRecordBytes: -1\n');
+    try {
+      const error = await relayCommand.run(['--config', file]).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(UsageError);
+      expect((error as Error).message).toMatch(/mode:/);
+      expect((error as Error).message).toMatch(/onUnpublishable:/);
+      expect((error as Error).message).toMatch(/kafka\.maxRecordBytes:/);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+
+  it('rejects unknown flags and a bad metrics port', async () => {
+    await expect(relayCommand.run(['--bogus'])).rejects.toBeInstanceOf(UsageError);
+    await expect(relayCommand.run(['--metrics-port', 'x'])).rejects.toThrow(/--metrics-port/);
+  });
+});

@@ -350,6 +350,8 @@ export class Exchange {
   /** Answers with an error from the proxy itself; counted like any response. */
   private reject(error: ProxyError & { status: number }, closeConnection: boolean): void {
     this.status = error.status;
+    this.captured = undefined; // nothing to compare: no upstream answered
+    this.shadowDropped = false;
     respondWithError(this.res, error, this.requestId, closeConnection);
   }
 

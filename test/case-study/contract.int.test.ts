@@ -187,6 +187,9 @@ describe.each(targetsServing('orders'))('orders API on $name', (definition) => {
       ['items.0.quantity', 'card.expMonth'],
     );
     expectError(await target().api.request('POST', '/api/orders', { token: user.token, body: { items: [{ productId: UNKNOWN_ID, quantity: 1 }], card: APPROVED_CARD } }), 404, 'SFG_CASE_NOT_FOUND');
+    const dollars = await target().product(user.token, 10, 500, 'USD');
+    const mixed = { items: [{ productId: product.id, quantity: 1 }, { productId: dollars.id, quantity: 1 }], card: APPROVED_CARD };
+    expectFieldError(await target().api.request('POST', '/api/orders', { token: user.token, body: mixed }), ['items']);
     expectError(await target().api.request('GET', `/api/orders/${UNKNOWN_ID}`, { token: user.token }), 404, 'SFG_CASE_NOT_FOUND');
     expectError(await target().api.request('GET', '/api/orders'), 401, 'SFG_CASE_UNAUTHORIZED');
   });

@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { UnleashAdmin, uniqueName } from '../helpers';
+import { UnleashAdmin } from '../helpers';
 import { eventually } from './stack-fixture';
 import { SHOP_ROUTES, SERVICES } from '../../extracted/stack';
 import { Client } from 'pg';
@@ -31,7 +32,7 @@ async function freeOffset(): Promise<number> {
  * name (databases, slots, consumer groups, topics, flags) unique, so it never collides with a running demo.
  */
 describe('npm start (strangler demo) smoke test', () => {
-  const name = uniqueName('sfg_demo').slice(0, 24).replace(/_+$/, '');
+  const name = `sfg_demo_${randomUUID().replace(/-/g, '').slice(0, 10)}`;
   let child: ChildProcess | undefined;
 
   afterAll(async () => {

@@ -111,8 +111,8 @@ export class RunningTarget {
   }
 
   /** A product with `stock` units at `priceCents`, through the API where the target serves it, else as a replica. */
-  async product(token: string, stock = 10, priceCents = 1250): Promise<Product> {
-    const input = { sku: `SKU-${randomUUID().slice(0, 8).toUpperCase()}`, name: 'Teapot', priceCents, currency: 'EUR', stock };
+  async product(token: string, stock = 10, priceCents = 1250, currency = 'EUR'): Promise<Product> {
+    const input = { sku: `SKU-${randomUUID().slice(0, 8).toUpperCase()}`, name: 'Teapot', priceCents, currency, stock };
     if (this.definition.modules.includes('catalog')) {
       const created = await this.api.request<Product>('POST', '/api/products', { body: input, token });
       if (created.status !== 201) throw new Error(`create product: ${created.status} ${JSON.stringify(created.body)}`);

@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { CaseStudyStack, SERVICES, SHOP_ROUTES, type StackOptionsInput } from '../../extracted/stack';
-import { UnleashAdmin, uniqueName } from '../helpers';
+import { UnleashAdmin } from '../helpers';
 import { silentLogger } from './fixtures';
 
 /**
@@ -15,7 +16,7 @@ export class TestStack {
   private readonly backupDir: string;
 
   constructor(prefix: string, overrides: Partial<StackOptionsInput> = {}) {
-    const name = uniqueName(prefix).slice(0, 24).replace(/_+$/, '');
+    const name = `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 10)}`;
     this.backupDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-unleash-'));
     this.stack = new CaseStudyStack(
       {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { findAggregate, rowToEntity, TABLES, type Order, type OrderItem, type Payment } from '../../../extracted/common/aggregates';
 import { withTransaction } from '../../../extracted/common/db';
-import { InsufficientStockError, InvalidStateError, NotFoundError, PaymentDeclinedError } from '../../../extracted/common/errors';
+import { InsufficientStockError, InvalidStateError, NotFoundError, PaymentDeclinedError, ValidationError } from '../../../extracted/common/errors';
 import { nextVersion, recordChange, type WriteContext } from '../../../extracted/common/events';
 import { adjustStockIn, lockProduct } from '../catalog/service';
 import type { Card } from '../payments/gateway';
@@ -39,6 +39,8 @@ export class OrderService {
         products.push({ product, line });
       }
       const currency = products[0]!.product.currency;
+      const foreign = products.findIndex(({ product }) => product.currency !== currency);
+      if (foreign >= 0) throw new ValidationError([{ field: 'items', message: `all products of an order must be priced in one currency (${currency}), ${products[foreign]!.product.id} is not` }]);
       const items: OrderItem[] = products.map(({ product, line }) => ({ productId: product.id, quantity: line.quantity, priceCents: product.priceCents }));
       const totalCents = items.reduce((sum, item) => sum + item.priceCents * item.quantity, 0);
       // Stock is checked before the card is charged; the reservation itself follows approval.

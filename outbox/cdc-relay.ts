@@ -137,7 +137,6 @@ export class CdcRelay extends LeaderElectedRelay {
       if (pipeline.idle && !transaction && parseLsn(serverLsn) > confirmed) confirm(serverLsn);
       // Repeat the confirmed position (never more) and ask for a keepalive: its LSN moves an idle slot forward.
       void service.acknowledge(beforeLsn(formatLsn(confirmed)), true).catch(() => undefined);
-      pipeline.refreshLag();
       this.refreshSlotLag(session.client).catch((error: unknown) => logger.debug({ err: error }, 'slot lag query failed'));
     }, options.heartbeatIntervalMs);
     heartbeat.unref();

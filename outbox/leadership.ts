@@ -120,6 +120,7 @@ export abstract class LeaderElectedRelay extends EventEmitter {
       let rejectLost!: (error: Error) => void;
       const lost = new Promise<never>((_, reject) => (rejectLost = reject));
       lost.catch(() => undefined);
+      let lagTimer: NodeJS.Timeout | undefined;
       client.on('error', (error) => rejectLost(error));
       client.on('end', () => rejectLost(new OutboxError('SFG_OUTBOX_LEADER_CONNECTION_LOST', 'leadership connection closed', { retriable: true })));
       try {
@@ -128,6 +129,9 @@ export abstract class LeaderElectedRelay extends EventEmitter {
         this.leading = true;
         this.metrics.leader.set(1);
         this.logger.info('leadership acquired');
+        // The lag gauge ages while events wait, even when nothing else happens.
+        lagTimer = setInterval(() => this.pipeline?.refreshLag(), options.heartbeatIntervalMs);
+        lagTimer.unref();
         await this.lead({ client, lost, stopRequested: this.stopRequested });
         failures = 0;
       } catch (error) {
@@ -143,6 +147,7 @@ export abstract class LeaderElectedRelay extends EventEmitter {
         if (this.leading) this.emit('standby');
         await Promise.race([sleep(delayMs), this.stopRequested]);
       } finally {
+        clearInterval(lagTimer);
         if (this.leading) this.logger.info('leadership released');
         this.leading = false;
         this.metrics.leader.set(0);

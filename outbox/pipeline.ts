@@ -30,6 +30,8 @@ export interface PipelineDeps<T> {
   logger: Logger;
   /** Called after every event up to and including this unit is acknowledged by Kafka, in push order. */
   onAcked(token: T): void | Promise<void>;
+  /** Whether the pipeline sets the backlog gauge to its pending events (polling reports unpublished rows itself). */
+  reportsBacklog?: boolean;
   /** The pipeline gave up (onUnpublishable=stop, or onAcked failed): the session must end without acknowledging more. */
   onFailure(error: Error): void;
 }
@@ -46,6 +48,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  */
 export class PublishPipeline<T> {
   private readonly queue: PublishUnit<T>[] = [];
+  /** The batch being sent: taken off the queue, not yet acknowledged. */
+  private inFlight: PublishUnit<T>[] = [];
   private queuedEvents = 0;
   private running: Promise<void> | undefined;
   private scheduled = false;
@@ -73,7 +77,7 @@ export class PublishPipeline<T> {
     if (this.aborted) return;
     this.queue.push(unit);
     this.queuedEvents += unit.rows.length;
-    this.deps.metrics.backlog.set(this.queuedEvents);
+    if (this.deps.reportsBacklog !== false) this.deps.metrics.backlog.set(this.queuedEvents);
     if (!this.running && !this.scheduled) {
       // Let the rest of the socket chunk arrive first: it joins this batch.
       this.scheduled = true;
@@ -94,12 +98,13 @@ export class PublishPipeline<T> {
   /** Stops retrying and drops what is queued; nothing more is acknowledged. */
   abort(): void {
     this.aborted = true;
+    this.inFlight = [];
     this.queue.length = 0;
     this.queuedEvents = 0;
   }
 
   refreshLag(nowMs = Date.now()): void {
-    const oldest = this.queue[0];
+    const oldest = this.inFlight[0] ?? this.queue[0];
     this.deps.metrics.lag.set(oldest ? Math.max(0, (nowMs - oldest.sourceTimeMs) / 1000) : 0);
   }
 
@@ -117,6 +122,7 @@ export class PublishPipeline<T> {
     try {
       while (this.queue.length > 0 && !this.aborted) {
         const units = this.takeBatch();
+        this.inFlight = units;
         const records: PublishRecord[] = [];
         for (const unit of units) for (const row of unit.rows) {
           const record = await this.toRecord(row);
@@ -153,6 +159,7 @@ export class PublishPipeline<T> {
 
   private completed(units: PublishUnit<T>[]): void {
     const { metrics } = this.deps;
+    this.inFlight = [];
     const now = Date.now();
     let events = 0;
     for (const unit of units) {
@@ -166,7 +173,7 @@ export class PublishPipeline<T> {
     }
     this.routedAway.clear();
     this.queuedEvents -= events;
-    metrics.backlog.set(this.queuedEvents);
+    if (this.deps.reportsBacklog !== false) metrics.backlog.set(this.queuedEvents);
     this.refreshLag(now);
   }
 

@@ -55,12 +55,18 @@ export class PollingRelay extends LeaderElectedRelay {
         extract(epoch from created_at) * 1000 as created_ms
       from ${table} order by relay_seq limit $1`;
     const remove = `delete from ${table} where id = any($1::uuid[])`;
+    const count = `select count(*)::int as n from ${table}`;
 
     let failed!: (error: Error) => void;
     const failure = new Promise<never>((_, reject) => (failed = reject));
     failure.catch(() => undefined);
     let wake: () => void = () => undefined;
-    const onNotification = () => wake();
+    // A NOTIFY that arrives while a poll is in flight must not be lost: the next wait is skipped.
+    let notified = false;
+    const onNotification = () => {
+      notified = true;
+      wake();
+    };
     client.on('notification', onNotification);
     await client.query(`listen ${quoteIdent(notifyChannel(options.schema, options.table))}`);
 
@@ -74,6 +80,7 @@ export class PollingRelay extends LeaderElectedRelay {
         acked();
       },
       onFailure: failed,
+      reportsBacklog: false,
     });
     this.pipeline = pipeline as PublishPipeline<unknown>;
     let stopping = false;
@@ -82,22 +89,29 @@ export class PollingRelay extends LeaderElectedRelay {
       wake();
     });
     const interrupted = Promise.race([session.lost, failure]);
+    interrupted.catch(() => undefined);
     this.announceLeading();
 
     try {
       while (!stopping) {
+        notified = false;
         const { rows } = await Promise.race([client.query<OutboxRow & { created_ms: string }>(select, [options.polling.batchSize]), interrupted]);
         if (rows.length > 0) {
           const done = new Promise<void>((resolve) => (acked = resolve));
           let oldest = Number.POSITIVE_INFINITY;
           for (const row of rows) oldest = Math.min(oldest, Number(row.created_ms));
+          // Unpublished rows: a full batch means more may wait behind it.
+          const backlog = rows.length < options.polling.batchSize ? rows.length : (await client.query<{ n: number }>(count)).rows[0]!.n;
+          this.metrics.backlog.set(backlog);
           pipeline.push({ rows, token: rows.map((row) => row.id), sourceTimeMs: oldest });
           // stop() lets this finish (up to stopTimeoutMs, after which the pipeline aborts and `interrupted` rejects).
           await Promise.race([done, interrupted]);
+          this.metrics.backlog.set(Math.max(0, backlog - rows.length));
         } else {
+          this.metrics.backlog.set(0);
           pipeline.refreshLag();
         }
-        if (rows.length < options.polling.batchSize && !stopping) {
+        if (rows.length < options.polling.batchSize && !stopping && !notified) {
           await Promise.race([new Promise<void>((resolve) => {
             wake = resolve;
             setTimeout(resolve, options.polling.intervalMs).unref();

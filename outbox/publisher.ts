@@ -39,6 +39,13 @@ const NEVER_ACCEPTED = new Set([
   'INVALID_REQUIRED_ACKS',
 ]);
 
+/**
+ * Failures after which kafkajs' idempotent producer keeps a partition sequence number the broker never accepted, so
+ * every later send to that partition fails with OUT_OF_ORDER_SEQUENCE_NUMBER: the producer must be replaced (new
+ * producer id, sequences from 0), as the Java client does.
+ */
+const RESETS_PRODUCER = new Set([...NEVER_ACCEPTED, 'OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']);
+
 /** The innermost kafkajs protocol error type (e.g. MESSAGE_TOO_LARGE) of a send failure. */
 export function kafkaErrorType(error: unknown): string | undefined {
   let current = error as { type?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown[] } | undefined;
@@ -55,12 +62,13 @@ export function kafkaErrorType(error: unknown): string | undefined {
  * never overtake a later one, and whole arrays of records per request.
  */
 export class KafkaPublisher implements Publisher {
-  private readonly producer: Producer;
+  private readonly kafka: Kafka;
+  private producer: Producer;
   private connected = false;
 
   constructor(options: KafkaPublisherOptions, deps: { logger: Logger }) {
     const logger = deps.logger.child({ component: 'kafka-publisher' });
-    const kafka = new Kafka({
+    this.kafka = new Kafka({
       clientId: options.clientId,
       brokers: options.brokers,
       connectionTimeout: options.connectionTimeoutMs ?? 3_000,
@@ -74,12 +82,23 @@ export class KafkaPublisher implements Publisher {
         else logger.debug({ namespace, ...extra }, message);
       },
     });
-    this.producer = kafka.producer({
+    this.producer = this.createProducer();
+  }
+
+  private createProducer(): Producer {
+    return this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: true,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
+  }
+
+  private async resetProducer(): Promise<void> {
+    const stale = this.producer;
+    this.producer = this.createProducer();
+    await stale.disconnect().catch(() => undefined);
+    await this.producer.connect();
   }
 
   async connect(): Promise<void> {
@@ -104,6 +123,8 @@ export class KafkaPublisher implements Publisher {
     } catch (error) {
       const type = kafkaErrorType(error);
       const retriable = !(type && NEVER_ACCEPTED.has(type));
+      // A failed reset leaves the broken producer in place; the caller's retry will try again.
+      if (type && RESETS_PRODUCER.has(type)) await this.resetProducer().catch(() => undefined);
       throw new PublishError(`kafka send failed${type ? ` (${type})` : ''}: ${(error as Error).message}`, error, retriable, type);
     }
   }

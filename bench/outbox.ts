@@ -13,7 +13,8 @@ import { resolveEnvironment, withDatabase } from '../infra';
 import { KafkaPublisher, appendMany, createRelay, migrateOutbox, parseRelayOptions, type OutboxEvent, type PublishRecord, type Publisher } from '../outbox';
 import pg from 'pg';
 
-const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
+// Logs go to stderr: stdout is the table and, last, the JSON line.
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
 const env = resolveEnvironment();
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
 const RATE = Number(process.env.BENCH_RATE ?? 2_000);

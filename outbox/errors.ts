@@ -94,12 +94,3 @@ export function errorCode(error: unknown): string {
   const code = (error as { code?: unknown; type?: unknown } | undefined)?.code ?? (error as { type?: unknown } | undefined)?.type;
   return typeof code === 'string' && code ? code : 'unknown';
 }
-
-/** Whether retrying may help: our own flag, kafkajs' `retriable`, or a connection-level failure. */
-export function isRetriable(error: unknown): boolean {
-  const flag = (error as { retriable?: unknown } | undefined)?.retriable;
-  if (typeof flag === 'boolean') return flag;
-  const code = (error as { code?: unknown } | undefined)?.code;
-  // Postgres: serialization failure, deadlock, connection exceptions, admin shutdown.
-  return typeof code === 'string' && (code === '40001' || code === '40P01' || code.startsWith('08') || code === '57P01');
-}

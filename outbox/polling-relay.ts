@@ -32,7 +32,7 @@ function quoteLiteral(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;
 }
 
-export function notifyChannel(schema: string, table: string): string {
+function notifyChannel(schema: string, table: string): string {
   return `strangler_outbox_${schema}_${table}`.slice(0, 63);
 }
 

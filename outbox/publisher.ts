@@ -47,7 +47,7 @@ const NEVER_ACCEPTED = new Set([
 const RESETS_PRODUCER = new Set([...NEVER_ACCEPTED, 'OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']);
 
 /** The innermost kafkajs protocol error type (e.g. MESSAGE_TOO_LARGE) of a send failure. */
-export function kafkaErrorType(error: unknown): string | undefined {
+function kafkaErrorType(error: unknown): string | undefined {
   let current = error as { type?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown[] } | undefined;
   for (let depth = 0; current && depth < 8; depth += 1) {
     if (typeof current.type === 'string') return current.type;

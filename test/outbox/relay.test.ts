@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { Registry } from 'prom-client';
-import { CdcRelay, InvalidOptionsError, PublishError, SlotLostError, parseRelayOptions, type PublishRecord, type Publisher } from '../../outbox';
+import { CdcRelay, InvalidOptionsError, PublishError, SlotLostError, parseInboxOptions, parseRelayOptions, type PublishRecord, type Publisher } from '../../outbox';
 import { beforeLsn, formatLsn, parseLsn } from '../../outbox/lsn';
 import { createRelayMetrics } from '../../outbox/metrics';
 import { PublishPipeline, type OutboxRow } from '../../outbox/pipeline';
@@ -150,5 +150,27 @@ describe('CdcRelay slot checks', () => {
     expect(error).toBeInstanceOf(SlotLostError);
     expect((error as SlotLostError).message).toMatch(/docs\/outbox.md/);
     expect(queries.some((text) => text.includes('pg_create_logical_replication_slot'))).toBe(false);
+  });
+});
+
+describe('parseInboxOptions', () => {
+  it('reports every problem at once, including a missing connection', () => {
+    let error: unknown;
+    try {
+      parseInboxOptions({ name: '', groupId: 'g', topics: [], kafka: { brokers: ['127.0.0.1:9092'] } });
+    } catch (caught) {
+      error = caught;
+    }
+    expect((error as InvalidOptionsError).issues.map((issue) => issue.path)).toEqual(['name', 'topics', 'connectionString']);
+  });
+
+  it('defaults attempts, backoff and the DLQ suffix', () => {
+    expect(parseInboxOptions({ name: 'c', groupId: 'g', topics: [/x/], connectionString: 'postgres://h/db', kafka: { brokers: ['b:9092'] } })).toMatchObject({
+      maxAttempts: 5,
+      retryBackoffMs: 200,
+      dlqTopicSuffix: '.dlq',
+      schema: 'public',
+      topicPrefix: 'outbox.event.',
+    });
   });
 });

@@ -44,6 +44,23 @@ class TimedPublisher implements Publisher {
   }
 }
 
+/** Drops the benchmark database once its slot's walsender has exited (it does so asynchronously after stop). */
+async function dropDatabase(database: string): Promise<void> {
+  const client = new Client({ connectionString: env.databaseUrl });
+  await client.connect();
+  try {
+    for (let attempt = 0; attempt < 100; attempt += 1) {
+      const { rows } = await client.query('select count(*)::int as n from pg_replication_slots where database = $1 and active', [database]);
+      if (rows[0].n === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await client.query('select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = $1 and not active', [database]);
+    await client.query(`drop database if exists "${database}" with (force)`);
+  } finally {
+    await client.end();
+  }
+}
+
 async function admin(sql: string): Promise<void> {
   const client = new Client({ connectionString: env.databaseUrl });
   await client.connect();
@@ -89,7 +106,8 @@ async function writeBacklog(pool: pg.Pool, count: number): Promise<void> {
 
 function relayFor(url: string, mode: 'cdc' | 'polling', name: string, publisher: Publisher) {
   const options = parseRelayOptions({
-    name,
+    // Slot names are per cluster: make them unique to this run.
+    name: `${name}_${process.pid}`,
     mode,
     connectionString: url,
     topicPrefix: `${run.replace(/_/g, '-')}.`,
@@ -127,8 +145,7 @@ async function throughput(mode: 'cdc' | 'polling'): Promise<number> {
     return (EVENTS - 1) / ((publisher.lastAckMs - publisher.firstAckMs) / 1000);
   } finally {
     await pool.end();
-    await admin(`select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = '${database}' and not active`);
-    await admin(`drop database if exists "${database}" with (force)`);
+    await dropDatabase(database);
   }
 }
 
@@ -179,8 +196,7 @@ async function latency(): Promise<{ p50: number; p99: number; max: number; offer
     return { p50: percentile(samples, 50), p99: percentile(samples, 99), max: samples[samples.length - 1] ?? NaN, offered };
   } finally {
     await pool.end();
-    await admin(`select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = '${database}' and not active`);
-    await admin(`drop database if exists "${database}" with (force)`);
+    await dropDatabase(database);
   }
 }
 

@@ -28,12 +28,19 @@ export class CdcRelay extends LeaderElectedRelay {
     }
     const ledger = qualified(schema, 'strangler_relay_slots');
     await client.query(`create table if not exists ${ledger} (slot_name varchar(63) primary key, created_at timestamptz not null default now())`);
-    const slot = await client.query<{ wal_status: string | null; plugin: string }>(
-      'select wal_status, plugin from pg_replication_slots where slot_name = $1',
+    const slot = await client.query<{ wal_status: string | null; plugin: string; database: string; ours: boolean }>(
+      'select wal_status, plugin, database, database = current_database() as ours from pg_replication_slots where slot_name = $1',
       [slotName],
     );
     const existing = slot.rows[0];
     if (existing) {
+      // Slot names are per cluster: two databases' relays with the same name would fight over one slot.
+      if (!existing.ours) {
+        throw new OutboxError(
+          'SFG_OUTBOX_SLOT_IN_OTHER_DATABASE',
+          `replication slot "${slotName}" belongs to database "${existing.database}": give each database's relay its own name or slotName`,
+        );
+      }
       if (existing.wal_status === 'lost') throw new SlotLostError(slotName);
       if (existing.plugin !== 'pgoutput') {
         throw new OutboxError('SFG_OUTBOX_SLOT_PLUGIN', `replication slot "${slotName}" uses plugin ${existing.plugin}, not pgoutput`);

@@ -63,6 +63,12 @@ describe('CDC relay as a process: kill -9 and failover (real Postgres and Kafka)
     survivor.child.kill('SIGTERM');
     expect(await survivor.exited).toBe(0);
     running.splice(running.indexOf(survivor), 1);
+    // It confirmed everything it published before exiting: nothing is left for a restart to re-send.
+    const pending = await db.pool.query(
+      `select count(*)::int as n from pg_logical_slot_peek_binary_changes($1, null, null, 'proto_version', '1', 'publication_names', $2)`,
+      [options.slotName, options.publicationName],
+    );
+    expect(pending.rows[0].n).toBe(0);
   });
 
   it('a hot standby takes over within seconds when the leader is killed -9, with nothing lost', async () => {

@@ -177,6 +177,24 @@ describe('CDC relay operations (real Postgres and Kafka)', () => {
     }
   });
 
+  it('refuses a slot of the same name that belongs to another database (slot names are per cluster)', async () => {
+    const other = await createTestDatabase('sfg_outbox_other');
+    try {
+      await migrateOutbox(other.pool);
+      const options = testRelayOptions(db);
+      const first = await startRelay(options);
+      try {
+        const relay = createRelay({ ...options, connectionString: other.url }, { logger: quietLogger, registry: new Registry() });
+        await expect(relay.start()).rejects.toMatchObject({ code: 'SFG_OUTBOX_SLOT_IN_OTHER_DATABASE' });
+        await relay.stop();
+      } finally {
+        await first.relay.stop();
+      }
+    } finally {
+      await other.drop();
+    }
+  });
+
   it('refuses to start when the slot it created has vanished, instead of silently recreating it', async () => {
     const options = testRelayOptions(db);
     const first = await startRelay(options);

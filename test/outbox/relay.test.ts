@@ -140,7 +140,7 @@ describe('CdcRelay slot checks', () => {
       query: async (text: string) => {
         queries.push(text);
         if (text.includes('pg_publication')) return { rowCount: 1, rows: [{}] };
-        if (text.includes('from pg_replication_slots')) return { rowCount: 1, rows: [{ wal_status: 'lost', plugin: 'pgoutput' }] };
+        if (text.includes('from pg_replication_slots')) return { rowCount: 1, rows: [{ wal_status: 'lost', plugin: 'pgoutput', database: 'x', ours: true }] };
         return { rowCount: 0, rows: [] };
       },
     } as unknown as pg.Client;

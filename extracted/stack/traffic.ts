@@ -60,6 +60,8 @@ export class TrafficSummary {
 
 class Shopper {
   private token = '';
+  /** Cookies the proxy set (its session cookie keeps an anonymous shopper on one side), sent back like a browser. */
+  private readonly cookies = new Map<string, string>();
 
   constructor(
     private readonly proxyUrl: string,
@@ -69,10 +71,16 @@ class Shopper {
   private async call<T>(label: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (this.cookies.size) headers.cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
     let status = 0;
     let text = '';
     try {
       const response = await fetch(`${this.proxyUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      for (const cookie of response.headers.getSetCookie()) {
+        const [pair] = cookie.split(';');
+        const separator = pair!.indexOf('=');
+        if (separator > 0) this.cookies.set(pair!.slice(0, separator).trim(), pair!.slice(separator + 1).trim());
+      }
       status = response.status;
       text = await response.text();
     } catch (error) {
@@ -101,12 +109,13 @@ class Shopper {
   /** Orders placed, looked at again (with their payment) once `revisitAfterMs` has passed, as a customer would later. */
   private readonly placed: { id: string; paymentId: string; at: number }[] = [];
 
-  /** One visit: revisit older orders, browse, look at a product, maybe order (some cards decline), maybe cancel. */
-  async visit(random: () => number, revisitAfterMs: number, orderShare: number): Promise<void> {
+  /** One visit: revisit older orders (maybe cancel one), browse, look at a product, maybe order (some cards decline). */
+  async visit(random: () => number, revisitAfterMs: number, mix: TrafficMix): Promise<void> {
     while (this.placed.length && Date.now() - this.placed[0]!.at >= revisitAfterMs) {
       const order = this.placed.shift()!;
       await this.call('/api/orders/{id}', 'GET', `/api/orders/${order.id}`);
       await this.call('/api/payments/{id}', 'GET', `/api/payments/${order.paymentId}`);
+      if (random() < mix.cancelShare) await this.call('/api/orders/{id}/cancel', 'POST', `/api/orders/${order.id}/cancel`);
     }
     const products = await this.call<{ id: string; stock: number }[]>('/api/products', 'GET', '/api/products?limit=50');
     const inStock = (products.body ?? []).filter((product) => product.stock > 2);
@@ -115,13 +124,18 @@ class Shopper {
     await this.call('/api/products/{id}', 'GET', `/api/products/${product.id}`);
     if (random() < 0.2) await this.call('/api/users/me', 'GET', '/api/users/me');
     if (random() < 0.3) await this.call('/api/orders', 'GET', '/api/orders?limit=10');
-    if (random() >= orderShare) return;
+    if (random() >= mix.orderShare) return;
     const card = random() < 0.1 ? DECLINED : APPROVED;
     const order = await this.call<{ id: string; paymentId: string }>('/api/orders', 'POST', '/api/orders', { items: [{ productId: product.id, quantity: 1 + Math.floor(random() * 2) }], card });
     if (order.status !== 201) return;
     this.placed.push({ ...order.body, at: Date.now() });
-    if (random() < 0.3) await this.call('/api/orders/{id}/cancel', 'POST', `/api/orders/${order.body.id}/cancel`);
   }
+}
+
+/** Shares of writes: visits that place an order, revisited orders that get cancelled. Both 0 = browse only. */
+export interface TrafficMix {
+  orderShare: number;
+  cancelShare: number;
 }
 
 export interface TrafficOptions {
@@ -133,14 +147,15 @@ export interface TrafficOptions {
   /** Pause between one shopper's visits. */
   thinkTimeMs?: number;
   /**
-   * How long after placing an order a shopper looks at it and its payment again (default 2000). The payment may
-   * have been written by the orders service while /api/payments is still served by legacy: reading it back
-   * sooner than sync delivers it (typically well under a second) would be a 404, which is replication lag, not
-   * an error of either side.
+   * How long after placing an order a shopper looks at it and its payment again and maybe cancels it (default
+   * 2000); also the pause after signing up. The payment may have been written by the orders service while
+   * /api/payments is still served by legacy, and a flip may move the shopper to the other side between two
+   * requests: a follow-up sooner than sync delivers the write (typically well under a second) would be a 404
+   * caused by replication lag, not an error of either side.
    */
   revisitAfterMs?: number;
-  /** The share of visits that place an order, read on every visit: set `orderShare` to 0 for browse-only traffic. */
-  mix?: { orderShare: number };
+  /** What shoppers write, read on every visit (so it can change while traffic runs); default 0.5 and 0.3. */
+  mix?: TrafficMix;
   random?: () => number;
 }
 
@@ -160,8 +175,9 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficSummar
   const shoppers = Array.from({ length: options.concurrency }, async () => {
     const shopper = new Shopper(options.proxyUrl, summary);
     while (!options.signal.aborted && !(await shopper.signUp())) await pause(500);
+    await pause(options.revisitAfterMs ?? 2_000);
     while (!options.signal.aborted) {
-      await shopper.visit(random, options.revisitAfterMs ?? 2_000, options.mix?.orderShare ?? 0.5);
+      await shopper.visit(random, options.revisitAfterMs ?? 2_000, options.mix ?? { orderShare: 0.5, cancelShare: 0.3 });
       if (options.thinkTimeMs) await pause(options.thinkTimeMs);
     }
   });

@@ -82,6 +82,8 @@ function flagsSchema(env: NodeJS.ProcessEnv) {
           clientToken: z.string().min(1).default(infra.unleashClientToken),
           appName: z.string().min(1).default('strangler-proxy'),
           refreshIntervalMs: positiveMs.default(5_000),
+          /** Limit of one fetch, also the longest back-off between its retries. */
+          requestTimeoutMs: positiveMs.default(10_000),
           /** Unleash client-features JSON loaded at start (`bootstrapOverride: false`: a backup wins). */
           bootstrapFile: z.string().min(1).optional(),
           /** Persistent directory for the last known flags (relative to the config file). */

@@ -50,12 +50,21 @@ describe('strangler proxy with Unleash flags', () => {
     return file;
   };
 
-  /** When the Unleash client API starts serving the flag as `enabled` (polled every 20 ms). */
-  const servedByUnleash = async (enabled: boolean): Promise<number> => {
+  /**
+   * When the Unleash client API starts serving a change to clients that already hold the previous version: polled
+   * every 20 ms with the ETag taken before the change, as unleash-client asks (the server may answer 304 for up to
+   * ~1 s after the admin call while its revision id catches up).
+   */
+  const clientFeatures = (etag?: string) =>
+    fetch(`${env.unleashUrl}/client/features`, { headers: { authorization: env.unleashClientToken, ...(etag ? { 'if-none-match': etag } : {}) } });
+  const currentEtag = async () => (await clientFeatures()).headers.get('etag') ?? undefined;
+  const servedByUnleash = async (etag: string | undefined, enabled: boolean): Promise<number> => {
     for (;;) {
-      const response = await fetch(`${env.unleashUrl}/client/features`, { headers: { authorization: env.unleashClientToken } });
-      const { features } = (await response.json()) as { features: Array<{ name: string; enabled: boolean }> };
-      if (features.find((feature) => feature.name === flag)?.enabled === enabled) return Date.now();
+      const response = await clientFeatures(etag);
+      if (response.status === 200) {
+        const { features } = (await response.json()) as { features: Array<{ name: string; enabled: boolean }> };
+        if (features.find((feature) => feature.name === flag)?.enabled === enabled) return Date.now();
+      }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   };
@@ -101,13 +110,15 @@ describe('strangler proxy with Unleash flags', () => {
       Math.max(from, ...observations.filter((o) => o.sentAt >= from && o.sentAt < to && o.side === side).map((o) => o.sentAt));
 
     await new Promise((resolve) => setTimeout(resolve, 500));
+    const etagBeforeOn = await currentEtag();
     const onAt = Date.now();
     await admin.setRollout(flag, 100);
-    const onServedAt = await servedByUnleash(true);
+    const onServedAt = await servedByUnleash(etagBeforeOn, true);
     await new Promise((resolve) => setTimeout(resolve, REFRESH_MS + 1_500));
+    const etagBeforeOff = await currentEtag();
     const offAt = Date.now();
     await admin.disable(flag);
-    const offServedAt = await servedByUnleash(false);
+    const offServedAt = await servedByUnleash(etagBeforeOff, false);
     await new Promise((resolve) => setTimeout(resolve, REFRESH_MS + 1_500));
     loading = false;
     await load;

@@ -91,13 +91,16 @@ export abstract class LeaderElectedRelay extends EventEmitter {
       }
     }
     await this.publisher.connect();
-    const settled = new Promise<void>((resolve, reject) => {
-      this.once('leader', resolve);
-      this.once('standby', resolve);
-      this.once('fatal', reject);
-    });
+    let settle!: (error?: Error) => void;
+    const settled = new Promise<void>((resolve, reject) => (settle = (error) => (error ? reject(error) : resolve())));
+    const ready = () => settle();
+    this.once('leader', ready).once('standby', ready).once('fatal', settle);
     this.loop = this.run();
-    await settled;
+    try {
+      await settled;
+    } finally {
+      this.off('leader', ready).off('standby', ready).off('fatal', settle);
+    }
   }
 
   /** Finishes in-flight sends (up to stopTimeoutMs), confirms what Kafka acknowledged, releases leadership. */

@@ -125,8 +125,9 @@ export class PublishPipeline<T> {
         this.inFlight = units;
         const records: PublishRecord[] = [];
         for (const unit of units) for (const row of unit.rows) {
-          const record = await this.toRecord(row);
-          if (record) records.push(record);
+          const record = this.toRecord(row);
+          if (record.refusal) await this.unpublishable(record, record.refusal);
+          else records.push(record);
         }
         for (let start = 0; start < records.length; start += this.options.batch.maxEvents) {
           await this.sendWithRetry(records.slice(start, start + this.options.batch.maxEvents));
@@ -187,8 +188,8 @@ export class PublishPipeline<T> {
     return entry;
   }
 
-  /** The Debezium EventRouter record for a row, or undefined when the row was routed away as unpublishable. */
-  private async toRecord(row: OutboxRow): Promise<PublishRecord | undefined> {
+  /** The Debezium EventRouter record for a row, with the reason when Kafka could never accept it. */
+  private toRecord(row: OutboxRow): PublishRecord & { refusal?: UnpublishableEventError } {
     const headers: Record<string, string> = { id: row.id, type: row.type };
     if (row.headers && row.headers !== '{}') {
       for (const [name, value] of Object.entries(JSON.parse(row.headers) as Record<string, unknown>)) {
@@ -196,19 +197,18 @@ export class PublishPipeline<T> {
       }
     }
     const { topic, legal } = this.topicFor(row.aggregatetype);
-    const record: PublishRecord = { topic, key: row.aggregateid, value: row.payload, headers };
+    const record = { topic, key: row.aggregateid, value: row.payload, headers };
     if (!legal) {
-      await this.unpublishable(record, new UnpublishableEventError('SFG_OUTBOX_ILLEGAL_TOPIC', `"${topic}" is not a legal Kafka topic name`, row.id));
-      return undefined;
+      return { ...record, refusal: new UnpublishableEventError('SFG_OUTBOX_ILLEGAL_TOPIC', `"${topic}" is not a legal Kafka topic name`, row.id) };
     }
     const limit = this.options.kafka.maxRecordBytes;
     // Cheap bound first: a UTF-16 length times 3 bounds the UTF-8 size.
-    if (row.payload !== null && row.payload.length * 3 >= limit && Buffer.byteLength(row.payload) >= limit) {
-      await this.unpublishable(
-        record,
-        new UnpublishableEventError('SFG_OUTBOX_RECORD_TOO_LARGE', `payload of ${Buffer.byteLength(row.payload)} bytes exceeds kafka.maxRecordBytes ${limit}`, row.id),
-      );
-      return undefined;
+    if (row.payload !== null && row.payload.length * 3 >= limit) {
+      const bytes = Buffer.byteLength(row.payload);
+      if (bytes >= limit) {
+        const message = `payload of ${bytes} bytes exceeds kafka.maxRecordBytes ${limit}`;
+        return { ...record, refusal: new UnpublishableEventError('SFG_OUTBOX_RECORD_TOO_LARGE', message, row.id) };
+      }
     }
     return record;
   }

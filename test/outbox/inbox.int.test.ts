@@ -89,6 +89,8 @@ describe('inbox consumer (real Postgres and Kafka)', () => {
       const counted = await eventually(() => outcomes(registry), (value) => value.applied === 4);
       expect(counted).toEqual({ applied: 4, duplicate: 1, stale: 1, retried: 4, dlq: 1 });
       expect(attempts.get(ids.poison)).toBe(3);
+      const lag = await registry.getSingleMetric('strangler_sync_consumer_lag_messages')!.get();
+      expect(lag.values).toEqual([{ labels: { consumer: 'orders-sync', topic }, value: 0 }]);
       const inbox = await db.pool.query('select event_id from inbox where consumer = $1', ['orders-sync']);
       expect(inbox.rows.map((row) => row.event_id).sort()).toEqual([ids.first, ids.second, ids.flaky, ids.stale, ids.last].sort());
 

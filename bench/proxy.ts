@@ -154,7 +154,31 @@ async function runRole(role: Role, upstreamPort: number, flagsMode: string): Pro
 
 interface Server {
   port: number;
+  /** Processes whose CPU time is charged to this target (nginx: master and workers). */
+  pids(): number[];
   stop(): void;
+}
+
+/**
+ * CPU time (user + system, ms) the processes have used, from /proc (Linux; undefined elsewhere). CPU per request
+ * is far steadier than req/s on a shared machine, and shows where the time goes.
+ */
+function cpuMs(pids: number[]): number | undefined {
+  try {
+    let ticks = 0;
+    for (const pid of pids) {
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+    }
+    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+function childPids(pid: number): number[] {
+  const found = spawnSync('pgrep', ['-P', String(pid)]).stdout?.toString().trim();
+  return found ? found.split('\n').map(Number) : [];
 }
 
 function startChild(command: string, args: string[], readyPattern: RegExp | undefined, fixedPort?: number): Promise<Server> {
@@ -165,7 +189,7 @@ function startChild(command: string, args: string[], readyPattern: RegExp | unde
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const ready = readyPattern?.exec(output);
-      if (ready) resolve({ port: Number(ready[1]), stop });
+      if (ready) resolve({ port: Number(ready[1]), pids: () => [child.pid!], stop });
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
@@ -176,7 +200,7 @@ function startChild(command: string, args: string[], readyPattern: RegExp | unde
         http
           .get(`http://127.0.0.1:${fixedPort}/api/ping`, (res) => {
             res.resume();
-            resolve({ port: fixedPort!, stop });
+            resolve({ port: fixedPort!, pids: () => [child.pid!, ...childPids(child.pid!)], stop });
           })
           .on('error', () => setTimeout(poll, 100));
       poll();
@@ -237,15 +261,26 @@ http {
   return startChild(binary, ['-c', path.join(dir, 'nginx.conf'), '-p', dir], undefined, port);
 }
 
-async function measure(port: number, overallRate?: number): Promise<{ rps: number; p99: number; p50: number; errors: number }> {
+interface Sample {
+  rps: number;
+  p99: number;
+  p50: number;
+  errors: number;
+  cpuUsPerRequest: number | undefined;
+}
+
+async function measure(server: Server): Promise<Sample> {
+  const pids = server.pids();
+  const cpuBefore = cpuMs(pids);
   const result = await autocannon({
-    url: `http://127.0.0.1:${port}/api/items/42`,
+    url: `http://127.0.0.1:${server.port}/api/items/42`,
     connections: CONNECTIONS,
     duration: DURATION_S,
-    ...(overallRate ? { overallRate } : {}),
     requests: USER_REQUESTS,
   });
-  return { rps: result.requests.average, p99: result.latency.p99, p50: result.latency.p50, errors: result.errors + result.non2xx + result.timeouts };
+  const cpuAfter = cpuMs(pids);
+  const cpuUsPerRequest = cpuBefore === undefined || cpuAfter === undefined ? undefined : Number((((cpuAfter - cpuBefore) * 1000) / result.requests.total).toFixed(1));
+  return { rps: result.requests.average, p99: result.latency.p99, p50: result.latency.p50, errors: result.errors + result.non2xx + result.timeouts, cpuUsPerRequest };
 }
 
 const median = (values: number[]) => {
@@ -275,21 +310,21 @@ async function main(): Promise<void> {
   const flagsMode = process.env.BENCH_FLAGS ?? ((await unleashAvailable()) ? 'unleash' : 'file');
   const upstream = await startRole('upstream', 0, flagsMode);
   const targets: Array<{ name: string; server: Server | undefined }> = [
-    { name: 'direct', server: { port: upstream.port, stop: () => undefined } },
+    { name: 'direct', server: { port: upstream.port, pids: () => [], stop: () => undefined } },
     { name: 'strangler-proxy', server: await startRole('strangler', upstream.port, flagsMode) },
     { name: 'node-floor', server: await startRole('node-floor', upstream.port, flagsMode) },
     { name: 'express+hpm', server: await startRole('hpm', upstream.port, flagsMode) },
     { name: 'nginx', server: await startNginx(upstream.port) },
   ];
-  const results = new Map<string, Array<{ rps: number; p99: number; p50: number; errors: number }>>();
+  const results = new Map<string, Sample[]>();
   try {
     for (const target of targets) if (target.server) await autocannon({ url: `http://127.0.0.1:${target.server.port}/api/warmup`, connections: CONNECTIONS, duration: 2 });
     for (let round = 1; round <= ROUNDS; round++) {
       for (const target of targets) {
         if (!target.server) continue;
-        const sample = await measure(target.server.port);
+        const sample = await measure(target.server);
         results.set(target.name, [...(results.get(target.name) ?? []), sample]);
-        process.stderr.write(`round ${round} ${target.name}: ${Math.round(sample.rps)} req/s, p99 ${sample.p99} ms\n`);
+        process.stderr.write(`round ${round} ${target.name}: ${Math.round(sample.rps)} req/s, p99 ${sample.p99} ms, ${sample.cpuUsPerRequest ?? '?'} µs CPU/request\n`);
       }
     }
     const maxRps = (name: string) => (results.has(name) ? median(results.get(name)!.map((sample) => sample.rps)) : undefined);
@@ -309,11 +344,15 @@ async function main(): Promise<void> {
     }
     const p99Added = (key: keyof typeof rates) => Number((median(added[key].proxy) - median(added[key].direct)).toFixed(2));
 
-    const rows = [['target', 'req/s (median)', 'p50 ms', 'p99 ms', 'errors', 'vs nginx']];
+    const cpuPerRequest = (name: string) => {
+      const values = (results.get(name) ?? []).map((sample) => sample.cpuUsPerRequest).filter((value): value is number => value !== undefined);
+      return values.length ? median(values) : undefined;
+    };
+    const rows = [['target', 'req/s (median)', 'p50 ms', 'p99 ms', 'errors', 'vs nginx', 'CPU µs/req']];
     for (const target of targets) {
       const samples = results.get(target.name);
       if (!samples) {
-        rows.push([target.name, 'skipped (no nginx binary)', '-', '-', '-', '-']);
+        rows.push([target.name, 'skipped (no nginx binary)', '-', '-', '-', '-', '-']);
         continue;
       }
       const rps = median(samples.map((sample) => sample.rps));
@@ -324,6 +363,7 @@ async function main(): Promise<void> {
         String(median(samples.map((sample) => sample.p99))),
         String(samples.reduce((sum, sample) => sum + sample.errors, 0)),
         nginxRps ? `${(rps / nginxRps).toFixed(2)}x` : '-',
+        String(cpuPerRequest(target.name) ?? '-'),
       ]);
     }
     const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
@@ -343,6 +383,7 @@ async function main(): Promise<void> {
         p99_added_ms: p99Added('halfNginx'),
         p99_added_ms_half_proxy_rate: p99Added('halfProxy'),
         node_floor_rps: Math.round(maxRps('node-floor')!),
+        cpu_us_per_request: Object.fromEntries(targets.filter((target) => target.name !== 'direct').map((target) => [target.name, cpuPerRequest(target.name) ?? null])),
         hpm_rps: Math.round(maxRps('express+hpm')!),
         flags: flagsMode,
       }),

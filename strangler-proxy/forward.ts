@@ -33,7 +33,7 @@ const HOP_BY_HOP = new Set([
 
 /** Header names listed in `Connection:` are hop-by-hop too (RFC 9110 7.6.1). */
 function connectionListed(value: string | undefined): string[] {
-  if (!value) return [];
+  if (!value || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close') return [];
   const names: string[] = [];
   for (const token of value.split(',')) {
     const name = token.trim().toLowerCase();
@@ -56,8 +56,7 @@ export function upstreamHeaders(req: http.IncomingMessage, requestId: string, ke
   for (const name in incoming) {
     if (!HOP_BY_HOP.has(name)) headers[name] = incoming[name];
   }
-  const listed = incoming.connection;
-  if (listed !== undefined && listed !== 'keep-alive' && listed !== 'close') for (const name of connectionListed(listed)) delete headers[name];
+  for (const name of connectionListed(incoming.connection)) delete headers[name];
   if (keepUpgrade && incoming.upgrade) {
     headers.connection = 'upgrade';
     headers.upgrade = incoming.upgrade;

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { up, resolveEnvironment, unleashBaseUrl } from '../../infra';
-import { CaseStudyStack, DEMO_USER, SHOP_ROUTES, type StackOptionsInput } from '../../extracted/stack';
+import { CaseStudyStack, DEMO_USER, type StackOptionsInput } from '../../extracted/stack';
 import { runTraffic } from '../../extracted/stack/traffic';
 import { UsageError, type Command } from '../command';
 
@@ -25,6 +25,8 @@ Options:
   --instance <name>      names relays (replication slots), consumer groups, proxy app (default shop)
   --flag-prefix <p>      flag names <p>-<route> (default shop)
   --topic-prefix <p>     Kafka topics <p><aggregatetype> (default outbox.event.)
+  --relay-mode <mode>    cdc (default: one replication slot per database, 5 in all; Postgres allows 10
+                         by default) or polling (no slot)
   --no-seed              do not seed an empty legacy database
 
 demo traffic: sends realistic mixed traffic through the proxy (browse, register, log in, order, pay with
@@ -41,16 +43,24 @@ function integer(name: string, text: string | undefined, fallback: number): numb
   return value;
 }
 
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
+/**
+ * Resolves on the first SIGINT/SIGTERM and absorbs later ones until dispose(): under `npm start` one Ctrl-C
+ * reaches this process twice (from the terminal, and relayed by tsx), and an unhandled second SIGINT would kill
+ * it in the middle of stopping.
+ */
+function shutdownSignal(): { received: Promise<NodeJS.Signals>; dispose(): void } {
+  let resolveSignal!: (signal: NodeJS.Signals) => void;
+  const received = new Promise<NodeJS.Signals>((resolve) => (resolveSignal = resolve));
+  const onSignal = (signal: NodeJS.Signals) => resolveSignal(signal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    received,
+    dispose() {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      resolve(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+    },
+  };
 }
 
 async function traffic(argv: string[]): Promise<number> {
@@ -58,15 +68,20 @@ async function traffic(argv: string[]): Promise<number> {
     args: argv,
     options: { proxy: { type: 'string', default: 'http://127.0.0.1:8080' }, concurrency: { type: 'string' }, 'duration-s': { type: 'string' } },
   });
-  const controller = new AbortController();
-  const signal = waitForSignal().then(() => controller.abort());
+  const concurrency = integer('concurrency', values.concurrency, 4);
   const durationS = values['duration-s'] === undefined ? undefined : integer('duration-s', values['duration-s'], 0);
+  const controller = new AbortController();
+  const shutdown = shutdownSignal();
+  void shutdown.received.then(() => controller.abort());
   const timer = durationS === undefined ? undefined : setTimeout(() => controller.abort(), durationS * 1_000);
-  const summary = await runTraffic({ proxyUrl: values.proxy, concurrency: integer('concurrency', values.concurrency, 4), signal: controller.signal, live: process.stderr });
-  if (timer) clearTimeout(timer);
-  void signal;
-  console.log(summary.table());
-  return summary.unexpected() > 0 ? 1 : 0;
+  try {
+    const summary = await runTraffic({ proxyUrl: values.proxy, concurrency, signal: controller.signal, live: process.stderr });
+    console.log(summary.table());
+    return summary.unexpected() > 0 ? 1 : 0;
+  } finally {
+    clearTimeout(timer);
+    shutdown.dispose();
+  }
 }
 
 export const demoCommand: Command = {
@@ -84,11 +99,14 @@ export const demoCommand: Command = {
         instance: { type: 'string' },
         'flag-prefix': { type: 'string' },
         'topic-prefix': { type: 'string' },
+        'relay-mode': { type: 'string' },
         'no-seed': { type: 'boolean', default: false },
       },
     });
     if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
     const offset = integer('port-offset', values['port-offset'], 0);
+    const relayMode = values['relay-mode'];
+    if (relayMode !== undefined && relayMode !== 'cdc' && relayMode !== 'polling') throw new UsageError('--relay-mode must be cdc or polling');
     const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
     const log = (line: string) => process.stderr.write(`[demo] ${line}\n`);
 
@@ -101,49 +119,62 @@ export const demoCommand: Command = {
       instanceName: values.instance,
       flagPrefix: values['flag-prefix'],
       topicPrefix: values['topic-prefix'],
+      relayMode,
       seed: !values['no-seed'],
     };
     const stack = new CaseStudyStack(options, { logger });
     // Listening from here on: a Ctrl-C during start-up lets start() finish (or fail), then stops everything.
-    let signalled: NodeJS.Signals | undefined;
-    const interrupted = waitForSignal().then((signal) => (signalled = signal));
-    log('starting monolith, services, relays, sync consumers, flags and proxy...');
-    await stack.start();
-    if (signalled) {
-      await stack.stop();
-      return 130;
+    const shutdown = shutdownSignal();
+    try {
+      return await runDemo(stack, shutdown.received, log);
+    } finally {
+      shutdown.dispose();
     }
-    const env = resolveEnvironment();
-    const dbOption = stack.options.databasePrefix === 'strangler' ? '' : ` --database-prefix ${stack.options.databasePrefix}`;
-    const flag = (route: string) => stack.flagName(route as (typeof SHOP_ROUTES)[number]['id']);
-    console.log(
-      [
-        '',
-        'strangler-fig e-commerce case study is running.',
-        '',
-        `  proxy          ${stack.proxyUrl}            e.g. curl ${stack.proxyUrl}/api/products`,
-        `  proxy admin    ${stack.adminUrl}            curl -H 'authorization: Bearer ${stack.options.adminToken}' ${stack.adminUrl}/routes`,
-        `  Unleash UI     ${unleashBaseUrl(env.unleashUrl)}            login admin / unleash4all`,
-        `  Prometheus     ${env.prometheusUrl}`,
-        ...stack.nodes.map((node) => `  ${node.origin.padEnd(14)} ${node.app.url}   database ${node.database}`),
-        `  demo user      ${DEMO_USER.email} / ${DEMO_USER.password}`,
-        '',
-        'Migrate a route (here: products) step by step (README: "Migrating a route, step by step"):',
-        `  export STRANGLER_ADMIN_URL=${stack.adminUrl} STRANGLER_ADMIN_TOKEN=${stack.options.adminToken}`,
-        `  npx strangler backfill product${dbOption}                              # copy legacy rows into ${stack.options.databasePrefix}_catalog`,
-        `  npx strangler verify product${dbOption}                                # 0 drift before going on`,
-        `  npx strangler flip products 100 --flag ${flag('products')}-shadow --wait-ms 0   # shadow reads; 0 turns shadow off`,
-        `  npx strangler flip products 10                              # then 50, then 100`,
-        `  npx strangler verify all --attempts 10 --interval-ms 1000${dbOption}`,
-        `  npx strangler flip products 0                               # roll back: everyone on legacy again`,
-        '',
-        'Traffic: npm run demo:traffic        Stop: Ctrl-C',
-      ].join('\n'),
-    );
-    const signal = await interrupted;
-    log(`${signal}: stopping proxy, consumers, relays and apps...`);
-    await stack.stop();
-    log('stopped');
-    return 0;
   },
 };
+
+async function runDemo(stack: CaseStudyStack, interrupted: Promise<NodeJS.Signals>, log: (line: string) => void): Promise<number> {
+  let signalled: NodeJS.Signals | undefined;
+  void interrupted.then((signal) => (signalled = signal));
+  log('starting monolith, services, relays, sync consumers, flags and proxy...');
+  await stack.start();
+  if (signalled) {
+    await stack.stop();
+    return 130;
+  }
+  const env = resolveEnvironment();
+  const dbOption = stack.options.databasePrefix === 'strangler' ? '' : ` --database-prefix ${stack.options.databasePrefix}`;
+  const steps: [command: string, comment: string][] = [
+    [`npx strangler backfill product${dbOption}`, `copy legacy rows into ${stack.options.databasePrefix}_catalog`],
+    [`npx strangler verify product${dbOption}`, '0 drift before going on'],
+    [`npx strangler flip products 100 --flag ${stack.flagName('products', 'shadow')} --wait-ms 0`, 'shadow reads; 0 turns shadow off'],
+    ['npx strangler flip products 10', 'then 50, then 100'],
+    [`npx strangler verify all --attempts 10 --interval-ms 1000${dbOption}`, '0 drift after each step'],
+    ['npx strangler flip products 0', 'roll back: everyone on legacy again'],
+  ];
+  const width = Math.max(...steps.map(([command]) => command.length));
+  console.log(
+    [
+      '',
+      'strangler-fig e-commerce case study is running.',
+      '',
+      `  proxy          ${stack.proxyUrl}            e.g. curl ${stack.proxyUrl}/api/products`,
+      `  proxy admin    ${stack.adminUrl}            curl -H 'authorization: Bearer ${stack.options.adminToken}' ${stack.adminUrl}/routes`,
+      `  Unleash UI     ${unleashBaseUrl(env.unleashUrl)}            login admin / unleash4all`,
+      `  Prometheus     ${env.prometheusUrl}`,
+      ...stack.nodes.map((node) => `  ${node.origin.padEnd(14)} ${node.app.url}   database ${node.database}`),
+      `  demo user      ${DEMO_USER.email} / ${DEMO_USER.password}`,
+      '',
+      'Migrate a route (here: products) step by step (README: "Migrating a route, step by step"):',
+      `  export STRANGLER_ADMIN_URL=${stack.adminUrl} STRANGLER_ADMIN_TOKEN=${stack.options.adminToken}`,
+      ...steps.map(([command, comment]) => `  ${command.padEnd(width)}  # ${comment}`),
+      '',
+      'Traffic: npm run demo:traffic        Stop: Ctrl-C',
+    ].join('\n'),
+  );
+  const signal = await interrupted;
+  log(`${signal}: stopping proxy, consumers, relays and apps...`);
+  await stack.stop();
+  log('stopped');
+  return 0;
+}

@@ -47,6 +47,11 @@ export function stackOptionsSchema(env: NodeJS.ProcessEnv = process.env) {
     flagPrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).default('shop'),
     /** Seed a demo user and products into an empty legacy database. */
     seed: z.boolean().default(true),
+    /**
+     * `cdc` (default) holds one replication slot per database: 5 of Postgres' max_replication_slots (10 by
+     * default). `polling` needs none, at the cost of a poll interval of latency.
+     */
+    relayMode: z.enum(['cdc', 'polling']).default('cdc'),
     /** Relay heartbeat and consumer retry pacing; tests shorten them. */
     relayHeartbeatMs: z.number().int().positive().default(2_000),
     stopTimeoutMs: z.number().int().positive().default(10_000),

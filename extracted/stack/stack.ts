@@ -153,10 +153,12 @@ export class CaseStudyStack {
     const relay = createRelay(
       {
         name: `${options.instanceName}_${origin}`,
+        mode: options.relayMode,
         connectionString: databaseUrl,
         topicPrefix: options.topicPrefix,
         kafka: { brokers: options.kafkaBrokers, clientId: `${options.instanceName}-${origin}-relay` },
         heartbeatIntervalMs: options.relayHeartbeatMs,
+        polling: { intervalMs: options.relayHeartbeatMs },
         stopTimeoutMs: options.stopTimeoutMs,
       },
       { logger: this.logger, registry },

@@ -18,10 +18,13 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** An offset that moves every demo port onto a free one, so the smoke test runs beside a real `npm start`. */
+/**
+ * An offset that moves every demo port onto a free one, so the smoke test runs beside a real `npm start`. The
+ * ports stay below the ephemeral range (32768+), where outgoing connections could take one between check and use.
+ */
 async function freeOffset(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt += 1) {
-    const offset = 20_000 + Math.floor(Math.random() * 20_000);
+    const offset = 10_000 + Math.floor(Math.random() * 14_000);
     if ((await Promise.all(DEFAULT_PORTS.map((port) => portFree(port + offset)))).every(Boolean)) return offset;
   }
   throw new Error('no free port offset');
@@ -67,28 +70,36 @@ describe('npm start (strangler demo) smoke test', () => {
   });
 
   it('boots, answers GET /api/products through the proxy with 200, and stops cleanly on Ctrl-C', async () => {
-    const offset = await freeOffset();
     const root = path.resolve(__dirname, '../..');
-    child = spawn(
-      'npm',
-      ['start', '--', '--port-offset', String(offset), '--database-prefix', name, '--instance', name, '--flag-prefix', name.replace(/_/g, '-'), '--topic-prefix', `${name}.event.`],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-    );
+    let offset = 0;
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<string>((resolve) => child!.once('exit', (code, signal) => resolve(signal ?? String(code))));
-
-    await eventually(async () => stdout.includes('is running') || child!.exitCode !== null, 90_000, 'demo start');
-    if (!stdout.includes('is running')) throw new Error(`demo exited early (${child.exitCode}):\n${stderr}`);
+    let exited!: Promise<string>;
+    // A port can still be taken between the check and the listen: then the demo exits at once and we retry.
+    for (let attempt = 1; attempt <= 3; attempt += 1) {
+      offset = await freeOffset();
+      stdout = '';
+      stderr = '';
+      child = spawn(
+        'npm',
+        ['start', '--', '--port-offset', String(offset), '--database-prefix', name, '--instance', name, '--flag-prefix', name.replace(/_/g, '-'), '--topic-prefix', `${name}.event.`],
+        { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+      );
+      child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const current = child;
+      exited = new Promise<string>((resolve) => current.once('exit', (code, signal) => resolve(signal ?? String(code))));
+      await eventually(async () => stdout.includes('is running') || current.exitCode !== null, 90_000, 'demo start');
+      if (stdout.includes('is running') || !stderr.includes('EADDRINUSE')) break;
+    }
+    if (!stdout.includes('is running')) throw new Error(`demo exited early (${child!.exitCode}):\n${stderr}`);
     expect(stdout).toContain(`http://127.0.0.1:${8080 + offset}`);
     expect(stdout).toContain('admin / unleash4all');
     const response = await fetch(`http://127.0.0.1:${8080 + offset}/api/products`);
     expect(response.status).toBe(200);
     expect(((await response.json()) as unknown[]).length).toBeGreaterThan(0);
 
-    process.kill(-child.pid!, 'SIGINT');
+    process.kill(-child!.pid!, 'SIGINT');
     const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('timeout'), 30_000).unref())]);
     // npm itself ends by the SIGINT (exit status 130 in a shell); what matters is that the demo stopped every part
     // in order and nothing is left running.

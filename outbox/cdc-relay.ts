@@ -171,6 +171,9 @@ export class CdcRelay extends LeaderElectedRelay {
       accepting = false;
       clearInterval(heartbeat);
       await service.destroy().catch(() => undefined);
+      // destroy() drops every listener, but a late FATAL from the server (e.g. the database being dropped) can still
+      // reach the service through its connection; without a listener EventEmitter2 would throw it.
+      service.on('error', (error: Error) => logger.debug({ err: error }, 'replication connection error after stop'));
     }
   }
 }

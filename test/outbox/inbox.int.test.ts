@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Registry } from 'prom-client';
-import { InboxConsumer, KafkaPublisher, migrateOutbox, type InboxEvent, type PublishRecord } from '../../outbox';
-import { collectRecords, createTestDatabase, testEnv, uniqueName, type TestDatabase } from '../helpers';
-import { createTopics, quietLogger } from './support';
+import { InboxConsumer, KafkaPublisher, type InboxEvent, type PublishRecord } from '../../outbox';
+import { collectRecords, testEnv, uniqueName, type TestDatabase } from '../helpers';
+import { createOutboxDatabase, createTopics, quietLogger } from './support';
 
 async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 45_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -24,8 +24,7 @@ describe('inbox consumer (real Postgres and Kafka)', () => {
   let db: TestDatabase;
   let publisher: KafkaPublisher;
   beforeAll(async () => {
-    db = await createTestDatabase('sfg_outbox_inbox');
-    await migrateOutbox(db.pool);
+    db = await createOutboxDatabase('sfg_outbox_inbox');
     await db.pool.query('create table applied (event_id uuid primary key, aggregate_id text not null, n int not null)');
     publisher = new KafkaPublisher({ brokers: testEnv().kafkaBrokers, clientId: 'inbox-test' }, { logger: quietLogger });
     await publisher.connect();

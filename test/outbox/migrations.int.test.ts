@@ -1,10 +1,11 @@
-import { createTestDatabase, type TestDatabase } from '../helpers';
+import type { TestDatabase } from '../helpers';
 import { append, appendMany, migrateOutbox, outboxMigrations, runMigrations } from '../../outbox';
+import { createOutboxDatabase } from './support';
 
 describe('outbox migrations and writer (real Postgres)', () => {
   let db: TestDatabase;
   beforeAll(async () => {
-    db = await createTestDatabase('sfg_outbox_mig');
+    db = await createOutboxDatabase('sfg_outbox_mig', {}, false);
   });
   afterAll(async () => {
     await db.drop();

@@ -2,9 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { infraPaths } from '../../infra';
 import { startKafkaBroker, type PrivateKafkaBroker } from '../../infra/kafka';
-import { migrateOutbox } from '../../outbox';
-import { collectRecords, createTestDatabase, freePort, uniqueName, type TestDatabase } from '../helpers';
-import { assertComplete, startRelay, testRelayOptions, writeWorkload, type Workload } from './support';
+import { collectRecords, freePort, uniqueName, type TestDatabase } from '../helpers';
+import { createOutboxDatabase, assertComplete, startRelay, testRelayOptions, writeWorkload, type Workload } from './support';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -28,8 +27,7 @@ describe('CDC relay across a Kafka broker restart (private broker, real Postgres
   let ports: { brokerPort: number; controllerPort: number };
 
   beforeAll(async () => {
-    db = await createTestDatabase('sfg_outbox_broker', { max: 8 });
-    await migrateOutbox(db.pool);
+    db = await createOutboxDatabase('sfg_outbox_broker', { max: 8 });
     ports = { brokerPort: await freePort(), controllerPort: await freePort() };
     broker = await startKafkaBroker({ name, dataDir, ...ports });
   }, 120_000);

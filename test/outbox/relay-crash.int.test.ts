@@ -1,7 +1,6 @@
 import fs from 'node:fs';
-import { migrateOutbox } from '../../outbox';
-import { collectRecords, createTestDatabase, type TestDatabase } from '../helpers';
-import { assertComplete, createTopics, spawnRelay, testRelayOptions, writeRelayConfig, writeWorkload, type RelayProcess, type Workload } from './support';
+import { collectRecords, type TestDatabase } from '../helpers';
+import { createOutboxDatabase, assertComplete, createTopics, spawnRelay, testRelayOptions, writeRelayConfig, writeWorkload, type RelayProcess, type Workload } from './support';
 
 const STREAMING = /streaming from the replication slot/;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -11,8 +10,7 @@ describe('CDC relay as a process: kill -9 and failover (real Postgres and Kafka)
   const running: RelayProcess[] = [];
   const configs: string[] = [];
   beforeAll(async () => {
-    db = await createTestDatabase('sfg_outbox_crash', { max: 8 });
-    await migrateOutbox(db.pool);
+    db = await createOutboxDatabase('sfg_outbox_crash', { max: 8 });
   });
   afterEach(async () => {
     for (const relay of running.splice(0)) {

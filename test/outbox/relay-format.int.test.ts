@@ -1,13 +1,12 @@
 import { Registry } from 'prom-client';
-import { append, appendMany, migrateOutbox } from '../../outbox';
-import { collectRecords, createTestDatabase, type TestDatabase } from '../helpers';
-import { createTopics, startRelay, testRelayOptions } from './support';
+import { append, appendMany } from '../../outbox';
+import { collectRecords, type TestDatabase } from '../helpers';
+import { createOutboxDatabase, createTopics, startRelay, testRelayOptions } from './support';
 
 describe.each(['cdc', 'polling'] as const)('%s relay: Debezium EventRouter format', (mode) => {
   let db: TestDatabase;
   beforeAll(async () => {
-    db = await createTestDatabase(`sfg_outbox_fmt_${mode}`);
-    await migrateOutbox(db.pool);
+    db = await createOutboxDatabase(`sfg_outbox_fmt_${mode}`);
   });
   afterAll(async () => {
     await db.drop();

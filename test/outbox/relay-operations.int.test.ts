@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
-import { createRelay, migrateOutbox, SlotMissingError, type PublishRecord, type Publisher } from '../../outbox';
-import { collectRecords, createTestDatabase, testKafka, type TestDatabase } from '../helpers';
-import { createTopics, quietLogger, startRelay, testRelayOptions } from './support';
+import { createRelay, SlotMissingError, type PublishRecord, type Publisher } from '../../outbox';
+import { collectRecords, testKafka, type TestDatabase } from '../helpers';
+import { createOutboxDatabase, createTopics, quietLogger, startRelay, testRelayOptions } from './support';
 
 async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
   const metric = await registry.getSingleMetric(name)!.get();
@@ -46,8 +46,7 @@ async function until(probe: () => Promise<boolean>, timeoutMs = 20_000): Promise
 describe.each(['cdc', 'polling'] as const)('%s relay backlog metrics (real Postgres)', (mode) => {
   let db: TestDatabase;
   beforeAll(async () => {
-    db = await createTestDatabase(`sfg_outbox_backlog_${mode}`);
-    await migrateOutbox(db.pool);
+    db = await createOutboxDatabase(`sfg_outbox_backlog_${mode}`);
   });
   afterAll(async () => {
     await db.drop();
@@ -87,8 +86,7 @@ describe.each(['cdc', 'polling'] as const)('%s relay backlog metrics (real Postg
 describe('CDC relay backpressure (real Postgres)', () => {
   let db: TestDatabase;
   beforeAll(async () => {
-    db = await createTestDatabase('sfg_outbox_pressure');
-    await migrateOutbox(db.pool);
+    db = await createOutboxDatabase('sfg_outbox_pressure');
   });
   afterAll(async () => {
     await db.drop();
@@ -122,8 +120,7 @@ describe('CDC relay backpressure (real Postgres)', () => {
 describe('CDC relay operations (real Postgres and Kafka)', () => {
   let db: TestDatabase;
   beforeAll(async () => {
-    db = await createTestDatabase('sfg_outbox_ops');
-    await migrateOutbox(db.pool);
+    db = await createOutboxDatabase('sfg_outbox_ops');
   });
   afterAll(async () => {
     await db.drop();
@@ -213,9 +210,8 @@ describe('CDC relay operations (real Postgres and Kafka)', () => {
   });
 
   it('refuses a slot of the same name that belongs to another database (slot names are per cluster)', async () => {
-    const other = await createTestDatabase('sfg_outbox_other');
+    const other = await createOutboxDatabase('sfg_outbox_other');
     try {
-      await migrateOutbox(other.pool);
       const options = testRelayOptions(db);
       const first = await startRelay(options);
       try {

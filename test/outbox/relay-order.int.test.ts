@@ -1,12 +1,10 @@
-import { migrateOutbox } from '../../outbox';
-import { collectRecords, createTestDatabase, type TestDatabase } from '../helpers';
-import { assertComplete, createTopics, startRelay, testRelayOptions, writeWorkload, type Workload } from './support';
+import { collectRecords, type TestDatabase } from '../helpers';
+import { createOutboxDatabase, assertComplete, createTopics, startRelay, testRelayOptions, writeWorkload, type Workload } from './support';
 
 describe('CDC relay: order and completeness under concurrent writers (real Postgres and Kafka)', () => {
   let db: TestDatabase;
   beforeAll(async () => {
-    db = await createTestDatabase('sfg_outbox_order', { max: 12 });
-    await migrateOutbox(db.pool);
+    db = await createOutboxDatabase('sfg_outbox_order', { max: 12 });
   });
   afterAll(async () => {
     await db.drop();

@@ -1,12 +1,11 @@
-import { append, migrateOutbox } from '../../outbox';
-import { collectRecords, createTestDatabase, type CollectedRecord, type TestDatabase } from '../helpers';
-import { assertComplete, createTopics, startRelay, testRelayOptions, writeWorkload, type Workload } from './support';
+import { append } from '../../outbox';
+import { collectRecords, type CollectedRecord, type TestDatabase } from '../helpers';
+import { createOutboxDatabase, assertComplete, createTopics, startRelay, testRelayOptions, writeWorkload, type Workload } from './support';
 
 describe('polling relay (real Postgres and Kafka)', () => {
   let db: TestDatabase;
   beforeAll(async () => {
-    db = await createTestDatabase('sfg_outbox_poll', { max: 12 });
-    await migrateOutbox(db.pool);
+    db = await createOutboxDatabase('sfg_outbox_poll', { max: 12 });
   });
   afterAll(async () => {
     await db.drop();

@@ -2,11 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Pool } from 'pg';
+import type { Pool, PoolConfig } from 'pg';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { appendMany, createRelay, parseRelayOptions, type OutboxEvent, type RelayOptions, type RelayOptionsInput } from '../../outbox';
-import { testEnv, testKafka, uniqueName, type CollectedRecord, type TestDatabase } from '../helpers';
+import { appendMany, createRelay, migrateOutbox, parseRelayOptions, type OutboxEvent, type RelayOptions, type RelayOptionsInput } from '../../outbox';
+import { createTestDatabase, testEnv, testKafka, uniqueName, type CollectedRecord, type TestDatabase } from '../helpers';
 
 export const quietLogger = pino({ level: process.env.SFG_TEST_LOG_LEVEL ?? 'silent' });
 
@@ -180,4 +180,16 @@ export function spawnRelay(configFile: string, extraArgs: string[] = []): RelayP
       });
     },
   };
+}
+
+/**
+ * A test database, with the outbox tables unless `migrate` is false. The shared drop() ends the pool without
+ * waiting for its connections to close, and its forced DROP DATABASE may terminate one still closing; the pool
+ * then emits that error, which must not crash the test process.
+ */
+export async function createOutboxDatabase(prefix: string, poolConfig: PoolConfig = {}, migrate = true): Promise<TestDatabase> {
+  const db = await createTestDatabase(prefix, poolConfig);
+  db.pool.on('error', () => undefined);
+  if (migrate) await migrateOutbox(db.pool);
+  return db;
 }

@@ -279,7 +279,7 @@ async function measure(server: Server): Promise<Sample> {
     requests: USER_REQUESTS,
   });
   const cpuAfter = cpuMs(pids);
-  const cpuUsPerRequest = cpuBefore === undefined || cpuAfter === undefined ? undefined : Number((((cpuAfter - cpuBefore) * 1000) / result.requests.total).toFixed(1));
+  const cpuUsPerRequest = pids.length === 0 || cpuBefore === undefined || cpuAfter === undefined ? undefined : Number((((cpuAfter - cpuBefore) * 1000) / result.requests.total).toFixed(1));
   return { rps: result.requests.average, p99: result.latency.p99, p50: result.latency.p50, errors: result.errors + result.non2xx + result.timeouts, cpuUsPerRequest };
 }
 

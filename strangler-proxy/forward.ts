@@ -179,7 +179,7 @@ export class Exchange {
   run(): void {
     const { route, req, res } = this;
     (res as http.ServerResponse & Carrier)[EXCHANGE] = this;
-    res.once('close', onClientClose);
+    res.on('close', onClientClose); // emitted once; `on` avoids a per-request once-wrapper
     if (this.contentLength > route.maxBodyBytes) {
       this.reject(bodyTooLargeError(route.maxBodyBytes), true);
       return;

@@ -23,8 +23,8 @@ export const THRESHOLDS = {
   circuitNotClosedFor: '5m',
 } as const;
 
-/** Runbook links point at the README section the lead merges docs/dashboards.md into. */
-export const RUNBOOK_BASE_URL = 'https://github.com/strangler-fig/strangler-fig#';
+/** Runbook links point at the runbook sections of docs/dashboards.md (the README links there). */
+export const RUNBOOK_BASE_URL = 'https://github.com/strangler-fig/strangler-fig/blob/main/docs/dashboards.md#';
 
 /** GitHub's heading anchor for `### Runbook: <alert>` (lower-cased, spaces to dashes, punctuation dropped). */
 export function runbookAnchor(alert: string): string {

@@ -26,6 +26,9 @@ export async function createTestDatabase(prefix = 'sfg_test', poolConfig: PoolCo
   await adminQuery(`create database "${name}"`);
   const url = withDatabase(testEnv().databaseUrl, name);
   const pool = new Pool({ connectionString: url, max: 10, ...poolConfig });
+  // pool.end() resolves before its sockets have closed, so the forced DROP below may terminate one of them; the
+  // pool reports that as an 'error' event, which must not crash the test process.
+  pool.on('error', () => undefined);
   let dropped = false;
   return {
     name,

@@ -182,14 +182,9 @@ export function spawnRelay(configFile: string, extraArgs: string[] = []): RelayP
   };
 }
 
-/**
- * A test database, with the outbox tables unless `migrate` is false. The shared drop() ends the pool without
- * waiting for its connections to close, and its forced DROP DATABASE may terminate one still closing; the pool
- * then emits that error, which must not crash the test process.
- */
+/** A test database, with the outbox tables unless `migrate` is false. */
 export async function createOutboxDatabase(prefix: string, poolConfig: PoolConfig = {}, migrate = true): Promise<TestDatabase> {
   const db = await createTestDatabase(prefix, poolConfig);
-  db.pool.on('error', () => undefined);
   if (migrate) await migrateOutbox(db.pool);
   return db;
 }

@@ -5,6 +5,22 @@ import { PROJECT_DATABASES, type InfraEnvironment } from './options';
 import { sleep, waitUntil } from './process';
 import type { ServiceStatus } from './types';
 
+interface RequiredSetting {
+  name: string;
+  value: string;
+  satisfiedBy(current: string): boolean;
+}
+
+/**
+ * Server settings the relays need. Every CDC relay holds one replication slot and one WAL sender; the demo runs five
+ * and a test run a few more, so the defaults of 10 are raised.
+ */
+const REQUIRED_SETTINGS: RequiredSetting[] = [
+  { name: 'wal_level', value: 'logical', satisfiedBy: (current) => current === 'logical' },
+  { name: 'max_replication_slots', value: '32', satisfiedBy: (current) => Number(current) >= 32 },
+  { name: 'max_wal_senders', value: '32', satisfiedBy: (current) => Number(current) >= 32 },
+];
+
 async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 3000 });
   await client.connect();
@@ -46,34 +62,47 @@ export async function postgresUp(env: InfraEnvironment, log: (line: string) => v
       `postgres: cannot connect to ${address}: start PostgreSQL 13+ or set DATABASE_URL`,
     );
   }
-  const { walLevel, versionNum } = await withClient(env.databaseUrl, async (client) => {
-    const wal = await client.query<{ wal_level: string }>('show wal_level');
+  const { changes, versionNum } = await withClient(env.databaseUrl, async (client) => {
+    const current = await client.query<{ name: string; setting: string }>(
+      'select name, setting from pg_settings where name = any($1)',
+      [REQUIRED_SETTINGS.map((required) => required.name)],
+    );
     const version = await client.query<{ server_version_num: string }>('show server_version_num');
-    return { walLevel: wal.rows[0]!.wal_level, versionNum: Number(version.rows[0]!.server_version_num) };
+    const settings = new Map(current.rows.map((row) => [row.name, row.setting]));
+    return {
+      changes: REQUIRED_SETTINGS.filter((required) => !required.satisfiedBy(settings.get(required.name) ?? '')).map(
+        (required) => ({ ...required, current: settings.get(required.name) ?? '' }),
+      ),
+      versionNum: Number(version.rows[0]!.server_version_num),
+    };
   });
 
-  if (walLevel !== 'logical') {
+  if (changes.length) {
+    const wanted = changes.map((change) => `${change.name}=${change.value}`).join(', ');
+    const found = changes.map((change) => `${change.name} is '${change.current}'`).join(', ');
     if (env.external.postgres) {
       throw new InfraError(
         'SFG_INFRA_POSTGRES_CONFIG',
-        `postgres: wal_level is '${walLevel}' on ${address}; logical replication needs wal_level=logical (ALTER SYSTEM SET wal_level = logical, then restart)`,
+        `postgres: ${found} on ${address}; strangler-fig needs ${wanted} for logical replication (ALTER SYSTEM SET ..., then restart)`,
       );
     }
     const major = Math.floor(versionNum / 10000);
-    log(`postgres: wal_level is '${walLevel}'; setting wal_level=logical and restarting cluster ${major}/main`);
-    await withClient(env.databaseUrl, (client) => client.query('alter system set wal_level = logical'));
+    log(`postgres: ${found}; setting ${wanted} and restarting cluster ${major}/main`);
+    await withClient(env.databaseUrl, async (client) => {
+      for (const change of changes) await client.query(`alter system set ${change.name} = '${change.value}'`);
+    });
     const restart = spawnSync('pg_ctlcluster', ['--skip-systemctl-redirect', String(major), 'main', 'restart'], {
       encoding: 'utf8',
     });
     if (restart.status !== 0) {
       throw new InfraError(
         'SFG_INFRA_POSTGRES_CONFIG',
-        `postgres: restart with pg_ctlcluster ${major} main failed (${restart.stderr.trim() || restart.error?.message}); restart PostgreSQL yourself to apply wal_level=logical`,
+        `postgres: restart with pg_ctlcluster ${major} main failed (${restart.stderr.trim() || restart.error?.message}); restart PostgreSQL yourself to apply ${wanted}`,
       );
     }
     await sleep(500);
     await waitUntil('postgres after restart', () => postgresHealthy(env.databaseUrl), { timeoutMs: 30_000 });
-    log('postgres: wal_level=logical is active');
+    log(`postgres: ${wanted} active`);
   }
 
   const created: string[] = [];
@@ -81,7 +110,7 @@ export async function postgresUp(env: InfraEnvironment, log: (line: string) => v
     if (await ensureDatabase(env.databaseUrl, name)) created.push(name);
   }
   if (created.length) log(`postgres: created databases ${created.join(', ')}`);
-  return { name: 'postgres', address, healthy: true, startedByUs: false, startedNow: false, detail: 'wal_level=logical' };
+  return { name: 'postgres', address, healthy: true, startedByUs: false, startedNow: false, detail: REQUIRED_SETTINGS.map((required) => `${required.name}=${required.value}`).join(' ') };
 }
 
 export async function postgresStatus(env: InfraEnvironment): Promise<ServiceStatus> {

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { Pool } from 'pg';
-import { resolveEnvironment } from '../../infra';
-import { backfill, parseAggregates, resolveDatabases, type BackfillProgress } from '../../extracted/migration';
+import { backfill, type BackfillProgress } from '../../extracted/migration';
 import { UsageError, type Command } from '../command';
+import { aggregatesArgument, DATABASE_OPTIONS, DATABASE_OPTIONS_HELP, databasesFor } from './migration-args';
 
 const help = `Usage: strangler backfill <aggregate|all> [options]
 
@@ -13,12 +13,8 @@ crash the next run continues there); a row is written only where the target's ve
 rows that sync already delivered are never overwritten. Progress goes to stderr.
 
 Options:
-  --service <name>      target service database strangler_<name> (default: the aggregate's owner:
-                        user->users, product->catalog, order->orders, payment->payments). Use e.g.
-                        --service orders to seed the orders service's product replicas.
-  --database-prefix <p> demo databases <p>_legacy, <p>_<service> (default strangler; see strangler demo)
-  --source <url>        source database URL (default: strangler_legacy on DATABASE_URL's server)
-  --target <url>        target database URL (overrides --service)
+${DATABASE_OPTIONS_HELP}
+                        (--service orders seeds the orders service's product and user replicas)
   --chunk-size <n>      rows per chunk and per target transaction (default 500)
   --restart             forget the checkpoint and start from the first row
   -h, --help            this text
@@ -44,30 +40,21 @@ export const backfillCommand: Command = {
       args: argv,
       allowPositionals: true,
       options: {
-        service: { type: 'string' },
-        'database-prefix': { type: 'string' },
-        source: { type: 'string' },
-        target: { type: 'string' },
+        ...DATABASE_OPTIONS,
         'chunk-size': { type: 'string', default: '500' },
         restart: { type: 'boolean', default: false },
       },
     });
-    if (positionals.length !== 1) throw new UsageError('exactly one aggregate is required');
+    const aggregates = aggregatesArgument(positionals);
     const chunkSize = Number(values['chunk-size']);
     if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new UsageError('--chunk-size must be a positive integer');
-    let aggregates;
-    try {
-      aggregates = parseAggregates(positionals[0]);
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
     const abort = new AbortController();
     const interrupt = () => abort.abort();
     process.once('SIGINT', interrupt);
     process.once('SIGTERM', interrupt);
     try {
       for (const aggregateType of aggregates) {
-        const databases = resolveDatabases(aggregateType, { databaseUrl: resolveEnvironment().databaseUrl, databasePrefix: values['database-prefix'], ...values });
+        const databases = databasesFor(aggregateType, values);
         const source = new Pool({ connectionString: databases.source, max: 2 });
         const target = new Pool({ connectionString: databases.target, max: 2 });
         try {

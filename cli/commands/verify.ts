@@ -2,10 +2,9 @@ import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { Pool } from 'pg';
 import { Registry } from 'prom-client';
-import type { AggregateType } from '../../extracted/common/aggregates';
-import { createDriftGauge, parseAggregates, resolveDatabases, verify, type VerifyReport } from '../../extracted/migration';
-import { resolveEnvironment } from '../../infra';
+import { createDriftGauge, verify, type VerifyReport } from '../../extracted/migration';
 import { UsageError, type Command } from '../command';
+import { aggregatesArgument, DATABASE_OPTIONS, DATABASE_OPTIONS_HELP, databasesFor } from './migration-args';
 
 const help = `Usage: strangler verify <aggregate|all> [options]
 
@@ -24,10 +23,7 @@ The result is exported as the gauge strangler_sync_drift_rows{aggregatetype}:
   node_exporter textfile collector or a pushgateway).
 
 Options:
-  --service <name>      compare with strangler_<name> instead of the owner's database
-  --database-prefix <p> demo databases <p>_legacy, <p>_<service> (default strangler; see strangler demo)
-  --source <url>        source database URL (default: strangler_legacy on DATABASE_URL's server)
-  --target <url>        target database URL (overrides --service)
+${DATABASE_OPTIONS_HELP}
   --chunk-size <n>      rows per read (default 1000)
   --examples <n>        examples printed per kind of drift (default 5)
   --attempts <n>        comparisons before reporting drift (default 1)
@@ -67,10 +63,7 @@ export const verifyCommand: Command = {
       args: argv,
       allowPositionals: true,
       options: {
-        service: { type: 'string' },
-        'database-prefix': { type: 'string' },
-        source: { type: 'string' },
-        target: { type: 'string' },
+        ...DATABASE_OPTIONS,
         'chunk-size': { type: 'string', default: '1000' },
         examples: { type: 'string', default: '5' },
         attempts: { type: 'string', default: '1' },
@@ -80,23 +73,16 @@ export const verifyCommand: Command = {
         json: { type: 'boolean', default: false },
       },
     });
-    if (positionals.length !== 1) throw new UsageError('exactly one aggregate is required');
+    const aggregates = aggregatesArgument(positionals);
     const numbers = { chunkSize: values['chunk-size'], maxExamples: values.examples, attempts: values.attempts, intervalMs: values['interval-ms'] };
     const parsed = Object.fromEntries(Object.entries(numbers).map(([name, text]) => [name, Number(text)])) as Record<keyof typeof numbers, number>;
     const bad = Object.entries(parsed).filter(([name, value]) => !Number.isInteger(value) || value < (name === 'maxExamples' || name === 'intervalMs' ? 0 : 1));
     if (bad.length) throw new UsageError(`not a valid number: ${bad.map(([name]) => name).join(', ')}`);
     const metricsPort = values['metrics-port'] === undefined ? undefined : Number(values['metrics-port']);
     if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort < 65536)) throw new UsageError('--metrics-port must be a port number');
-    let aggregates: AggregateType[];
-    try {
-      aggregates = parseAggregates(positionals[0]);
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
 
     const registry = new Registry();
     const drift = createDriftGauge(registry);
-    const databaseUrl = resolveEnvironment().databaseUrl;
     const pools = new Map<string, Pool>();
     const pool = (url: string) => {
       if (!pools.has(url)) pools.set(url, new Pool({ connectionString: url, max: 2 }));
@@ -106,7 +92,7 @@ export const verifyCommand: Command = {
     const verifyAll = async (): Promise<{ report: VerifyReport; service: string }[]> => {
       const results = [];
       for (const aggregateType of aggregates) {
-        const databases = resolveDatabases(aggregateType, { databaseUrl, databasePrefix: values['database-prefix'], ...values });
+        const databases = databasesFor(aggregateType, values);
         const report = await verify(pool(databases.source), pool(databases.target), { aggregateType, ...parsed });
         drift.set({ aggregatetype: aggregateType }, report.driftRows);
         results.push({ report, service: databases.service });

@@ -30,7 +30,7 @@ const FLAG = 'strangler-bench-proxy';
 const USER_REQUESTS = Array.from({ length: 200 }, (_, user) => ({ method: 'GET' as const, path: `/api/items/${user}`, headers: { 'x-user-id': `user-${user}` } }));
 const BODY = JSON.stringify({ id: 42, name: 'widget', price: 9.99, tags: ['a', 'b'] });
 
-type Role = 'upstream' | 'strangler' | 'hpm' | 'node-floor' | 'paced';
+type Role = 'upstream' | 'strangler' | 'hpm' | 'node-floor' | 'undici-floor' | 'paced';
 
 function listenAndAnnounce(server: http.Server): void {
   server.keepAliveTimeout = 65_000;
@@ -87,6 +87,31 @@ async function pacedLoad(port: number, rate: number, durationS: number): Promise
   console.log(`RESULT ${JSON.stringify({ p50: at(0.5), p99: at(0.99), requests: latencies.length, errors })}`);
 }
 
+/** Streams one undici response into the client response (legacy handler API: raw headers, no parsing). */
+class UndiciFloorHandler {
+  constructor(private readonly res: http.ServerResponse) {}
+  onConnect(): void {}
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    const headers: string[] = [];
+    for (let index = 0; index < rawHeaders.length; index += 2) {
+      const name = rawHeaders[index]!.toString('latin1');
+      if (name.length !== 10 || name.toLowerCase() !== 'connection') headers.push(name, rawHeaders[index + 1]!.toString('latin1'));
+    }
+    this.res.writeHead(statusCode, headers);
+    this.res.on('drain', resume);
+    return true;
+  }
+  onData(chunk: Buffer): boolean {
+    return this.res.write(chunk);
+  }
+  onComplete(): void {
+    this.res.end();
+  }
+  onError(error: Error): void {
+    this.res.destroy(error);
+  }
+}
+
 /** Child process bodies. */
 async function runRole(role: Role, upstreamPort: number, flagsMode: string): Promise<void> {
   if (role === 'upstream') {
@@ -109,6 +134,18 @@ async function runRole(role: Role, upstreamPort: number, flagsMode: string): Pro
           response.pipe(res);
         });
         req.pipe(upstream);
+      }),
+    );
+    return;
+  }
+  if (role === 'undici-floor') {
+    // The same bare forwarder with undici's Pool as the upstream client instead of http.request + Agent.
+    const { Pool } = await import('undici');
+    const pool = new Pool(`http://127.0.0.1:${upstreamPort}`, { connections: 256 });
+    listenAndAnnounce(
+      http.createServer((req, res) => {
+        const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+        pool.dispatch({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.rawHeaders, body: hasBody ? req : null }, new UndiciFloorHandler(res));
       }),
     );
     return;
@@ -313,6 +350,7 @@ async function main(): Promise<void> {
     { name: 'direct', server: { port: upstream.port, pids: () => [], stop: () => undefined } },
     { name: 'strangler-proxy', server: await startRole('strangler', upstream.port, flagsMode) },
     { name: 'node-floor', server: await startRole('node-floor', upstream.port, flagsMode) },
+    { name: 'undici-floor', server: await startRole('undici-floor', upstream.port, flagsMode) },
     { name: 'express+hpm', server: await startRole('hpm', upstream.port, flagsMode) },
     { name: 'nginx', server: await startNginx(upstream.port) },
   ];
@@ -346,7 +384,7 @@ async function main(): Promise<void> {
 
     const cpuPerRequest = (name: string) => {
       const values = (results.get(name) ?? []).map((sample) => sample.cpuUsPerRequest).filter((value): value is number => value !== undefined);
-      return values.length ? median(values) : undefined;
+      return values.length ? Number(median(values).toFixed(1)) : undefined;
     };
     const rows = [['target', 'req/s (median)', 'p50 ms', 'p99 ms', 'errors', 'vs nginx', 'CPU µs/req']];
     for (const target of targets) {
@@ -383,6 +421,7 @@ async function main(): Promise<void> {
         p99_added_ms: p99Added('halfNginx'),
         p99_added_ms_half_proxy_rate: p99Added('halfProxy'),
         node_floor_rps: Math.round(maxRps('node-floor')!),
+        undici_floor_rps: Math.round(maxRps('undici-floor')!),
         cpu_us_per_request: Object.fromEntries(targets.filter((target) => target.name !== 'direct').map((target) => [target.name, cpuPerRequest(target.name) ?? null])),
         hpm_rps: Math.round(maxRps('express+hpm')!),
         flags: flagsMode,

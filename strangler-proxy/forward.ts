@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type { Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
 import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
 import type { ClusterRuntime } from './cluster';
 import { decide } from './decision';
 import { bodyTooLargeError, upstreamConnectError, upstreamTimeoutError, type ProxyError } from './errors';
@@ -30,6 +32,8 @@ const HOP_BY_HOP = new Set([
   'transfer-encoding',
   'upgrade',
 ]);
+/** Request headers never forwarded: hop-by-hop ones, and Expect (node's server has already answered 100-continue). */
+const NOT_FORWARDED = new Set([...HOP_BY_HOP, 'expect']);
 
 /** Header names listed in `Connection:` are hop-by-hop too (RFC 9110 7.6.1). */
 function connectionListed(value: string | undefined): string[] {
@@ -46,15 +50,18 @@ function firstHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** Header values as node's server parsed them (strings, set-cookie a list): what undici and node:http both accept. */
+export type UpstreamHeaders = Record<string, string | string[] | undefined>;
+
 /**
  * Request headers for the upstream: hop-by-hop headers stripped, X-Forwarded-* and X-Request-Id set,
  * everything else (traceparent included) passed through.
  */
-export function upstreamHeaders(req: http.IncomingMessage, requestId: string, keepUpgrade: boolean): http.OutgoingHttpHeaders {
+export function upstreamHeaders(req: http.IncomingMessage, requestId: string, keepUpgrade: boolean): UpstreamHeaders {
   const incoming = req.headers;
-  const headers: http.OutgoingHttpHeaders = {};
+  const headers: UpstreamHeaders = {};
   for (const name in incoming) {
-    if (!HOP_BY_HOP.has(name)) headers[name] = incoming[name];
+    if (!NOT_FORWARDED.has(name)) headers[name] = incoming[name];
   }
   for (const name of connectionListed(incoming.connection)) delete headers[name];
   if (keepUpgrade && incoming.upgrade) {
@@ -71,19 +78,20 @@ export function upstreamHeaders(req: http.IncomingMessage, requestId: string, ke
 }
 
 /**
- * The upstream's response headers as a raw [name, value, ...] list (no header object is built), without hop-by-hop
- * headers, plus the request id and, for a new session, its cookie.
+ * The upstream's raw response headers (latin1 bytes, as node's own parser reads them) as a [name, value, ...] list
+ * (no header object is built), without hop-by-hop headers, plus the request id and, for a new session, its cookie.
  */
-function forwardedResponseHeaders(raw: string[], requestId: string, sessionCookie: string | undefined): string[] {
+function forwardedResponseHeaders(raw: Buffer[], requestId: string, sessionCookie: string | undefined): string[] {
   const headers: string[] = [];
   let listed: string[] | undefined;
   for (let index = 0; index < raw.length; index += 2) {
-    const lower = raw[index]!.toLowerCase();
+    const name = raw[index]!.toString('latin1');
+    const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower)) {
-      if (lower === 'connection') listed = connectionListed(raw[index + 1]);
+      if (lower === 'connection') listed = connectionListed(raw[index + 1]!.toString('latin1'));
       continue;
     }
-    headers.push(raw[index]!, raw[index + 1]!);
+    headers.push(name, raw[index + 1]!.toString('latin1'));
   }
   if (listed && listed.length > 0) {
     const drop = new Set(listed);
@@ -119,25 +127,63 @@ const NO_CONTEXT: FlagContext = Object.freeze({});
 const EXCHANGE = Symbol('strangler.exchange');
 type Carrier = { [EXCHANGE]?: Exchange };
 
+const RESPONSE_TIMED_OUT = new Error('response timed out');
+const CLIENT_GONE = new Error('client closed the connection');
+const BODY_TOO_LARGE = new Error('request body too large');
+/** The connection broke after it was established (e.g. a pooled keep-alive socket the upstream had just closed). */
+const DROPPED_CONNECTION = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+
 // Listeners are module-level functions that find their exchange on the emitter: no closures per request.
-function onUpstreamResponse(this: http.ClientRequest & Carrier, response: http.IncomingMessage): void {
-  this[EXCHANGE]?.onResponse(this, response);
-}
-function onUpstreamError(this: http.ClientRequest & Carrier, error: NodeJS.ErrnoException): void {
-  this[EXCHANGE]?.onUpstreamError(this, error);
-}
-function onResponseTimeout(exchange: Exchange, upstream: http.ClientRequest): void {
-  exchange.timedOut = true;
-  upstream.destroy(new Error('response timed out'));
+function onResponseTimeout(exchange: Exchange): void {
+  exchange.timeOut();
 }
 function onClientClose(this: http.ServerResponse & Carrier): void {
   this[EXCHANGE]?.onClientClose();
 }
-function onCapturedChunk(this: http.IncomingMessage & Carrier, chunk: Buffer): void {
-  this[EXCHANGE]?.capture(chunk);
+function onClientDrain(this: http.ServerResponse & Carrier): void {
+  this[EXCHANGE]?.resumeUpstream?.();
 }
 function onRequestChunk(this: http.IncomingMessage & Carrier, chunk: Buffer): void {
   this[EXCHANGE]?.countBody(chunk);
+}
+
+/**
+ * undici's handler for one upstream attempt. Uses the raw callback API (Buffer headers, no per-request controller or
+ * header object), which undici 7 dispatches natively. Callbacks of an attempt the exchange has moved on from
+ * (fallback, retry, timeout) are ignored; the exchange compares identities.
+ */
+class UpstreamAttempt implements Dispatcher.DispatchHandler {
+  private abortUpstream: ((reason?: Error) => void) | undefined;
+  private cancelledWith: Error | undefined;
+
+  constructor(private readonly exchange: Exchange) {}
+
+  /** Stops the attempt now, or as soon as undici starts it when it still waits for a pooled connection. */
+  cancel(reason: Error): void {
+    if (this.abortUpstream) this.abortUpstream(reason);
+    else this.cancelledWith = reason;
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    if (this.cancelledWith) abort(this.cancelledWith);
+    else this.abortUpstream = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    return this.exchange.onResponse(this, statusCode, rawHeaders, resume);
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.exchange.onResponseData(this, chunk);
+  }
+
+  onComplete(): void {
+    this.exchange.onResponseEnd(this);
+  }
+
+  onError(error: Error): void {
+    this.exchange.onUpstreamError(this, error);
+  }
 }
 
 /** One client request on its way through the proxy, including a possible fallback to legacy. */
@@ -147,7 +193,10 @@ export class Exchange {
   private readonly contentLength: number; // -1: chunked, length unknown
   private identitySession: string | undefined;
   private target: Target = 'legacy';
-  private upstream: (http.ClientRequest & Carrier) | undefined;
+  private attempt: UpstreamAttempt | undefined;
+  /** Set once the upstream answered: lets undici read on after the client's socket drained. */
+  resumeUpstream: (() => void) | undefined;
+  private waitingForDrain = false;
   private timer: NodeJS.Timeout | undefined;
   private status = 0;
   private verdictPending = false;
@@ -158,9 +207,9 @@ export class Exchange {
   private captured: Buffer[] | undefined;
   private capturedBytes = 0;
   private shadowDropped = false;
-  private headers!: http.OutgoingHttpHeaders;
+  private headers!: UpstreamHeaders;
   private attemptCluster!: ClusterRuntime;
-  timedOut = false;
+  private timedOut = false;
 
   constructor(
     private readonly core: ForwardingCore,
@@ -239,23 +288,29 @@ export class Exchange {
     this.attemptCluster = cluster;
     const headers = this.headers;
     headers.host = cluster.config.preserveHost && this.req.headers.host ? this.req.headers.host : cluster.hostHeader;
-    const upstream: http.ClientRequest & Carrier = cluster.transport.request({
-      agent: cluster.agent,
-      hostname: cluster.hostname,
-      port: cluster.port,
-      method: this.method,
-      path: cluster.basePath + this.forwardPath,
-      headers,
-    });
-    upstream[EXCHANGE] = this;
-    this.upstream = upstream;
-    upstream.on('response', onUpstreamResponse);
-    upstream.on('error', onUpstreamError);
+    const attempt = new UpstreamAttempt(this);
+    this.attempt = attempt;
     this.timedOut = false;
-    this.timer = setTimeout(onResponseTimeout, cluster.config.responseTimeoutMs, this, upstream);
-    if (this.requestBody !== undefined) upstream.end(this.requestBody);
-    else if (this.contentLength !== 0) this.req.pipe(upstream);
-    else upstream.end();
+    // Armed first: undici reports a request it refuses (closed pool, invalid header) synchronously.
+    this.timer = setTimeout(onResponseTimeout, cluster.config.responseTimeoutMs, this);
+    cluster.pool.dispatch({ method: this.method, path: cluster.basePath + this.forwardPath, headers, body: this.upstreamBody() }, attempt);
+  }
+
+  private upstreamBody(): Buffer | PassThrough | null {
+    if (this.requestBody !== undefined) return this.requestBody;
+    if (this.contentLength === 0) return null;
+    // undici destroys a body stream it stops reading; through a pass-through, the client's request (and the
+    // connection the proxy still answers on) survives an aborted attempt.
+    const body = new PassThrough();
+    this.req.pipe(body);
+    return body;
+  }
+
+  /** Moves on from the current attempt: cancels it and ignores whatever it still reports. */
+  private abandonAttempt(reason: Error): void {
+    const attempt = this.attempt;
+    this.attempt = undefined;
+    attempt?.cancel(reason);
   }
 
   private fallBack(reason: FallbackReason): void {
@@ -274,33 +329,57 @@ export class Exchange {
     else breaker.onFailure();
   }
 
-  onResponse(upstream: http.ClientRequest, response: http.IncomingMessage): void {
-    if (upstream !== this.upstream || this.done) {
-      response.resume();
-      return;
-    }
+  /** Final status and headers from the upstream; a superseded attempt's response is read and discarded (its connection stays pooled). */
+  onResponse(attempt: UpstreamAttempt, status: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (attempt !== this.attempt || status < 200) return true;
     clearTimeout(this.timer);
-    const status = response.statusCode ?? 502;
     if (this.target === 'extracted') {
       this.settleBreaker(status < 500);
       if (status >= 500 && this.canFallBack()) {
-        response.resume();
+        this.attempt = undefined;
         this.fallBack('upstream_5xx');
-        return;
+        return true;
       }
     }
     this.status = status;
+    this.resumeUpstream = resume;
     const cookie = this.identitySession === undefined ? undefined : this.table.identity.setCookieValue(this.identitySession);
-    this.res.writeHead(status, forwardedResponseHeaders(response.rawHeaders, this.requestId, cookie));
-    if (this.captured) {
-      (response as http.IncomingMessage & Carrier)[EXCHANGE] = this;
-      response.on('data', onCapturedChunk);
-    }
-    response.pipe(this.res);
+    this.res.writeHead(status, forwardedResponseHeaders(rawHeaders, this.requestId, cookie));
+    return true;
   }
 
-  onUpstreamError(upstream: http.ClientRequest, error: NodeJS.ErrnoException): void {
-    if (upstream !== this.upstream || this.done) return;
+  /** Streams a body chunk to the client; false pauses undici until the client's socket drains. */
+  onResponseData(attempt: UpstreamAttempt, chunk: Buffer): boolean {
+    if (attempt !== this.attempt) return true;
+    if (this.captured) this.capture(chunk);
+    if (this.res.write(chunk)) return true;
+    if (!this.waitingForDrain) {
+      this.waitingForDrain = true;
+      this.res.on('drain', onClientDrain);
+    }
+    return false;
+  }
+
+  onResponseEnd(attempt: UpstreamAttempt): void {
+    if (attempt !== this.attempt) return;
+    this.attempt = undefined;
+    this.res.end();
+  }
+
+  timeOut(): void {
+    if (!this.attempt || this.done) return;
+    this.abandonAttempt(RESPONSE_TIMED_OUT);
+    this.timedOut = true;
+    this.attemptFailed(RESPONSE_TIMED_OUT);
+  }
+
+  onUpstreamError(attempt: UpstreamAttempt, error: Error): void {
+    if (attempt !== this.attempt || this.done) return;
+    this.attempt = undefined;
+    this.attemptFailed(error);
+  }
+
+  private attemptFailed(error: Error & { code?: string }): void {
     clearTimeout(this.timer);
     if (this.status !== 0) {
       // The response had started: the client sees a cut connection, never a mixed answer.
@@ -308,8 +387,8 @@ export class Exchange {
       return;
     }
     const safeToRepeat = SAFE_METHODS.has(this.method) && this.contentLength === 0;
-    if (safeToRepeat && !this.retriedStaleSocket && upstream.reusedSocket && error.code === 'ECONNRESET') {
-      // A pooled keep-alive socket the upstream had just closed: the request never reached it.
+    if (safeToRepeat && !this.retriedStaleSocket && !this.timedOut && DROPPED_CONNECTION.has(error.code ?? '')) {
+      // Typically a pooled keep-alive connection the upstream had just closed; a safe, bodyless request may go once more.
       this.retriedStaleSocket = true;
       this.dispatch(this.attemptCluster);
       return;
@@ -330,8 +409,7 @@ export class Exchange {
   countBody(chunk: Buffer): void {
     this.bodyBytes += chunk.length;
     if (this.bodyBytes <= this.route.maxBodyBytes || this.done) return;
-    this.upstream?.destroy();
-    this.upstream = undefined;
+    this.abandonAttempt(BODY_TOO_LARGE);
     clearTimeout(this.timer);
     this.settleBreaker(undefined);
     this.reject(bodyTooLargeError(this.route.maxBodyBytes), true);
@@ -359,7 +437,7 @@ export class Exchange {
     clearTimeout(this.timer);
     const completed = this.res.writableFinished;
     if (!completed) {
-      this.upstream?.destroy();
+      this.abandonAttempt(CLIENT_GONE);
       this.settleBreaker(undefined);
     }
     const status = completed ? this.status : 499;

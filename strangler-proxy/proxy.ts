@@ -153,10 +153,7 @@ export class StranglerProxy {
     this.adminServer.closeAllConnections();
     await closed(this.adminServer);
     await this.shadow.stop();
-    for (const cluster of this.clusters.values()) {
-      cluster.close();
-      cluster.agent.destroy();
-    }
+    await Promise.all([...this.clusters.values()].map((cluster) => cluster.close()));
     await this.deps.flags.stop();
     this.state = 'stopped';
     this.logger.info('strangler proxy stopped');
@@ -191,7 +188,7 @@ export class StranglerProxy {
     this.config = { ...config, proxy: previous.proxy, admin: { ...previous.admin, token: config.admin.token }, flags: previous.flags };
     this.table = table;
     this.shadow.configure(config.shadow);
-    for (const cluster of retired.values()) if (this.clusters.get(cluster.name) !== cluster) cluster.close();
+    for (const cluster of retired.values()) if (this.clusters.get(cluster.name) !== cluster) cluster.retire();
   }
 
   /** Builds the table for `config`, reusing cluster runtimes (and their pools) whose settings did not change. */

@@ -97,6 +97,19 @@ describe('strangler proxy forwarding', () => {
       setTimeout(() => req.end('y'.repeat(80)), 50);
     });
     expect(chunked).toBe(413);
+    // The proxy answers `Expect: 100-continue` itself and forwards the body without the header.
+    const continued = await new Promise<string>((resolve, reject) => {
+      const req = http.request(`${running.url}/api/orders/expect`, { method: 'POST', headers: { expect: '100-continue', 'content-length': 5 } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve(text));
+      });
+      req.on('continue', () => req.end('hello'));
+      req.on('error', reject);
+    });
+    expect(JSON.parse(continued)).toMatchObject({ side: 'orders', body: 'hello' });
+    expect(JSON.parse(continued).headers.expect).toBeUndefined();
     expect(orders.count('POST', '/api/orders/too-big')).toBe(0);
     expect(orders.seen.filter((seen) => seen.url === '/api/orders/too-big-chunked' && seen.body.length > 100)).toHaveLength(0);
   });

@@ -4,7 +4,8 @@
  * default, for comparison) and through nginx (one worker, keep-alive upstream) when an nginx binary is installed.
  * Every server runs in its own process; autocannon (50 connections) runs here. Each target is measured
  * BENCH_ROUNDS times (default 3) for BENCH_DURATION_S seconds (default 10), rounds interleaved, medians reported.
- * A bare node:http forwarder (`node-floor`) shows the ceiling for any proxy written on node:http here.
+ * Bare forwarders show the ceilings: `node-floor` (http.request + Agent as upstream client) and `undici-floor`
+ * (undici Pool + dispatch, strangler-proxy's upstream client).
  * Then added p99: the upstream directly vs through strangler-proxy, with steady (paced) load at half of nginx's max
  * rate (half of the proxy's when nginx is absent).
  * Prints a table, then one JSON line last.

@@ -200,7 +200,7 @@ export class Exchange {
   private timer: NodeJS.Timeout | undefined;
   private status = 0;
   private verdictPending = false;
-  private retriedStaleSocket = false;
+  private retriedDroppedConnection = false;
   private done = false;
   private bodyBytes = 0;
   private requestBody: Buffer | undefined;
@@ -387,9 +387,9 @@ export class Exchange {
       return;
     }
     const safeToRepeat = SAFE_METHODS.has(this.method) && this.contentLength === 0;
-    if (safeToRepeat && !this.retriedStaleSocket && !this.timedOut && DROPPED_CONNECTION.has(error.code ?? '')) {
+    if (safeToRepeat && !this.retriedDroppedConnection && !this.timedOut && DROPPED_CONNECTION.has(error.code ?? '')) {
       // Typically a pooled keep-alive connection the upstream had just closed; a safe, bodyless request may go once more.
-      this.retriedStaleSocket = true;
+      this.retriedDroppedConnection = true;
       this.dispatch(this.attemptCluster);
       return;
     }
@@ -415,7 +415,7 @@ export class Exchange {
     this.reject(bodyTooLargeError(this.route.maxBodyBytes), true);
   }
 
-  capture(chunk: Buffer): void {
+  private capture(chunk: Buffer): void {
     if (!this.captured) return;
     this.capturedBytes += chunk.length;
     if (this.capturedBytes > (this.route.shadow?.maxBodyBytes ?? 0)) {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { Unleash, UnleashEvents } from 'unleash-client';
 import type { Context } from 'unleash-client/lib/context';
 import type { FeatureInterface } from 'unleash-client/lib/feature';
+import FileStorageProvider from 'unleash-client/lib/repository/storage-provider-file';
 import { normalizedStrategyValue } from 'unleash-client/lib/strategy/util';
 import { FlagProviderError } from '../errors';
 import { rolloutFromStrategies, type FlagContext, type FlagProvider } from './provider';
@@ -93,6 +94,11 @@ export class UnleashFlagProvider implements FlagProvider {
     } catch (error) {
       throw new FlagProviderError(`cannot create the Unleash backup directory ${this.options.backupDir}`, error);
     }
+    // unleash-client reads the backup and the bootstrap in parallel and keeps whichever finishes first, so
+    // `bootstrapOverride: false` alone can still let an older bootstrap beat a newer backup. Decide here instead.
+    const backup = await new FileStorageProvider(this.options.backupDir).get(this.options.appName).catch(() => undefined);
+    const hasBackup = ((backup as { features?: unknown[] } | undefined)?.features?.length ?? 0) > 0;
+    const useBootstrap = this.options.bootstrapFile !== undefined && !hasBackup;
     const client = new Unleash({
       url: this.options.url,
       appName: this.options.appName,
@@ -101,7 +107,7 @@ export class UnleashFlagProvider implements FlagProvider {
       timeout: this.options.requestTimeoutMs ?? 10_000,
       disableMetrics: !(this.options.sendMetrics ?? true),
       backupPath: this.options.backupDir,
-      bootstrap: this.options.bootstrapFile ? { filePath: this.options.bootstrapFile } : undefined,
+      bootstrap: useBootstrap ? { filePath: this.options.bootstrapFile! } : undefined,
       bootstrapOverride: false,
       disableAutoStart: true,
       skipInstanceCountWarning: true,

@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { Unleash, UnleashEvents } from 'unleash-client';
 import type { Context } from 'unleash-client/lib/context';
-import type { FeatureInterface } from 'unleash-client/lib/feature';
-import FileStorageProvider from 'unleash-client/lib/repository/storage-provider-file';
+import type { ClientFeaturesResponse, FeatureInterface } from 'unleash-client/lib/feature';
 import { normalizedStrategyValue } from 'unleash-client/lib/strategy/util';
 import { FlagProviderError } from '../errors';
+import { AtomicBackupStorage } from './backup-storage';
 import { rolloutFromStrategies, type FlagContext, type FlagProvider } from './provider';
 
 function ignoreLateError(): void {}
@@ -75,6 +75,7 @@ export interface UnleashFlagProviderOptions {
  */
 export class UnleashFlagProvider implements FlagProvider {
   private client: Unleash | undefined;
+  private backup: AtomicBackupStorage<ClientFeaturesResponse> | undefined;
   private compiled = new Map<string, CompiledFlag>();
   private ready = false;
   private reachable = true;
@@ -96,8 +97,12 @@ export class UnleashFlagProvider implements FlagProvider {
     }
     // unleash-client reads the backup and the bootstrap in parallel and keeps whichever finishes first, so
     // `bootstrapOverride: false` alone can still let an older bootstrap beat a newer backup. Decide here instead.
-    const backup = await new FileStorageProvider(this.options.backupDir).get(this.options.appName).catch(() => undefined);
-    const hasBackup = ((backup as { features?: unknown[] } | undefined)?.features?.length ?? 0) > 0;
+    const storage = new AtomicBackupStorage<ClientFeaturesResponse>(this.options.backupDir);
+    const backup = await storage.get(this.options.appName).catch((error: unknown) => {
+      this.logger.warn({ err: error, file: storage.fileFor(this.options.appName) }, 'unreadable Unleash backup; ignoring it');
+      return undefined;
+    });
+    const hasBackup = (backup?.features?.length ?? 0) > 0;
     const useBootstrap = this.options.bootstrapFile !== undefined && !hasBackup;
     const client = new Unleash({
       url: this.options.url,
@@ -106,7 +111,7 @@ export class UnleashFlagProvider implements FlagProvider {
       refreshInterval: this.options.refreshIntervalMs,
       timeout: this.options.requestTimeoutMs ?? 10_000,
       disableMetrics: !(this.options.sendMetrics ?? true),
-      backupPath: this.options.backupDir,
+      storageProvider: storage,
       bootstrap: useBootstrap ? { filePath: this.options.bootstrapFile! } : undefined,
       bootstrapOverride: false,
       disableAutoStart: true,
@@ -132,6 +137,7 @@ export class UnleashFlagProvider implements FlagProvider {
     });
     client.on(UnleashEvents.Unchanged, markReachable);
     this.client = client;
+    this.backup = storage;
     // Never block startup on the server: until something answers, every flag is off.
     client.start().catch((error: unknown) => this.logger.warn({ err: error }, 'unleash-client failed to start'));
   }
@@ -140,6 +146,8 @@ export class UnleashFlagProvider implements FlagProvider {
     const client = this.client;
     if (client) destroyQuietly(client);
     this.client = undefined;
+    await this.backup?.flush();
+    this.backup = undefined;
     this.ready = false;
   }
 

@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers';
 import { Registry } from 'prom-client';
 import { DriftMonitor } from '../../extracted/stack/drift-monitor';
 import { silentLogger } from './fixtures';
-import { eventually } from './stack-fixture';
+import { eventually } from '../helpers';
 
 function product(overrides: Partial<Product> = {}): Product {
   const now = new Date().toISOString();

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { UnleashAdmin } from '../helpers';
-import { eventually } from './stack-fixture';
+import { eventually } from '../helpers';
 import { SHOP_ROUTES, SERVICES } from '../../extracted/stack';
 import { Client } from 'pg';
 import { testEnv } from '../helpers';
@@ -54,7 +54,7 @@ describe('npm start (strangler demo) smoke test', () => {
     const admin = new UnleashAdmin();
     const flagPrefix = name.replace(/_/g, '-');
     for (const route of SHOP_ROUTES) {
-      for (const suffix of ['', '-shadow']) await admin.archiveFlag(`${flagPrefix}-${route.id}${suffix}`).catch(() => undefined);
+      for (const suffix of ['', '-shadow']) await admin.deleteFlag(`${flagPrefix}-${route.id}${suffix}`).catch(() => undefined);
     }
     const client = new Client({ connectionString: testEnv().databaseUrl });
     await client.connect();

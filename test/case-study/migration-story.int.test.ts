@@ -3,7 +3,8 @@ import { AGGREGATE_TYPES } from '../../extracted/common/aggregates';
 import { AGGREGATE_OWNER } from '../../extracted/common/conflicts';
 import { backfill, verify, type VerifyReport } from '../../extracted/migration';
 import { runTraffic, type TrafficSummary } from '../../extracted/stack/traffic';
-import { eventually, TestStack } from './stack-fixture';
+import { eventually } from '../helpers';
+import { TestStack } from './stack-fixture';
 
 async function counter(registry: Registry, name: string, labels: Record<string, string>): Promise<number> {
   const metric = registry.getSingleMetric(name);

@@ -40,7 +40,7 @@ export class TestStack {
     await this.stack.stop();
     const admin = new UnleashAdmin();
     for (const route of SHOP_ROUTES) {
-      for (const kind of ['route', 'shadow'] as const) await admin.archiveFlag(this.stack.flagName(route.id, kind)).catch(() => undefined);
+      for (const kind of ['route', 'shadow'] as const) await admin.deleteFlag(this.stack.flagName(route.id, kind)).catch(() => undefined);
     }
     const { databaseUrl, databasePrefix } = this.stack.options;
     for (const origin of ['legacy', ...SERVICES.map((service) => service.name)]) await dropDatabase(databaseUrl, `${databasePrefix}_${origin}`);
@@ -60,13 +60,3 @@ async function dropDatabase(serverUrl: string, name: string): Promise<void> {
 }
 
 /** Polls `probe` until it returns a truthy value; fails with the last value after `timeoutMs`. */
-export async function eventually<T>(probe: () => Promise<T>, timeoutMs = 30_000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    last = await probe();
-    if (last) return last as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`${what} not reached after ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}

@@ -1,6 +1,7 @@
 import { Registry } from 'prom-client';
 import { APPROVED_CARD, ApiClient } from './fixtures';
-import { eventually, TestStack } from './stack-fixture';
+import { eventually } from '../helpers';
+import { TestStack } from './stack-fixture';
 
 async function metricValue(registry: Registry, name: string, labels: Record<string, string>): Promise<number> {
   const metric = registry.getSingleMetric(name);

@@ -169,7 +169,7 @@ export class MigrationStack {
     await Promise.all(this.proxies.map((proxy) => proxy.stop()));
     await Promise.all(this.servers.map(close));
     await Promise.all(this.databases.map((db) => db.drop()));
-    if (this.flag) await new UnleashAdmin().archiveFlag(this.flag).catch(() => undefined);
+    if (this.flag) await new UnleashAdmin().deleteFlag(this.flag).catch(() => undefined);
     for (const dir of this.tempDirs) fs.rmSync(dir, { recursive: true, force: true });
   }
 

@@ -4,3 +4,4 @@ export { collectRecords, createUniqueTopic, headersToStrings, testKafka, type Co
 export { UnleashAdmin } from './unleash';
 export { freePort } from './ports';
 export { promQuery, registerScrapeTargets, waitForSeries, type PromSample } from './prometheus';
+export { eventually } from './poll';

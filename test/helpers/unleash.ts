@@ -61,7 +61,9 @@ export class UnleashAdmin {
     await this.request('POST', `${this.featurePath(name)}/environments/${this.environment}/off`);
   }
 
-  async archiveFlag(name: string): Promise<void> {
+  /** Archives the flag, then deletes it from the archive, so a test run leaves nothing behind in Unleash. */
+  async deleteFlag(name: string): Promise<void> {
     await this.request('DELETE', this.featurePath(name));
+    await this.request('DELETE', `/admin/archive/${encodeURIComponent(name)}`);
   }
 }

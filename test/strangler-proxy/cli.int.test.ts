@@ -73,7 +73,7 @@ describe('strangler proxy CLI', () => {
     process.env = savedEnv;
     if (child.exitCode === null) child.kill('SIGKILL');
     await exited;
-    await admin.archiveFlag(flag);
+    await admin.deleteFlag(flag);
     await Promise.all([legacy.kill(), orders.kill()]);
     fs.rmSync(dir, { recursive: true, force: true });
   });

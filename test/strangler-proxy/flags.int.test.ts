@@ -59,7 +59,9 @@ describe('strangler proxy with Unleash flags', () => {
     fetch(`${env.unleashUrl}/client/features`, { headers: { authorization: env.unleashClientToken, ...(etag ? { 'if-none-match': etag } : {}) } });
   const currentEtag = async () => (await clientFeatures()).headers.get('etag') ?? undefined;
   const servedByUnleash = async (etag: string | undefined, enabled: boolean): Promise<number> => {
+    const deadline = Date.now() + 10_000;
     for (;;) {
+      if (Date.now() > deadline) throw new Error(`Unleash did not serve ${flag} as ${enabled ? 'on' : 'off'} within 10 s`);
       const response = await clientFeatures(etag);
       if (response.status === 200) {
         const { features } = (await response.json()) as { features: Array<{ name: string; enabled: boolean }> };
@@ -79,7 +81,7 @@ describe('strangler proxy with Unleash flags', () => {
   });
 
   afterAll(async () => {
-    await admin.archiveFlag(flag);
+    await admin.deleteFlag(flag);
     agent.destroy();
     await Promise.all([legacy.kill(), orders.kill()]);
     for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });

@@ -246,12 +246,22 @@ export async function inParallel<T, R>(items: T[], concurrency: number, task: (i
   return results;
 }
 
+/** Polls until `accept` takes the probed value; fails with the last value seen once `timeoutMs` has passed. */
 export async function waitFor<T>(probe: () => Promise<T> | T, accept: (value: T) => boolean, timeoutMs: number, intervalMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
-    if (accept(value) || Date.now() > deadline) return value;
+    if (accept(value)) return value;
+    if (Date.now() > deadline) throw new Error(`waitFor: not accepted after ${timeoutMs} ms; last value: ${describe(value)}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+function describe(value: unknown): string {
+  try {
+    return JSON.stringify(value)?.slice(0, 500) ?? String(value);
+  } catch {
+    return String(value);
   }
 }
 

@@ -10,7 +10,8 @@ export { InfraError } from './errors';
 export { DEFAULTS, resolveEnvironment, infraPaths, withDatabase, SERVICE_NAMES } from './options';
 export type { InfraEnvironment, ServiceName } from './options';
 export type { ServiceStatus } from './types';
-export { prometheusTargetsDir, runningPrometheusTargetsDir } from './prometheus';
+export { prometheusTargetsDir, runningPrometheusTargetsDir, startPrivatePrometheus, type PrivatePrometheus } from './prometheus';
+export { ensureDebianPackage, type PackageOutcome } from './packages';
 export { unleashBaseUrl } from './unleash';
 
 export interface InfraCallOptions {

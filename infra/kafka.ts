@@ -5,13 +5,18 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { InfraError } from './errors';
 import { DEFAULTS, ROOT_DIR, infraPaths, type InfraEnvironment, type InfraPaths } from './options';
-import { commandExists, isAlive, logFile, sleep, startDaemon, startedPid, stopDaemon, waitUntil } from './process';
+import { commandExists, isAlive, logFile, retrying, sleep, startDaemon, startedPid, stopDaemon } from './process';
 import type { ServiceStatus } from './types';
 
 const POM = path.join(ROOT_DIR, 'infra', 'kafka', 'pom.xml');
 const LOG4J_CONFIG = path.join(ROOT_DIR, 'infra', 'kafka', 'log4j2.properties');
 
-export async function kafkaHealthy(brokers: string[], timeoutMs = 3000): Promise<boolean> {
+export function kafkaHealthy(brokers: string[], timeoutMs = 3000): Promise<boolean> {
+  return kafkaCheck(brokers, timeoutMs).then(() => true, () => false);
+}
+
+/** Resolves when a broker answers a metadata request; otherwise throws the client's error. */
+export async function kafkaCheck(brokers: string[], timeoutMs = 3000): Promise<void> {
   const admin = new Kafka({
     clientId: 'strangler-infra-probe',
     brokers,
@@ -23,9 +28,7 @@ export async function kafkaHealthy(brokers: string[], timeoutMs = 3000): Promise
   try {
     await admin.connect();
     const cluster = await admin.describeCluster();
-    return cluster.brokers.length > 0;
-  } catch {
-    return false;
+    if (cluster.brokers.length === 0) throw new Error('the cluster reports no broker');
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
@@ -136,9 +139,11 @@ export async function startKafkaBroker(options: {
   if (!fs.existsSync(path.join(logDir, 'meta.properties'))) formatStorage(configPath, paths);
   const brokers = [`127.0.0.1:${options.brokerPort}`];
   const pid = startDaemon(paths, { name: options.name, command: 'java', args: java(['kafka.Kafka', configPath], paths) });
-  await waitUntil(`kafka broker ${options.name}`, () => kafkaHealthy(brokers, 1500), {
+  await retrying(`kafka broker ${options.name}`, () => kafkaCheck(brokers, 1500), {
+    address: brokers.join(','),
     timeoutMs: options.timeoutMs ?? 90_000,
     intervalMs: 300,
+    maxIntervalMs: 1000,
     logPath: logFile(paths, options.name),
     pid,
   });
@@ -167,9 +172,7 @@ export async function startKafkaBroker(options: {
 export async function kafkaUp(env: InfraEnvironment, paths: InfraPaths, log: (line: string) => void): Promise<ServiceStatus> {
   const address = env.kafkaBrokers.join(',');
   if (env.external.kafka || (await kafkaHealthy(env.kafkaBrokers))) {
-    if (!(await kafkaHealthy(env.kafkaBrokers, 10_000))) {
-      throw new InfraError('SFG_INFRA_START_FAILED', `kafka: KAFKA_BROKERS=${address} is set but no broker answers a metadata request`);
-    }
+    await retrying('kafka', () => kafkaCheck(env.kafkaBrokers, 5000), { address, timeoutMs: 30_000, intervalMs: 500 });
     return { name: 'kafka', address, healthy: true, startedByUs: startedPid(paths, 'kafka') !== undefined, startedNow: false };
   }
   if (!commandExists('java')) {
@@ -190,9 +193,11 @@ export async function kafkaUp(env: InfraEnvironment, paths: InfraPaths, log: (li
 
   log(`kafka: starting broker on ${address}`);
   const pid = startDaemon(paths, { name: 'kafka', command: 'java', args: java(['kafka.Kafka', configPath], paths) });
-  await waitUntil('kafka broker', () => kafkaHealthy(env.kafkaBrokers, 1500), {
-    timeoutMs: 90_000,
-    intervalMs: 500,
+  await retrying('kafka broker', () => kafkaCheck(env.kafkaBrokers, 1500), {
+    address,
+    timeoutMs: 120_000,
+    intervalMs: 300,
+    maxIntervalMs: 1000,
     logPath: logFile(paths, 'kafka'),
     pid,
   });

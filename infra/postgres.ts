@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { Client } from 'pg';
 import { InfraError } from './errors';
 import { PROJECT_DATABASES, type InfraEnvironment } from './options';
-import { sleep, waitUntil } from './process';
+import { retrying, sleep } from './process';
 import type { ServiceStatus } from './types';
 
 interface RequiredSetting {
@@ -21,14 +21,30 @@ const REQUIRED_SETTINGS: RequiredSetting[] = [
   { name: 'max_wal_senders', value: '32', satisfiedBy: (current) => Number(current) >= 32 },
 ];
 
+/** How long infra keeps retrying a Postgres that does not answer (a restart, a busy machine). */
+const POSTGRES_DEADLINE_MS = 60_000;
+
 async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  await client.connect();
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  client.on('error', () => undefined);
   try {
+    await client.connect();
     return await work(client);
   } finally {
-    await client.end();
+    await client.end().catch(() => undefined);
   }
+}
+
+/** Connection refused or reset, connect timeout, or the server starting up or shutting down (SQLSTATE 57P0x). */
+function isTransient(error: unknown): boolean {
+  const { code, message } = error as { code?: string; message?: string };
+  if (code && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|57P01|57P02|57P03|53300)$/.test(code)) return true;
+  return /timeout expired|Connection terminated|connection timeout/i.test(message ?? '');
+}
+
+/** `withClient`, retried with backoff while the server cannot be reached or is still starting up. */
+function withClientRetrying<T>(url: string, work: (client: Client) => Promise<T>, timeoutMs = POSTGRES_DEADLINE_MS): Promise<T> {
+  return retrying('postgres', () => withClient(url, work), { address: redactedAddress(url), timeoutMs, intervalMs: 250, retryOn: isTransient });
 }
 
 export async function postgresHealthy(url: string): Promise<boolean> {
@@ -40,12 +56,15 @@ function redactedAddress(url: string): string {
   return `${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`;
 }
 
-/** Creates the database when it does not exist yet. */
+/** Creates the database when it does not exist yet (retrying while Postgres is unreachable). */
 export async function ensureDatabase(adminUrl: string, name: string): Promise<boolean> {
-  return withClient(adminUrl, async (client) => {
+  return withClientRetrying(adminUrl, async (client) => {
     const exists = await client.query('select 1 from pg_database where datname = $1', [name]);
     if (exists.rowCount) return false;
-    await client.query(`create database "${name.replace(/"/g, '""')}"`);
+    await client.query(`create database "${name.replace(/"/g, '""')}"`).catch((error: { code?: string }) => {
+      // Another process created it between the check and here.
+      if (error.code !== '42P04' && error.code !== '23505') throw error;
+    });
     return true;
   });
 }
@@ -56,13 +75,10 @@ export async function ensureDatabase(adminUrl: string, name: string): Promise<bo
  */
 export async function postgresUp(env: InfraEnvironment, log: (line: string) => void): Promise<ServiceStatus> {
   const address = redactedAddress(env.databaseUrl);
-  if (!(await postgresHealthy(env.databaseUrl))) {
-    throw new InfraError(
-      'SFG_INFRA_START_FAILED',
-      `postgres: cannot connect to ${address}: start PostgreSQL 13+ or set DATABASE_URL`,
-    );
-  }
-  const { changes, versionNum } = await withClient(env.databaseUrl, async (client) => {
+  await withClientRetrying(env.databaseUrl, (client) => client.query('select 1'), 15_000).catch((error: Error) => {
+    throw new InfraError('SFG_INFRA_START_FAILED', `${error.message}; start PostgreSQL 13+ or set DATABASE_URL`, { cause: error });
+  });
+  const { changes, versionNum } = await withClientRetrying(env.databaseUrl, async (client) => {
     const current = await client.query<{ name: string; setting: string }>(
       'select name, setting from pg_settings where name = any($1)',
       [REQUIRED_SETTINGS.map((required) => required.name)],
@@ -88,7 +104,7 @@ export async function postgresUp(env: InfraEnvironment, log: (line: string) => v
     }
     const major = Math.floor(versionNum / 10000);
     log(`postgres: ${found}; setting ${wanted} and restarting cluster ${major}/main`);
-    await withClient(env.databaseUrl, async (client) => {
+    await withClientRetrying(env.databaseUrl, async (client) => {
       for (const change of changes) await client.query(`alter system set ${change.name} = '${change.value}'`);
     });
     const restart = spawnSync('pg_ctlcluster', ['--skip-systemctl-redirect', String(major), 'main', 'restart'], {
@@ -101,7 +117,7 @@ export async function postgresUp(env: InfraEnvironment, log: (line: string) => v
       );
     }
     await sleep(500);
-    await waitUntil('postgres after restart', () => postgresHealthy(env.databaseUrl), { timeoutMs: 30_000 });
+    await withClientRetrying(env.databaseUrl, (client) => client.query('select 1'));
     log(`postgres: ${wanted} active`);
   }
 

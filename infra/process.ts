@@ -89,27 +89,60 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls `probe` until it returns true; throws a timeout error that names the service and its log. */
-export async function waitUntil(
-  description: string,
-  probe: () => Promise<boolean>,
-  options: { timeoutMs: number; intervalMs?: number; logPath?: string; pid?: number },
-): Promise<void> {
-  const deadline = Date.now() + options.timeoutMs;
+export interface RetryOptions {
+  /** The address the service was tried at, named in the error. */
+  address: string;
+  timeoutMs: number;
+  /** First pause between attempts; it doubles up to maxIntervalMs. */
+  intervalMs?: number;
+  maxIntervalMs?: number;
+  /** The service's log, whose tail the error quotes. */
+  logPath?: string;
+  /** The process being started: if it exits, waiting stops at once. */
+  pid?: number;
+  /** Errors worth another attempt (default: all); any other is thrown at once. */
+  retryOn?: (error: unknown) => boolean;
+}
+
+/**
+ * Calls `attempt` until it resolves, pausing with exponential backoff, and returns its value. Past the deadline it
+ * throws an error naming the service, its address and the last underlying error (plus the log's tail).
+ */
+export async function retrying<T>(service: string, attempt: () => Promise<T>, options: RetryOptions): Promise<T> {
+  const started = Date.now();
+  const deadline = started + options.timeoutMs;
+  let pause = options.intervalMs ?? 200;
+  let attempts = 0;
   for (;;) {
-    if (await probe().catch(() => false)) return;
-    if (options.pid !== undefined && !isAlive(options.pid)) {
-      throw new InfraError('SFG_INFRA_START_FAILED', `${description} exited during start-up${tail(options.logPath)}`);
+    attempts += 1;
+    try {
+      return await attempt();
+    } catch (error) {
+      if (options.retryOn && !options.retryOn(error)) {
+        throw new InfraError('SFG_INFRA_START_FAILED', `${service} at ${options.address}: ${describeError(error)}`, { cause: error });
+      }
+      if (options.pid !== undefined && !isAlive(options.pid)) {
+        throw new InfraError('SFG_INFRA_START_FAILED', `${service} at ${options.address} exited during start-up${tail(options.logPath)}`, { cause: error });
+      }
+      if (Date.now() + pause > deadline) {
+        throw new InfraError(
+          'SFG_INFRA_START_TIMEOUT',
+          `${service} at ${options.address}: not ready after ${((Date.now() - started) / 1000).toFixed(1)} s (${attempts} attempts, deadline ${options.timeoutMs / 1000} s); last error: ${describeError(error)}${tail(options.logPath)}`,
+          { retriable: true, cause: error },
+        );
+      }
     }
-    if (Date.now() > deadline) {
-      throw new InfraError(
-        'SFG_INFRA_START_TIMEOUT',
-        `${description} not ready after ${options.timeoutMs} ms${tail(options.logPath)}`,
-        { retriable: true },
-      );
-    }
-    await sleep(options.intervalMs ?? 250);
+    await sleep(pause);
+    pause = Math.min(pause * 2, options.maxIntervalMs ?? 2000);
   }
+}
+
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as NodeJS.ErrnoException).code;
+  const causes = error instanceof AggregateError ? error.errors.map(describeError) : [];
+  const nested = error.cause instanceof Error ? `: ${describeError(error.cause)}` : '';
+  return `${code && !error.message.includes(code) ? `${code} ` : ''}${error.message || error.name}${causes.length ? ` (${causes.join('; ')})` : ''}${nested}`;
 }
 
 function tail(logPath: string | undefined): string {
@@ -136,7 +169,12 @@ export function commandExists(command: string): boolean {
 }
 
 export async function httpOk(url: string, init: RequestInit = {}, timeoutMs = 2000): Promise<boolean> {
+  return httpCheck(url, init, timeoutMs).then(() => true, () => false);
+}
+
+/** Resolves when `url` answers 2xx; otherwise throws what went wrong (status, or the connection error). */
+export async function httpCheck(url: string, init: RequestInit = {}, timeoutMs = 2000): Promise<void> {
   const response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   await response.body?.cancel();
-  return response.ok;
+  if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`);
 }

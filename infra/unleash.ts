@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { DEFAULTS, ROOT_DIR, withDatabase, type InfraEnvironment, type InfraPaths } from './options';
 import { ensureDatabase } from './postgres';
-import { httpOk, logFile, startDaemon, startedPid, waitUntil } from './process';
+import { httpCheck, httpOk, logFile, retrying, startDaemon, startedPid } from './process';
 import type { ServiceStatus } from './types';
 
 /** The server root, e.g. http://127.0.0.1:4242 for UNLEASH_URL=http://127.0.0.1:4242/api. */
@@ -16,7 +16,7 @@ export function unleashHealthy(unleashUrl: string): Promise<boolean> {
 export async function unleashUp(env: InfraEnvironment, paths: InfraPaths, log: (line: string) => void): Promise<ServiceStatus> {
   const address = unleashBaseUrl(env.unleashUrl);
   if (env.external.unleash || (await unleashHealthy(env.unleashUrl))) {
-    await waitUntil(`unleash at ${address}`, () => unleashHealthy(env.unleashUrl), { timeoutMs: 10_000 });
+    await retrying('unleash', () => httpCheck(`${address}/health`), { address, timeoutMs: 30_000 });
     return { name: 'unleash', address, healthy: true, startedByUs: startedPid(paths, 'unleash') !== undefined, startedNow: false };
   }
   await ensureDatabase(env.databaseUrl, DEFAULTS.unleashDatabase);
@@ -40,9 +40,11 @@ export async function unleashUp(env: InfraEnvironment, paths: InfraPaths, log: (
       CHECK_VERSION: 'false',
     },
   });
-  await waitUntil('unleash-server', () => unleashHealthy(env.unleashUrl), {
-    timeoutMs: 90_000,
-    intervalMs: 500,
+  await retrying('unleash-server', () => httpCheck(`${address}/health`), {
+    address,
+    timeoutMs: 120_000,
+    intervalMs: 300,
+    maxIntervalMs: 1000,
     logPath: logFile(paths, 'unleash'),
     pid,
   });

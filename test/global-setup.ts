@@ -1,20 +1,51 @@
-import { resolveEnvironment, runningPrometheusTargetsDir, up, type ServiceName } from '../infra';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { resolveEnvironment, runningPrometheusTargetsDir, startPrivatePrometheus, up, type PrivatePrometheus, type ServiceName } from '../infra';
+import { portBelowEphemeralRange } from './helpers/ports';
 
 declare global {
   var stranglerServicesStartedByJest: ServiceName[] | undefined;
+  var stranglerTestPrometheus: PrivatePrometheus | undefined;
 }
 
 /**
- * Brings up every real service the integration tests need. What it started is kept in a global, which jest
- * hands to globalTeardown (same process), so teardown stops only that and concurrent runs never collide.
+ * Brings up every real service the integration tests need. Postgres, Kafka and Unleash are shared with whatever
+ * runs on this machine (a demo, say): tests use names of their own there. Prometheus is this run's own, unless
+ * PROMETHEUS_URL names one, so the tests' series never reach the rules and alerts of a demo's Prometheus.
+ * What it started is kept in globals, which jest hands to globalTeardown (same process), so teardown stops only
+ * that and concurrent runs never collide.
  */
 export default async function globalSetup(): Promise<void> {
   const started = Date.now();
-  const services = await up({ log: (line) => process.stderr.write(`[infra] ${line}\n`) });
+  const log = (line: string) => process.stderr.write(`[infra] ${line}\n`);
+  const ownPrometheus = !process.env.PROMETHEUS_URL;
+  const shared: ServiceName[] = ownPrometheus ? ['postgres', 'kafka', 'unleash'] : ['postgres', 'kafka', 'unleash', 'prometheus'];
+  const services = await up({ services: shared, log });
   globalThis.stranglerServicesStartedByJest = services.filter((service) => service.startedNow).map((service) => service.name);
-  // Test workers inherit this: registerScrapeTargets writes where the running Prometheus actually looks.
-  const targetsDir = await runningPrometheusTargetsDir(resolveEnvironment().prometheusUrl).catch(() => undefined);
-  if (targetsDir) process.env.STRANGLER_PROMETHEUS_TARGETS_DIR = targetsDir;
-  const names = globalThis.stranglerServicesStartedByJest.join(', ') || 'nothing';
-  process.stderr.write(`[infra] ready in ${Date.now() - started} ms (started: ${names})\n`);
+  if (ownPrometheus) {
+    const prometheus = await startTestPrometheus(log);
+    globalThis.stranglerTestPrometheus = prometheus;
+    // Test workers inherit these: testEnv() and registerScrapeTargets use this run's Prometheus.
+    process.env.PROMETHEUS_URL = prometheus.url;
+    process.env.STRANGLER_PROMETHEUS_TARGETS_DIR = prometheus.targetsDir;
+  } else {
+    const targetsDir = await runningPrometheusTargetsDir(resolveEnvironment().prometheusUrl).catch(() => undefined);
+    if (targetsDir) process.env.STRANGLER_PROMETHEUS_TARGETS_DIR = targetsDir;
+  }
+  const names = [...globalThis.stranglerServicesStartedByJest, ...(ownPrometheus ? ['prometheus (this run only)'] : [])].join(', ') || 'nothing';
+  log(`ready in ${Date.now() - started} ms (started: ${names})`);
+}
+
+/** A port taken between the check and Prometheus' bind makes it exit at once: then another port is tried. */
+async function startTestPrometheus(log: (line: string) => void): Promise<PrivatePrometheus> {
+  for (let attempt = 1; ; attempt++) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-test-prometheus-'));
+    try {
+      return await startPrivatePrometheus({ name: `prometheus-test-${process.pid}`, port: await portBelowEphemeralRange(), dir, log });
+    } catch (error) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      if (attempt === 3 || !/exited during start-up/.test(String(error))) throw error;
+    }
+  }
 }

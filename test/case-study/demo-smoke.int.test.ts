@@ -1,22 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
-import { UnleashAdmin } from '../helpers';
+import { portFree, UnleashAdmin } from '../helpers';
 import { eventually } from '../helpers';
 import { SHOP_ROUTES, SERVICES } from '../../extracted/stack';
 import { Client } from 'pg';
 import { testEnv } from '../helpers';
 
 const DEFAULT_PORTS = [8080, 8090, 3000, 3101, 3102, 3103, 3104];
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
 
 /**
  * An offset that moves every demo port onto a free one, so the smoke test runs beside a real `npm start`. The

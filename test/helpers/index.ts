@@ -2,6 +2,6 @@ export { testEnv, uniqueName } from './env';
 export { createTestDatabase, type TestDatabase } from './postgres';
 export { collectRecords, createUniqueTopic, headersToStrings, testKafka, type CollectedRecord } from './kafka';
 export { UnleashAdmin } from './unleash';
-export { freePort } from './ports';
+export { freePort, portBelowEphemeralRange, portFree } from './ports';
 export { promQuery, registerScrapeTargets, waitForSeries, type PromSample } from './prometheus';
 export { eventually } from './poll';

@@ -45,7 +45,7 @@ export function ensureKafkaJars(paths: InfraPaths, log: (line: string) => void):
   log(`kafka: fetching Apache Kafka ${DEFAULTS.kafkaVersion} jars from Maven Central into ${paths.kafkaJarsDir}`);
   const result = spawnSync(
     'mvn',
-    ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${paths.kafkaJarsDir}`, '-DincludeScope=runtime'],
+    ['-q', '-B', '-Dstyle.color=never', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${paths.kafkaJarsDir}`, '-DincludeScope=runtime'],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
   if (result.status !== 0) {

@@ -79,7 +79,7 @@ export async function prometheusUp(env: InfraEnvironment, paths: InfraPaths, log
     await retrying('prometheus', () => httpCheck(readyUrl(address)), { address, timeoutMs: 30_000 });
     return { name: 'prometheus', address, healthy: true, startedByUs: startedPid(paths, 'prometheus') !== undefined, startedNow: false };
   }
-  const installed = ensureDebianPackage(PROMETHEUS_PACKAGE, (line) => log(`prometheus: ${line}`));
+  const installed = ensureDebianPackage(PROMETHEUS_PACKAGE, log);
   if (!installed.available) {
     log(`prometheus: skipped (${installed.reason}, or set PROMETHEUS_URL); everything else runs, but nothing is scraped`);
     return { name: 'prometheus', address, healthy: false, startedByUs: false, startedNow: false, detail: 'skipped: not installed' };

@@ -1,3 +1,4 @@
+import type { RecentSplitView } from './recent-split';
 import { ProxyError } from './errors';
 
 /** A client for the proxy's admin API (used by the `strangler routes|flip|explain` commands). */
@@ -32,6 +33,14 @@ export class ProxyAdminClient {
 }
 
 /** The shape of GET /routes. */
+/** Requests per side since the proxy started, and over the last minute (`lastMinute`). */
+export interface RouteSplitView {
+  legacy: number;
+  extracted: number;
+  extractedPercent: number;
+  lastMinute: RecentSplitView;
+}
+
 export interface RoutesView {
   flagsReady: boolean;
   routes: Array<{
@@ -46,7 +55,7 @@ export interface RoutesView {
     shadow: { enabled: boolean; flag: string | null; allowWrites: boolean } | null;
     circuit: string;
     clusterHealthy: boolean | null;
-    split: { legacy: number; extracted: number; extractedPercent: number };
+    split: RouteSplitView;
   }>;
-  unmatched: { cluster: string; split: { legacy: number; extracted: number; extractedPercent: number } };
+  unmatched: { cluster: string; split: RouteSplitView };
 }

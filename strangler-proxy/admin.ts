@@ -6,7 +6,8 @@ import { decide, DECISION_EXPLANATIONS } from './decision';
 import type { FlagProvider } from './flags/provider';
 import { LEGACY, SAFE_METHODS } from './options';
 import { normalizePath } from './path';
-import type { RouteTable } from './route-table';
+import { extractedPercent, type RecentSplits } from './recent-split';
+import type { CompiledRoute, RouteTable } from './route-table';
 import type { ShadowRunner } from './shadow';
 
 /** What the admin API reads from (and asks of) the running proxy. */
@@ -17,6 +18,7 @@ export interface AdminSource {
   registry: Registry;
   shadow: ShadowRunner;
   reload(): Promise<{ ok: true } | { ok: false; error: string }>;
+  recentSplits: RecentSplits;
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
@@ -35,10 +37,11 @@ function authorised(header: string | undefined, token: string): boolean {
 function routesView(source: AdminSource) {
   const table = source.table();
   const flags = source.flags;
-  const split = (counts: { legacy: number; extracted: number }) => {
-    const total = counts.legacy + counts.extracted;
-    return { ...counts, extractedPercent: total ? Math.round((counts.extracted / total) * 1000) / 10 : 0 };
-  };
+  const split = (route: CompiledRoute) => ({
+    ...route.split,
+    extractedPercent: extractedPercent(route.split),
+    lastMinute: source.recentSplits.view(route.id, route.split),
+  });
   return {
     flagsReady: flags.isReady(),
     routes: table.routes.map((route) => ({
@@ -53,9 +56,9 @@ function routesView(source: AdminSource) {
       shadow: route.shadow ? { enabled: route.shadow.enabled, flag: route.shadow.flag ?? null, allowWrites: route.shadow.allowWrites } : null,
       circuit: CIRCUIT_STATE_NAMES[route.cluster.breaker.current()],
       clusterHealthy: route.cluster.healthy ?? null,
-      split: split(route.split),
+      split: split(route),
     })),
-    unmatched: { cluster: LEGACY, split: split(table.unmatched.split) },
+    unmatched: { cluster: LEGACY, split: split(table.unmatched) },
   };
 }
 

@@ -12,6 +12,7 @@ import { Exchange, requestIdOf, respondWithError, type ForwardingCore } from './
 import { createProxyMetrics, RouteTargetMetrics, type ProxyMetrics, type Target } from './metrics';
 import { LEGACY, loadProxyConfigFile, type ProxyConfig } from './options';
 import { normalizePath } from './path';
+import { RecentSplits } from './recent-split';
 import { RouteTable, type TrafficSplit } from './route-table';
 import { ShadowRunner } from './shadow';
 import { forwardUpgrade, refuseUpgrade } from './upgrade';
@@ -42,6 +43,7 @@ export class StranglerProxy {
   private clusters = new Map<string, ClusterRuntime>();
   private readonly routeMetrics = new Map<string, Record<Target, RouteTargetMetrics>>();
   private readonly splits = new Map<string, TrafficSplit>();
+  private readonly recentSplits = new RecentSplits(() => this.splits.entries());
   private readonly metrics: ProxyMetrics;
   private readonly core: ForwardingCore;
   private readonly shadow: ShadowRunner;
@@ -92,6 +94,7 @@ export class StranglerProxy {
         registry: deps.registry,
         shadow: this.shadow,
         reload: () => this.reload(),
+        recentSplits: this.recentSplits,
       }),
     );
   }
@@ -125,6 +128,7 @@ export class StranglerProxy {
       fs.watchFile(this.options.configPath, { interval: this.config.reload.pollIntervalMs, persistent: false }, this.onConfigFileChange);
       this.watching = true;
     }
+    this.recentSplits.start();
     this.state = 'running';
     this.logger.info({ proxy: this.address.proxy, admin: this.address.admin, routes: this.table.routes.length }, 'strangler proxy listening');
   }
@@ -137,6 +141,7 @@ export class StranglerProxy {
 
   private async shutdown(): Promise<void> {
     this.state = 'stopping';
+    this.recentSplits.stop();
     if (this.watching) fs.unwatchFile(this.options.configPath!, this.onConfigFileChange);
     const closed = (server: http.Server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
     const proxyClosed = closed(this.server);

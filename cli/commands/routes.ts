@@ -29,8 +29,9 @@ export function table(rows: string[][]): string {
 
 const help = `Usage: strangler routes [options]
 
-Lists the running proxy's routes in match order with their flag, rollout, circuit state and the live traffic split
-since the proxy started (from GET /routes on the admin API).
+Lists the running proxy's routes in match order with their flag, rollout, circuit state and the traffic split:
+requests per side over the last minute (LAST 1M, the share a rollout is giving now) and since the proxy started
+(SINCE START), from GET /routes on the admin API.
 
 Options:
 ${ADMIN_HELP}
@@ -38,6 +39,10 @@ ${ADMIN_HELP}
 
 Example:
   STRANGLER_ADMIN_TOKEN=strangler-admin-token npx strangler routes`;
+
+function describeSplit(split: { legacy: number; extracted: number; extractedPercent: number }): string {
+  return `${split.legacy}/${split.extracted} = ${split.extractedPercent}% new`;
+}
 
 export const routesCommand: Command = {
   name: 'routes',
@@ -51,7 +56,7 @@ export const routesCommand: Command = {
       console.log(JSON.stringify(view, null, 2));
       return 0;
     }
-    const rows = [['ROUTE', 'ORDER', 'MATCH', 'CLUSTER', 'FLAG', 'ROLLOUT', 'CIRCUIT', 'LEGACY', 'EXTRACTED', 'SPLIT']];
+    const rows = [['ROUTE', 'ORDER', 'MATCH', 'CLUSTER', 'FLAG', 'ROLLOUT', 'CIRCUIT', 'LAST 1M (LEGACY/NEW)', 'SINCE START (LEGACY/NEW)']];
     for (const route of view.routes) {
       rows.push([
         route.id,
@@ -61,13 +66,12 @@ export const routesCommand: Command = {
         route.flag ?? '-',
         route.rolloutPercent === null ? '?' : `${route.rolloutPercent}%`,
         route.circuit,
-        String(route.split.legacy),
-        String(route.split.extracted),
-        `${route.split.extractedPercent}% new`,
+        describeSplit(route.split.lastMinute),
+        describeSplit(route.split),
       ]);
     }
     const unmatched = view.unmatched.split;
-    rows.push(['(unmatched)', '-', '*', view.unmatched.cluster, '-', '-', '-', String(unmatched.legacy), '0', '0% new']);
+    rows.push(['(unmatched)', '-', '*', view.unmatched.cluster, '-', '-', '-', describeSplit(unmatched.lastMinute), describeSplit(unmatched)]);
     console.log(table(rows));
     if (!view.flagsReady) console.log('\nflags are NOT ready: every flagged route is served by legacy');
     return 0;

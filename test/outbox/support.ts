@@ -37,17 +37,20 @@ export async function startRelay(options: RelayOptions, registry = new Registry(
 
 /**
  * Per aggregate (key), records must count up from 0 without gaps. Going back is allowed: a re-delivery after a
- * crash repeats a suffix and then continues in order. Returns how many records were such repeats.
+ * crash repeats a suffix and then continues in order. Returns how many records were such repeats: every record of a
+ * re-delivered stretch, not just its first.
  */
 export function assertPerKeyOrder(records: CollectedRecord[], sequenceOf: (record: CollectedRecord) => number): number {
   const previous = new Map<string, number>();
+  const highest = new Map<string, number>();
   let repeats = 0;
   for (const record of records) {
     const key = record.key ?? '';
     const sequence = sequenceOf(record);
     const last = previous.get(key) ?? -1;
     if (sequence > last + 1) throw new Error(`aggregate ${key}: event ${sequence} arrived right after ${last} (out of order or lost)`);
-    if (sequence <= last) repeats += 1;
+    if (sequence <= (highest.get(key) ?? -1)) repeats += 1;
+    else highest.set(key, sequence);
     previous.set(key, sequence);
   }
   return repeats;

@@ -97,7 +97,7 @@ describe('strangler proxy CLI', () => {
     const routes = await run(['routes']);
     expect(routes.code).toBe(0);
     expect(routes.out.split('\n')[0]).toMatch(/^ROUTE\s+ORDER\s+MATCH\s+CLUSTER\s+FLAG\s+ROLLOUT/);
-    expect(routes.out).toMatch(new RegExp(`orders\\s+10\\s+\\* /api/orders/\\{\\*\\*rest\\}\\s+orders\\s+${flag}\\s+100%\\s+closed\\s+0\\s+1\\s+100% new`));
+    expect(routes.out).toMatch(new RegExp(`orders\\s+10\\s+\\* /api/orders/\\{\\*\\*rest\\}\\s+orders\\s+${flag}\\s+100%\\s+closed\\s+0/1 = 100% new\\s+0/1 = 100% new`));
 
     const back = await run(['flip', 'orders', '0']);
     expect(back.code).toBe(0);

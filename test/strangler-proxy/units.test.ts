@@ -1,3 +1,4 @@
+import { RecentSplits } from '../../strangler-proxy/recent-split';
 import { CircuitBreaker, CIRCUIT_CLOSED, CIRCUIT_HALF_OPEN, CIRCUIT_OPEN } from '../../strangler-proxy/circuit';
 import { IdentityReader, unverifiedJwtSubject } from '../../strangler-proxy/context';
 import { compareResponses, compileCompareRules } from '../../strangler-proxy/diff';
@@ -101,5 +102,41 @@ describe('compareResponses', () => {
   it('compares non-JSON bodies byte for byte', () => {
     expect(compareResponses(side(200, 'hello'), side(200, 'hello'), shadow()).match).toBe(true);
     expect(compareResponses(side(200, 'hello'), side(200, 'world'), shadow()).differences).toEqual(['body']);
+  });
+});
+
+describe('RecentSplits (the last minute of the legacy/extracted split)', () => {
+  it('counts only what the window saw, while the cumulative counter keeps everything', () => {
+    let now = 0;
+    const split = { legacy: 0, extracted: 0 };
+    const recent = new RecentSplits(() => [['orders', split]], 60_000, 5_000, () => now);
+    recent.sample();
+    // The first two minutes: all on legacy.
+    for (; now < 120_000; now += 5_000) {
+      split.legacy += 100;
+      recent.sample();
+    }
+    // Then a 10 % rollout: 90 legacy, 10 extracted per 5 s.
+    for (; now < 180_000; now += 5_000) {
+      split.legacy += 90;
+      split.extracted += 10;
+      recent.sample();
+    }
+    const view = recent.view('orders', split);
+    expect(view.windowSeconds).toBe(60);
+    // The baseline is the sample taken at 120 s; the eleven 5 s steps after it were all at 10 %.
+    expect(view).toMatchObject({ legacy: 990, extracted: 110, extractedPercent: 10 });
+    expect(split.extracted / (split.legacy + split.extracted)).toBeLessThan(0.04);
+  });
+
+  it('covers less than the window while the proxy is young, and a route it never sampled from zero', () => {
+    let now = 1_000;
+    const split = { legacy: 3, extracted: 1 };
+    const recent = new RecentSplits(() => [['orders', split]], 60_000, 5_000, () => now);
+    recent.sample();
+    now = 11_000;
+    split.extracted += 4;
+    expect(recent.view('orders', split)).toEqual({ legacy: 0, extracted: 4, extractedPercent: 100, windowSeconds: 10 });
+    expect(recent.view('users', { legacy: 7, extracted: 0 })).toMatchObject({ legacy: 7, extracted: 0, extractedPercent: 0 });
   });
 });

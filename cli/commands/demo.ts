@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { up, resolveEnvironment, unleashBaseUrl } from '../../infra';
 import { CaseStudyStack, DEMO_USER, type StackOptionsInput } from '../../extracted/stack';
-import { runTraffic } from '../../extracted/stack/traffic';
+import { DEFAULT_SHOPPERS, runTraffic } from '../../extracted/stack/traffic';
 import { UsageError, type Command } from '../command';
 
 const help = `Usage: strangler demo [options]          (npm start)
@@ -30,9 +30,12 @@ Options:
   --no-seed              do not seed an empty legacy database
 
 demo traffic: sends realistic mixed traffic through the proxy (browse, register, log in, order, pay with
-approved and declined test cards, cancel) and prints a live summary of answers per route and status.
+approved and declined test cards, cancel, restock products that run low, so writes never stop) and prints a
+live summary of answers per route and status.
   --proxy <url>          proxy URL (default http://127.0.0.1:8080)
-  --concurrency <n>      parallel shoppers (default 4)
+  --shoppers <n>         distinct signed-up shoppers (default 200; rollouts are sticky per user, so a 10 %
+                         rollout needs many users to show about 10 %)
+  --concurrency <n>      requests in flight at once (default 4)
   --duration-s <s>       stop after s seconds (default: until Ctrl-C)
   -h, --help             this text`;
 
@@ -66,16 +69,17 @@ function shutdownSignal(): { received: Promise<NodeJS.Signals>; dispose(): void 
 async function traffic(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { proxy: { type: 'string', default: 'http://127.0.0.1:8080' }, concurrency: { type: 'string' }, 'duration-s': { type: 'string' } },
+    options: { proxy: { type: 'string', default: 'http://127.0.0.1:8080' }, concurrency: { type: 'string' }, shoppers: { type: 'string' }, 'duration-s': { type: 'string' } },
   });
   const concurrency = integer('concurrency', values.concurrency, 4);
+  const shoppers = integer('shoppers', values.shoppers, DEFAULT_SHOPPERS);
   const durationS = values['duration-s'] === undefined ? undefined : integer('duration-s', values['duration-s'], 0);
   const controller = new AbortController();
   const shutdown = shutdownSignal();
   void shutdown.received.then(() => controller.abort());
   const timer = durationS === undefined ? undefined : setTimeout(() => controller.abort(), durationS * 1_000);
   try {
-    const summary = await runTraffic({ proxyUrl: values.proxy, concurrency, signal: controller.signal, live: process.stderr });
+    const summary = await runTraffic({ proxyUrl: values.proxy, concurrency, shoppers, signal: controller.signal, live: process.stderr });
     console.log(summary.table());
     return summary.unexpected() > 0 ? 1 : 0;
   } finally {

@@ -58,14 +58,23 @@ export class TrafficSummary {
   }
 }
 
+/** A product at or below this stock is restocked by the shopper who sees it, so orders never run dry. */
+const RESTOCK_BELOW = 20;
+const RESTOCK_BY = 200;
+
 class Shopper {
   private token = '';
+  /** Not before this moment (sign-up replicates to the other side first). */
+  readyAt = 0;
+  signedUp = false;
   /** Cookies the proxy set (its session cookie keeps an anonymous shopper on one side), sent back like a browser. */
   private readonly cookies = new Map<string, string>();
 
   constructor(
     private readonly proxyUrl: string,
     private readonly summary: TrafficSummary,
+    /** Products some shopper is restocking right now, shared by all, so one low product is restocked once. */
+    private readonly restocking: Set<string>,
   ) {}
 
   private async call<T>(label: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
@@ -103,7 +112,8 @@ class Shopper {
     if (registered.status !== 201) return false;
     const login = await this.call<{ token: string }>('/api/users/login', 'POST', '/api/users/login', { email, password });
     this.token = login.body?.token ?? '';
-    return Boolean(this.token);
+    this.signedUp = Boolean(this.token);
+    return this.signedUp;
   }
 
   /** Orders placed, looked at again (with their payment) once `revisitAfterMs` has passed, as a customer would later. */
@@ -118,6 +128,11 @@ class Shopper {
       if (random() < mix.cancelShare) await this.call('/api/orders/{id}/cancel', 'POST', `/api/orders/${order.id}/cancel`);
     }
     const products = await this.call<{ id: string; stock: number }[]>('/api/products', 'GET', '/api/products?limit=50');
+    const low = (products.body ?? []).find((product) => product.stock <= RESTOCK_BELOW && !this.restocking.has(product.id));
+    if (low) {
+      this.restocking.add(low.id);
+      await this.call('/api/products/{id}/stock', 'POST', `/api/products/${low.id}/stock`, { delta: RESTOCK_BY }).finally(() => this.restocking.delete(low.id));
+    }
     const inStock = (products.body ?? []).filter((product) => product.stock > 2);
     if (inStock.length === 0) return;
     const product = inStock[Math.floor(random() * inStock.length)]!;
@@ -140,7 +155,13 @@ export interface TrafficMix {
 
 export interface TrafficOptions {
   proxyUrl: string;
+  /** Requests in flight at once: each of these workers takes its turn with the shoppers it serves. */
   concurrency: number;
+  /**
+   * Distinct signed-up users (default 200). Rollouts are sticky per user, so a 10 % rollout needs many users to show
+   * about 10 %: with 200, it holds 20 ± 4 of them.
+   */
+  shoppers?: number;
   signal: AbortSignal;
   /** Where to draw the live summary line (a TTY gets it redrawn in place); omit for none. */
   live?: NodeJS.WriteStream;
@@ -159,9 +180,12 @@ export interface TrafficOptions {
   random?: () => number;
 }
 
+export const DEFAULT_SHOPPERS = 200;
+
 /**
- * Realistic mixed shop traffic through the proxy until `signal` aborts: each of `concurrency` shoppers signs up
- * once, then keeps visiting (browse, order with approved or declined cards, cancel). Resolves with the summary.
+ * Realistic mixed shop traffic through the proxy until `signal` aborts: `shoppers` users, served in turn by
+ * `concurrency` workers. Each shopper signs up on its first turn, then keeps visiting (browse, order with approved
+ * or declined cards, cancel, restock what runs low). Resolves with the summary.
  */
 export async function runTraffic(options: TrafficOptions): Promise<TrafficSummary> {
   const summary = new TrafficSummary();
@@ -172,16 +196,29 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficSummar
     : undefined;
   timer?.unref();
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-  const shoppers = Array.from({ length: options.concurrency }, async () => {
-    const shopper = new Shopper(options.proxyUrl, summary);
-    while (!options.signal.aborted && !(await shopper.signUp())) await pause(500);
-    await pause(options.revisitAfterMs ?? 2_000);
-    while (!options.signal.aborted) {
-      await shopper.visit(random, options.revisitAfterMs ?? 2_000, options.mix ?? { orderShare: 0.5, cancelShare: 0.3 });
+  const revisitAfterMs = options.revisitAfterMs ?? 2_000;
+  const mix = () => options.mix ?? { orderShare: 0.5, cancelShare: 0.3 };
+  const restocking = new Set<string>();
+  const shoppers = Array.from({ length: Math.max(options.shoppers ?? DEFAULT_SHOPPERS, options.concurrency) }, () => new Shopper(options.proxyUrl, summary, restocking));
+  // Worker w serves shoppers w, w + concurrency, ...: a shopper is never in two requests at once.
+  const workers = Array.from({ length: options.concurrency }, async (_, worker) => {
+    const mine = shoppers.filter((_, index) => index % options.concurrency === worker);
+    for (let turn = 0; !options.signal.aborted; turn++) {
+      const shopper = mine[turn % mine.length]!;
+      if (!shopper.signedUp) {
+        if (await shopper.signUp()) shopper.readyAt = Date.now() + revisitAfterMs;
+        else await pause(500);
+        continue;
+      }
+      if (Date.now() < shopper.readyAt) {
+        if (mine.every((other) => !other.signedUp || Date.now() < other.readyAt)) await pause(100);
+        continue;
+      }
+      await shopper.visit(random, revisitAfterMs, mix());
       if (options.thinkTimeMs) await pause(options.thinkTimeMs);
     }
   });
-  await Promise.all(shoppers);
+  await Promise.all(workers);
   if (timer) clearInterval(timer);
   if (live?.isTTY) live.write('\n');
   return summary;

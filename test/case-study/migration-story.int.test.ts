@@ -71,7 +71,7 @@ describe('migrating products and orders, and rolling back', () => {
   it('goes legacy -> backfill -> shadow -> 10/50/100 % -> verify -> rollback -> verify without a failed request', async () => {
     const { stack } = test;
     // 1. All on legacy, traffic flowing.
-    traffic = runTraffic({ proxyUrl: stack.proxyUrl, concurrency: 3, signal: stopTraffic.signal, thinkTimeMs: 200, mix });
+    traffic = runTraffic({ proxyUrl: stack.proxyUrl, concurrency: 3, shoppers: 3, signal: stopTraffic.signal, thinkTimeMs: 200, mix });
     await sleep(3_000);
     expect(await proxyCount('strangler_proxy_requests_total', { route: 'orders', target: 'legacy' })).toBeGreaterThan(0);
     expect(await extractedRequests('products')).toBe(0);

@@ -7,7 +7,7 @@ import { DEFAULT_TOPIC_PREFIX } from './topics';
 const identifier = z.string().regex(IDENTIFIER_PATTERN, 'must be a plain SQL identifier ([A-Za-z_][A-Za-z0-9_$]*, at most 63)');
 const positiveMs = z.number().int().positive();
 
-const kafkaSchema = z.object({
+const kafkaSchema = z.strictObject({
   brokers: z.array(z.string().min(1)).min(1, 'needs at least one broker (host:port)'),
   clientId: z.string().min(1).default('strangler-outbox-relay'),
   /** Records larger than this never reach Kafka; they follow `onUnpublishable`. Match the broker's message.max.bytes. */
@@ -17,7 +17,7 @@ const kafkaSchema = z.object({
 });
 
 const relaySchema = z
-  .object({
+  .strictObject({
     /** The `relay` label of every metric, and part of default slot, publication and lock names. */
     name: z.string().regex(/^[a-z0-9_]{1,40}$/, 'must be 1-40 of [a-z0-9_]').default('outbox'),
     mode: z.enum(['cdc', 'polling']).default('cdc'),
@@ -33,7 +33,7 @@ const relaySchema = z
     /** CDC: how often an idle relay confirms the server's WAL position and refreshes slot metrics. */
     heartbeatIntervalMs: positiveMs.default(5_000),
     batch: z
-      .object({
+      .strictObject({
         /** Most records in one producer send; whatever arrives while a send is in flight is batched for the next. */
         maxEvents: z.number().int().positive().default(5_000),
         /** CDC pauses the replication stream while this many events wait for Kafka. */
@@ -43,14 +43,14 @@ const relaySchema = z
     onUnpublishable: z.enum(['dlq', 'skip', 'stop']).default('dlq'),
     dlqTopic: z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a legal Kafka topic name').default('outbox.dlq'),
     polling: z
-      .object({
+      .strictObject({
         /** Fallback poll period when no NOTIFY arrives. */
         intervalMs: positiveMs.default(1_000),
         batchSize: z.number().int().positive().default(5_000),
       })
       .prefault({}),
     leadership: z
-      .object({
+      .strictObject({
         /** Advisory lock key; relays with the same key form one leader + standbys. Default `strangler-relay:<schema>.<table>:<mode>`. */
         lockKey: z.string().min(1).optional(),
         retryIntervalMs: positiveMs.default(1_000),
@@ -58,7 +58,7 @@ const relaySchema = z
       .prefault({}),
     /** Backoff between retries of a failed Kafka send or a lost database connection. */
     retryBackoffMs: z
-      .object({ initial: positiveMs.default(100), max: positiveMs.default(5_000) })
+      .strictObject({ initial: positiveMs.default(100), max: positiveMs.default(5_000) })
       .prefault({}),
     /** stop() waits this long for in-flight sends before giving up on them (they are re-sent after restart). */
     stopTimeoutMs: positiveMs.default(30_000),
@@ -73,11 +73,14 @@ export interface RelayOptions extends ParsedRelayOptions {
   leadership: ParsedRelayOptions['leadership'] & { lockKey: string };
 }
 
+/** One issue per problem, each at its full path; an unknown key is named in its path (`kafka.maxRecordByte`). */
 export function issuesOf(error: z.ZodError, prefix = ''): OptionIssue[] {
-  return error.issues.map((issue) => ({
-    path: [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || '(root)',
-    message: issue.message,
-  }));
+  const pathOf = (segments: PropertyKey[]) => [prefix, ...segments.map(String)].filter(Boolean).join('.') || '(root)';
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: pathOf([...issue.path, key]), message: 'unknown option' }))
+      : [{ path: pathOf(issue.path), message: issue.message }],
+  );
 }
 
 /** Validates relay options, reporting every problem at once with its path, and fills in defaults. */
@@ -97,7 +100,7 @@ export function parseRelayOptions(input: unknown): RelayOptions {
 }
 
 const inboxSchema = z
-  .object({
+  .strictObject({
     /** The `consumer` column of the inbox table and the `consumer` metric label. */
     name: z.string().min(1).max(255),
     groupId: z.string().min(1),

@@ -246,7 +246,10 @@ export function parseProxyConfig(input: unknown, env: NodeJS.ProcessEnv = proces
   const interpolated = interpolate(input, env, '', issues);
   const result = configSchema(env).safeParse(interpolated);
   if (!result.success) {
-    for (const issue of result.error.issues) issues.push({ path: issue.path.map(String).join('.'), message: issue.message });
+    for (const issue of result.error.issues) {
+      if (issue.code === 'unrecognized_keys') for (const key of issue.keys) issues.push({ path: [...issue.path, key].map(String).join('.'), message: 'unknown key' });
+      else issues.push({ path: issue.path.map(String).join('.'), message: issue.message });
+    }
   }
   if (interpolated && typeof interpolated === 'object') crossCheck(interpolated as { clusters?: unknown; routes?: unknown }, issues);
   if (issues.length > 0 || !result.success) throw new ConfigInvalidError(issues, source);

@@ -33,6 +33,19 @@ describe('strangler relay command', () => {
     }
   });
 
+  it('refuses unknown keys of a config file, each with its path, instead of running on defaults', async () => {
+    const file = path.join(os.tmpdir(), `relay-typo-${process.pid}.yaml`);
+    fs.writeFileSync(file, 'onUnpublishabel: stop\nkafka:\n  maxRecordByte: 10\nbatch:\n  maxEvent: 5\n');
+    try {
+      const error = await relayCommand.run(['--config', file]).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(UsageError);
+      const message = (error as Error).message;
+      for (const key of ['onUnpublishabel', 'kafka.maxRecordByte', 'batch.maxEvent']) expect(message).toContain(`${key}: unknown option`);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+
   it('rejects unknown flags and a bad metrics port', async () => {
     await expect(relayCommand.run(['--bogus'])).rejects.toBeInstanceOf(UsageError);
     await expect(relayCommand.run(['--metrics-port', 'x'])).rejects.toThrow(/--metrics-port/);

@@ -46,7 +46,7 @@ describe('parseProxyConfig', () => {
         'admin.token',
         'proxy.port',
         'clusters.orders.url',
-        'clusters.orders',
+        'clusters.orders.timeoutMs',
         'clusters',
         'routes.1.id',
         'routes.1.cluster',
@@ -56,6 +56,7 @@ describe('parseProxyConfig', () => {
         'routes.2.stickiness',
       ]),
     );
+    expect(issues.find((issue) => issue.path === 'clusters.orders.timeoutMs')!.message).toBe('unknown key');
     expect(issues.find((issue) => issue.path === 'clusters')!.message).toContain("'legacy' cluster is required");
     expect(issues.find((issue) => issue.path === 'routes.1.cluster')!.message).toContain("unknown cluster 'nowhere'");
     expect(issues.find((issue) => issue.path === 'routes.1.match')!.message).toContain('unreachable: routes.0');
@@ -98,7 +99,7 @@ describe('parseProxyConfig', () => {
 
   it('rejects flags and shadows on routes pinned to legacy, and typos in keys', () => {
     const issues = issuesOf({ ...base, routes: [{ id: 'x', order: 1, match: { path: '/x' }, cluster: 'legacy', flag: 'f', shadow: {}, fallbak: 'never' }] });
-    expect(issues.map((issue) => issue.path)).toEqual(expect.arrayContaining(['routes.0.flag', 'routes.0.shadow', 'routes.0']));
+    expect(issues.map((issue) => issue.path)).toEqual(expect.arrayContaining(['routes.0.flag', 'routes.0.shadow', 'routes.0.fallbak']));
   });
 
   it('loads YAML and resolves file paths against the config directory', () => {

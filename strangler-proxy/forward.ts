@@ -55,9 +55,11 @@ export type UpstreamHeaders = Record<string, string | string[] | undefined>;
 
 /**
  * Request headers for the upstream: hop-by-hop headers stripped, X-Forwarded-* and X-Request-Id set,
- * everything else (traceparent included) passed through.
+ * everything else (traceparent included) passed through. X-Forwarded-For gets the client's address appended (the
+ * last entry is the one the proxy saw); X-Forwarded-Host and -Proto describe the request the proxy received, unless
+ * `trustForwarded` keeps the values a load balancer in front set.
  */
-export function upstreamHeaders(req: http.IncomingMessage, requestId: string, keepUpgrade: boolean): UpstreamHeaders {
+export function upstreamHeaders(req: http.IncomingMessage, requestId: string, keepUpgrade: boolean, trustForwarded: boolean): UpstreamHeaders {
   const incoming = req.headers;
   const headers: UpstreamHeaders = {};
   for (const name in incoming) {
@@ -71,8 +73,11 @@ export function upstreamHeaders(req: http.IncomingMessage, requestId: string, ke
   const remote = req.socket.remoteAddress ?? '';
   const forwardedFor = incoming['x-forwarded-for'];
   headers['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${remote}` : remote;
-  if (!incoming['x-forwarded-proto']) headers['x-forwarded-proto'] = (req.socket as Socket & { encrypted?: boolean }).encrypted ? 'https' : 'http';
-  if (!incoming['x-forwarded-host'] && incoming.host) headers['x-forwarded-host'] = incoming.host;
+  if (!trustForwarded || !incoming['x-forwarded-proto']) headers['x-forwarded-proto'] = (req.socket as Socket & { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  if (!trustForwarded || !incoming['x-forwarded-host']) {
+    if (incoming.host) headers['x-forwarded-host'] = incoming.host;
+    else delete headers['x-forwarded-host'];
+  }
   headers['x-request-id'] = requestId;
   return headers;
 }
@@ -243,7 +248,7 @@ export class Exchange {
     if (decision.fallback) this.core.metrics.fallbacks.labels(route.id, decision.fallback).inc();
     this.target = decision.target;
     this.verdictPending = decision.target === 'extracted';
-    this.headers = upstreamHeaders(req, this.requestId, false);
+    this.headers = upstreamHeaders(req, this.requestId, false, this.table.trustForwardedHeaders);
     if (this.contentLength === -1 && Number.isFinite(route.maxBodyBytes)) {
       (req as http.IncomingMessage & Carrier)[EXCHANGE] = this;
       req.on('data', onRequestChunk);

@@ -111,7 +111,12 @@ function configSchema(env: NodeJS.ProcessEnv) {
         token: z.string().min(8, 'must be at least 8 characters'),
       }),
     paths: z
-      .strictObject({ rejectEncodedSlash: z.boolean().default(true), rejectInvalidEncoding: z.boolean().default(true) })
+      .strictObject({
+        rejectEncodedSlash: z.boolean().default(true),
+        rejectInvalidEncoding: z.boolean().default(true),
+        /** Reject `;` (raw or %3B) in the path: Tomcat and others read `/a/..;/b` as `/b`, behind the route's back. */
+        rejectPathParameters: z.boolean().default(true),
+      })
       .prefault({}),
     context: z
       .strictObject({
@@ -121,6 +126,11 @@ function configSchema(env: NodeJS.ProcessEnv) {
         sessionCookie: z.string().regex(/^[A-Za-z0-9_-]+$/).default('sfg_sid'),
         sessionCookieMaxAgeSeconds: z.number().int().positive().default(31_536_000),
         sessionCookieSecure: z.boolean().default(false),
+        /**
+         * Pass the client's X-Forwarded-Host and X-Forwarded-Proto upstream as they are. Only behind a load balancer
+         * that sets them itself: by default the proxy sets both from the request it received.
+         */
+        trustForwardedHeaders: z.boolean().default(false),
       })
       .prefault({}),
     flags: flagsSchema(env),

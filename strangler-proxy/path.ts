@@ -8,6 +8,8 @@ export interface PathPolicy {
   rejectEncodedSlash: boolean;
   /** Reject malformed percent-encodings and invalid UTF-8 (400). When false such segments pass through undecoded. */
   rejectInvalidEncoding: boolean;
+  /** Reject path parameters: a `;` in the path, raw or as %3B (400). */
+  rejectPathParameters: boolean;
 }
 
 export type NormalizedPath =
@@ -23,6 +25,7 @@ const NON_ASCII = /[\u0080-\u00ff]/;
 const SLASH_MARK = '\uE000';
 const BACKSLASH_MARK = '\uE001';
 const MARK_ENCODED = /%EE%80%8[01]/i;
+const PARAMETER_ENCODED = /%3b/i;
 const UNRESERVED_AFTER_ENCODE = /%(24|26|2B|2C|3B|3D|3A|40)/g;
 
 function hasControlCharacter(text: string): boolean {
@@ -71,6 +74,7 @@ export function normalizePath(rawUrl: string, policy: PathPolicy): NormalizedPat
   const rawPath = end === -1 ? rawUrl : rawUrl.slice(0, end);
   const query = end === -1 || rawUrl.charCodeAt(end) === 35 /* # */ ? '' : rawUrl.slice(end).split('#', 1)[0]!;
   if (rawPath.charCodeAt(0) !== 47 /* / */) return { ok: false, reason: 'path must start with /' };
+  if (policy.rejectPathParameters && (rawPath.includes(';') || PARAMETER_ENCODED.test(rawPath))) return { ok: false, reason: 'path parameter (;) in path' };
   if (SAFE_PATH.test(rawPath) && !rawPath.includes('//') && !rawPath.includes('/.')) {
     return { ok: true, path: rawPath, forwardPath: rawUrl.length === rawPath.length + query.length ? rawUrl : rawPath + query };
   }

@@ -37,6 +37,10 @@ export type ReloadResult = { ok: true } | { ok: false; error: string };
  * The routing proxy: one node:http server for traffic, one for the admin API. The route table is compiled once per
  * configuration and swapped atomically on reload; requests in flight finish on the table they started with.
  */
+const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
+const TOO_LARGE_HEADERS = 'HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
+const CONNECT_REFUSED = 'HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
+
 export class StranglerProxy {
   private config: ProxyConfig;
   private table: RouteTable;
@@ -82,10 +86,12 @@ export class StranglerProxy {
     this.table = this.compile(this.config);
     this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.handle(req, res));
     this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head));
-    this.server.on('clientError', (_error, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      else socket.destroy();
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return socket.destroy();
+      socket.end(error.code === 'HPE_HEADER_OVERFLOW' ? TOO_LARGE_HEADERS : BAD_REQUEST);
     });
+    // A CONNECT is no request for an application behind the proxy: answer it rather than drop the socket.
+    this.server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => socket.end(CONNECT_REFUSED));
     this.adminServer = http.createServer(
       createAdminHandler({
         table: () => this.table,

@@ -45,6 +45,8 @@ export class RouteTable {
   readonly unmatched: CompiledRoute;
   readonly pathPolicy: PathPolicy;
   readonly identity: IdentityReader;
+  /** Keep the client's X-Forwarded-Host/-Proto (`context.trustForwardedHeaders`). */
+  readonly trustForwardedHeaders: boolean;
 
   constructor(
     readonly config: ProxyConfig,
@@ -53,6 +55,7 @@ export class RouteTable {
   ) {
     this.pathPolicy = config.paths;
     this.identity = new IdentityReader(config.context);
+    this.trustForwardedHeaders = config.context.trustForwardedHeaders;
     const legacy = clusters.get(LEGACY)!;
     this.routes = [...config.routes]
       .sort((a, b) => a.order - b.order)

@@ -49,7 +49,7 @@ export function forwardUpgrade(
     route.metrics[decision.target].observe(method, status, (performance.now() - startedAt) / 1000);
     route.split[decision.target] += 1;
   };
-  const headers = upstreamHeaders(req, requestId, true);
+  const headers = upstreamHeaders(req, requestId, true, table.trustForwardedHeaders);
   headers.host = cluster.config.preserveHost && req.headers.host ? req.headers.host : cluster.hostHeader;
   const upstream = cluster.transport.request({ hostname: cluster.hostname, port: cluster.port, method, path: cluster.basePath + path.forwardPath, headers });
   const timer = setTimeout(() => upstream.destroy(new Error('upgrade timed out')), cluster.config.connectTimeoutMs + cluster.config.responseTimeoutMs);

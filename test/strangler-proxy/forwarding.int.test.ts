@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -70,6 +71,36 @@ describe('strangler proxy forwarding', () => {
     const given = await request(`${running.url}/api/catalog/x`, { headers: { 'x-request-id': 'req-42', 'x-forwarded-for': '10.0.0.1' } });
     expect(JSON.parse(given.body).headers).toMatchObject({ 'x-request-id': 'req-42', 'x-forwarded-for': '10.0.0.1, 127.0.0.1' });
     expect(given.headers['set-cookie']).toBeUndefined(); // no flag on that route: no cookie needed
+
+    // A client's own X-Forwarded-Host/-Proto never reach the upstream: the proxy describes the request it received.
+    const spoofed = await request(`${running.url}/api/catalog/spoof`, { headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' } });
+    expect(JSON.parse(spoofed.body).headers).toMatchObject({ 'x-forwarded-host': running.url.slice(7), 'x-forwarded-proto': 'http' });
+  });
+
+  it('keeps a load balancer’s X-Forwarded-Host/-Proto when context.trustForwardedHeaders is set', async () => {
+    const trusting = await startProxy({ ...config(), context: { trustForwardedHeaders: true } }, flags);
+    try {
+      const behindLb = await request(`${trusting.url}/api/catalog/lb`, { headers: { 'x-forwarded-host': 'shop.example', 'x-forwarded-proto': 'https' } });
+      expect(JSON.parse(behindLb.body).headers).toMatchObject({ 'x-forwarded-host': 'shop.example', 'x-forwarded-proto': 'https' });
+      const direct = await request(`${trusting.url}/api/catalog/direct`);
+      expect(JSON.parse(direct.body).headers).toMatchObject({ 'x-forwarded-host': trusting.url.slice(7), 'x-forwarded-proto': 'http' });
+    } finally {
+      await trusting.stop();
+    }
+  });
+
+  it('answers CONNECT with 405 and an oversize header with 431, each with a status line', async () => {
+    const rawExchange = (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(new URL(running.url).port), '127.0.0.1', () => socket.write(text));
+        let answer = '';
+        socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+        socket.on('end', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    expect(await rawExchange('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n')).toMatch(/^HTTP\/1\.1 405 Method Not Allowed\r\n/);
+    expect(await rawExchange(`GET /api/catalog/x HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
+    expect(await rawExchange('NOT A REQUEST\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
   });
 
   it('matches and forwards the same normalised path, and rejects encoded slashes with a JSON 400', async () => {
@@ -78,7 +109,12 @@ describe('strangler proxy forwarding', () => {
     const smuggled = await request(`${running.url}/api/catalog/..%2F..%2Fadmin`);
     expect(smuggled.status).toBe(400);
     expect(JSON.parse(smuggled.body)).toMatchObject({ error: { code: 'SFG_PROXY_BAD_PATH', requestId: smuggled.headers['x-request-id'] } });
-    expect(legacy.seen.some((seen) => seen.url.includes('admin'))).toBe(false);
+    // Tomcat-style path parameters: `..;` is `..` to Tomcat, a plain segment to the route table.
+    for (const traversal of ['/api/orders/..;/admin', '/api/orders/..%3B/admin', '/api/orders/1;jsessionid=x']) {
+      const answer = await request(`${running.url}${traversal}`);
+      expect({ traversal, status: answer.status, code: JSON.parse(answer.body).error.code }).toEqual({ traversal, status: 400, code: 'SFG_PROXY_BAD_PATH' });
+    }
+    expect([...legacy.seen, ...orders.seen].some((seen) => seen.url.includes('admin') || seen.url.includes(';'))).toBe(false);
   });
 
   it('streams request bodies and answers 413 before any upstream sees an oversized body', async () => {
@@ -182,6 +218,10 @@ describe('strangler proxy forwarding', () => {
     expect((await fetch(`${running.admin}/routes`)).status).toBe(401);
     expect((await fetch(`${running.admin}/metrics`, { headers: { authorization: 'Bearer wrong-token' } })).status).toBe(401);
     expect((await fetch(`${running.admin}/healthz`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(200);
+    // The scheme is case-insensitive; the token is not.
+    expect((await fetch(`${running.admin}/healthz`, { headers: { authorization: `bearer ${ADMIN_TOKEN}` } })).status).toBe(200);
+    expect((await fetch(`${running.admin}/healthz`, { headers: { authorization: `BEARER ${ADMIN_TOKEN}` } })).status).toBe(200);
+    expect((await fetch(`${running.admin}/healthz`, { headers: { authorization: `Bearer ${ADMIN_TOKEN.toUpperCase()}` } })).status).toBe(401);
     const readyz = await waitFor(() => running.adminGet('/readyz'), (r) => r.status === 200, 5000);
     expect(readyz.body).toMatchObject({ ready: true, flagsReady: true, clusters: { legacy: { healthy: true } } });
 

@@ -1,7 +1,7 @@
 import { normalizePath, type PathPolicy } from '../../strangler-proxy';
 
-const strict: PathPolicy = { rejectEncodedSlash: true, rejectInvalidEncoding: true };
-const lenient: PathPolicy = { rejectEncodedSlash: false, rejectInvalidEncoding: false };
+const strict: PathPolicy = { rejectEncodedSlash: true, rejectInvalidEncoding: true, rejectPathParameters: true };
+const lenient: PathPolicy = { rejectEncodedSlash: false, rejectInvalidEncoding: false, rejectPathParameters: false };
 
 // [raw request target, decoded path used for matching, path + query forwarded upstream]
 const accepted: Array<[string, string, string]> = [
@@ -23,7 +23,6 @@ const accepted: Array<[string, string, string]> = [
   ['/api/%252F', '/api/%2F', '/api/%252F'],
   ['/api/caf%C3%A9', '/api/café', '/api/caf%C3%A9'],
   ['/api/items/a:b@c', '/api/items/a:b@c', '/api/items/a:b@c'],
-  ['/api/x;v=1', '/api/x;v=1', '/api/x;v=1'],
   ['/api/%3Fnot-a-query', '/api/?not-a-query', '/api/%3Fnot-a-query'],
   ['/api/%23frag', '/api/#frag', '/api/%23frag'],
   ['/api/orders#fragment', '/api/orders', '/api/orders'],
@@ -45,6 +44,11 @@ const rejected: Array<[string, string]> = [
   ['api/orders', 'must start with /'],
   ['http://evil.example/api', 'must start with /'],
   ['/api/%EE%80%80', 'reserved code point'],
+  // Tomcat-style path parameters: Tomcat reads /api/orders/..;/admin as /admin, behind the route's back.
+  ['/api/orders/..;/admin', 'path parameter'],
+  ['/api/orders/..%3B/admin', 'path parameter'],
+  ['/api/orders/1;jsessionid=abc', 'path parameter'],
+  ['/api/x;v=1', 'path parameter'],
 ];
 
 describe('normalizePath (strict policy)', () => {
@@ -77,6 +81,10 @@ describe('normalizePath (lenient policy)', () => {
 
   it('passes invalid encodings through undecoded', () => {
     expect(normalizePath('/api/%zz', lenient)).toEqual({ ok: true, path: '/api/%zz', forwardPath: '/api/%25zz' });
+  });
+
+  it('passes path parameters through when they are allowed', () => {
+    expect(normalizePath('/api/x;v=1', lenient)).toEqual({ ok: true, path: '/api/x;v=1', forwardPath: '/api/x;v=1' });
   });
 
   it('still rejects a smuggled placeholder code point', () => {

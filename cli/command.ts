@@ -1,3 +1,5 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
 /** One `strangler <name>` subcommand. Each lives in cli/commands/<name>.ts and is listed in cli/commands/index.ts. */
 export interface Command {
   name: string;
@@ -9,11 +11,51 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-/** A usage problem: printed with the command's help, exit code 2. */
+/** A usage problem: printed with a pointer to the command's --help, exit code 2. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
 export function wantsHelp(argv: string[]): boolean {
   return argv.includes('--help') || argv.includes('-h');
+}
+
+/**
+ * parseArgs (strict, positionals allowed) whose problems are UsageErrors in our words, without node's hints about
+ * `--`: an unknown option names itself, and a negative number is said to be one.
+ */
+export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(usageMessage(error as Error & { code?: string }));
+  }
+}
+
+function usageMessage(error: Error & { code?: string }): string {
+  const quoted = error.message.match(/'([^']+)'/)?.[1];
+  switch (error.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      if (quoted && /^-\d/.test(quoted)) return `'${quoted}' is not accepted: negative numbers are not valid here`;
+      return `unknown option '${quoted ?? error.message}'`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return error.message.replace(/\.?\s*To specify.*$/s, '');
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `unexpected argument '${quoted ?? error.message}'`;
+    default:
+      return error.message;
+  }
+}
+
+/** A flag's value as an integer of at least `min`, or a UsageError naming the flag and what it got. */
+export function integerOption(flag: string, text: string | undefined, options: { min: number; fallback?: number }): number {
+  if (text === undefined) {
+    if (options.fallback === undefined) throw new UsageError(`--${flag} is required`);
+    return options.fallback;
+  }
+  const value = Number(text);
+  if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < options.min) {
+    throw new UsageError(`--${flag} must be an integer of at least ${options.min}, got '${text}'`);
+  }
+  return value;
 }

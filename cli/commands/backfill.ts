@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util';
 import { Pool } from 'pg';
 import { backfill, type BackfillProgress } from '../../extracted/migration';
-import { UsageError, type Command } from '../command';
-import { aggregatesArgument, DATABASE_OPTIONS, DATABASE_OPTIONS_HELP, databasesFor } from './migration-args';
+import { integerOption, parseCommandArgs, type Command } from '../command';
+import { aggregatesArgument, DATABASE_OPTIONS, DATABASE_OPTIONS_HELP, databasesFor, reachable } from './migration-args';
 
 const help = `Usage: strangler backfill <aggregate|all> [options]
 
@@ -36,18 +35,13 @@ export const backfillCommand: Command = {
   summary: 'copy legacy rows of an aggregate into an extracted service (chunked, resumable)',
   help,
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...DATABASE_OPTIONS,
-        'chunk-size': { type: 'string', default: '500' },
-        restart: { type: 'boolean', default: false },
-      },
+    const { values, positionals } = parseCommandArgs(argv, {
+      ...DATABASE_OPTIONS,
+      'chunk-size': { type: 'string', default: '500' },
+      restart: { type: 'boolean', default: false },
     });
     const aggregates = aggregatesArgument(positionals);
-    const chunkSize = Number(values['chunk-size']);
-    if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new UsageError('--chunk-size must be a positive integer');
+    const chunkSize = integerOption('chunk-size', values['chunk-size'], { min: 1 });
     const abort = new AbortController();
     const interrupt = () => abort.abort();
     process.once('SIGINT', interrupt);
@@ -58,6 +52,8 @@ export const backfillCommand: Command = {
         const source = new Pool({ connectionString: databases.source, max: 2 });
         const target = new Pool({ connectionString: databases.target, max: 2 });
         try {
+          await reachable(source, 'legacy (source)', databases.source);
+          await reachable(target, `${databases.service} (target)`, databases.target);
           const label = `${aggregateType} -> ${databases.service}`;
           const draw = (progress: BackfillProgress) => {
             if (process.stderr.isTTY) process.stderr.write(`\r${progressLine(label, progress)}`);

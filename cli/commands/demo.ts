@@ -1,9 +1,8 @@
-import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { up, resolveEnvironment, unleashBaseUrl } from '../../infra';
 import { CaseStudyStack, DEMO_USER, type StackOptionsInput } from '../../extracted/stack';
 import { DEFAULT_SHOPPERS, runTraffic } from '../../extracted/stack/traffic';
-import { UsageError, type Command } from '../command';
+import { integerOption, parseCommandArgs, UsageError, type Command } from '../command';
 
 const help = `Usage: strangler demo [options]          (npm start)
        strangler demo traffic [options]  (npm run demo:traffic)
@@ -39,12 +38,6 @@ live summary of answers per route and status.
   --duration-s <s>       stop after s seconds (default: until Ctrl-C)
   -h, --help             this text`;
 
-function integer(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 0) throw new UsageError(`--${name} must be a non-negative integer`);
-  return value;
-}
 
 /**
  * Resolves on the first SIGINT/SIGTERM and absorbs later ones until dispose(): under `npm start` one Ctrl-C
@@ -67,13 +60,16 @@ function shutdownSignal(): { received: Promise<NodeJS.Signals>; dispose(): void 
 }
 
 async function traffic(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { proxy: { type: 'string', default: 'http://127.0.0.1:8080' }, concurrency: { type: 'string' }, shoppers: { type: 'string' }, 'duration-s': { type: 'string' } },
+  const { values, positionals } = parseCommandArgs(argv, {
+    proxy: { type: 'string', default: 'http://127.0.0.1:8080' },
+    concurrency: { type: 'string' },
+    shoppers: { type: 'string' },
+    'duration-s': { type: 'string' },
   });
-  const concurrency = integer('concurrency', values.concurrency, 4);
-  const shoppers = integer('shoppers', values.shoppers, DEFAULT_SHOPPERS);
-  const durationS = values['duration-s'] === undefined ? undefined : integer('duration-s', values['duration-s'], 0);
+  if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const concurrency = integerOption('concurrency', values.concurrency, { min: 1, fallback: 4 });
+  const shoppers = integerOption('shoppers', values.shoppers, { min: 1, fallback: DEFAULT_SHOPPERS });
+  const durationS = values['duration-s'] === undefined ? undefined : integerOption('duration-s', values['duration-s'], { min: 1 });
   const controller = new AbortController();
   const shutdown = shutdownSignal();
   void shutdown.received.then(() => controller.abort());
@@ -94,21 +90,17 @@ export const demoCommand: Command = {
   help,
   async run(argv) {
     if (argv[0] === 'traffic') return traffic(argv.slice(1));
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        'port-offset': { type: 'string' },
-        'database-prefix': { type: 'string' },
-        instance: { type: 'string' },
-        'flag-prefix': { type: 'string' },
-        'topic-prefix': { type: 'string' },
-        'relay-mode': { type: 'string' },
-        'no-seed': { type: 'boolean', default: false },
-      },
+    const { values, positionals } = parseCommandArgs(argv, {
+      'port-offset': { type: 'string' },
+      'database-prefix': { type: 'string' },
+      instance: { type: 'string' },
+      'flag-prefix': { type: 'string' },
+      'topic-prefix': { type: 'string' },
+      'relay-mode': { type: 'string' },
+      'no-seed': { type: 'boolean', default: false },
     });
-    if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
-    const offset = integer('port-offset', values['port-offset'], 0);
+    if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const offset = integerOption('port-offset', values['port-offset'], { min: 0, fallback: 0 });
     const relayMode = values['relay-mode'];
     if (relayMode !== undefined && relayMode !== 'cdc' && relayMode !== 'polling') throw new UsageError('--relay-mode must be cdc or polling');
     const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));

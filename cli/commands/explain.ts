@@ -1,6 +1,6 @@
 import { ProxyAdminClient } from '../../strangler-proxy';
-import { UsageError, type Command } from '../command';
-import { ADMIN_HELP, ADMIN_OPTIONS, parseCommandArgs } from './routes';
+import { parseCommandArgs, UsageError, type Command } from '../command';
+import { ADMIN_HELP, ADMIN_OPTIONS } from './routes';
 
 const help = `Usage: strangler explain <method> <path> [--user <id>] [--session <id>] [options]
 

@@ -1,7 +1,7 @@
 import { resolveEnvironment } from '../../infra';
 import { ProxyAdminClient, UnleashRolloutClient, type RoutesView } from '../../strangler-proxy';
-import { UsageError, type Command } from '../command';
-import { ADMIN_HELP, ADMIN_OPTIONS, parseCommandArgs } from './routes';
+import { parseCommandArgs, UsageError, type Command } from '../command';
+import { ADMIN_HELP, ADMIN_OPTIONS } from './routes';
 
 const help = `Usage: strangler flip <route> <percent> [options]
 
@@ -35,6 +35,8 @@ export const flipCommand: Command = {
   summary: "set a route's Unleash rollout percentage and confirm it",
   help,
   async run(argv) {
+    const negative = argv.find((argument) => /^-\d/.test(argument));
+    if (negative !== undefined) throw new UsageError(`<percent> must be an integer from 0 to 100, got '${negative}'`);
     const { values, positionals } = parseCommandArgs(argv, {
       ...ADMIN_OPTIONS,
       flag: { type: 'string' },

@@ -1,4 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
+import type { Pool } from 'pg';
 import type { AggregateType } from '../../extracted/common/aggregates';
 import { parseAggregates, resolveDatabases } from '../../extracted/migration';
 import { resolveEnvironment } from '../../infra';
@@ -25,6 +26,26 @@ export function aggregatesArgument(positionals: string[]): AggregateType[] {
     return parseAggregates(positionals[0]);
   } catch (error) {
     throw new UsageError((error as Error).message);
+  }
+}
+
+/** Connects once, so that an unreachable database is named (role and address) rather than left as ECONNREFUSED. */
+export async function reachable(pool: Pool, role: string, url: string): Promise<void> {
+  try {
+    await pool.query('select 1');
+  } catch (error) {
+    const { code, message } = error as Error & { code?: string };
+    throw new Error(`cannot reach the ${role} database ${redactedUrl(url)}: ${code && !message.includes(code) ? `${code} ` : ''}${message}`, { cause: error });
+  }
+}
+
+function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
   }
 }
 

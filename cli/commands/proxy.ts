@@ -1,8 +1,7 @@
 import pino from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createFlagProvider, loadProxyConfigFile, StranglerProxy, type ProxyConfig } from '../../strangler-proxy';
-import { UsageError, type Command } from '../command';
-import { parseCommandArgs } from './routes';
+import { parseCommandArgs, UsageError, type Command } from '../command';
 
 const help = `Usage: strangler proxy --config <file> [--log-level <level>]
 

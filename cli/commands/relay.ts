@@ -1,12 +1,11 @@
 import fs from 'node:fs';
 import http from 'node:http';
-import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import YAML from 'yaml';
 import { createRelay, parseRelayOptions, type RelayOptions } from '../../outbox';
 import { resolveEnvironment } from '../../infra';
-import { UsageError, type Command } from '../command';
+import { integerOption, parseCommandArgs, UsageError, type Command } from '../command';
 
 const help = `Usage: strangler relay [--config <file>] [options]
 
@@ -93,24 +92,16 @@ export const relayCommand: Command = {
   summary: 'publish an outbox table to Kafka (CDC or polling), with failover and /metrics',
   help,
   async run(argv) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: {
-          config: { type: 'string' },
-          mode: { type: 'string' },
-          name: { type: 'string' },
-          'metrics-port': { type: 'string', default: '9400' },
-          'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
-        },
-        strict: true,
-      }));
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
-    const metricsPort = Number(values['metrics-port']);
-    if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65_535) throw new UsageError('--metrics-port must be a port number');
+    const { values, positionals } = parseCommandArgs(argv, {
+      config: { type: 'string' },
+      mode: { type: 'string' },
+      name: { type: 'string' },
+      'metrics-port': { type: 'string', default: '9400' },
+      'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
+    });
+    if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const metricsPort = integerOption('metrics-port', values['metrics-port'], { min: 0 });
+    if (metricsPort > 65_535) throw new UsageError(`--metrics-port must be a port number, got '${metricsPort}'`);
     let options: RelayOptions;
     try {
       options = parseRelayOptions(relayInput(process.env, values.config ? readConfigFile(values.config) : {}, values));

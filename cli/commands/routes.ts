@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { ProxyAdminClient, type RoutesView } from '../../strangler-proxy';
-import { UsageError, type Command } from '../command';
+import { parseCommandArgs, UsageError, type Command } from '../command';
 
 /** Options every command that talks to the proxy admin API accepts. */
 export const ADMIN_OPTIONS = {
@@ -12,15 +11,6 @@ export const ADMIN_OPTIONS = {
 export const ADMIN_HELP = `  --admin <url>      proxy admin API (default $STRANGLER_ADMIN_URL or http://127.0.0.1:8090)
   --token <token>    admin bearer token (default $STRANGLER_ADMIN_TOKEN)
   --json             print the raw JSON answer`;
-
-/** parseArgs with usage errors reported as such. */
-export function parseCommandArgs<T extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(argv: string[], options: T) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
 
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));

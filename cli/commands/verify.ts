@@ -1,10 +1,9 @@
 import http from 'node:http';
-import { parseArgs } from 'node:util';
 import { Pool } from 'pg';
 import { Registry } from 'prom-client';
 import { createDriftGauge, verify, type VerifyReport } from '../../extracted/migration';
-import { UsageError, type Command } from '../command';
-import { aggregatesArgument, DATABASE_OPTIONS, DATABASE_OPTIONS_HELP, databasesFor } from './migration-args';
+import { integerOption, parseCommandArgs, UsageError, type Command } from '../command';
+import { aggregatesArgument, DATABASE_OPTIONS, DATABASE_OPTIONS_HELP, databasesFor, reachable } from './migration-args';
 
 const help = `Usage: strangler verify <aggregate|all> [options]
 
@@ -59,10 +58,7 @@ export const verifyCommand: Command = {
   summary: 'compare legacy and service rows of an aggregate; exit 1 on drift',
   help,
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
+    const { values, positionals } = parseCommandArgs(argv, {
         ...DATABASE_OPTIONS,
         'chunk-size': { type: 'string', default: '1000' },
         examples: { type: 'string', default: '5' },
@@ -71,15 +67,16 @@ export const verifyCommand: Command = {
         'metrics-port': { type: 'string' },
         prometheus: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
-      },
     });
     const aggregates = aggregatesArgument(positionals);
-    const numbers = { chunkSize: values['chunk-size'], maxExamples: values.examples, attempts: values.attempts, intervalMs: values['interval-ms'] };
-    const parsed = Object.fromEntries(Object.entries(numbers).map(([name, text]) => [name, Number(text)])) as Record<keyof typeof numbers, number>;
-    const bad = Object.entries(parsed).filter(([name, value]) => !Number.isInteger(value) || value < (name === 'maxExamples' || name === 'intervalMs' ? 0 : 1));
-    if (bad.length) throw new UsageError(`not a valid number: ${bad.map(([name]) => name).join(', ')}`);
-    const metricsPort = values['metrics-port'] === undefined ? undefined : Number(values['metrics-port']);
-    if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort < 65536)) throw new UsageError('--metrics-port must be a port number');
+    const parsed = {
+      chunkSize: integerOption('chunk-size', values['chunk-size'], { min: 1 }),
+      maxExamples: integerOption('examples', values.examples, { min: 0 }),
+      attempts: integerOption('attempts', values.attempts, { min: 1 }),
+      intervalMs: integerOption('interval-ms', values['interval-ms'], { min: 0 }),
+    };
+    const metricsPort = values['metrics-port'] === undefined ? undefined : integerOption('metrics-port', values['metrics-port'], { min: 0 });
+    if (metricsPort !== undefined && metricsPort > 65_535) throw new UsageError(`--metrics-port must be a port number, got '${metricsPort}'`);
 
     const registry = new Registry();
     const drift = createDriftGauge(registry);
@@ -93,6 +90,8 @@ export const verifyCommand: Command = {
       const results = [];
       for (const aggregateType of aggregates) {
         const databases = databasesFor(aggregateType, values);
+        await reachable(pool(databases.source), 'legacy (source)', databases.source);
+        await reachable(pool(databases.target), `${databases.service} (target)`, databases.target);
         const report = await verify(pool(databases.source), pool(databases.target), { aggregateType, ...parsed });
         drift.set({ aggregatetype: aggregateType }, report.driftRows);
         results.push({ report, service: databases.service });

@@ -1,0 +1,77 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { main } from '../../cli';
+
+/** Runs `strangler <argv>` in-process and returns its exit code and what it printed. */
+async function strangler(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const log = jest.spyOn(console, 'log').mockImplementation((...parts: unknown[]) => void (out += `${parts.join(' ')}\n`));
+  const error = jest.spyOn(console, 'error').mockImplementation((...parts: unknown[]) => void (err += `${parts.join(' ')}\n`));
+  const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, env);
+  try {
+    return { code: await main(argv), out, err };
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    log.mockRestore();
+    error.mockRestore();
+  }
+}
+
+describe('strangler CLI usage and errors', () => {
+  it('prints its version', async () => {
+    const { version } = JSON.parse(fs.readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { version: string };
+    expect(await strangler(['--version'])).toEqual({ code: 0, out: `${version}\n`, err: '' });
+  });
+
+  it.each([['verify'], ['backfill'], ['demo'], ['relay'], ['routes'], ['flip'], ['explain'], ['proxy']])(
+    '%s: an unknown option exits 2 with the error and a pointer to --help, not the whole usage',
+    async (command) => {
+      const result = await strangler([command, '--bogus']);
+      expect(result).toEqual({ code: 2, out: '', err: `strangler ${command}: unknown option '--bogus'\nRun 'strangler ${command} --help' for usage.\n` });
+    },
+  );
+
+  it('says what is wrong with a negative percentage, without node’s hint about --', async () => {
+    const result = await strangler(['flip', 'products', '-5']);
+    expect(result.code).toBe(2);
+    expect(result.err).toContain("<percent> must be an integer from 0 to 100, got '-5'");
+    expect(result.err).not.toMatch(/--"|positional argument/);
+  });
+
+  it('names the flag, not an internal field, for a bad number', async () => {
+    const result = await strangler(['verify', 'all', '--chunk-size', 'abc']);
+    expect(result).toMatchObject({ code: 2, err: expect.stringContaining("--chunk-size must be an integer of at least 1, got 'abc'") });
+    expect(result.err).not.toContain('chunkSize');
+  });
+
+  it('names the database it cannot reach', async () => {
+    const result = await strangler(['verify', 'product'], { DATABASE_URL: 'postgres://postgres:secret@127.0.0.1:1/postgres' });
+    expect(result.code).toBe(1);
+    expect(result.err).toContain('cannot reach the legacy (source) database postgres://postgres:***@127.0.0.1:1/strangler_legacy');
+    expect(result.err).toContain('ECONNREFUSED');
+  });
+
+  it('prints only the configuration errors for a bad relay config', async () => {
+    const file = path.join(os.tmpdir(), `cli-relay-${process.pid}.yaml`);
+    fs.writeFileSync(file, 'mode: stream\n');
+    try {
+      const result = await strangler(['relay', '--config', file]);
+      expect(result.code).toBe(2);
+      expect(result.err).toContain('mode:');
+      expect(result.err).not.toContain('Usage:');
+      expect(result.err).toContain("Run 'strangler relay --help' for usage.");
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+
+  it('lists the commands for an unknown one', async () => {
+    expect(await strangler(['nope'])).toMatchObject({ code: 2, err: expect.stringMatching(/unknown command 'nope' \(commands: .*verify.*\); run 'strangler --help'/) });
+  });
+});

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { InfraError } from './errors';
+import { ensureDebianPackage } from './packages';
 import { DEFAULTS, ROOT_DIR, infraPaths, type InfraEnvironment, type InfraPaths } from './options';
 import { commandExists, isAlive, logFile, retrying, sleep, startDaemon, startedPid, stopDaemon } from './process';
 import type { ServiceStatus } from './types';
@@ -39,9 +40,8 @@ export function ensureKafkaJars(paths: InfraPaths, log: (line: string) => void):
   const hasBroker = fs.existsSync(paths.kafkaJarsDir) &&
     fs.readdirSync(paths.kafkaJarsDir).some((file) => file.startsWith(`kafka_2.13-${DEFAULTS.kafkaVersion}`));
   if (hasBroker) return;
-  if (!commandExists('mvn')) {
-    throw new InfraError('SFG_INFRA_MISSING_TOOL', 'mvn not found: install Maven (apt-get install maven) or set KAFKA_BROKERS');
-  }
+  const maven = ensureDebianPackage({ command: 'mvn', pkg: 'maven', purpose: 'fetching the Kafka broker jars from Maven Central' }, log);
+  if (!maven.available) throw new InfraError('SFG_INFRA_MISSING_TOOL', `kafka: ${maven.reason}, or set KAFKA_BROKERS`);
   log(`kafka: fetching Apache Kafka ${DEFAULTS.kafkaVersion} jars from Maven Central into ${paths.kafkaJarsDir}`);
   const result = spawnSync(
     'mvn',

@@ -35,12 +35,14 @@ describe('CDC relay as a process: kill -9 and failover (real Postgres and Kafka)
     let writing = true;
     let writes: Promise<number> | undefined;
     let kills = 0;
+    let allKilled!: () => void;
+    const lastTransactionAfter = new Promise<void>((resolve) => (allKilled = resolve));
     while (kills < 6) {
       const relay = spawnRelay(config);
       running.push(relay);
       await relay.waitFor(STREAMING, 30_000);
       // The first relay creates the slot; events written before a slot exists are not in its stream.
-      writes ??= writeWorkload(db.pool, workload).finally(() => (writing = false));
+      writes ??= writeWorkload(db.pool, workload, { lastTransactionAfter }).finally(() => (writing = false));
       await sleep(200 + Math.floor(Math.random() * 800));
       relay.child.kill('SIGKILL');
       await relay.exited;
@@ -48,6 +50,7 @@ describe('CDC relay as a process: kill -9 and failover (real Postgres and Kafka)
       kills += 1;
       if (kills === 6) expect(writing).toBe(true);
     }
+    allKilled();
     const survivor = spawnRelay(config);
     running.push(survivor);
     await survivor.waitFor(STREAMING, 30_000);
@@ -84,10 +87,12 @@ describe('CDC relay as a process: kill -9 and failover (real Postgres and Kafka)
     running.push(second);
     await second.waitFor(/standing by/, 30_000);
 
-    const writes = writeWorkload(db.pool, workload);
+    let killed!: () => void;
+    const writes = writeWorkload(db.pool, workload, { lastTransactionAfter: new Promise<void>((resolve) => (killed = resolve)) });
     await sleep(500);
     const killedAt = Date.now();
     first.child.kill('SIGKILL');
+    killed();
     await second.waitFor(STREAMING, 15_000);
     const takeoverMs = Date.now() - killedAt;
     expect(takeoverMs).toBeLessThan(5_000);

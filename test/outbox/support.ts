@@ -82,7 +82,7 @@ export interface Workload {
  * Concurrent writers; writer w owns the aggregates a with a % writers == w, so each aggregate's events are written
  * in order (payload.seq = 0, 1, 2, ...). Transactions interleave across writers. Resolves with the event count.
  */
-export async function writeWorkload(pool: Pool, workload: Workload): Promise<number> {
+export async function writeWorkload(pool: Pool, workload: Workload, options: { lastTransactionAfter?: Promise<void> } = {}): Promise<number> {
   let written = 0;
   await Promise.all(
     Array.from({ length: workload.writers }, async (_, writer) => {
@@ -94,6 +94,8 @@ export async function writeWorkload(pool: Pool, workload: Workload): Promise<num
         }
       }
       for (let start = 0; start < events.length; start += workload.perTransaction) {
+        // A test whose faults must all land while writes are still running holds each writer's last transaction.
+        if (start + workload.perTransaction >= events.length) await options.lastTransactionAfter;
         const client = await pool.connect();
         try {
           await client.query('begin');

@@ -138,11 +138,12 @@ export async function retrying<T>(service: string, attempt: () => Promise<T>, op
 }
 
 function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as NodeJS.ErrnoException).code;
-  const causes = error instanceof AggregateError ? error.errors.map(describeError) : [];
-  const nested = error.cause instanceof Error ? `: ${describeError(error.cause)}` : '';
-  return `${code && !error.message.includes(code) ? `${code} ` : ''}${error.message || error.name}${causes.length ? ` (${causes.join('; ')})` : ''}${nested}`;
+  // Duck-typed: errors from another realm (a vm context, a worker) are not `instanceof Error` here.
+  if (typeof error !== 'object' || error === null || !('message' in error)) return String(error);
+  const { code, message, name, errors, cause } = error as Error & { code?: string; errors?: unknown[] };
+  const causes = Array.isArray(errors) ? errors.map(describeError) : [];
+  const nested = typeof cause === 'object' && cause !== null ? `: ${describeError(cause)}` : '';
+  return `${code && !message.includes(code) ? `${code} ` : ''}${message || name}${causes.length ? ` (${causes.join('; ')})` : ''}${nested}`;
 }
 
 function tail(logPath: string | undefined): string {

@@ -31,6 +31,15 @@ describe('migrating products and orders, and rolling back', () => {
   const mix = { ...WRITING };
 
   const setRollout = (flag: string, percent: number) => test.stack.flags.setRollout(flag, percent);
+  /** Sets both routes' rollout and waits until the proxy itself reports it: flags reach it by polling Unleash. */
+  const rollOut = async (percent: number) => {
+    for (const route of ['products', 'orders'] as const) await setRollout(test.stack.flagName(route), percent);
+    await eventually(async () => {
+      const response = await fetch(`${test.stack.adminUrl}/routes`, { headers: { authorization: `Bearer ${test.stack.options.adminToken}` } });
+      const { routes } = (await response.json()) as { routes: Array<{ id: string; rolloutPercent: number | null }> };
+      return ['products', 'orders'].every((id) => routes.find((route) => route.id === id)?.rolloutPercent === percent);
+    }, 15_000, `the proxy serving products and orders at ${percent} %`);
+  };
   const proxyCount = (name: string, labels: Record<string, string>) => counter(test.stack.proxyRegistry, name, labels);
   const extractedRequests = (route: string) => proxyCount('strangler_proxy_requests_total', { route, target: 'extracted' });
   const ordersWrittenOn = async (origin: string, type: string) =>
@@ -104,9 +113,8 @@ describe('migrating products and orders, and rolling back', () => {
     Object.assign(mix, WRITING);
     const before = { placed: await ordersWrittenOn('legacy', 'OrderPlaced'), cancelled: await ordersWrittenOn('legacy', 'OrderCancelled') };
     for (const percent of [10, 50, 100]) {
-      await setRollout(stack.flagName('products'), percent);
-      await setRollout(stack.flagName('orders'), percent);
-      await sleep(4_000);
+      await rollOut(percent);
+      await sleep(3_000); // traffic at this step
     }
     const served = await extractedRequests('orders');
     await sleep(2_000);
@@ -122,9 +130,9 @@ describe('migrating products and orders, and rolling back', () => {
 
     // 6. Roll back to 0 %: everything returns to legacy, which has every write made on the new side.
     Object.assign(mix, WRITING);
-    await setRollout(stack.flagName('products'), 0);
-    await setRollout(stack.flagName('orders'), 0);
-    await sleep(2_000);
+    await rollOut(0);
+    // Requests already in flight when the proxy took the new flags may still finish on the new side.
+    await sleep(500);
     const afterRollback = await extractedRequests('orders');
     const placedOnLegacy = await ordersWrittenOn('legacy', 'OrderPlaced');
     await sleep(4_000);

@@ -81,8 +81,7 @@ describe('migrating products and orders, and rolling back', () => {
     const { stack } = test;
     // 1. All on legacy, traffic flowing.
     traffic = runTraffic({ proxyUrl: stack.proxyUrl, concurrency: 3, shoppers: 3, signal: stopTraffic.signal, thinkTimeMs: 200, mix });
-    await sleep(3_000);
-    expect(await proxyCount('strangler_proxy_requests_total', { route: 'orders', target: 'legacy' })).toBeGreaterThan(0);
+    await eventually(async () => (await proxyCount('strangler_proxy_requests_total', { route: 'orders', target: 'legacy' })) > 0, 30_000, 'order requests served by legacy');
     expect(await extractedRequests('products')).toBe(0);
 
     // 2. Backfill catalogue and orders, and the orders service's replicas, while writes continue.

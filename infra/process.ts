@@ -53,7 +53,9 @@ export function startDaemon(paths: InfraPaths, spec: DaemonSpec): number {
   });
   fs.closeSync(log);
   if (child.pid === undefined) {
-    throw new InfraError('SFG_INFRA_START_FAILED', `${spec.name}: could not spawn ${spec.command}`);
+    // The reason (ENOENT, EACCES) also arrives as an 'error' event, which must not crash this process.
+    child.once('error', () => undefined);
+    throw new InfraError('SFG_INFRA_START_FAILED', `${spec.name}: could not spawn ${spec.command} (not found or not executable)`);
   }
   child.unref();
   fs.writeFileSync(pidFile(paths, spec.name), String(child.pid));
@@ -166,7 +168,7 @@ export function tcpReachable(host: string, port: number, timeoutMs = 1000): Prom
 }
 
 export function commandExists(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore', env: process.env }).status === 0;
 }
 
 export async function httpOk(url: string, init: RequestInit = {}, timeoutMs = 2000): Promise<boolean> {

@@ -107,7 +107,8 @@ export const demoCommand: Command = {
     const log = (line: string) => process.stderr.write(`[demo] ${line}\n`);
 
     log('bringing up infrastructure (Postgres, Kafka, Unleash, Prometheus)...');
-    await up({ log: (line) => log(`infra: ${line}`) });
+    const services = await up({ log: (line) => log(`infra: ${line}`) });
+    const prometheusRunning = services.some((service) => service.name === 'prometheus' && service.healthy);
     const ports = { proxy: 8080, admin: 8090, legacy: 3000, users: 3101, catalog: 3102, payments: 3103, orders: 3104 };
     const options: StackOptionsInput = {
       ports: Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, port + offset])) as typeof ports,
@@ -122,14 +123,14 @@ export const demoCommand: Command = {
     // Listening from here on: a Ctrl-C during start-up lets start() finish (or fail), then stops everything.
     const shutdown = shutdownSignal();
     try {
-      return await runDemo(stack, shutdown.received, log);
+      return await runDemo(stack, shutdown.received, log, prometheusRunning);
     } finally {
       shutdown.dispose();
     }
   },
 };
 
-async function runDemo(stack: CaseStudyStack, interrupted: Promise<NodeJS.Signals>, log: (line: string) => void): Promise<number> {
+async function runDemo(stack: CaseStudyStack, interrupted: Promise<NodeJS.Signals>, log: (line: string) => void, prometheusRunning: boolean): Promise<number> {
   let signalled: NodeJS.Signals | undefined;
   void interrupted.then((signal) => (signalled = signal));
   log('starting monolith, services, relays, sync consumers, flags and proxy...');
@@ -157,7 +158,7 @@ async function runDemo(stack: CaseStudyStack, interrupted: Promise<NodeJS.Signal
       `  proxy          ${stack.proxyUrl}            e.g. curl ${stack.proxyUrl}/api/products`,
       `  proxy admin    ${stack.adminUrl}            curl -H 'authorization: Bearer ${stack.options.adminToken}' ${stack.adminUrl}/routes`,
       `  Unleash UI     ${unleashBaseUrl(env.unleashUrl)}            login admin / unleash4all`,
-      `  Prometheus     ${env.prometheusUrl}`,
+      `  Prometheus     ${prometheusRunning ? env.prometheusUrl : 'not running (not installed; see the infra line above)'}`,
       ...stack.nodes.map((node) => `  ${node.origin.padEnd(14)} ${node.app.url}   database ${node.database}`),
       `  demo user      ${DEMO_USER.email} / ${DEMO_USER.password}`,
       '',

@@ -81,7 +81,9 @@ describe('migrating products and orders, and rolling back', () => {
     const { stack } = test;
     // 1. All on legacy, traffic flowing.
     traffic = runTraffic({ proxyUrl: stack.proxyUrl, concurrency: 3, shoppers: 3, signal: stopTraffic.signal, thinkTimeMs: 200, mix });
-    await eventually(async () => (await proxyCount('strangler_proxy_requests_total', { route: 'orders', target: 'legacy' })) > 0, 30_000, 'order requests served by legacy');
+    // Until orders exist on legacy, backfilling them would copy nothing.
+    await eventually(async () => (await ordersWrittenOn('legacy', 'OrderPlaced')) > 0, 30_000, 'an order placed on legacy');
+    expect(await proxyCount('strangler_proxy_requests_total', { route: 'orders', target: 'legacy' })).toBeGreaterThan(0);
     expect(await extractedRequests('products')).toBe(0);
 
     // 2. Backfill catalogue and orders, and the orders service's replicas, while writes continue.

@@ -64,7 +64,8 @@ describe('dashboards over the running case-study stack', () => {
     const { stack } = test;
     await stack.flags.setRollout(stack.flagName('products', 'route'), 50);
     await stack.flags.setRollout(stack.flagName('orders', 'route'), 50);
-    traffic = runTraffic({ proxyUrl: stack.proxyUrl, concurrency: 4, shoppers: 4, signal: stopTraffic.signal, thinkTimeMs: 100, mix: { orderShare: 0.5, cancelShare: 0.3 } });
+    // Rollouts are sticky per user: with 4 users, all of them landed on one side 1 time in 8; with 40, never.
+    traffic = runTraffic({ proxyUrl: stack.proxyUrl, concurrency: 4, shoppers: 40, signal: stopTraffic.signal, thinkTimeMs: 100, mix: { orderShare: 0.5, cancelShare: 0.3 } });
 
     const steadyState = dashboardExpressions().filter((expression) => !INCIDENT_ONLY.test(expression.expr));
     expect(steadyState.length).toBeGreaterThan(20);

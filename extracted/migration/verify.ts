@@ -42,7 +42,13 @@ async function* summaries(pool: Pool, aggregateType: AggregateType, chunkSize: n
 export async function verify(
   source: Pool,
   target: Pool,
-  options: { aggregateType: AggregateType; chunkSize: number; maxExamples: number },
+  options: {
+    aggregateType: AggregateType;
+    chunkSize: number;
+    maxExamples: number;
+    /** Called for every drifting row, beyond the examples (the drift monitor tells settled drift from rows in flight). */
+    onDrift?: (drift: DriftExample) => void;
+  },
 ): Promise<VerifyReport> {
   const report: VerifyReport = {
     aggregateType: options.aggregateType,
@@ -56,6 +62,7 @@ export async function verify(
     report.counts[kind] += 1;
     report.driftRows += 1;
     if (report.counts[kind] <= options.maxExamples) report.examples.push({ kind, id, sourceVersion, targetVersion });
+    options.onDrift?.({ kind, id, sourceVersion, targetVersion });
   };
   const left = summaries(source, options.aggregateType, options.chunkSize);
   const right = summaries(target, options.aggregateType, options.chunkSize);

@@ -3,6 +3,13 @@
 // (DATABASE_URL, HTTP_HOST, HTTP_PORT, INIT_ADMIN_API_TOKENS, INIT_BACKEND_API_TOKENS).
 const unleash = require('unleash-server');
 
+// unleash-server 7.5 runs some event handlers as floating promises: archiving a flag and deleting it from the archive
+// within about a second makes its lifecycle insert fail a foreign key, and that unhandled rejection would stop the
+// whole server (Node's default). Shared by a demo and test runs, it logs such errors and keeps serving.
+process.on('unhandledRejection', (reason) => {
+  console.error('unleash-server: unhandled rejection (kept running):', reason);
+});
+
 unleash
   .start({
     db: { ssl: false },

@@ -61,9 +61,22 @@ export class UnleashAdmin {
     await this.request('POST', `${this.featurePath(name)}/environments/${this.environment}/off`);
   }
 
-  /** Archives the flag, then deletes it from the archive, so a test run leaves nothing behind in Unleash. */
+  /**
+   * Archives the flag, then deletes it from the archive, so a test run leaves nothing behind in Unleash. Unleash
+   * 7.5 records the 'archived' lifecycle stage asynchronously, about a second after the archive call; deleting the
+   * flag before that makes the server's own insert fail a foreign key, an unhandled rejection that stops the server.
+   * So the delete waits for that stage; if it never shows, the flag stays archived.
+   */
   async deleteFlag(name: string): Promise<void> {
     await this.request('DELETE', this.featurePath(name));
-    await this.request('DELETE', `/admin/archive/${encodeURIComponent(name)}`);
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      const stages = (await this.request('GET', `${this.featurePath(name)}/lifecycle`)) as Array<{ stage: string }>;
+      if (stages.some((entry) => entry.stage === 'archived')) {
+        await this.request('DELETE', `/admin/archive/${encodeURIComponent(name)}`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
   }
 }

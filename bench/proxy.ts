@@ -274,7 +274,11 @@ function freePort(): Promise<number> {
 async function startNginx(upstreamPort: number): Promise<Server | undefined> {
   const binary = ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx'].find((candidate) => fs.existsSync(candidate)) ??
     (spawnSync('which', ['nginx']).stdout?.toString().trim() || undefined);
-  if (!binary) return undefined;
+  if (!binary) {
+    // Installing Debian's nginx would also enable a system web server on :80, so the bench does not do it itself.
+    process.stderr.write('nginx: not installed; the nginx comparison is skipped (apt-get install nginx to include it)\n');
+    return undefined;
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-nginx-'));
   const port = await freePort();
   fs.writeFileSync(

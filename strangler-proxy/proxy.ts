@@ -33,14 +33,14 @@ export interface StranglerProxyDeps {
 
 export type ReloadResult = { ok: true } | { ok: false; error: string };
 
-/**
- * The routing proxy: one node:http server for traffic, one for the admin API. The route table is compiled once per
- * configuration and swapped atomically on reload; requests in flight finish on the table they started with.
- */
 const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
 const TOO_LARGE_HEADERS = 'HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
 const CONNECT_REFUSED = 'HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
 
+/**
+ * The routing proxy: one node:http server for traffic, one for the admin API. The route table is compiled once per
+ * configuration and swapped atomically on reload; requests in flight finish on the table they started with.
+ */
 export class StranglerProxy {
   private config: ProxyConfig;
   private table: RouteTable;

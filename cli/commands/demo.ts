@@ -38,7 +38,6 @@ live summary of answers per route and status.
   --duration-s <s>       stop after s seconds (default: until Ctrl-C)
   -h, --help             this text`;
 
-
 /**
  * Resolves on the first SIGINT/SIGTERM and absorbs later ones until dispose(): under `npm start` one Ctrl-C
  * reaches this process twice (from the terminal, and relayed by tsx), and an unhandled second SIGINT would kill

@@ -59,14 +59,14 @@ export const verifyCommand: Command = {
   help,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {
-        ...DATABASE_OPTIONS,
-        'chunk-size': { type: 'string', default: '1000' },
-        examples: { type: 'string', default: '5' },
-        attempts: { type: 'string', default: '1' },
-        'interval-ms': { type: 'string', default: '2000' },
-        'metrics-port': { type: 'string' },
-        prometheus: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
+      ...DATABASE_OPTIONS,
+      'chunk-size': { type: 'string', default: '1000' },
+      examples: { type: 'string', default: '5' },
+      attempts: { type: 'string', default: '1' },
+      'interval-ms': { type: 'string', default: '2000' },
+      'metrics-port': { type: 'string' },
+      prometheus: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
     });
     const aggregates = aggregatesArgument(positionals);
     const parsed = {
@@ -85,14 +85,22 @@ export const verifyCommand: Command = {
       if (!pools.has(url)) pools.set(url, new Pool({ connectionString: url, max: 2 }));
       return pools.get(url)!;
     };
+    const reached = new Set<string>();
+    /** Each database once: an unreachable one is named with its role. */
+    const connected = async (url: string, role: string) => {
+      if (reached.has(url)) return pool(url);
+      await reachable(pool(url), role, url);
+      reached.add(url);
+      return pool(url);
+    };
 
     const verifyAll = async (): Promise<{ report: VerifyReport; service: string }[]> => {
       const results = [];
       for (const aggregateType of aggregates) {
         const databases = databasesFor(aggregateType, values);
-        await reachable(pool(databases.source), 'legacy (source)', databases.source);
-        await reachable(pool(databases.target), `${databases.service} (target)`, databases.target);
-        const report = await verify(pool(databases.source), pool(databases.target), { aggregateType, ...parsed });
+        const source = await connected(databases.source, 'legacy (source)');
+        const target = await connected(databases.target, `${databases.service} (target)`);
+        const report = await verify(source, target, { aggregateType, ...parsed });
         drift.set({ aggregatetype: aggregateType }, report.driftRows);
         results.push({ report, service: databases.service });
       }

@@ -66,7 +66,6 @@ class Shopper {
   private token = '';
   /** Not before this moment (sign-up replicates to the other side first). */
   readyAt = 0;
-  signedUp = false;
   /** Cookies the proxy set (its session cookie keeps an anonymous shopper on one side), sent back like a browser. */
   private readonly cookies = new Map<string, string>();
 
@@ -112,8 +111,11 @@ class Shopper {
     if (registered.status !== 201) return false;
     const login = await this.call<{ token: string }>('/api/users/login', 'POST', '/api/users/login', { email, password });
     this.token = login.body?.token ?? '';
-    this.signedUp = Boolean(this.token);
     return this.signedUp;
+  }
+
+  get signedUp(): boolean {
+    return this.token !== '';
   }
 
   /** Orders placed, looked at again (with their payment) once `revisitAfterMs` has passed, as a customer would later. */

@@ -177,6 +177,7 @@ async function runRole(role: Role, upstreamPort: number, flagsMode: string): Pro
   const config = parseProxyConfig({
     proxy: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0, token: 'bench-admin-token' },
+    flags: { provider: 'file' },
     // Both sides are the same tiny server: the flag is evaluated per request and both label sets are used.
     clusters: { legacy: { url: upstream }, extracted: { url: upstream } },
     routes: [{ id: 'bench', order: 1, match: { path: '/api/{**rest}' }, cluster: 'extracted', flag: FLAG }],

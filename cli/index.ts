@@ -3,9 +3,13 @@ import path from 'node:path';
 import { UsageError, wantsHelp, type Command } from './command';
 import { COMMANDS } from './commands';
 
-/** The installed package's version (package.json next to cli/). */
+/** The package's version: the nearest package.json above this file (cli/ in the repository, dist/cli/ installed). */
 function version(): string {
-  return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+    if (path.dirname(dir) === dir) return 'unknown';
+  }
 }
 
 function overview(commands: Command[]): string {
@@ -36,19 +40,24 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`strangler: unknown command '${name}' (commands: ${COMMANDS.map((command) => command.name).join(', ')}); run 'strangler --help'`);
     return 2;
   }
-  if (wantsHelp(rest)) {
+  return runCommand(command, rest, `strangler ${name}`);
+}
+
+/** Runs one command: --help prints its help, a usage error exits 2 with a pointer to --help, any other error 1. */
+export async function runCommand(command: Command, argv: string[], invokedAs: string): Promise<number> {
+  if (wantsHelp(argv)) {
     console.log(command.help);
     return 0;
   }
   try {
-    return await command.run(rest);
+    return await command.run(argv);
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`strangler ${name}: ${error.message}\nRun 'strangler ${name} --help' for usage.`);
+      console.error(`${invokedAs}: ${error.message}\nRun '${invokedAs} --help' for usage.`);
       return 2;
     }
     const coded = error as Error & { code?: string };
-    console.error(`strangler ${name}: ${coded.code ? `[${coded.code}] ` : ''}${coded.message}`);
+    console.error(`${invokedAs}: ${coded.code ? `[${coded.code}] ` : ''}${coded.message}`);
     return 1;
   }
 }

@@ -1,17 +1,25 @@
 import fs from 'node:fs';
+import { builtinModules } from 'node:module';
 import path from 'node:path';
 
-/** Framework folders must stay usable in front of any monolith: they never import case-study or CLI code. */
-export const FRAMEWORK_DIRS = ['strangler-proxy', 'outbox'] as const;
-export const FORBIDDEN_DIRS = ['legacy-monolith', 'extracted', 'cli'] as const;
+/**
+ * What the published package holds. Framework folders work in front of any monolith; the CLI sits on top of them.
+ * None of them imports case-study, infra, test or bench code, and their packages come from `dependencies` only,
+ * so an install with production dependencies runs them.
+ */
+export const FRAMEWORK_DIRS = ['strangler-proxy', 'outbox', 'sync'] as const;
+export const PACKAGED_DIRS = [...FRAMEWORK_DIRS, 'cli'] as const;
 
 export interface BoundaryViolation {
   file: string;
   line: number;
   specifier: string;
+  reason: string;
 }
 
-const IMPORT_PATTERN = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/gm;
+/** `import … from 'x'` and `export … from 'x'` (from the statement's start, so a string holding "from 'x'" is not one), `import('x')`, `require('x')`, `import 'x'`. */
+const IMPORT_PATTERN = /(?:^\s*(?:import|export)\b[^'";]*?\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/gm;
+const BUILTINS = new Set(builtinModules);
 
 function sourceFiles(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
@@ -21,20 +29,43 @@ function sourceFiles(dir: string): string[] {
     .filter((file) => !file.split(path.sep).includes('node_modules'));
 }
 
+/** `@scope/name/sub` -> `@scope/name`, `name/sub` -> `name`. */
+function packageName(specifier: string): string {
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+}
+
+function topFolder(rootDir: string, target: string): string {
+  return path.relative(rootDir, target).split(path.sep)[0]!;
+}
+
+function problem(rootDir: string, runtimePackages: Set<string>, file: string, specifier: string): string | undefined {
+  const from = topFolder(rootDir, file);
+  if (specifier.startsWith('.')) {
+    const to = topFolder(rootDir, path.resolve(path.dirname(file), specifier));
+    if (!(PACKAGED_DIRS as readonly string[]).includes(to)) return `${from}/ is packaged and may not import ${to}/ (only ${PACKAGED_DIRS.join(', ')})`;
+    if (to === 'cli' && from !== 'cli') return `framework code may not import the CLI`;
+    return undefined;
+  }
+  if (specifier.startsWith('node:') || BUILTINS.has(specifier)) return undefined;
+  const name = packageName(specifier);
+  if (runtimePackages.has(name)) return undefined;
+  return `package '${name}' is not in package.json dependencies (an install with production dependencies lacks it)`;
+}
+
 export function findBoundaryViolations(rootDir: string): BoundaryViolation[] {
-  const forbidden = FORBIDDEN_DIRS.map((dir) => path.join(rootDir, dir) + path.sep);
+  const manifest = JSON.parse(fs.readFileSync(path.join(rootDir, 'package.json'), 'utf8')) as { dependencies?: object; peerDependencies?: object };
+  const runtimePackages = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})]);
   const violations: BoundaryViolation[] = [];
-  for (const frameworkDir of FRAMEWORK_DIRS) {
-    for (const file of sourceFiles(path.join(rootDir, frameworkDir))) {
+  for (const dir of PACKAGED_DIRS) {
+    for (const file of sourceFiles(path.join(rootDir, dir))) {
       const text = fs.readFileSync(file, 'utf8');
       for (const match of text.matchAll(IMPORT_PATTERN)) {
         const specifier = match[1]!;
-        if (!specifier.startsWith('.')) continue;
-        const target = path.resolve(path.dirname(file), specifier) + path.sep;
-        if (forbidden.some((dir) => target.startsWith(dir))) {
-          const line = text.slice(0, match.index).split('\n').length;
-          violations.push({ file: path.relative(rootDir, file), line, specifier });
-        }
+        const reason = problem(rootDir, runtimePackages, file, specifier);
+        if (!reason) continue;
+        const line = text.slice(0, match.index).split('\n').length;
+        violations.push({ file: path.relative(rootDir, file), line, specifier, reason });
       }
     }
   }
@@ -43,9 +74,7 @@ export function findBoundaryViolations(rootDir: string): BoundaryViolation[] {
 
 if (require.main === module) {
   const violations = findBoundaryViolations(path.resolve(__dirname, '..'));
-  for (const violation of violations) {
-    console.error(`${violation.file}:${violation.line}: framework code imports '${violation.specifier}' (${FORBIDDEN_DIRS.join(', ')} are off limits)`);
-  }
+  for (const violation of violations) console.error(`${violation.file}:${violation.line}: '${violation.specifier}': ${violation.reason}`);
   if (violations.length) process.exit(1);
-  console.log(`boundaries: ${FRAMEWORK_DIRS.join(', ')} import nothing from ${FORBIDDEN_DIRS.join(', ')}`);
+  console.log(`boundaries: ${PACKAGED_DIRS.join(', ')} import only each other (never cli from the framework) and production dependencies`);
 }

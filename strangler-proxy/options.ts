@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { resolveEnvironment } from '../infra';
 import { ConfigInvalidError, ConfigUnreadableError, type ConfigIssue } from './errors';
 import { parsePathTemplate, templateCovers, type PathTemplate } from './template';
 
@@ -71,15 +70,18 @@ const routeSchema = z.strictObject({
   shadow: shadowSchema.optional(),
 });
 
+/** Unleash's own default address; the client token has no default (UNLEASH_CLIENT_TOKEN or the file). */
+export const DEFAULT_UNLEASH_URL = 'http://127.0.0.1:4242/api';
+
 function flagsSchema(env: NodeJS.ProcessEnv) {
-  const infra = resolveEnvironment(env);
   return z
     .strictObject({
       provider: z.enum(['unleash', 'file']).default('unleash'),
       unleash: z
         .strictObject({
-          url: z.url().default(infra.unleashUrl),
-          clientToken: z.string().min(1).default(infra.unleashClientToken),
+          url: z.url().default(env.UNLEASH_URL || DEFAULT_UNLEASH_URL),
+          /** Empty means not given: required for the `unleash` provider (checked below). */
+          clientToken: z.string().default(env.UNLEASH_CLIENT_TOKEN ?? ''),
           appName: z.string().min(1).default('strangler-proxy'),
           refreshIntervalMs: positiveMs.default(5_000),
           /** Limit of one fetch, also the longest back-off between its retries. */
@@ -97,6 +99,11 @@ function flagsSchema(env: NodeJS.ProcessEnv) {
           pollIntervalMs: positiveMs.default(1_000),
         })
         .prefault({}),
+    })
+    .superRefine((flags, context) => {
+      if (flags.provider === 'unleash' && !flags.unleash.clientToken) {
+        context.addIssue({ code: 'custom', path: ['unleash', 'clientToken'], message: 'required with the unleash provider: set it here or in UNLEASH_CLIENT_TOKEN' });
+      }
     })
     .prefault({});
 }

@@ -23,6 +23,11 @@ export default async function globalSetup(): Promise<void> {
   const shared: ServiceName[] = ownPrometheus ? ['postgres', 'kafka', 'unleash'] : ['postgres', 'kafka', 'unleash', 'prometheus'];
   const services = await up({ services: shared, log });
   globalThis.stranglerServicesStartedByJest = services.filter((service) => service.startedNow).map((service) => service.name);
+  // The framework has no Unleash defaults of its own: CLI commands under test find the local server here.
+  const environment = resolveEnvironment();
+  process.env.UNLEASH_URL ||= environment.unleashUrl;
+  process.env.UNLEASH_ADMIN_TOKEN ||= environment.unleashAdminToken;
+  process.env.UNLEASH_CLIENT_TOKEN ||= environment.unleashClientToken;
   if (ownPrometheus) {
     const prometheus = await startTestPrometheus(log);
     globalThis.stranglerTestPrometheus = prometheus;

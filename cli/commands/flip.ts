@@ -1,4 +1,3 @@
-import { resolveEnvironment } from '../../infra';
 import { ProxyAdminClient, UnleashRolloutClient, type RoutesView } from '../../strangler-proxy';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 import { ADMIN_HELP, ADMIN_OPTIONS } from './routes';
@@ -24,7 +23,7 @@ ${ADMIN_HELP}
 
 Environment:
   UNLEASH_URL           Unleash API (default http://127.0.0.1:4242/api)
-  UNLEASH_ADMIN_TOKEN   Unleash admin token
+  UNLEASH_ADMIN_TOKEN   Unleash admin API token (required)
 
 Examples:
   npx strangler flip orders 10
@@ -61,8 +60,7 @@ export const flipCommand: Command = {
       flag = route.flag;
     }
 
-    const env = resolveEnvironment();
-    const unleash = new UnleashRolloutClient({ url: env.unleashUrl, adminToken: env.unleashAdminToken, project: values.project, environment: values.environment });
+    const unleash = UnleashRolloutClient.fromEnvironment({ project: values.project, environment: values.environment });
     await unleash.setRollout(flag, percent);
     const confirmed = await unleash.readRollout(flag);
     if (!confirmed.enabled || confirmed.percent !== percent) {

@@ -1,6 +1,5 @@
 import type { Command } from '../command';
 import { backfillCommand } from './backfill';
-import { demoCommand } from './demo';
 import { explainCommand } from './explain';
 import { flipCommand } from './flip';
 import { proxyCommand } from './proxy';
@@ -9,4 +8,4 @@ import { routesCommand } from './routes';
 import { verifyCommand } from './verify';
 
 /** Every subcommand, in the order `strangler --help` lists them. */
-export const COMMANDS: Command[] = [backfillCommand, verifyCommand, relayCommand, demoCommand, proxyCommand, routesCommand, flipCommand, explainCommand];
+export const COMMANDS: Command[] = [backfillCommand, verifyCommand, relayCommand, proxyCommand, routesCommand, flipCommand, explainCommand];

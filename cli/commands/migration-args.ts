@@ -1,31 +1,60 @@
 import type { ParseArgsConfig } from 'node:util';
-import type { Pool } from 'pg';
-import type { AggregateType } from '../../extracted/common/aggregates';
-import { parseAggregates, resolveDatabases } from '../../extracted/migration';
-import { resolveEnvironment } from '../../infra';
+import { Pool } from 'pg';
+import { loadMappingFile, openAggregates, selectAggregates, type AggregateStores, type Mapping } from '../../sync';
 import { UsageError } from '../command';
+import { databaseUrl } from '../environment';
 
-/** The options `backfill` and `verify` share: which databases to compare or copy between. */
+/** The options `backfill` and `verify` share: the mapping and a connection string per side. */
 export const DATABASE_OPTIONS = {
+  mapping: { type: 'string' },
+  legacy: { type: 'string' },
   service: { type: 'string' },
-  'database-prefix': { type: 'string' },
-  source: { type: 'string' },
-  target: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
-export const DATABASE_OPTIONS_HELP = `  --service <name>      target service database strangler_<name> (default: the aggregate's owner:
-                        user->users, product->catalog, order->orders, payment->payments)
-  --database-prefix <p> demo databases <p>_legacy, <p>_<service> (default strangler; see strangler demo)
-  --source <url>        source database URL (default: strangler_legacy on DATABASE_URL's server)
-  --target <url>        target database URL (overrides --service)`;
+export const DATABASE_OPTIONS_HELP = `  --mapping <file>      the data mapping (YAML; see docs/sync.md). Env STRANGLER_MAPPING
+  --legacy <url>        the legacy database. Env STRANGLER_LEGACY_URL, else DATABASE_URL
+  --service <url>       the service database. Env STRANGLER_SERVICE_URL`;
 
-/** The one positional argument, `<aggregate|all>`, as aggregate types. */
-export function aggregatesArgument(positionals: string[]): AggregateType[] {
-  if (positionals.length !== 1) throw new UsageError('exactly one aggregate is required');
+export interface MigrationTarget {
+  mapping: Mapping;
+  pools: { legacy: Pool; service: Pool };
+  /** The selected aggregates, each checked against the live schema of both databases. */
+  aggregates: AggregateStores[];
+  urls: { legacy: string; service: string };
+  close(): Promise<void>;
+}
+
+/** Loads the mapping, connects to both sides (naming one it cannot reach) and checks the mapping against them. */
+export async function openMigrationTarget(
+  positionals: string[],
+  values: { mapping?: string; legacy?: string; service?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<MigrationTarget> {
+  if (positionals.length === 0) throw new UsageError('name the aggregates to work on (as in the mapping), or all');
+  const file = values.mapping ?? env.STRANGLER_MAPPING;
+  if (!file) throw new UsageError('--mapping <file> is required (or set STRANGLER_MAPPING)');
+  const urls = { legacy: values.legacy ?? env.STRANGLER_LEGACY_URL ?? databaseUrl(env), service: values.service ?? env.STRANGLER_SERVICE_URL };
+  if (!urls.service) throw new UsageError('--service <url> is required (or set STRANGLER_SERVICE_URL)');
+  const mapping = loadMappingFile(file);
+  const selected = (() => {
+    try {
+      return selectAggregates(mapping, positionals);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  })();
+  const pools = { legacy: new Pool({ connectionString: urls.legacy, max: 2 }), service: new Pool({ connectionString: urls.service, max: 2 }) };
+  const close = async () => {
+    await Promise.all([pools.legacy.end(), pools.service.end()]);
+  };
   try {
-    return parseAggregates(positionals[0]);
+    await reachable(pools.legacy, 'legacy', urls.legacy);
+    await reachable(pools.service, 'service', urls.service);
+    const aggregates = await openAggregates(mapping, selected, pools);
+    return { mapping, pools, aggregates, urls: { legacy: urls.legacy, service: urls.service }, close };
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    await close();
+    throw error;
   }
 }
 
@@ -39,7 +68,7 @@ export async function reachable(pool: Pool, role: string, url: string): Promise<
   }
 }
 
-function redactedUrl(url: string): string {
+export function redactedUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
@@ -49,15 +78,11 @@ function redactedUrl(url: string): string {
   }
 }
 
-export function databasesFor(
-  aggregateType: AggregateType,
-  values: { service?: string; 'database-prefix'?: string; source?: string; target?: string },
-): ReturnType<typeof resolveDatabases> {
-  return resolveDatabases(aggregateType, {
-    databaseUrl: resolveEnvironment().databaseUrl,
-    databasePrefix: values['database-prefix'],
-    service: values.service,
-    source: values.source,
-    target: values.target,
-  });
+/** The database name of a URL, for labels (`strangler_catalog`). */
+export function databaseName(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).pathname.slice(1)) || 'service';
+  } catch {
+    return 'service';
+  }
 }

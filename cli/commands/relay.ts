@@ -4,8 +4,8 @@ import pino from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import YAML from 'yaml';
 import { createRelay, parseRelayOptions, type RelayOptions } from '../../outbox';
-import { resolveEnvironment } from '../../infra';
 import { integerOption, parseCommandArgs, UsageError, type Command } from '../command';
+import { databaseUrl, kafkaBrokers } from '../environment';
 
 const help = `Usage: strangler relay [--config <file>] [options]
 
@@ -52,9 +52,8 @@ function readConfigFile(file: string): Record<string, unknown> {
 
 /** Defaults < environment < config file < flags; nested `kafka` merges key by key. */
 export function relayInput(env: NodeJS.ProcessEnv, file: Record<string, unknown>, flags: { mode?: string; name?: string }): Record<string, unknown> {
-  const services = resolveEnvironment(env);
   const fromEnv: Record<string, unknown> = {
-    connectionString: services.databaseUrl,
+    connectionString: databaseUrl(env),
     ...(env.OUTBOX_RELAY_NAME ? { name: env.OUTBOX_RELAY_NAME } : {}),
     ...(env.OUTBOX_RELAY_MODE ? { mode: env.OUTBOX_RELAY_MODE } : {}),
     ...(env.OUTBOX_SCHEMA ? { schema: env.OUTBOX_SCHEMA } : {}),
@@ -66,7 +65,7 @@ export function relayInput(env: NodeJS.ProcessEnv, file: Record<string, unknown>
     ...file,
     ...(flags.mode ? { mode: flags.mode } : {}),
     ...(flags.name ? { name: flags.name } : {}),
-    kafka: { brokers: services.kafkaBrokers, ...fileKafka },
+    kafka: { brokers: kafkaBrokers(env), ...fileKafka },
   };
 }
 

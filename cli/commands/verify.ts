@@ -1,16 +1,17 @@
 import http from 'node:http';
-import { Pool } from 'pg';
 import { Registry } from 'prom-client';
-import { createDriftGauge, verify, type VerifyReport } from '../../extracted/migration';
+import { createDriftGauge, verify, type VerifyReport } from '../../sync';
 import { integerOption, parseCommandArgs, UsageError, type Command } from '../command';
-import { aggregatesArgument, DATABASE_OPTIONS, DATABASE_OPTIONS_HELP, databasesFor, reachable } from './migration-args';
+import { DATABASE_OPTIONS, DATABASE_OPTIONS_HELP, databaseName, openMigrationTarget } from './migration-args';
 
-const help = `Usage: strangler verify <aggregate|all> [options]
+const help = `Usage: strangler verify <aggregate...|all> --mapping <file> --service <url> [options]
 
-Compares an aggregate (user, product, order, payment, or all) between legacy and the service that owns it,
-row by row by id, version and content hash. Prints the drift: rows missing in the target, missing in the
-source (written on the new side and not synced back), stale (different versions) and different (same
-version, different content), with examples. Exits 1 when any drift remains, 0 when none.
+Compares the named aggregates (as declared in the mapping, or all) between legacy and the service, row by
+row by key, version and content: legacy rows are translated through the mapping and both sides compared in
+one normalized form. The mapping is first checked against both live schemas. Prints the drift: rows
+missing in the service, missing in legacy (written on the new side and not synced back), stale (different
+versions) and different (same version, different content), with examples. Exits 1 when any drift
+remains, 0 when none.
 
 Sync is asynchronous, so a verify during traffic can see rows in flight: --attempts re-runs the comparison
 until it is clean or the attempts are used up.
@@ -33,8 +34,8 @@ ${DATABASE_OPTIONS_HELP}
   -h, --help            this text
 
 Examples:
-  npx strangler verify product
-  npx strangler verify all --attempts 10 --interval-ms 1000
+  npx strangler verify product --mapping mapping.yaml --legacy postgres://app@db/shop --service postgres://app@db/catalog
+  npx strangler verify all --attempts 10 --interval-ms 1000      (with STRANGLER_MAPPING, STRANGLER_SERVICE_URL set)
   npx strangler verify all --metrics-port 9466`;
 
 function describe(report: VerifyReport, service: string): string {
@@ -68,7 +69,6 @@ export const verifyCommand: Command = {
       prometheus: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     });
-    const aggregates = aggregatesArgument(positionals);
     const parsed = {
       chunkSize: integerOption('chunk-size', values['chunk-size'], { min: 1 }),
       maxExamples: integerOption('examples', values.examples, { min: 0 }),
@@ -78,31 +78,17 @@ export const verifyCommand: Command = {
     const metricsPort = values['metrics-port'] === undefined ? undefined : integerOption('metrics-port', values['metrics-port'], { min: 0 });
     if (metricsPort !== undefined && metricsPort > 65_535) throw new UsageError(`--metrics-port must be a port number, got '${metricsPort}'`);
 
+    const target = await openMigrationTarget(positionals, values);
+    const service = databaseName(target.urls.service);
     const registry = new Registry();
     const drift = createDriftGauge(registry);
-    const pools = new Map<string, Pool>();
-    const pool = (url: string) => {
-      if (!pools.has(url)) pools.set(url, new Pool({ connectionString: url, max: 2 }));
-      return pools.get(url)!;
-    };
-    const reached = new Set<string>();
-    /** Each database once: an unreachable one is named with its role. */
-    const connected = async (url: string, role: string) => {
-      if (reached.has(url)) return pool(url);
-      await reachable(pool(url), role, url);
-      reached.add(url);
-      return pool(url);
-    };
 
     const verifyAll = async (): Promise<{ report: VerifyReport; service: string }[]> => {
       const results = [];
-      for (const aggregateType of aggregates) {
-        const databases = databasesFor(aggregateType, values);
-        const source = await connected(databases.source, 'legacy (source)');
-        const target = await connected(databases.target, `${databases.service} (target)`);
-        const report = await verify(source, target, { aggregateType, ...parsed });
-        drift.set({ aggregatetype: aggregateType }, report.driftRows);
-        results.push({ report, service: databases.service });
+      for (const stores of target.aggregates) {
+        const report = await verify(stores, target.pools, parsed);
+        drift.set({ aggregatetype: report.aggregateType }, report.driftRows);
+        results.push({ report, service });
       }
       return results;
     };
@@ -122,7 +108,7 @@ export const verifyCommand: Command = {
       if (metricsPort !== undefined) await serveAndWatch(registry, metricsPort, parsed.intervalMs, async () => print(await verifyAll()));
       return results.some(({ report }) => report.driftRows > 0) ? 1 : 0;
     } finally {
-      await Promise.all([...pools.values()].map((entry) => entry.end()));
+      await target.close();
     }
   },
 };

@@ -2,8 +2,9 @@ import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { InboxConsumer, type HandlerOutcome, type InboxEvent } from '../../outbox';
+import { MappingApplier } from '../../sync';
 import type { AggregateType } from './aggregates';
-import { applyReplicatedEvent } from './sync';
+import { caseStudyMapping } from './mapping';
 
 export interface SyncConsumerOptions {
   /** This side: `legacy` or a service name. */
@@ -19,13 +20,14 @@ export interface SyncConsumerOptions {
 
 /**
  * Keeps one side's replicas current from the other sides' events: an InboxConsumer (consumer `<origin>-sync`;
- * the inbox row and the replica write commit in one transaction) whose handler applies the version and conflict
- * rules. It never writes an outbox event: that, and the origin check, prevent loops. All sides share the topics
- * `<topicPrefix><aggregatetype>`, so a side also reads its own events back; they are at the version it stored
- * (the version rule's `stale`), so they are counted as stale without touching the row.
+ * the inbox row and the replica write commit in one transaction) whose handler is the framework's MappingApplier
+ * over extracted/mapping.yaml (version and conflict rules). It never writes an outbox event: that, and the origin
+ * check, prevent loops. All sides share the topics `<topicPrefix><aggregatetype>`, so a side also reads its own
+ * events back; they are counted as stale without touching the row.
  */
 export class SyncConsumer {
   private readonly inbox: InboxConsumer;
+  private applier: MappingApplier | undefined;
 
   constructor(
     private readonly options: SyncConsumerOptions,
@@ -47,13 +49,15 @@ export class SyncConsumer {
   }
 
   private async handle(event: InboxEvent, client: PoolClient): Promise<HandlerOutcome> {
-    if (event.headers.origin === this.options.origin) return 'stale';
-    const outcome = await applyReplicatedEvent(client, event);
+    const outcome = await this.applier!.apply(client, event);
     return outcome === 'applied' ? undefined : outcome;
   }
 
-  start(): Promise<void> {
-    return this.inbox.start();
+  /** Checks the mapping against this side's schema, then consumes. */
+  async start(): Promise<void> {
+    const { origin, pool } = this.options;
+    this.applier ??= await MappingApplier.open(caseStudyMapping(), origin === 'legacy' ? 'legacy' : 'service', pool, { origin });
+    await this.inbox.start();
   }
 
   /** Lets the event in progress finish, commits offsets, disconnects. Idempotent. */

@@ -1,8 +1,9 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { createDriftGauge, openAggregates, verify, type AggregateStores, type DriftExample } from '../../sync';
 import { AGGREGATE_TYPES, type AggregateType } from '../common/aggregates';
-import { createDriftGauge, verify, type DriftExample } from '../migration';
+import { caseStudyMapping } from '../common/mapping';
 
 /**
  * Drift that has settled: rows that drift the same way (same kind, same versions on both sides) in two checks in a
@@ -35,6 +36,7 @@ export class DriftMonitor {
   private stopped = false;
   private readonly gauge;
   private readonly settled = new SettledDrift();
+  private readonly stores = new Map<AggregateType, AggregateStores>();
 
   constructor(
     private readonly legacy: Pool,
@@ -62,12 +64,23 @@ export class DriftMonitor {
     for (const aggregateType of AGGREGATE_TYPES) {
       try {
         const drifting: DriftExample[] = [];
-        await verify(this.legacy, this.owners[aggregateType], { aggregateType, chunkSize: 1000, maxExamples: 0, onDrift: (drift) => drifting.push(drift) });
+        const pools = { legacy: this.legacy, service: this.owners[aggregateType] };
+        await verify(await this.storesOf(aggregateType), pools, { chunkSize: 1000, maxExamples: 0, onDrift: (drift) => drifting.push(drift) });
         this.gauge.set({ aggregatetype: aggregateType }, this.settled.observe(aggregateType, drifting));
       } catch (error) {
         this.logger.warn({ err: error, aggregateType }, 'drift check failed');
       }
     }
+  }
+
+  private async storesOf(aggregateType: AggregateType): Promise<AggregateStores> {
+    let stores = this.stores.get(aggregateType);
+    if (!stores) {
+      const mapping = caseStudyMapping();
+      [stores] = await openAggregates(mapping, [mapping.aggregates.get(aggregateType)!], { legacy: this.legacy, service: this.owners[aggregateType] });
+      this.stores.set(aggregateType, stores!);
+    }
+    return stores!;
   }
 
   async stop(): Promise<void> {

@@ -7,7 +7,7 @@ import { createRelay } from '../../outbox';
 import { createFlagProvider, parseProxyConfig, StranglerProxy } from '../../strangler-proxy';
 import { createMonolith, ShopApplication } from '../../legacy-monolith';
 import { AGGREGATE_TYPES, type AggregateType } from '../common/aggregates';
-import { AGGREGATE_OWNER } from '../common/conflicts';
+import { ownerOf } from '../common/mapping';
 import { DriftMonitor } from './drift-monitor';
 import { SyncConsumer } from '../common/sync-consumer';
 import { createService, type ServiceDefinition } from '../services';
@@ -218,7 +218,7 @@ export class CaseStudyStack {
 
   private startDriftMonitor(intervalMs: number): void {
     const legacy = this.node('legacy');
-    const owners = Object.fromEntries(AGGREGATE_TYPES.map((type) => [type, this.node(AGGREGATE_OWNER[type]).app.pool])) as Record<AggregateType, Pool>;
+    const owners = Object.fromEntries(AGGREGATE_TYPES.map((type) => [type, this.node(ownerOf(type)).app.pool])) as Record<AggregateType, Pool>;
     const monitor = new DriftMonitor(legacy.app.pool, owners, intervalMs, { registry: legacy.registry, logger: this.logger });
     this.track('drift monitor', monitor);
     monitor.start();

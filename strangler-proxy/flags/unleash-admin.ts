@@ -1,3 +1,4 @@
+import { DEFAULT_UNLEASH_URL } from '../options';
 import { ProxyError } from '../errors';
 
 interface StrategyView {
@@ -18,6 +19,13 @@ export class UnleashRolloutClient {
 
   constructor(private readonly options: { url: string; adminToken: string; project: string; environment: string }) {
     this.baseUrl = options.url.replace(/\/+$/, '');
+  }
+
+  /** The URL falls back to UNLEASH_URL (default Unleash's own http://127.0.0.1:4242/api), the token to UNLEASH_ADMIN_TOKEN. */
+  static fromEnvironment(given: { project: string; environment: string }, env: NodeJS.ProcessEnv = process.env): UnleashRolloutClient {
+    const adminToken = env.UNLEASH_ADMIN_TOKEN;
+    if (!adminToken) throw new ProxyError('SFG_PROXY_UNLEASH_NO_TOKEN', 'no Unleash admin token: set UNLEASH_ADMIN_TOKEN (an admin API token of your Unleash)');
+    return new UnleashRolloutClient({ ...given, url: env.UNLEASH_URL || DEFAULT_UNLEASH_URL, adminToken });
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {

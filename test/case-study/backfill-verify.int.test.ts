@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { saveAggregate, type Product } from '../../extracted/common/aggregates';
 import { migrateShop } from '../../extracted/common/schema';
-import { backfill, CHECKPOINT_TABLE, verify } from '../../extracted/migration';
+import { CASE_STUDY_MAPPING_FILE } from '../../extracted/common/mapping';
+import { CHECKPOINT_TABLE } from '../../sync';
+import { backfillAggregate, verifyAggregate } from './mapping-helpers';
 import { main } from '../../cli';
 import { createTestDatabase, type TestDatabase } from '../helpers';
 import { Registry } from 'prom-client';
@@ -50,24 +52,24 @@ describe('backfill and verify', () => {
     await saveAggregate(catalog.pool, 'product', newer, 'catalog');
 
     const abort = new AbortController();
-    const options = { aggregateType: 'product' as const, chunkSize: 10, checkpointName: 'product:test', restart: false };
-    const first = await backfill(legacy.pool, catalog.pool, options, (progress) => progress.scanned >= 10 && abort.abort(), abort.signal);
-    expect(first).toMatchObject({ scanned: 10, copied: 10, skipped: 0, total: 25, resumedAfterId: null });
+    const options = { chunkSize: 10, checkpointName: 'product:test', restart: false };
+    const first = await backfillAggregate(legacy.pool, catalog.pool, 'product', options, (progress) => progress.scanned >= 10 && abort.abort(), abort.signal);
+    expect(first).toMatchObject({ scanned: 10, copied: 10, skipped: 0, total: 25, resumedAfterKey: null });
 
     // Writes continue between the runs: an update to a row not yet copied, and a new row.
     await saveAggregate(legacy.pool, 'product', { ...sorted[15]!, version: 3, stock: 1 }, 'legacy');
     const late = product({ id: 'ffffffff-ffff-4fff-bfff-ffffffffffff' });
     await saveAggregate(legacy.pool, 'product', late, 'legacy');
 
-    const second = await backfill(legacy.pool, catalog.pool, options);
-    expect(second.resumedAfterId).toBe(sorted[9]!.id);
+    const second = await backfillAggregate(legacy.pool, catalog.pool, 'product', options);
+    expect(second.resumedAfterKey).toBe(sorted[9]!.id);
     expect(second).toMatchObject({ scanned: 26, copied: 25, skipped: 1, total: 26 });
     expect((await catalog.pool.query('select name, version from products where id = $1', [newer.id])).rows[0]).toEqual({ name: newer.name, version: 3 });
     const { rows } = await catalog.pool.query(`select finished_at from ${CHECKPOINT_TABLE} where name = 'product:test'`);
     expect(rows[0].finished_at).toBeInstanceOf(Date);
-    expect((await backfill(legacy.pool, catalog.pool, options)).alreadyComplete).toBe(true);
+    expect((await backfillAggregate(legacy.pool, catalog.pool, 'product', options)).alreadyComplete).toBe(true);
 
-    const report = await verify(legacy.pool, catalog.pool, { aggregateType: 'product', chunkSize: 7, maxExamples: 5 });
+    const report = await verifyAggregate(legacy.pool, catalog.pool, 'product', { chunkSize: 7, maxExamples: 5 });
     expect(report).toMatchObject({ sourceRows: 26, targetRows: 26, driftRows: 1, counts: { missingInTarget: 0, missingInSource: 0, stale: 1, different: 0 } });
     expect(report.examples).toEqual([{ kind: 'stale', id: newer.id, sourceVersion: 2, targetVersion: 3 }]);
   });
@@ -83,19 +85,21 @@ describe('backfill and verify', () => {
     const onlyNew = product();
     await saveAggregate(catalog.pool, 'product', onlyNew, 'catalog');
 
-    const args = ['verify', 'product', '--source', legacy.url, '--target', catalog.url, '--prometheus', '--chunk-size', '4'];
+    const args = ['verify', 'product', '--mapping', CASE_STUDY_MAPPING_FILE, '--legacy', legacy.url, '--service', catalog.url, '--prometheus', '--chunk-size', '4'];
     const { code, stdout } = await captureOutput(() => main(args));
     expect(code).toBe(1);
     // The stale row of the first test is still there: 1 stale + 1 different + 1 missing in target + 1 missing in source.
-    expect(stdout).toContain('4 drifting: 1 missing in catalog, 1 missing in legacy, 1 stale, 1 different');
-    expect(stdout).toMatch(new RegExp(`different\\s+${changed.id} legacy v1 catalog v1`));
+    // The service side is named by its database.
+    const service = new URL(catalog.url).pathname.slice(1);
+    expect(stdout).toContain(`4 drifting: 1 missing in ${service}, 1 missing in legacy, 1 stale, 1 different`);
+    expect(stdout).toMatch(new RegExp(`different\\s+${changed.id} legacy v1 ${service} v1`));
     expect(stdout).toMatch(new RegExp(`missingInTarget\\s+${dropped.id}`));
     expect(stdout).toMatch(new RegExp(`missingInSource\\s+${onlyNew.id}`));
     expect(stdout).toContain('strangler_sync_drift_rows{aggregatetype="product"} 4');
 
     // A restarted backfill repairs what it can (missing and content drift are only fixed by newer versions).
-    expect((await captureOutput(() => main(['backfill', 'product', '--source', legacy.url, '--target', catalog.url, '--restart']))).code).toBe(0);
-    const after = await verify(legacy.pool, catalog.pool, { aggregateType: 'product', chunkSize: 100, maxExamples: 1 });
+    expect((await captureOutput(() => main(['backfill', 'product', '--mapping', CASE_STUDY_MAPPING_FILE, '--legacy', legacy.url, '--service', catalog.url, '--restart']))).code).toBe(0);
+    const after = await verifyAggregate(legacy.pool, catalog.pool, 'product', { chunkSize: 100, maxExamples: 1 });
     expect(after.counts).toEqual({ missingInTarget: 0, missingInSource: 1, stale: 1, different: 1 });
   });
 
@@ -104,7 +108,7 @@ describe('backfill and verify', () => {
     const errorSpy = jest.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void errors.push(args.join(' ')));
     const logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
-      const running = main(['verify', 'product', '--source', legacy.url, '--target', catalog.url, '--metrics-port', '0', '--interval-ms', '100']);
+      const running = main(['verify', 'product', '--mapping', CASE_STUDY_MAPPING_FILE, '--legacy', legacy.url, '--service', catalog.url, '--metrics-port', '0', '--interval-ms', '100']);
       const served = await eventually(async () => errors.join('\n').match(/http:\/\/127\.0\.0\.1:(\d+)\/metrics/), 10_000, 'metrics URL');
       const exposition = await (await fetch(`http://127.0.0.1:${served[1]}/metrics`)).text();
       expect(exposition).toMatch(/strangler_sync_drift_rows\{aggregatetype="product"\} \d+/);
@@ -122,7 +126,7 @@ describe('backfill and verify', () => {
     const monitor = new DriftMonitor(legacy.pool, owners, 50, { registry, logger: silentLogger });
     monitor.start();
     try {
-      const expected = (await verify(legacy.pool, catalog.pool, { aggregateType: 'product', chunkSize: 100, maxExamples: 0 })).driftRows;
+      const expected = (await verifyAggregate(legacy.pool, catalog.pool, 'product', { chunkSize: 100, maxExamples: 0 })).driftRows;
       expect(expected).toBeGreaterThan(0);
       await eventually(async () => (await registry.metrics()).includes(`strangler_sync_drift_rows{aggregatetype="product"} ${expected}`), 10_000, 'drift gauge');
       expect(await registry.metrics()).toContain('strangler_sync_drift_rows{aggregatetype="order"} 0');

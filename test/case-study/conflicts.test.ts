@@ -1,6 +1,11 @@
-import { AGGREGATE_OWNER, incomingWinsTie } from '../../extracted/common/conflicts';
+import { AGGREGATE_TYPES, type AggregateType } from '../../extracted/common/aggregates';
+import { caseStudyMapping } from '../../extracted/common/mapping';
+import { incomingWinsTie as tie } from '../../sync';
 
-describe('conflict rule (a tie of versions from different origins)', () => {
+/** The mapping's owner-wins rule for a case-study aggregate (extracted/mapping.yaml). */
+const incomingWinsTie = (aggregateType: AggregateType, stored: string, incoming: string) => tie(caseStudyMapping().aggregates.get(aggregateType)!, stored, incoming);
+
+describe('owner-wins conflict rule of the case-study mapping (a tie of versions from different origins)', () => {
   it('lets the owning service beat legacy and any other service, and any service beat legacy', () => {
     expect(incomingWinsTie('product', 'legacy', 'catalog')).toBe(true);
     expect(incomingWinsTie('product', 'catalog', 'legacy')).toBe(false);
@@ -17,7 +22,7 @@ describe('conflict rule (a tie of versions from different origins)', () => {
 
   it('is antisymmetric for every pair of distinct origins, so both sides converge on the same winner', () => {
     const origins = ['legacy', 'users', 'catalog', 'payments', 'orders'];
-    for (const aggregateType of Object.keys(AGGREGATE_OWNER) as (keyof typeof AGGREGATE_OWNER)[]) {
+    for (const aggregateType of AGGREGATE_TYPES) {
       for (const stored of origins) {
         for (const incoming of origins) {
           if (stored === incoming) continue;

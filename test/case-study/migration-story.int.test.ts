@@ -1,7 +1,8 @@
 import type { Registry } from 'prom-client';
 import { AGGREGATE_TYPES } from '../../extracted/common/aggregates';
-import { AGGREGATE_OWNER } from '../../extracted/common/conflicts';
-import { backfill, verify, type VerifyReport } from '../../extracted/migration';
+import { ownerOf } from '../../extracted/common/mapping';
+import type { VerifyReport } from '../../sync';
+import { backfillAggregate, verifyAggregate } from './mapping-helpers';
 import { runTraffic, type TrafficSummary } from '../../extracted/stack/traffic';
 import { eventually } from '../helpers';
 import { TestStack } from './stack-fixture';
@@ -49,7 +50,7 @@ describe('migrating products and orders, and rolling back', () => {
   async function verifyAll(): Promise<VerifyReport[]> {
     const legacy = test.stack.node('legacy').app.pool;
     const pairs = [
-      ...AGGREGATE_TYPES.map((aggregateType) => ({ aggregateType, target: AGGREGATE_OWNER[aggregateType] })),
+      ...AGGREGATE_TYPES.map((aggregateType) => ({ aggregateType, target: ownerOf(aggregateType) })),
       { aggregateType: 'product' as const, target: 'orders' },
       { aggregateType: 'user' as const, target: 'orders' },
     ];
@@ -58,7 +59,7 @@ describe('migrating products and orders, and rolling back', () => {
       return await eventually(async () => {
         last = [];
         for (const { aggregateType, target } of pairs) {
-          last.push(await verify(legacy, test.stack.node(target).app.pool, { aggregateType, chunkSize: 500, maxExamples: 3 }));
+          last.push(await verifyAggregate(legacy, test.stack.node(target).app.pool, aggregateType, { chunkSize: 500, maxExamples: 3 }));
         }
         return last.every((report) => report.driftRows === 0) ? last : undefined;
       }, 60_000, 'zero drift for every aggregate');
@@ -89,7 +90,7 @@ describe('migrating products and orders, and rolling back', () => {
     // 2. Backfill catalogue and orders, and the orders service's replicas, while writes continue.
     const legacy = stack.node('legacy').app.pool;
     for (const [aggregateType, target] of [['product', 'catalog'], ['product', 'orders'], ['user', 'orders'], ['order', 'orders'], ['payment', 'orders']] as const) {
-      const result = await backfill(legacy, stack.node(target).app.pool, { aggregateType, chunkSize: 50, checkpointName: `${aggregateType}:${target}`, restart: false });
+      const result = await backfillAggregate(legacy, stack.node(target).app.pool, aggregateType, { chunkSize: 50, checkpointName: `${aggregateType}:${target}`, restart: false });
       expect(result.scanned).toBeGreaterThan(0);
       expect(result.copied + result.skipped).toBe(result.scanned);
     }

@@ -1,5 +1,5 @@
 import { SettledDrift } from '../../extracted/stack/drift-monitor';
-import type { DriftExample } from '../../extracted/migration';
+import type { DriftExample } from '../../sync';
 
 const missing = (id: string, sourceVersion = 1): DriftExample => ({ kind: 'missingInTarget', id, sourceVersion, targetVersion: null });
 const stale = (id: string, sourceVersion: number, targetVersion: number): DriftExample => ({ kind: 'stale', id, sourceVersion, targetVersion });

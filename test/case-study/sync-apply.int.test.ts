@@ -3,7 +3,8 @@ import type { PoolClient } from 'pg';
 import { findAggregate, saveAggregate, type Product } from '../../extracted/common/aggregates';
 import { withTransaction } from '../../extracted/common/db';
 import { migrateShop } from '../../extracted/common/schema';
-import { applyReplicatedEvent, UnsyncableEventError, type ReplicatedEvent } from '../../extracted/common/sync';
+import { caseStudyMapping } from '../../extracted/common/mapping';
+import { MappingApplier, UnsyncableEventError, type ReplicatedEvent } from '../../sync';
 import { createTestDatabase, type TestDatabase } from '../helpers';
 
 function product(version: number, name: string): Product {
@@ -17,12 +18,18 @@ function event(payload: Product, origin: string): ReplicatedEvent {
 
 describe('applying replicated events (version rule, conflict rule, no outbox writes)', () => {
   let database: TestDatabase;
-  const apply = (replicated: ReplicatedEvent) => withTransaction(database.pool, (client: PoolClient) => applyReplicatedEvent(client, replicated));
+  /** The catalog service's applier and legacy's, both on one database here (the mapping is the identity). */
+  let catalog: MappingApplier;
+  let legacy: MappingApplier;
+  const applyWith = (applier: MappingApplier, replicated: ReplicatedEvent) => withTransaction(database.pool, (client: PoolClient) => applier.apply(client, replicated));
+  const apply = (replicated: ReplicatedEvent) => applyWith(catalog, replicated);
   const stored = async (id: string) => (await findAggregate(database.pool, 'product', id))!;
 
   beforeAll(async () => {
     database = await createTestDatabase('sfg_sync_apply');
     await migrateShop(database.pool);
+    catalog = await MappingApplier.open(caseStudyMapping(), 'service', database.pool, { origin: 'catalog' });
+    legacy = await MappingApplier.open(caseStudyMapping(), 'legacy', database.pool);
   });
   afterAll(async () => {
     await database?.drop();
@@ -44,17 +51,19 @@ describe('applying replicated events (version rule, conflict rule, no outbox wri
     const legacySide = { ...product(2, 'renamed on legacy'), id };
     const catalogSide = { ...product(2, 'renamed on catalog'), id };
     await saveAggregate(database.pool, 'product', legacySide, 'legacy');
-    expect(await apply(event(catalogSide, 'catalog'))).toBe('conflict');
+    expect(await applyWith(legacy, event(catalogSide, 'catalog'))).toBe('conflict');
     expect(await stored(id)).toMatchObject({ entity: { name: 'renamed on catalog' }, origin: 'catalog' });
     // The catalog side, holding its own write, receives legacy's: the owner keeps its state.
     await saveAggregate(database.pool, 'product', catalogSide, 'catalog');
-    expect(await apply(event(legacySide, 'legacy'))).toBe('conflict');
+    expect(await applyWith(catalog, event(legacySide, 'legacy'))).toBe('conflict');
     expect(await stored(id)).toMatchObject({ entity: { name: 'renamed on catalog' }, origin: 'catalog' });
   });
 
   it('rejects events it cannot apply as non-retriable', async () => {
     await expect(apply({ aggregateType: 'widget', payload: {}, headers: { origin: 'legacy' } })).rejects.toBeInstanceOf(UnsyncableEventError);
-    await expect(apply({ aggregateType: 'product', payload: { id: randomUUID() }, headers: { origin: 'legacy' } })).rejects.toThrow('lacks id or version');
+    await expect(apply({ aggregateType: 'product', payload: { id: randomUUID() }, headers: { origin: 'legacy' } })).rejects.toThrow('lacks an integer version');
     await expect(apply({ aggregateType: 'product', payload: { ...product(1, 'x'), id: randomUUID() }, headers: {} })).rejects.toThrow('no origin header');
+    // Its own events come back on the shared topics: stale, the row untouched.
+    expect(await apply(event({ ...product(9, 'echo'), id: randomUUID() }, 'catalog'))).toBe('stale');
   });
 });

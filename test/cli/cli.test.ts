@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { main } from '../../cli';
+import { CASE_STUDY_MAPPING_FILE } from '../../extracted/common/mapping';
 
 /** Runs `strangler <argv>` in-process and returns its exit code and what it printed. */
 async function strangler(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
@@ -29,7 +30,7 @@ describe('strangler CLI usage and errors', () => {
     expect(await strangler(['--version'])).toEqual({ code: 0, out: `${version}\n`, err: '' });
   });
 
-  it.each([['verify'], ['backfill'], ['demo'], ['relay'], ['routes'], ['flip'], ['explain'], ['proxy']])(
+  it.each([['verify'], ['backfill'], ['relay'], ['routes'], ['flip'], ['explain'], ['proxy']])(
     '%s: an unknown option exits 2 with the error and a pointer to --help, not the whole usage',
     async (command) => {
       const result = await strangler([command, '--bogus']);
@@ -51,10 +52,33 @@ describe('strangler CLI usage and errors', () => {
   });
 
   it('names the database it cannot reach', async () => {
-    const result = await strangler(['verify', 'product'], { DATABASE_URL: 'postgres://postgres:secret@127.0.0.1:1/postgres' });
+    const args = ['verify', 'product', '--mapping', CASE_STUDY_MAPPING_FILE, '--service', 'postgres://postgres@127.0.0.1:1/catalog'];
+    const result = await strangler(args, { DATABASE_URL: 'postgres://postgres:secret@127.0.0.1:1/shop' });
     expect(result.code).toBe(1);
-    expect(result.err).toContain('cannot reach the legacy (source) database postgres://postgres:***@127.0.0.1:1/strangler_legacy');
+    expect(result.err).toContain('cannot reach the legacy database postgres://postgres:***@127.0.0.1:1/shop');
     expect(result.err).toContain('ECONNREFUSED');
+  });
+
+  it('asks for the mapping and the service database before connecting anywhere', async () => {
+    const noMapping = await strangler(['backfill', 'product'], { STRANGLER_MAPPING: '' });
+    expect(noMapping).toMatchObject({ code: 2, err: expect.stringContaining('--mapping <file> is required (or set STRANGLER_MAPPING)') });
+    const noService = await strangler(['verify', 'all', '--mapping', CASE_STUDY_MAPPING_FILE], { STRANGLER_SERVICE_URL: '' });
+    expect(noService).toMatchObject({ code: 2, err: expect.stringContaining('--service <url> is required') });
+    const unknown = await strangler(['verify', 'widget', '--mapping', CASE_STUDY_MAPPING_FILE, '--service', 'postgres://x@127.0.0.1:1/x']);
+    expect(unknown).toMatchObject({ code: 2, err: expect.stringContaining("no aggregate 'widget'") });
+  });
+
+  it('reports every problem of a bad mapping file at once, with its path', async () => {
+    const file = path.join(os.tmpdir(), `cli-mapping-${process.pid}.yaml`);
+    fs.writeFileSync(file, 'aggregates:\n  product:\n    owner: service\n    colour: red\n    legacy: { table: products, key: id, version: version, fields: { id: id } }\n    service: { table: items, key: sku, version: version, fields: { id: id, version: version } }\n');
+    try {
+      const result = await strangler(['verify', 'product', '--mapping', file, '--service', 'postgres://x@127.0.0.1:1/x']);
+      expect(result.code).toBe(1);
+      expect(result.err).toContain('[SFG_SYNC_MAPPING_INVALID]');
+      expect(result.err).toContain('aggregates.product.colour: unknown key');
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
   });
 
   it('prints only the configuration errors for a bad relay config', async () => {

@@ -13,22 +13,28 @@ function tree(files: Record<string, string>): string {
 }
 
 describe('framework import boundaries', () => {
-  it('flags imports, dynamic imports and requires from framework code into case-study or CLI code', () => {
+  it('flags imports from packaged code into case-study, infra or other code, framework imports of the CLI, and dev-only packages', () => {
     const root = tree({
-      'strangler-proxy/a.ts': "import { x } from '../legacy-monolith/repo';\nimport fs from 'node:fs';\n",
+      'package.json': JSON.stringify({ dependencies: { pg: '1' }, devDependencies: { tsx: '1' } }),
+      'strangler-proxy/a.ts': "import { x } from '../legacy-monolith/repo';\nimport fs from 'node:fs';\nimport { Pool } from 'pg';\n",
       'outbox/deep/b.ts': "const y = require('../../extracted/orders');\nexport const z = () => import('../../cli/index');\n",
-      'outbox/ok.ts': "import { append } from './writer';\nimport type { T } from '../strangler-proxy/types';\n",
-      'cli/index.ts': "import { relay } from '../outbox';\n",
+      'outbox/ok.ts': "import { append } from './writer';\nimport type { T } from '../strangler-proxy/types';\nconst text = `not an import: '.from' + 'x'`;\n",
+      'sync/c.ts': "import {\n  up,\n} from '../infra';\nimport 'tsx/cjs';\n",
+      'cli/index.ts': "import { relay } from '../outbox';\nimport { stack } from '../extracted/stack';\n",
     });
     const violations = findBoundaryViolations(root);
-    expect(violations).toHaveLength(3);
-    expect(violations).toEqual(
+    expect(violations.map(({ file, line, specifier }) => ({ file, line, specifier }))).toEqual(
       expect.arrayContaining([
         { file: path.join('strangler-proxy', 'a.ts'), line: 1, specifier: '../legacy-monolith/repo' },
         { file: path.join('outbox', 'deep', 'b.ts'), line: 1, specifier: '../../extracted/orders' },
         { file: path.join('outbox', 'deep', 'b.ts'), line: 2, specifier: '../../cli/index' },
+        { file: path.join('sync', 'c.ts'), line: 1, specifier: '../infra' },
+        { file: path.join('sync', 'c.ts'), line: 4, specifier: 'tsx/cjs' },
+        { file: path.join('cli', 'index.ts'), line: 2, specifier: '../extracted/stack' },
       ]),
     );
+    expect(violations).toHaveLength(6);
+    expect(violations.find((violation) => violation.specifier === 'tsx/cjs')!.reason).toContain("package 'tsx' is not in package.json dependencies");
   });
 
   it('passes on the real tree', () => {

@@ -185,7 +185,8 @@ export async function startProxy(
   flags: FlagProvider,
   options: { writeFile?: boolean } = {},
 ): Promise<RunningProxy> {
-  const full = { proxy: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0, token: ADMIN_TOKEN }, ...config };
+  // The flag provider is passed in; the config's `flags` section only has to be valid.
+  const full = { proxy: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0, token: ADMIN_TOKEN }, flags: { provider: 'file' }, ...config };
   let configPath: string | undefined;
   if (options.writeFile) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-proxy-'));

@@ -6,6 +6,7 @@ import { parsePathTemplate, templateCovers } from '../../strangler-proxy/templat
 
 const base = {
   admin: { token: 'a-long-admin-token' },
+  flags: { unleash: { clientToken: 'client-token' } },
   clusters: { legacy: { url: 'http://127.0.0.1:3000' }, orders: { url: 'http://127.0.0.1:3104' } },
 };
 
@@ -27,6 +28,14 @@ describe('parseProxyConfig', () => {
     expect(config.clusters.orders).toMatchObject({ connectTimeoutMs: 1000, responseTimeoutMs: 30000, healthPath: '/healthz', circuit: { failureThreshold: 5, openMs: 10000 } });
     expect(config.routes[0]).toMatchObject({ stickiness: 'user', fallback: 'safe-methods', maxBodyBytes: 10485760 });
     expect(config.flags.unleash).toMatchObject({ url: 'http://127.0.0.1:4242/api', backupDir: '.strangler/unleash-backup' });
+  });
+
+  it('takes Unleash from UNLEASH_URL and UNLEASH_CLIENT_TOKEN, and has no client token of its own', () => {
+    const { flags: _flags, ...withoutFlags } = base;
+    const config = parseProxyConfig(withoutFlags, { UNLEASH_URL: 'http://flags.internal:4242/api', UNLEASH_CLIENT_TOKEN: 'from-env' });
+    expect(config.flags.unleash).toMatchObject({ url: 'http://flags.internal:4242/api', clientToken: 'from-env' });
+    expect(issuesOf(withoutFlags)).toEqual([{ path: 'flags.unleash.clientToken', message: 'required with the unleash provider: set it here or in UNLEASH_CLIENT_TOKEN' }]);
+    expect(parseProxyConfig({ ...withoutFlags, flags: { provider: 'file' } }, {}).flags.provider).toBe('file');
   });
 
   it('reports every problem at once, each with its path', () => {
@@ -105,7 +114,7 @@ describe('parseProxyConfig', () => {
   it('loads YAML and resolves file paths against the config directory', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-config-'));
     const file = path.join(dir, 'proxy.yaml');
-    fs.writeFileSync(file, 'admin: { token: "${T}" }\nclusters:\n  legacy: { url: "http://127.0.0.1:3000" }\nflags: { unleash: { bootstrapFile: boot.json } }\n');
+    fs.writeFileSync(file, 'admin: { token: "${T}" }\nclusters:\n  legacy: { url: "http://127.0.0.1:3000" }\nflags: { unleash: { clientToken: c, bootstrapFile: boot.json } }\n');
     const config = loadProxyConfigFile(file, { T: 'token-token-token' });
     expect(config.flags.unleash.backupDir).toBe(path.join(dir, '.strangler/unleash-backup'));
     expect(config.flags.unleash.bootstrapFile).toBe(path.join(dir, 'boot.json'));

@@ -42,7 +42,7 @@ describe('CircuitBreaker', () => {
 });
 
 describe('IdentityReader', () => {
-  const context = parseProxyConfig({ admin: { token: 'token-token' }, clusters: { legacy: { url: 'http://x' } } }, {}).context;
+  const context = parseProxyConfig({ admin: { token: 'token-token' }, flags: { provider: 'file' }, clusters: { legacy: { url: 'http://x' } } }, {}).context;
   const reader = new IdentityReader(context);
   const jwt = (claims: object) => `Bearer h.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
 

@@ -1,6 +1,6 @@
 import { Gauge, type Registry } from 'prom-client';
 
-/** strangler_sync_drift_rows{aggregatetype}: rows that differ between legacy and the owning service at the last verify. */
+/** strangler_sync_drift_rows{aggregatetype}: rows that differ between legacy and the service at the last verify. */
 export function createDriftGauge(registry: Registry): Gauge<'aggregatetype'> {
   return new Gauge({
     name: 'strangler_sync_drift_rows',

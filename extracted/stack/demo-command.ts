@@ -1,11 +1,11 @@
 import pino from 'pino';
+import { integerOption, parseCommandArgs, UsageError, type Command } from '../../cli/command';
 import { up, resolveEnvironment, unleashBaseUrl } from '../../infra';
-import { CaseStudyStack, DEMO_USER, type StackOptionsInput } from '../../extracted/stack';
-import { DEFAULT_SHOPPERS, runTraffic } from '../../extracted/stack/traffic';
-import { integerOption, parseCommandArgs, UsageError, type Command } from '../command';
+import { CaseStudyStack, DEMO_USER, type StackOptionsInput } from '.';
+import { DEFAULT_SHOPPERS, runTraffic } from './traffic';
 
-const help = `Usage: strangler demo [options]          (npm start)
-       strangler demo traffic [options]  (npm run demo:traffic)
+const help = `Usage: npm start -- [options]
+       npm run demo:traffic -- [options]
 
 demo: starts the whole e-commerce case study on this machine and runs until Ctrl-C:
   - infrastructure through infra/ (Postgres, Kafka, Unleash, Prometheus; reused when already running);
@@ -85,7 +85,7 @@ async function traffic(argv: string[]): Promise<number> {
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'run the whole e-commerce case study (npm start); `demo traffic` generates traffic',
+  summary: 'run the whole e-commerce case study (npm start); `traffic` generates traffic',
   help,
   async run(argv) {
     if (argv[0] === 'traffic') return traffic(argv.slice(1));
@@ -162,7 +162,7 @@ async function runDemo(stack: CaseStudyStack, interrupted: Promise<NodeJS.Signal
       `  demo user      ${DEMO_USER.email} / ${DEMO_USER.password}`,
       '',
       'Migrate a route (here: products) step by step (README: "Migrating a route, step by step"):',
-      `  export STRANGLER_ADMIN_URL=${stack.adminUrl} STRANGLER_ADMIN_TOKEN=${stack.options.adminToken}`,
+      `  export STRANGLER_ADMIN_URL=${stack.adminUrl} STRANGLER_ADMIN_TOKEN=${stack.options.adminToken} UNLEASH_ADMIN_TOKEN='${env.unleashAdminToken}'`,
       ...steps.map(([command, comment]) => `  ${command.padEnd(width)}  # ${comment}`),
       '',
       'Traffic: npm run demo:traffic        Stop: Ctrl-C',

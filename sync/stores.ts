@@ -1,0 +1,35 @@
+import { MappingInvalidError, type MappingIssue } from './errors';
+import type { AggregateMapping, Mapping, SideName } from './options';
+import { SideStore, type AggregateStores, type Queryable } from './store';
+
+/**
+ * Opens both sides of each aggregate against the live databases. Every table or column the mapping names and the
+ * schema lacks is reported at once (MappingInvalidError, code SFG_SYNC_SCHEMA_MISMATCH), before any row is read.
+ */
+export async function openAggregates(mapping: Mapping, aggregates: AggregateMapping[], pools: { legacy: Queryable; service: Queryable }): Promise<AggregateStores[]> {
+  const issues: MappingIssue[] = [];
+  const opened: AggregateStores[] = [];
+  for (const aggregate of aggregates) {
+    const at = `aggregates.${aggregate.aggregateType}`;
+    const legacy = await SideStore.open(pools.legacy, aggregate.legacy, `${at}.legacy`, issues);
+    const service = await SideStore.open(pools.service, aggregate.service, `${at}.service`, issues);
+    if (legacy && service) {
+      if (legacy.keyKind !== service.keyKind) issues.push({ path: `${at}.service.key`, message: `the keys compare differently: ${legacy.keyKind} on legacy, ${service.keyKind} on the service` });
+      opened.push({ mapping: aggregate, legacy, service });
+    }
+  }
+  if (issues.length) throw new MappingInvalidError('SFG_SYNC_SCHEMA_MISMATCH', issues, mapping.source);
+  return opened;
+}
+
+/** Opens one side of every aggregate: what a sync consumer on that side needs. */
+export async function openSide(mapping: Mapping, side: SideName, pool: Queryable): Promise<Map<string, SideStore>> {
+  const issues: MappingIssue[] = [];
+  const stores = new Map<string, SideStore>();
+  for (const aggregate of mapping.aggregates.values()) {
+    const store = await SideStore.open(pool, aggregate[side], `aggregates.${aggregate.aggregateType}.${side}`, issues);
+    if (store) stores.set(aggregate.aggregateType, store);
+  }
+  if (issues.length) throw new MappingInvalidError('SFG_SYNC_SCHEMA_MISMATCH', issues, mapping.source);
+  return stores;
+}

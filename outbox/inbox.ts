@@ -1,4 +1,3 @@
-import { Kafka, logLevel, type Consumer, type EachBatchPayload, type KafkaMessage } from 'kafkajs';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -7,6 +6,7 @@ import { createInboxMetrics, type InboxMetrics } from './metrics';
 import { parseInboxOptions, type InboxOptions, type InboxOptionsInput } from './options';
 import { KafkaPublisher, type Publisher } from './publisher';
 import { qualified } from './sql';
+import { KafkaSubscriber, type BatchControl, type ConsumedRecord, type RecordBatch, type Subscriber } from './subscriber';
 
 export interface InboxEvent {
   id: string;
@@ -30,19 +30,12 @@ export interface InboxDeps {
   handler: InboxHandler;
   /** Producer for DLQ records; defaults to a KafkaPublisher on options.kafka. */
   publisher?: Publisher;
+  /** The consumer group member; defaults to a KafkaSubscriber on options.kafka and options.groupId. */
+  subscriber?: Subscriber;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
-
-function headerStrings(message: KafkaMessage): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
-    const first = Array.isArray(value) ? value[0] : value;
-    if (first !== undefined) headers[name] = first.toString();
-  }
-  return headers;
-}
 
 /**
  * Consumes outbox topics with a consumer group and applies each event exactly once in effect: the inbox row
@@ -58,7 +51,7 @@ export class InboxConsumer {
   private readonly pool: pg.Pool;
   private readonly ownsPool: boolean;
   private readonly publisher: Publisher;
-  private readonly consumer: Consumer;
+  private readonly subscriber: Subscriber;
   private readonly insertInbox: string;
   private readonly lagByPartition = new Map<string, Map<number, number>>();
   private started = false;
@@ -72,13 +65,13 @@ export class InboxConsumer {
     this.pool = this.options.pool ?? new pg.Pool({ connectionString: this.options.connectionString, max: 4 });
     const { kafka } = this.options;
     this.publisher = deps.publisher ?? new KafkaPublisher({ ...kafka, clientId: `${kafka.clientId}-dlq` }, { logger: this.logger });
-    this.consumer = new Kafka({
-      clientId: kafka.clientId,
+    this.subscriber = deps.subscriber ?? new KafkaSubscriber({
       brokers: kafka.brokers,
-      connectionTimeout: kafka.connectionTimeoutMs,
-      requestTimeout: kafka.requestTimeoutMs,
-      logLevel: logLevel.NOTHING,
-    }).consumer({ groupId: this.options.groupId, maxWaitTimeInMs: 200 });
+      clientId: kafka.clientId,
+      groupId: this.options.groupId,
+      connectionTimeoutMs: kafka.connectionTimeoutMs,
+      requestTimeoutMs: kafka.requestTimeoutMs,
+    });
     this.insertInbox = `insert into ${qualified(this.options.schema, 'inbox')} (consumer, event_id) values ($1, $2) on conflict do nothing`;
   }
 
@@ -86,28 +79,26 @@ export class InboxConsumer {
     if (this.started) return;
     this.started = true;
     await this.publisher.connect();
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.fromBeginning });
-    await this.consumer.run({ autoCommit: true, eachBatchAutoResolve: false, eachBatch: (payload) => this.eachBatch(payload) });
+    await this.subscriber.run({ topics: this.options.topics, fromBeginning: this.options.fromBeginning }, (batch, control) => this.eachBatch(batch, control));
   }
 
   /** Lets the event in progress finish, commits offsets, disconnects. Safe to call twice. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      if (this.started) await this.consumer.disconnect();
+      if (this.started) await this.subscriber.disconnect();
       await this.publisher.disconnect();
       if (this.ownsPool) await this.pool.end();
     })();
     return this.stopping;
   }
 
-  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    for (const message of batch.messages) {
-      if (!isRunning() || isStale()) return;
-      await this.handle(batch.topic, batch.partition, message);
-      resolveOffset(message.offset);
-      await heartbeat();
-      this.recordLag(batch.topic, batch.partition, Number(batch.highWatermark) - Number(message.offset) - 1);
+  private async eachBatch(batch: RecordBatch, control: BatchControl): Promise<void> {
+    for (const record of batch.records) {
+      if (!control.isActive()) return;
+      await this.handle(batch.topic, batch.partition, record);
+      control.markProcessed(record.offset);
+      await control.heartbeat();
+      this.recordLag(batch.topic, batch.partition, Number(batch.highWatermark) - Number(record.offset) - 1);
     }
   }
 
@@ -123,8 +114,8 @@ export class InboxConsumer {
     this.metrics.lag(topic, total);
   }
 
-  private decode(topic: string, partition: number, message: KafkaMessage): InboxEvent {
-    const headers = headerStrings(message);
+  private decode(topic: string, partition: number, message: ConsumedRecord): InboxEvent {
+    const { headers } = message;
     const id = headers.id ?? '';
     if (!UUID.test(id)) throw new OutboxError('SFG_OUTBOX_INVALID_EVENT', `record has no uuid 'id' header (got "${id}")`);
     let payload: unknown = null;
@@ -140,7 +131,7 @@ export class InboxConsumer {
       id,
       type: headers.type ?? '',
       aggregateType: topicPrefix && topic.startsWith(topicPrefix) ? topic.slice(topicPrefix.length) : topic,
-      aggregateId: message.key?.toString() ?? '',
+      aggregateId: message.key ?? '',
       payload,
       headers,
       topic,
@@ -149,7 +140,7 @@ export class InboxConsumer {
     };
   }
 
-  private async handle(topic: string, partition: number, message: KafkaMessage): Promise<void> {
+  private async handle(topic: string, partition: number, message: ConsumedRecord): Promise<void> {
     const { maxAttempts, retryBackoffMs } = this.options;
     let event: InboxEvent | undefined;
     for (let attempt = 1; ; attempt += 1) {
@@ -198,7 +189,7 @@ export class InboxConsumer {
     }
   }
 
-  private async deadLetter(topic: string, partition: number, message: KafkaMessage, error: unknown, attempts: number): Promise<void> {
+  private async deadLetter(topic: string, partition: number, message: ConsumedRecord, error: unknown, attempts: number): Promise<void> {
     const dlqTopic = `${topic}${this.options.dlqTopicSuffix}`;
     const failure = error as Error;
     this.logger.error({ err: failure, topic, partition, offset: message.offset, attempts, dlqTopic }, 'event sent to the DLQ');
@@ -208,10 +199,10 @@ export class InboxConsumer {
         await this.publisher.send([
           {
             topic: dlqTopic,
-            key: message.key?.toString() ?? null,
+            key: message.key,
             value: message.value,
             headers: {
-              ...headerStrings(message),
+              ...message.headers,
               'sfg.dlq.original.topic': topic,
               'sfg.dlq.original.partition': String(partition),
               'sfg.dlq.original.offset': message.offset,

@@ -1,0 +1,92 @@
+import { Kafka, logLevel, type Consumer, type EachBatchPayload, type KafkaMessage } from 'kafkajs';
+
+/** One record as the inbox reads it: headers are strings, the value is raw bytes. */
+export interface ConsumedRecord {
+  offset: string;
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+/** Records of one partition, in offset order. */
+export interface RecordBatch {
+  topic: string;
+  partition: number;
+  highWatermark: string;
+  records: ConsumedRecord[];
+}
+
+/** What the handler of a batch may call while it works through it. */
+export interface BatchControl {
+  /** Marks `offset` (and every earlier record of the partition) as processed; committed from there on. */
+  markProcessed(offset: string): void;
+  /** Keeps the group membership alive during long work. */
+  heartbeat(): Promise<void>;
+  /** False once the subscriber stops or the partition was reassigned: the handler returns, unmarked records come again. */
+  isActive(): boolean;
+}
+
+/** What the inbox needs from Kafka: a consumer group member. kafkajs stays behind it, as it does behind Publisher. */
+export interface Subscriber {
+  /** Joins the group and delivers batches until disconnect(); a partition's batches come one at a time, in order. */
+  run(options: { topics: Array<string | RegExp>; fromBeginning: boolean }, handler: (batch: RecordBatch, control: BatchControl) => Promise<void>): Promise<void>;
+  /** Lets the batch in progress finish, commits what was marked, leaves the group. */
+  disconnect(): Promise<void>;
+}
+
+export interface KafkaSubscriberOptions {
+  brokers: string[];
+  clientId: string;
+  groupId: string;
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+function headerStrings(message: KafkaMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) headers[name] = first.toString();
+  }
+  return headers;
+}
+
+/** The Subscriber on kafkajs: auto-committed offsets of the records marked processed. */
+export class KafkaSubscriber implements Subscriber {
+  private readonly consumer: Consumer;
+  private connected = false;
+
+  constructor(options: KafkaSubscriberOptions) {
+    this.consumer = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      connectionTimeout: options.connectionTimeoutMs,
+      requestTimeout: options.requestTimeoutMs,
+      logLevel: logLevel.NOTHING,
+    }).consumer({ groupId: options.groupId, maxWaitTimeInMs: 200 });
+  }
+
+  async run(options: { topics: Array<string | RegExp>; fromBeginning: boolean }, handler: (batch: RecordBatch, control: BatchControl) => Promise<void>): Promise<void> {
+    this.connected = true;
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning });
+    await this.consumer.run({
+      autoCommit: true,
+      eachBatchAutoResolve: false,
+      eachBatch: ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) =>
+        handler(
+          {
+            topic: batch.topic,
+            partition: batch.partition,
+            highWatermark: batch.highWatermark,
+            records: batch.messages.map((message) => ({ offset: message.offset, key: message.key?.toString() ?? null, value: message.value, headers: headerStrings(message) })),
+          },
+          { markProcessed: resolveOffset, heartbeat, isActive: () => isRunning() && !isStale() },
+        ),
+    });
+  }
+
+  async disconnect(): Promise<void> {
+    if (this.connected) await this.consumer.disconnect();
+  }
+}

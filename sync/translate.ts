@@ -56,6 +56,8 @@ export function compileTranslator(rules: Record<string, TranslationRule>, target
 export function loadTranslatorModule(file: string): Partial<Record<'toService' | 'toLegacy', Translator>> {
   let loaded: Record<string, unknown>;
   try {
+    // Synchronous on purpose: the mapping is validated, translators included, in one call that reports every problem.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     loaded = require(file) as Record<string, unknown>;
   } catch (error) {
     const hint = file.endsWith('.ts') ? ' (a .ts module needs tsx, or Node 22.18+ type stripping; a .js module always loads)' : '';

@@ -66,8 +66,8 @@ describe('the packed package, installed with production dependencies only', () =
   it('runs `npx strangler --help` and --version', async () => {
     const help = await run('npx', ['--no', '--', 'strangler', '--help'], { cwd: project, timeout: 60_000 });
     expect(help.stdout).toMatch(/Usage: strangler <command>/);
-    for (const command of ['proxy', 'relay', 'backfill', 'verify', 'flip', 'routes', 'explain']) expect(help.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
-    expect(help.stdout).not.toMatch(/^  demo /m);
+    for (const command of ['proxy', 'relay', 'backfill', 'verify', 'flip', 'routes', 'explain']) expect(help.stdout).toMatch(new RegExp(`^ {2}${command} `, 'm'));
+    expect(help.stdout).not.toMatch(/^ {2}demo /m);
     const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
     expect((await cli(['--version'])).stdout.trim()).toBe(version);
   });

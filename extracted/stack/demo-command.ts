@@ -1,6 +1,8 @@
+import path from 'node:path';
 import pino from 'pino';
 import { integerOption, parseCommandArgs, UsageError, type Command } from '../../cli/command';
 import { up, resolveEnvironment, unleashBaseUrl } from '../../infra';
+import { CASE_STUDY_MAPPING_FILE } from '../common/mapping';
 import { CaseStudyStack, DEMO_USER, type StackOptionsInput } from '.';
 import { DEFAULT_SHOPPERS, runTraffic } from './traffic';
 
@@ -139,13 +141,14 @@ async function runDemo(stack: CaseStudyStack, interrupted: Promise<NodeJS.Signal
     return 130;
   }
   const env = resolveEnvironment();
-  const dbOption = stack.options.databasePrefix === 'strangler' ? '' : ` --database-prefix ${stack.options.databasePrefix}`;
+  const mappingFile = path.relative(process.cwd(), CASE_STUDY_MAPPING_FILE) || CASE_STUDY_MAPPING_FILE;
+  const catalog = stack.node('catalog').databaseUrl;
   const steps: [command: string, comment: string][] = [
-    [`npx strangler backfill product${dbOption}`, `copy legacy rows into ${stack.options.databasePrefix}_catalog`],
-    [`npx strangler verify product${dbOption}`, '0 drift before going on'],
+    [`npx strangler backfill product --service ${catalog}`, `copy legacy rows into ${stack.options.databasePrefix}_catalog`],
+    [`npx strangler verify product --service ${catalog}`, '0 drift before going on'],
     [`npx strangler flip products 100 --flag ${stack.flagName('products', 'shadow')} --wait-ms 0`, 'shadow reads; 0 turns shadow off'],
     ['npx strangler flip products 10', 'then 50, then 100'],
-    [`npx strangler verify all --attempts 10 --interval-ms 1000${dbOption}`, '0 drift after each step'],
+    [`npx strangler verify product --service ${catalog} --attempts 10 --interval-ms 1000`, '0 drift after each step'],
     ['npx strangler flip products 0', 'roll back: everyone on legacy again'],
   ];
   const width = Math.max(...steps.map(([command]) => command.length));
@@ -163,6 +166,7 @@ async function runDemo(stack: CaseStudyStack, interrupted: Promise<NodeJS.Signal
       '',
       'Migrate a route (here: products) step by step (README: "Migrating a route, step by step"):',
       `  export STRANGLER_ADMIN_URL=${stack.adminUrl} STRANGLER_ADMIN_TOKEN=${stack.options.adminToken} UNLEASH_ADMIN_TOKEN='${env.unleashAdminToken}'`,
+      `  export STRANGLER_MAPPING=${mappingFile} STRANGLER_LEGACY_URL=${stack.node('legacy').databaseUrl}`,
       ...steps.map(([command, comment]) => `  ${command.padEnd(width)}  # ${comment}`),
       '',
       'Traffic: npm run demo:traffic        Stop: Ctrl-C',

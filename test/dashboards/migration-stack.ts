@@ -10,6 +10,7 @@ import YAML from 'yaml';
 import { saveAggregate, type Product } from '../../extracted/common/aggregates';
 import { migrateShop } from '../../extracted/common/schema';
 import { append, createRelay, InboxConsumer, type InboxHandler, type InboxOptionsInput, type OutboxEvent } from '../../outbox';
+import { CASE_STUDY_MAPPING_FILE } from '../../extracted/common/mapping';
 import { createFlagProvider, parseProxyConfig, StranglerProxy } from '../../strangler-proxy';
 import { createTestDatabase, freePort, testEnv, testKafka, UnleashAdmin, uniqueName, type TestDatabase } from '../helpers';
 
@@ -265,7 +266,7 @@ export class MigrationStack {
     const port = await freePort();
     this.verifyProcess = spawn(
       path.join(ROOT, 'node_modules', '.bin', 'tsx'),
-      [path.join(ROOT, 'cli', 'index.ts'), 'verify', 'product', '--source', legacy.url, '--target', catalog.url, '--metrics-port', String(port), '--interval-ms', '1000'],
+      [path.join(ROOT, 'cli', 'index.ts'), 'verify', 'product', '--mapping', CASE_STUDY_MAPPING_FILE, '--legacy', legacy.url, '--service', catalog.url, '--metrics-port', String(port), '--interval-ms', '1000'],
       { cwd: ROOT, stdio: 'ignore' },
     );
     this.scrapeTargets.push(`127.0.0.1:${port}`);

@@ -7,8 +7,12 @@ export type PackageOutcome = { available: true; installedNow: boolean } | { avai
  * Makes a Debian package's command available: present already, or installed now with apt-get when this process may
  * (root, apt-get on PATH). One log line says what is being done; nothing is installed silently.
  */
-export function ensureDebianPackage(spec: { command: string; pkg: string; purpose: string }, log: (line: string) => void): PackageOutcome {
-  if (commandExists(spec.command)) return { available: true, installedNow: false };
+export function ensureDebianPackage(
+  spec: { command: string; pkg: string; purpose: string; /** What shows the package is there; default: `command` is on PATH. */ present?: () => boolean },
+  log: (line: string) => void,
+): PackageOutcome {
+  const present = spec.present ?? (() => commandExists(spec.command));
+  if (present()) return { available: true, installedNow: false };
   if (process.platform !== 'linux' || !commandExists('apt-get')) {
     return { available: false, reason: `${spec.command} not found and apt-get is not available: install ${spec.pkg} yourself` };
   }
@@ -25,7 +29,7 @@ export function ensureDebianPackage(spec: { command: string; pkg: string; purpos
     spawnSync('apt-get', ['update', '-qq'], { env, stdio: 'ignore' });
     result = install();
   }
-  if (result.status !== 0 || !commandExists(spec.command)) {
+  if (result.status !== 0 || !present()) {
     const output = `${result.stderr ?? ''}${result.stdout ?? ''}`.trim().split('\n').slice(-5).join(' | ');
     return { available: false, reason: `apt-get install ${spec.pkg} failed (exit ${result.status}): ${output || result.error?.message}` };
   }

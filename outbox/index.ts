@@ -15,6 +15,7 @@ export { KafkaSubscriber, type Subscriber, type RecordBatch, type ConsumedRecord
 export { CdcRelay } from './cdc-relay';
 export { PollingRelay, pollingMigrations } from './polling-relay';
 export { createRelay } from './relay';
+export { DEFAULT_TOPIC_PREFIX, ensureTopics } from './topics';
 export type { RelayDeps } from './leadership';
 export { createRelayMetrics, createInboxMetrics } from './metrics';
 export { InboxConsumer, type InboxEvent, type InboxHandler, type HandlerOutcome, type InboxDeps } from './inbox';

@@ -34,9 +34,17 @@ export class MappingApplier {
     this.origin = origin ?? mapping.origins[side];
   }
 
-  /** Checks this side's tables against the live schema (every problem at once) and builds the statements. */
-  static async open(mapping: Mapping, side: SideName, pool: Queryable, options: { origin?: string } = {}): Promise<MappingApplier> {
-    return new MappingApplier(mapping, side, await openSide(mapping, side, pool), options.origin);
+  /**
+   * Checks this side's tables against the live schema (every problem at once) and builds the statements.
+   * `aggregates` limits it to some of the mapping's aggregates; `origin` overrides the side's origin name.
+   */
+  static async open(
+    mapping: Mapping,
+    side: SideName,
+    pool: Queryable,
+    options: { origin?: string; aggregates?: AggregateMapping[] } = {},
+  ): Promise<MappingApplier> {
+    return new MappingApplier(mapping, side, await openSide(mapping, side, pool, options.aggregates), options.origin);
   }
 
   /** The aggregate types this side applies: the topics a sync consumer subscribes to. */

@@ -22,11 +22,16 @@ export async function openAggregates(mapping: Mapping, aggregates: AggregateMapp
   return opened;
 }
 
-/** Opens one side of every aggregate: what a sync consumer on that side needs. */
-export async function openSide(mapping: Mapping, side: SideName, pool: Queryable): Promise<Map<string, SideStore>> {
+/** Opens one side of the given aggregates (default: every one): what a sync consumer on that side needs. */
+export async function openSide(
+  mapping: Mapping,
+  side: SideName,
+  pool: Queryable,
+  aggregates: Iterable<AggregateMapping> = mapping.aggregates.values(),
+): Promise<Map<string, SideStore>> {
   const issues: MappingIssue[] = [];
   const stores = new Map<string, SideStore>();
-  for (const aggregate of mapping.aggregates.values()) {
+  for (const aggregate of aggregates) {
     const store = await SideStore.open(pool, aggregate[side], `aggregates.${aggregate.aggregateType}.${side}`, issues);
     if (store) stores.set(aggregate.aggregateType, store);
   }

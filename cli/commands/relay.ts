@@ -1,11 +1,11 @@
 import fs from 'node:fs';
-import http from 'node:http';
 import pino from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import YAML from 'yaml';
 import { createRelay, parseRelayOptions, type RelayOptions } from '../../outbox';
 import { integerOption, parseCommandArgs, UsageError, type Command } from '../command';
 import { databaseUrl, kafkaBrokers } from '../environment';
+import { boundPort, serveMetrics } from '../metrics-server';
 
 const help = `Usage: strangler relay [--config <file>] [options]
 
@@ -69,23 +69,6 @@ export function relayInput(env: NodeJS.ProcessEnv, file: Record<string, unknown>
   };
 }
 
-function serveMetrics(registry: Registry, port: number): Promise<http.Server> {
-  const server = http.createServer((request, response) => {
-    if (request.url !== '/metrics') {
-      response.writeHead(404).end();
-      return;
-    }
-    registry.metrics().then(
-      (body) => response.writeHead(200, { 'content-type': registry.contentType }).end(body),
-      (error: Error) => response.writeHead(500).end(error.message),
-    );
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, () => resolve(server));
-  });
-}
-
 export const relayCommand: Command = {
   name: 'relay',
   summary: 'publish an outbox table to Kafka (CDC or polling), with failover and /metrics',
@@ -115,8 +98,7 @@ export const relayCommand: Command = {
     collectDefaultMetrics({ register: registry });
     const relay = createRelay(options, { logger, registry });
     const server = await serveMetrics(registry, metricsPort);
-    const address = server.address();
-    logger.info({ metricsPort: typeof address === 'object' && address ? address.port : metricsPort, relay: options.name, mode: options.mode }, 'relay metrics listening');
+    logger.info({ metricsPort: boundPort(server, metricsPort), relay: options.name, mode: options.mode }, 'relay metrics listening');
 
     let signalled = false;
     const shutdown = (signal: NodeJS.Signals) => {

@@ -1,7 +1,7 @@
-import http from 'node:http';
 import { Registry } from 'prom-client';
 import { createDriftGauge, verify, type VerifyReport } from '../../sync';
 import { integerOption, parseCommandArgs, UsageError, type Command } from '../command';
+import { boundPort, serveMetrics } from '../metrics-server';
 import { DATABASE_OPTIONS, DATABASE_OPTIONS_HELP, databaseName, openMigrationTarget } from './migration-args';
 
 const help = `Usage: strangler verify <aggregate...|all> --mapping <file> --service <url> [options]
@@ -115,16 +115,8 @@ export const verifyCommand: Command = {
 
 /** Serves GET /metrics and re-verifies every `intervalMs` until SIGINT/SIGTERM. */
 async function serveAndWatch(registry: Registry, port: number, intervalMs: number, rerun: () => Promise<void>): Promise<void> {
-  const server = http.createServer(async (req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  const address = server.address();
-  console.error(`serving strangler_sync_drift_rows on http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}/metrics; Ctrl-C to stop`);
+  const server = await serveMetrics(registry, port, '127.0.0.1');
+  console.error(`serving strangler_sync_drift_rows on http://127.0.0.1:${boundPort(server, port)}/metrics; Ctrl-C to stop`);
   const stopped = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

@@ -30,7 +30,7 @@ describe('strangler CLI usage and errors', () => {
     expect(await strangler(['--version'])).toEqual({ code: 0, out: `${version}\n`, err: '' });
   });
 
-  it.each([['verify'], ['backfill'], ['relay'], ['routes'], ['flip'], ['explain'], ['proxy']])(
+  it.each([['verify'], ['backfill'], ['sync'], ['relay'], ['routes'], ['flip'], ['explain'], ['proxy']])(
     '%s: an unknown option exits 2 with the error and a pointer to --help, not the whole usage',
     async (command) => {
       const result = await strangler([command, '--bogus']);
@@ -66,6 +66,18 @@ describe('strangler CLI usage and errors', () => {
     expect(noService).toMatchObject({ code: 2, err: expect.stringContaining('--service <url> is required') });
     const unknown = await strangler(['verify', 'widget', '--mapping', CASE_STUDY_MAPPING_FILE, '--service', 'postgres://x@127.0.0.1:1/x']);
     expect(unknown).toMatchObject({ code: 2, err: expect.stringContaining("no aggregate 'widget'") });
+  });
+
+  it('sync: asks for the side, the aggregates and the database of that side before connecting anywhere', async () => {
+    expect(await strangler(['sync', 'all', '--mapping', CASE_STUDY_MAPPING_FILE])).toMatchObject({ code: 2, err: expect.stringContaining('--into <legacy|service> is required') });
+    expect(await strangler(['sync', 'all', '--into', 'catalog'])).toMatchObject({ code: 2, err: expect.stringContaining("--into must be legacy or service, got 'catalog'") });
+    expect(await strangler(['sync', '--into', 'service'])).toMatchObject({ code: 2, err: expect.stringContaining('name the aggregates to sync') });
+    const noService = await strangler(['sync', 'all', '--into', 'service', '--mapping', CASE_STUDY_MAPPING_FILE], { STRANGLER_SERVICE_URL: '' });
+    expect(noService).toMatchObject({ code: 2, err: expect.stringContaining('--service <url> is required with --into service') });
+    const unknown = await strangler(['sync', 'widget', '--into', 'legacy', '--mapping', CASE_STUDY_MAPPING_FILE]);
+    expect(unknown).toMatchObject({ code: 2, err: expect.stringContaining("no aggregate 'widget'") });
+    const unreachable = await strangler(['sync', 'product', '--into', 'service', '--mapping', CASE_STUDY_MAPPING_FILE, '--service', 'postgres://postgres@127.0.0.1:1/catalog']);
+    expect(unreachable).toMatchObject({ code: 1, err: expect.stringContaining('cannot reach the service database postgres://postgres@127.0.0.1:1/catalog') });
   });
 
   it('reports every problem of a bad mapping file at once, with its path', async () => {

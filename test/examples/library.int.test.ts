@@ -101,6 +101,7 @@ describe('examples/library: a Python monolith migrated with the strangler CLI al
       LIBRARY_BOOKS_FLAG: flag,
       LIBRARY_FLAG_BACKUP_DIR: path.join(workDir, 'flags'),
       LOG_LEVEL: 'warn',
+      PYTHONDONTWRITEBYTECODE: '1',
     };
     await unleash.createFlag(flag, 'examples/library: /books to the catalogue service');
 

@@ -8,13 +8,14 @@ import YAML from 'yaml';
 import * as cliSource from '../../cli';
 import * as outboxSource from '../../outbox';
 import * as proxySource from '../../strangler-proxy';
+import * as expressSource from '../../strangler-proxy/express';
 import * as syncSource from '../../sync';
 import { createTestDatabase, eventually, freePort, testEnv, uniqueName, type TestDatabase } from '../helpers';
 import { FIXTURE_DIR, fixtureDatabases, type FixtureDatabases } from '../sync/fixture';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
-const SUBPATHS = { 'strangler-fig/proxy': proxySource, 'strangler-fig/outbox': outboxSource, 'strangler-fig/sync': syncSource, 'strangler-fig/cli': cliSource };
+const SUBPATHS = { 'strangler-fig/proxy': proxySource, 'strangler-fig/express': expressSource, 'strangler-fig/outbox': outboxSource, 'strangler-fig/sync': syncSource, 'strangler-fig/cli': cliSource };
 
 /**
  * What a team installs: `npm pack` of this checkout (prepack builds dist/), installed into an empty project with
@@ -84,9 +85,11 @@ describe('the packed package, installed with production dependencies only', () =
       `import { parseProxyConfig, StranglerProxy, type ProxyConfig } from 'strangler-fig/proxy';
        import { append, createRelay, InboxConsumer, type Subscriber, type Publisher } from 'strangler-fig/outbox';
        import { loadMappingFile, MappingApplier, verify, type VerifyReport } from 'strangler-fig/sync';
+       import { StranglerMiddleware, type Middleware } from 'strangler-fig/express';
        const config: ProxyConfig = parseProxyConfig({ admin: { token: 'adopter-token' }, flags: { provider: 'file' }, clusters: { legacy: { url: 'http://127.0.0.1:3000' } } });
        const drift: (report: VerifyReport) => number = (report) => report.driftRows;
-       export const used = [config, drift, StranglerProxy, append, createRelay, InboxConsumer, loadMappingFile, MappingApplier, verify] as const;
+       const mount = (middleware: StranglerMiddleware): Middleware => middleware.handle;
+       export const used = [config, drift, mount, StranglerProxy, append, createRelay, InboxConsumer, loadMappingFile, MappingApplier, verify] as const;
        export type Seams = [Subscriber, Publisher];\n`,
     );
     fs.writeFileSync(

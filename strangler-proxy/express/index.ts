@@ -1,0 +1,1 @@
+export { StranglerMiddleware, type StranglerMiddlewareOptions, type StranglerMiddlewareDeps, type Middleware, type NextFunction } from './middleware';

@@ -1,7 +1,8 @@
 /**
  * `npm run bench:proxy`: req/s and latency of a tiny upstream directly, through strangler-proxy (a flag evaluated
  * and metrics recorded on every request), through express 5 + http-proxy-middleware (the engine the issue names as
- * default, for comparison) and through nginx (one worker, keep-alive upstream) when an nginx binary is installed.
+ * default, for comparison), through express 5 + StranglerMiddleware (the express integration: the same route, flag and
+ * metrics, forwarded by http-proxy-middleware) and through nginx (one worker, keep-alive upstream) when an nginx binary is installed.
  * Every server runs in its own process; autocannon (50 connections) runs here. Each target is measured
  * BENCH_ROUNDS times (default 3) for BENCH_DURATION_S seconds (default 10), rounds interleaved, medians reported.
  * Bare forwarders show the ceilings: `node-floor` (http.request + Agent as upstream client) and `undici-floor`
@@ -21,6 +22,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import YAML from 'yaml';
 import { resolveEnvironment } from '../infra';
+import { StranglerMiddleware } from '../strangler-proxy/express';
 import { FileFlagProvider, parseProxyConfig, StranglerProxy, UnleashFlagProvider, UnleashRolloutClient, type FlagProvider } from '../strangler-proxy';
 
 const CONNECTIONS = 50;
@@ -31,7 +33,7 @@ const FLAG = 'strangler-bench-proxy';
 const USER_REQUESTS = Array.from({ length: 200 }, (_, user) => ({ method: 'GET' as const, path: `/api/items/${user}`, headers: { 'x-user-id': `user-${user}` } }));
 const BODY = JSON.stringify({ id: 42, name: 'widget', price: 9.99, tags: ['a', 'b'] });
 
-type Role = 'upstream' | 'strangler' | 'hpm' | 'node-floor' | 'undici-floor' | 'paced';
+type Role = 'upstream' | 'strangler' | 'express-strangler' | 'hpm' | 'node-floor' | 'undici-floor' | 'paced';
 
 function listenAndAnnounce(server: http.Server): void {
   server.keepAliveTimeout = 65_000;
@@ -182,11 +184,25 @@ async function runRole(role: Role, upstreamPort: number, flagsMode: string): Pro
     clusters: { legacy: { url: upstream }, extracted: { url: upstream } },
     routes: [{ id: 'bench', order: 1, match: { path: '/api/{**rest}' }, cluster: 'extracted', flag: FLAG }],
   });
+  const flagsReady = async () => {
+    const deadline = Date.now() + 15_000;
+    while (!flags.isReady() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    if (!flags.isReady()) throw new Error('flags not ready');
+  };
+  if (role === 'express-strangler') {
+    // The same route, flag and metrics inside an express 5 app: StranglerMiddleware forwarding through http-proxy-middleware.
+    const express = (await import('express')).default;
+    const middleware = new StranglerMiddleware({ config, admin: false }, { logger, registry: new Registry(), flags });
+    await middleware.start();
+    await flagsReady();
+    const app = express();
+    app.use(middleware.handle);
+    listenAndAnnounce(http.createServer(app));
+    return;
+  }
   const proxy = new StranglerProxy({ config }, { logger, registry: new Registry(), flags });
   await proxy.start();
-  const deadline = Date.now() + 15_000;
-  while (!flags.isReady() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-  if (!flags.isReady()) throw new Error('flags not ready');
+  await flagsReady();
   console.log(`READY ${new URL(proxy.address.proxy).port}`);
   process.on('SIGTERM', () => void proxy.stop().then(() => process.exit(0)));
 }
@@ -358,6 +374,7 @@ async function main(): Promise<void> {
     { name: 'node-floor', server: await startRole('node-floor', upstream.port, flagsMode) },
     { name: 'undici-floor', server: await startRole('undici-floor', upstream.port, flagsMode) },
     { name: 'express+hpm', server: await startRole('hpm', upstream.port, flagsMode) },
+    { name: 'express+StranglerMiddleware', server: await startRole('express-strangler', upstream.port, flagsMode) },
     { name: 'nginx', server: await startNginx(upstream.port) },
   ];
   const results = new Map<string, Sample[]>();
@@ -430,6 +447,8 @@ async function main(): Promise<void> {
         undici_floor_rps: Math.round(maxRps('undici-floor')!),
         cpu_us_per_request: Object.fromEntries(targets.filter((target) => target.name !== 'direct').map((target) => [target.name, cpuPerRequest(target.name) ?? null])),
         hpm_rps: Math.round(maxRps('express+hpm')!),
+        express_middleware_rps: Math.round(maxRps('express+StranglerMiddleware')!),
+        express_middleware_ratio_vs_proxy: Number((maxRps('express+StranglerMiddleware')! / proxyRps).toFixed(3)),
         flags: flagsMode,
       }),
     );

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
 import type { Logger } from 'pino';
@@ -68,6 +69,7 @@ export class StranglerMiddleware {
   private readonly table: RouteTable;
   private readonly clusters = new Map<string, ClusterRuntime>();
   private readonly forwarders = new Map<string, RequestHandler>();
+  private readonly agents: http.Agent[] = [];
   private readonly splits = new Map<string, TrafficSplit>();
   private readonly recentSplits = new RecentSplits(() => this.splits.entries());
   private readonly metrics: ProxyMetrics;
@@ -95,11 +97,15 @@ export class StranglerMiddleware {
     const routeMetrics = new Map<string, Record<Target, RouteTargetMetrics>>();
     for (const [name, clusterConfig] of Object.entries(config.clusters)) {
       this.clusters.set(name, new ClusterRuntime(name, clusterConfig, this.logger));
+      const agentOptions = { keepAlive: true, maxSockets: clusterConfig.maxSockets, scheduling: 'lifo' as const };
+      const agent = clusterConfig.url.startsWith('https:') ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+      this.agents.push(agent);
       this.forwarders.set(
         name,
         createProxyMiddleware<http.IncomingMessage, http.ServerResponse>({
           target: clusterConfig.url,
           changeOrigin: !clusterConfig.preserveHost,
+          agent,
           xfwd: true,
           proxyTimeout: clusterConfig.responseTimeoutMs,
           selfHandleResponse: true,
@@ -185,6 +191,7 @@ export class StranglerMiddleware {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
     await Promise.all([...this.clusters.values()].map((cluster) => cluster.close()));
+    for (const agent of this.agents) agent.destroy();
     await this.deps.flags.stop();
   }
 

@@ -42,7 +42,7 @@ function writtenType(checker: ts.TypeChecker, declaration: ts.Declaration | unde
 
 const isPublic = (declaration: ts.Declaration) => {
   const flags = ts.getCombinedModifierFlags(declaration);
-  return !(flags & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) && !(declaration.name && ts.isPrivateIdentifier(declaration.name as ts.Node));
+  return !(flags & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) && !((declaration as ts.NamedDeclaration).name && ts.isPrivateIdentifier((declaration as ts.NamedDeclaration).name!));
 };
 
 function printed(checker: ts.TypeChecker, type: ts.Type, at: ts.Node): string {

@@ -9,11 +9,11 @@ import { ClusterRuntime } from './cluster';
 import { badPathError } from './errors';
 import type { FlagProvider } from './flags/provider';
 import { Exchange, requestIdOf, respondWithError, type ForwardingCore } from './forward';
-import { createProxyMetrics, RouteTargetMetrics, type ProxyMetrics, type Target } from './metrics';
-import { LEGACY, loadProxyConfigFile, type ProxyConfig } from './options';
+import { createProxyMetrics, type ProxyMetrics } from './metrics';
+import { loadProxyConfigFile, type ProxyConfig } from './options';
 import { normalizePath } from './path';
 import { RecentSplits } from './recent-split';
-import { RouteTable, type TrafficSplit } from './route-table';
+import { gaugeSources, RouteCounters, RouteTable } from './route-table';
 import { ShadowRunner } from './shadow';
 import { forwardUpgrade, refuseUpgrade } from './upgrade';
 
@@ -45,9 +45,8 @@ export class StranglerProxy {
   private config: ProxyConfig;
   private table: RouteTable;
   private clusters = new Map<string, ClusterRuntime>();
-  private readonly routeMetrics = new Map<string, Record<Target, RouteTargetMetrics>>();
-  private readonly splits = new Map<string, TrafficSplit>();
-  private readonly recentSplits = new RecentSplits(() => this.splits.entries());
+  private readonly counters = new RouteCounters(() => this.metrics);
+  private readonly recentSplits = new RecentSplits(() => this.counters.splits.entries());
   private readonly metrics: ProxyMetrics;
   private readonly core: ForwardingCore;
   private readonly shadow: ShadowRunner;
@@ -68,15 +67,7 @@ export class StranglerProxy {
   ) {
     this.logger = deps.logger.child({ component: 'strangler-proxy' });
     this.config = options.config;
-    this.metrics = createProxyMetrics(deps.registry, {
-      flagsReady: () => deps.flags.isReady(),
-      circuitStates: () => [...this.clusters.values()].filter((cluster) => cluster.name !== LEGACY).map((cluster) => ({ cluster: cluster.name, state: cluster.breaker.current() })),
-      routeRollouts: () =>
-        this.table.routes.map((route) => ({
-          route: route.id,
-          percent: route.flag === undefined ? (route.cluster.name === LEGACY ? 0 : 100) : (deps.flags.rolloutPercent?.(route.flag) ?? 0),
-        })),
-    });
+    this.metrics = createProxyMetrics(deps.registry, gaugeSources(deps.flags, () => this.clusters.values(), () => this.table));
     this.shadow = new ShadowRunner(
       this.config.shadow,
       (route, result) => this.metrics.shadowComparisons.labels(route, result).inc(),
@@ -212,24 +203,7 @@ export class StranglerProxy {
         existing && existing.signature === JSON.stringify(clusterConfig) ? existing : new ClusterRuntime(name, clusterConfig, this.logger),
       );
     }
-    const table = new RouteTable(config, clusters, {
-      metricsFor: (route) => {
-        let metrics = this.routeMetrics.get(route);
-        if (!metrics) {
-          metrics = { legacy: new RouteTargetMetrics(this.metrics, route, 'legacy'), extracted: new RouteTargetMetrics(this.metrics, route, 'extracted') };
-          this.routeMetrics.set(route, metrics);
-        }
-        return metrics;
-      },
-      splitFor: (route) => {
-        let split = this.splits.get(route);
-        if (!split) {
-          split = { legacy: 0, extracted: 0 };
-          this.splits.set(route, split);
-        }
-        return split;
-      },
-    });
+    const table = new RouteTable(config, clusters, this.counters);
     this.clusters = clusters;
     if (this.state === 'starting' || this.state === 'running') for (const cluster of clusters.values()) cluster.startHealthChecks();
     return table;

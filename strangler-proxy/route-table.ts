@@ -2,7 +2,8 @@ import type http from 'node:http';
 import type { ClusterRuntime } from './cluster';
 import { IdentityReader } from './context';
 import { compileCompareRules, type CompareRules } from './diff';
-import type { RouteTargetMetrics, Target } from './metrics';
+import type { FlagProvider } from './flags/provider';
+import { RouteTargetMetrics, type ProxyGaugeSources, type ProxyMetrics, type Target } from './metrics';
 import { LEGACY, lowerKeys, type ProxyConfig, type RouteConfig, type ShadowConfig } from './options';
 import type { PathPolicy } from './path';
 import { parsePathTemplate } from './template';
@@ -37,6 +38,46 @@ export interface CompiledRoute {
 export interface RouteRuntimeState {
   metricsFor(route: string): Record<Target, RouteTargetMetrics>;
   splitFor(route: string): TrafficSplit;
+}
+
+/** Per-route metrics and traffic counters, created on first use; they outlive a table, so a reload keeps them. */
+export class RouteCounters implements RouteRuntimeState {
+  readonly splits = new Map<string, TrafficSplit>();
+  private readonly metrics = new Map<string, Record<Target, RouteTargetMetrics>>();
+
+  constructor(private readonly proxyMetrics: () => ProxyMetrics) {}
+
+  metricsFor(route: string): Record<Target, RouteTargetMetrics> {
+    let metrics = this.metrics.get(route);
+    if (!metrics) {
+      const proxyMetrics = this.proxyMetrics();
+      metrics = { legacy: new RouteTargetMetrics(proxyMetrics, route, 'legacy'), extracted: new RouteTargetMetrics(proxyMetrics, route, 'extracted') };
+      this.metrics.set(route, metrics);
+    }
+    return metrics;
+  }
+
+  splitFor(route: string): TrafficSplit {
+    let split = this.splits.get(route);
+    if (!split) {
+      split = { legacy: 0, extracted: 0 };
+      this.splits.set(route, split);
+    }
+    return split;
+  }
+}
+
+/** What the scrape-time gauges read: flag readiness, each extracted cluster's breaker, each route's rollout. */
+export function gaugeSources(flags: FlagProvider, clusters: () => Iterable<ClusterRuntime>, table: () => RouteTable): ProxyGaugeSources {
+  return {
+    flagsReady: () => flags.isReady(),
+    circuitStates: () => [...clusters()].filter((cluster) => cluster.name !== LEGACY).map((cluster) => ({ cluster: cluster.name, state: cluster.breaker.current() })),
+    routeRollouts: () =>
+      table().routes.map((route) => ({
+        route: route.id,
+        percent: route.flag === undefined ? (route.cluster.name === LEGACY ? 0 : 100) : (flags.rolloutPercent?.(route.flag) ?? 0),
+      })),
+  };
 }
 
 /** The precompiled, immutable table for one configuration; a reload builds a new one and swaps the reference. */

@@ -10,11 +10,11 @@ import { decide } from '../decision';
 import { badPathError, upstreamConnectError, upstreamTimeoutError } from '../errors';
 import type { FlagContext, FlagProvider } from '../flags/provider';
 import { requestIdOf, respondWithError } from '../forward';
-import { createProxyMetrics, RouteTargetMetrics, type FallbackReason, type ProxyMetrics, type Target } from '../metrics';
+import { createProxyMetrics, type FallbackReason, type ProxyMetrics, type Target } from '../metrics';
 import { LEGACY, SAFE_METHODS, type ProxyConfig } from '../options';
 import { normalizePath } from '../path';
 import { RecentSplits } from '../recent-split';
-import { RouteTable, type CompiledRoute, type TrafficSplit } from '../route-table';
+import { gaugeSources, RouteCounters, RouteTable, type CompiledRoute } from '../route-table';
 import { ShadowRunner } from '../shadow';
 
 export interface StranglerMiddlewareOptions {
@@ -70,8 +70,8 @@ export class StranglerMiddleware {
   private readonly clusters = new Map<string, ClusterRuntime>();
   private readonly forwarders = new Map<string, RequestHandler>();
   private readonly agents: http.Agent[] = [];
-  private readonly splits = new Map<string, TrafficSplit>();
-  private readonly recentSplits = new RecentSplits(() => this.splits.entries());
+  private readonly counters = new RouteCounters(() => this.metrics);
+  private readonly recentSplits = new RecentSplits(() => this.counters.splits.entries());
   private readonly metrics: ProxyMetrics;
   private readonly logger: Logger;
   private readonly unmatchedToNext: boolean;
@@ -85,16 +85,7 @@ export class StranglerMiddleware {
     const { config } = options;
     this.logger = deps.logger.child({ component: 'strangler-middleware' });
     this.unmatchedToNext = options.unmatched === 'next';
-    this.metrics = createProxyMetrics(deps.registry, {
-      flagsReady: () => deps.flags.isReady(),
-      circuitStates: () => [...this.clusters.values()].filter((cluster) => cluster.name !== LEGACY).map((cluster) => ({ cluster: cluster.name, state: cluster.breaker.current() })),
-      routeRollouts: () =>
-        this.table.routes.map((route) => ({
-          route: route.id,
-          percent: route.flag === undefined ? (route.cluster.name === LEGACY ? 0 : 100) : (deps.flags.rolloutPercent?.(route.flag) ?? 0),
-        })),
-    });
-    const routeMetrics = new Map<string, Record<Target, RouteTargetMetrics>>();
+    this.metrics = createProxyMetrics(deps.registry, gaugeSources(deps.flags, () => this.clusters.values(), () => this.table));
     for (const [name, clusterConfig] of Object.entries(config.clusters)) {
       this.clusters.set(name, new ClusterRuntime(name, clusterConfig, this.logger));
       const agentOptions = { keepAlive: true, maxSockets: clusterConfig.maxSockets, scheduling: 'lifo' as const };
@@ -124,24 +115,7 @@ export class StranglerMiddleware {
         }),
       );
     }
-    this.table = new RouteTable(config, this.clusters, {
-      metricsFor: (route) => {
-        let metrics = routeMetrics.get(route);
-        if (!metrics) {
-          metrics = { legacy: new RouteTargetMetrics(this.metrics, route, 'legacy'), extracted: new RouteTargetMetrics(this.metrics, route, 'extracted') };
-          routeMetrics.set(route, metrics);
-        }
-        return metrics;
-      },
-      splitFor: (route) => {
-        let split = this.splits.get(route);
-        if (!split) {
-          split = { legacy: 0, extracted: 0 };
-          this.splits.set(route, split);
-        }
-        return split;
-      },
-    });
+    this.table = new RouteTable(config, this.clusters, this.counters);
     this.handle = (req, res, next) => this.route(req as Carrier, res, next);
   }
 

@@ -1,10 +1,17 @@
-import type { ShopApplication, ShopApplicationDeps } from '../../legacy-monolith';
-import type { AppOptionsInput } from '../common/options';
-import { createService, type ServiceDefinition } from '../services';
+import { HttpApplication, parseAppOptions, type AppOptionsInput, type ApplicationDeps } from '../../service-kit';
+import { productsRouter } from './routes';
+import { CATALOG_MIGRATIONS } from './schema';
 
-export const CATALOG_SERVICE: ServiceDefinition = { name: 'catalog', defaultPort: 3102, owns: 'product', replicates: ['product'] };
+export const CATALOG_ORIGIN = 'catalog';
+export const CATALOG_DEFAULT_PORT = 3102;
+export { CATALOG_MIGRATIONS } from './schema';
+export type { CatalogProduct, PublicProduct } from './products';
 
-/** The extracted catalog service on its own database (demo: `strangler_catalog`). */
-export function createCatalogService(options: Omit<AppOptionsInput, 'port'> & { port?: number }, deps: ShopApplicationDeps): ShopApplication {
-  return createService(CATALOG_SERVICE, options, deps);
+/** The catalog service on its own database (demo: `strangler_catalog`), /api/products; it owns stock. */
+export function createCatalogService(options: Omit<AppOptionsInput, 'port'> & { port?: number }, deps: ApplicationDeps): HttpApplication {
+  return new HttpApplication(
+    { origin: CATALOG_ORIGIN, component: 'service-catalog', migrations: CATALOG_MIGRATIONS, mount: (app, context) => app.use('/api/products', productsRouter(context, CATALOG_ORIGIN)) },
+    parseAppOptions({ port: CATALOG_DEFAULT_PORT, ...options }),
+    deps,
+  );
 }

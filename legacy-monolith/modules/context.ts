@@ -1,17 +1,12 @@
-import type { Request } from 'express';
 import type { Pool } from 'pg';
-import type { Auth } from '../../extracted/common/auth';
-import type { WriteContext } from '../../extracted/common/events';
-import { traceparentOf } from '../../extracted/common/http';
+import type { Auth } from '../../service-kit';
+import type { OwnerDelegation } from '../delegation';
 
-/** What every module's router needs: its database, the token issuer/checker and who it writes as. */
+/** What every module's router needs: its database, the token issuer/checker, its origin and who owns which writes. */
 export interface ModuleDeps {
   pool: Pool;
   auth: Auth;
-  /** `legacy` in the monolith, the service name in an extracted service: the `origin` of its events. */
+  /** `legacy`: the `origin` of the monolith's events. */
   origin: string;
-}
-
-export function writeContext(deps: ModuleDeps, req: Request): WriteContext {
-  return { origin: deps.origin, traceparent: traceparentOf(req) };
+  delegation: OwnerDelegation;
 }

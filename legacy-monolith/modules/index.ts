@@ -6,12 +6,8 @@ import { paymentsRouter } from './payments/routes';
 import { usersRouter } from './users/routes';
 
 export type { ModuleDeps } from './context';
-export { TEST_CARDS } from './payments/gateway';
 
-/**
- * The monolith's modules, one per bounded context, keyed by the route prefix they serve. An extracted service
- * mounts exactly one of them on its own database: that is how each was cut out of the monolith.
- */
+/** The monolith's modules, one per bounded context, keyed by the route prefix they serve. */
 export const MODULES = {
   users: { prefix: '/api/users', router: usersRouter },
   catalog: { prefix: '/api/products', router: productsRouter },

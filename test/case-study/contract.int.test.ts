@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Auth } from '../../extracted/common/auth';
+import { Auth } from '../../service-kit';
 import { APPROVED_CARD, auth, DECLINED_CARD, RunningTarget, targetsServing, type TargetDefinition } from './fixtures';
 
 /**
@@ -30,14 +30,6 @@ function expectFieldError(response: { status: number; body: unknown }, fields: s
   expect(named.sort()).toEqual([...fields].sort());
 }
 
-async function outboxEvents(target: RunningTarget, aggregateId: string): Promise<{ type: string; origin: string; version: string }[]> {
-  const { rows } = await target.database.pool.query(
-    `select type, headers->>'origin' as origin, headers->>'version' as version from outbox where aggregateid = $1 order by created_at, type`,
-    [aggregateId],
-  );
-  return rows;
-}
-
 const origin = (target: RunningTarget) => target.app.origin;
 
 describe.each(targetsServing('users'))('users API on $name', (definition) => {
@@ -56,7 +48,7 @@ describe.each(targetsServing('users'))('users API on $name', (definition) => {
     expect(me.body).toEqual(registered.body);
     const renamed = await target().api.request('PATCH', '/api/users/me', { token, body: { name: 'Grace H.' } });
     expect(renamed.body).toMatchObject({ name: 'Grace H.', version: 2 });
-    expect(await outboxEvents(target(), String(registered.body.id))).toEqual([
+    expect(await target().events('user', String(registered.body.id))).toEqual([
       { type: 'UserRegistered', origin: origin(target()), version: '1' },
       { type: 'UserUpdated', origin: origin(target()), version: '2' },
     ]);
@@ -87,7 +79,7 @@ describe.each(targetsServing('catalog'))('catalogue API on $name', (definition) 
     expect(renamed.body).toMatchObject({ priceCents: 1090, version: 2 });
     const restocked = await target().api.request('POST', `/api/products/${product.id}/stock`, { token, body: { delta: 3 } });
     expect(restocked.body).toMatchObject({ stock: 8, version: 3 });
-    expect(await outboxEvents(target(), product.id)).toEqual([
+    expect(await target().events('product', product.id)).toEqual([
       { type: 'ProductCreated', origin: origin(target()), version: '1' },
       { type: 'ProductUpdated', origin: origin(target()), version: '2' },
       { type: 'StockAdjusted', origin: origin(target()), version: '3' },
@@ -119,7 +111,7 @@ describe.each(targetsServing('payments'))('payments API on $name', (definition) 
     expect((await target().api.request('POST', `/api/payments/${id}/refund`, { token })).body).toMatchObject({ status: 'refunded', version: 3 });
     expect((await target().api.request('GET', `/api/payments/${id}`, { token })).body).toMatchObject({ status: 'refunded', version: 3 });
     expectError(await target().api.request('POST', `/api/payments/${id}/capture`, { token }), 409, 'SFG_CASE_INVALID_STATE');
-    expect((await outboxEvents(target(), id)).map((event) => event.type).sort()).toEqual(['PaymentAuthorised', 'PaymentCaptured', 'PaymentRefunded']);
+    expect((await target().events('payment', id)).map((event) => event.type).sort()).toEqual(['PaymentAuthorised', 'PaymentCaptured', 'PaymentRefunded']);
   });
 
   it('declines test cards with 402, validates cards with 400 and hides other users\' payments', async () => {
@@ -138,10 +130,7 @@ describe.each(targetsServing('payments'))('payments API on $name', (definition) 
 describe.each(targetsServing('orders'))('orders API on $name', (definition) => {
   const target = withTarget(definition);
 
-  async function stockOf(productId: string): Promise<number> {
-    const { rows } = await target().database.pool.query('select stock from products where id = $1', [productId]);
-    return rows[0].stock;
-  }
+  const stockOf = (productId: string) => target().stockOf(productId);
 
   it('places an order (reserving stock, capturing payment), lists, reads and cancels it (releasing and refunding)', async () => {
     const user = await target().user();
@@ -160,8 +149,8 @@ describe.each(targetsServing('orders'))('orders API on $name', (definition) => {
     const cancelled = await target().api.request('POST', `/api/orders/${placed.body.id}/cancel`, { token: user.token });
     expect(cancelled.body).toMatchObject({ status: 'cancelled', version: 2 });
     expect([await stockOf(teapot.id), await stockOf(cup.id)]).toEqual([10, 10]);
-    expect((await outboxEvents(target(), placed.body.paymentId)).map((event) => event.type).sort()).toEqual(['PaymentAuthorised', 'PaymentCaptured', 'PaymentRefunded']);
-    expect(await outboxEvents(target(), placed.body.id)).toEqual([
+    expect((await target().events('payment', placed.body.paymentId)).map((event) => event.type).sort()).toEqual(['PaymentAuthorised', 'PaymentCaptured', 'PaymentRefunded']);
+    expect(await target().events('order', placed.body.id)).toEqual([
       { type: 'OrderPlaced', origin: origin(target()), version: '1' },
       { type: 'OrderCancelled', origin: origin(target()), version: '2' },
     ]);

@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { saveAggregate, type Product, type User } from '../../extracted/common/aggregates';
-import { Auth } from '../../extracted/common/auth';
-import { DEMO_JWT_SECRET } from '../../extracted/common/options';
-import { createMonolith, type ModuleName, type ShopApplication } from '../../legacy-monolith';
-import { createCatalogService } from '../../extracted/catalog';
+import { LegacyMonolith, type AggregateType, type ModuleName } from '../../legacy-monolith';
+import { Auth, DEMO_JWT_SECRET, type HttpApplication } from '../../service-kit';
+import { createCatalogService, type PublicProduct } from '../../extracted/catalog';
 import { createOrdersService } from '../../extracted/orders';
 import { createPaymentsService } from '../../extracted/payments';
 import { createUsersService } from '../../extracted/users';
@@ -16,22 +14,38 @@ export const silentLogger = pino({ level: 'silent' });
 /** Both sides share this secret in the tests, as they share JWT_SECRET in production. */
 export const auth = new Auth({ jwtSecret: DEMO_JWT_SECRET, tokenTtlSeconds: 600 });
 
+interface Started {
+  app: HttpApplication;
+  database: TestDatabase;
+}
+
+/** The processes a target needs besides itself, each on its own database, by name; `peers` gives their URLs. */
 export interface TargetDefinition {
   name: string;
   modules: readonly ModuleName[];
-  create(databaseUrl: string): ShopApplication;
+  /** Services this one calls (orders: catalog and payments), started first. */
+  peers?: readonly Exclude<TargetName, 'legacy'>[];
+  create(databaseUrl: string, peers: Partial<Record<TargetName, string>>): HttpApplication;
 }
+
+type TargetName = 'legacy' | 'users' | 'catalog' | 'payments' | 'orders';
 
 const deps = () => ({ logger: silentLogger, registry: new Registry() });
 const appOptions = (databaseUrl: string) => ({ port: 0, databaseUrl, poolSize: 4, drainMs: 1_000 });
 
-export const TARGETS: TargetDefinition[] = [
-  { name: 'legacy-monolith', modules: ['users', 'catalog', 'payments', 'orders'], create: (url) => createMonolith(appOptions(url), deps()) },
-  { name: 'users service', modules: ['users'], create: (url) => createUsersService(appOptions(url), deps()) },
-  { name: 'catalog service', modules: ['catalog'], create: (url) => createCatalogService(appOptions(url), deps()) },
-  { name: 'payments service', modules: ['payments'], create: (url) => createPaymentsService(appOptions(url), deps()) },
-  { name: 'orders service', modules: ['orders'], create: (url) => createOrdersService(appOptions(url), deps()) },
-];
+const DEFINITIONS: Record<TargetName, TargetDefinition> = {
+  legacy: { name: 'legacy-monolith', modules: ['users', 'catalog', 'payments', 'orders'], create: (url) => new LegacyMonolith(appOptions(url), deps()) },
+  users: { name: 'users service', modules: ['users'], create: (url) => createUsersService(appOptions(url), deps()) },
+  catalog: { name: 'catalog service', modules: ['catalog'], create: (url) => createCatalogService(appOptions(url), deps()) },
+  payments: { name: 'payments service', modules: ['payments'], create: (url) => createPaymentsService(appOptions(url), deps()) },
+  orders: {
+    name: 'orders service',
+    modules: ['orders'],
+    peers: ['catalog', 'payments'],
+    create: (url, peers) => createOrdersService({ ...appOptions(url), catalogUrl: peers.catalog!, paymentsUrl: peers.payments! }, deps()),
+  },
+};
+export const TARGETS = Object.values(DEFINITIONS);
 
 export function targetsServing(module: ModuleName): TargetDefinition[] {
   return TARGETS.filter((target) => target.modules.includes(module));
@@ -60,40 +74,81 @@ export class ApiClient {
   }
 }
 
-/** One running target with its own database and the fixtures the suite needs. */
+async function startOne(definition: TargetDefinition, peers: Partial<Record<TargetName, string>>): Promise<Started> {
+  const database = await createTestDatabase('sfg_contract');
+  const app = definition.create(database.url, peers);
+  try {
+    await app.start();
+  } catch (error) {
+    await app.stop();
+    await database.drop();
+    throw error;
+  }
+  return { app, database };
+}
+
+/** Which started process writes an aggregate for a target: the monolith writes all four; a service calls its peers. */
+const WRITER: Record<AggregateType, TargetName> = { user: 'users', product: 'catalog', payment: 'payments', order: 'orders' };
+
+/** One running target with its own database, the peers it calls (each on its own), and the fixtures the suite needs. */
 export class RunningTarget {
   readonly api: ApiClient;
 
   private constructor(
     readonly definition: TargetDefinition,
-    readonly database: TestDatabase,
-    readonly app: ShopApplication,
+    private readonly self: Started,
+    private readonly peers: Map<TargetName, Started>,
   ) {
-    this.api = new ApiClient(app.url);
+    this.api = new ApiClient(self.app.url);
+  }
+
+  get app(): HttpApplication {
+    return this.self.app;
+  }
+
+  get database(): TestDatabase {
+    return this.self.database;
   }
 
   static async start(definition: TargetDefinition): Promise<RunningTarget> {
-    const database = await createTestDatabase('sfg_contract');
-    const app = definition.create(database.url);
+    const peers = new Map<TargetName, Started>();
     try {
-      await app.start();
+      for (const name of definition.peers ?? []) peers.set(name, await startOne(DEFINITIONS[name], {}));
+      const self = await startOne(definition, Object.fromEntries([...peers].map(([name, started]) => [name, started.app.url])));
+      return new RunningTarget(definition, self, peers);
     } catch (error) {
-      await app.stop();
-      await database.drop();
+      for (const started of peers.values()) await Promise.all([started.app.stop().then(() => started.database.drop())]);
       throw error;
     }
-    return new RunningTarget(definition, database, app);
   }
 
   async stop(): Promise<void> {
-    await this.app.stop();
-    await this.database.drop();
+    for (const started of [this.self, ...this.peers.values()]) {
+      await started.app.stop();
+      await started.database.drop();
+    }
+  }
+
+  /** The outbox events of one aggregate, from the database of the process that wrote it. */
+  async events(aggregateType: AggregateType, aggregateId: string): Promise<{ type: string; origin: string; version: string }[]> {
+    const writer = this.peers.get(WRITER[aggregateType]) ?? this.self;
+    const { rows } = await writer.database.pool.query(
+      `select type, headers->>'origin' as origin, headers->>'version' as version from outbox where aggregateid = $1 order by created_at, type`,
+      [aggregateId],
+    );
+    return rows;
+  }
+
+  /** The API that serves products for this target: its own, or its catalog peer's. */
+  private get catalogApi(): ApiClient | undefined {
+    if (this.definition.modules.includes('catalog')) return this.api;
+    const peer = this.peers.get('catalog');
+    return peer ? new ApiClient(peer.app.url) : undefined;
   }
 
   /**
    * A user with a valid token. Where the target serves /api/users the user registers and logs in through the
-   * API; elsewhere the user is stored as a sync replica would store it and the token is issued with the shared
-   * secret (auth continuity: it could have come from the other side).
+   * API; elsewhere the token is issued with the shared secret (auth continuity: it could come from any side).
    */
   async user(): Promise<{ id: string; email: string; token: string; password: string }> {
     const email = `${randomUUID()}@example.test`;
@@ -104,24 +159,23 @@ export class RunningTarget {
       const login = await this.api.request<{ token: string }>('POST', '/api/users/login', { body: { email, password } });
       return { id: registered.body.id, email, password, token: login.body.token };
     }
-    const now = new Date().toISOString();
-    const user: User = { id: randomUUID(), email, name: 'Ada', passwordHash: 'scrypt$00$00', version: 1, createdAt: now, updatedAt: now };
-    await saveAggregate(this.database.pool, 'user', user, 'legacy');
-    return { id: user.id, email, password, token: auth.issue(user) };
+    const id = randomUUID();
+    return { id, email, password, token: auth.issue({ id, email }) };
   }
 
-  /** A product with `stock` units at `priceCents`, through the API where the target serves it, else as a replica. */
-  async product(token: string, stock = 10, priceCents = 1250, currency = 'EUR'): Promise<Product> {
+  /** A product with `stock` units at `priceCents`, created through the API that serves products here. */
+  async product(token: string, stock = 10, priceCents = 1250, currency = 'EUR'): Promise<PublicProduct> {
     const input = { sku: `SKU-${randomUUID().slice(0, 8).toUpperCase()}`, name: 'Teapot', priceCents, currency, stock };
-    if (this.definition.modules.includes('catalog')) {
-      const created = await this.api.request<Product>('POST', '/api/products', { body: input, token });
-      if (created.status !== 201) throw new Error(`create product: ${created.status} ${JSON.stringify(created.body)}`);
-      return created.body;
-    }
-    const now = new Date().toISOString();
-    const product: Product = { id: randomUUID(), ...input, version: 1, createdAt: now, updatedAt: now };
-    await saveAggregate(this.database.pool, 'product', product, 'legacy');
-    return product;
+    const api = this.catalogApi;
+    if (!api) throw new Error(`${this.definition.name} has no products`);
+    const created = await api.request<PublicProduct>('POST', '/api/products', { body: input, token });
+    if (created.status !== 201) throw new Error(`create product: ${created.status} ${JSON.stringify(created.body)}`);
+    return created.body;
+  }
+
+  async stockOf(productId: string): Promise<number> {
+    const answer = await this.catalogApi!.request<{ stock: number }>('GET', `/api/products/${productId}`);
+    return answer.body.stock;
   }
 }
 

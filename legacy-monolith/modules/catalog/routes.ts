@@ -1,8 +1,7 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { pathId } from '../../../extracted/common/routing';
-import { validate } from '../../../extracted/common/validation';
-import { writeContext, type ModuleDeps } from '../context';
+import { pathId, validate, writeContextOf } from '../../../service-kit';
+import type { ModuleDeps } from '../context';
 import { CatalogService } from './service';
 
 const currency = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR');
@@ -22,7 +21,7 @@ const pageQuery = z.object({
   offset: z.coerce.number().int().min(0).default(0),
 });
 
-/** /api/products: browse without a token; create, update and adjust stock with one. */
+/** /api/products: browse without a token; create, update and adjust stock with one (made by the owner once delegated). */
 export function productsRouter(deps: ModuleDeps): Router {
   const service = new CatalogService(deps.pool);
   const router = Router();
@@ -32,16 +31,17 @@ export function productsRouter(deps: ModuleDeps): Router {
   router.get('/:id', async (req, res) => {
     res.json(await service.get(pathId('product', req.params.id)));
   });
-  router.post('/', deps.auth.requireUser, async (req, res) => {
-    res.status(201).json(await service.create(validate(createBody, req.body), writeContext(deps, req)));
-  });
-  router.patch('/:id', deps.auth.requireUser, async (req, res) => {
+  const write = (handler: RequestHandler) => deps.delegation.write('product', handler);
+  router.post('/', deps.auth.requireUser, write(async (req, res) => {
+    res.status(201).json(await service.create(validate(createBody, req.body), writeContextOf(deps.origin, req)));
+  }));
+  router.patch('/:id', deps.auth.requireUser, write(async (req, res) => {
     const id = pathId('product', req.params.id);
-    res.json(await service.update(id, validate(updateBody, req.body), writeContext(deps, req)));
-  });
-  router.post('/:id/stock', deps.auth.requireUser, async (req, res) => {
+    res.json(await service.update(id, validate(updateBody, req.body), writeContextOf(deps.origin, req)));
+  }));
+  router.post('/:id/stock', deps.auth.requireUser, write(async (req, res) => {
     const id = pathId('product', req.params.id);
-    res.json(await service.adjustStock(id, validate(stockBody, req.body).delta, writeContext(deps, req)));
-  });
+    res.json(await service.adjustStock(id, validate(stockBody, req.body).delta, writeContextOf(deps.origin, req)));
+  }));
   return router;
 }

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ClientBase, Pool } from 'pg';
-import { findAggregate, rowToEntity, TABLES, type Product } from '../../../extracted/common/aggregates';
-import { withTransaction } from '../../../extracted/common/db';
-import { DuplicateError, InsufficientStockError, NotFoundError } from '../../../extracted/common/errors';
-import { nextVersion, recordChange, type WriteContext } from '../../../extracted/common/events';
+import { findAggregate, rowToEntity, TABLES, type Product } from '../../data/tables';
+import { DuplicateError, InsufficientStockError, NotFoundError, withTransaction } from '../../../service-kit';
+import { nextVersion, recordChange, type WriteContext } from '../../data/changes';
 
 export interface NewProduct {
   sku: string;

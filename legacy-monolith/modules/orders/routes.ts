@@ -1,10 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { currentUserId } from '../../../extracted/common/auth';
-import { pathId } from '../../../extracted/common/routing';
-import { validate } from '../../../extracted/common/validation';
-import { writeContext, type ModuleDeps } from '../context';
-import { cardSchema } from '../payments/gateway';
+import { cardSchema, currentUserId, pathId, validate, writeContextOf } from '../../../service-kit';
+import type { ModuleDeps } from '../context';
 import { OrderService } from './service';
 
 const placeBody = z.object({
@@ -21,17 +18,18 @@ export function ordersRouter(deps: ModuleDeps): Router {
   const service = new OrderService(deps.pool);
   const router = Router();
   router.use(deps.auth.requireUser);
-  router.post('/', async (req, res) => {
-    res.status(201).json(await service.place(currentUserId(res), validate(placeBody, req.body), writeContext(deps, req)));
-  });
+  const placing = [{ aggregateType: 'payment' as const, idField: 'paymentId' }];
+  router.post('/', deps.delegation.write('order', async (req, res) => {
+    res.status(201).json(await service.place(currentUserId(res), validate(placeBody, req.body), writeContextOf(deps.origin, req)));
+  }, placing));
   router.get('/', async (req, res) => {
     res.json(await service.list(currentUserId(res), validate(listQuery, req.query).limit));
   });
   router.get('/:id', async (req, res) => {
     res.json(await service.get(currentUserId(res), pathId('order', req.params.id)));
   });
-  router.post('/:id/cancel', async (req, res) => {
-    res.json(await service.cancel(currentUserId(res), pathId('order', req.params.id), writeContext(deps, req)));
-  });
+  router.post('/:id/cancel', deps.delegation.write('order', async (req, res) => {
+    res.json(await service.cancel(currentUserId(res), pathId('order', req.params.id), writeContextOf(deps.origin, req)));
+  }));
   return router;
 }

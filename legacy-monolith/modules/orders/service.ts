@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import { findAggregate, rowToEntity, TABLES, type Order, type OrderItem, type Payment } from '../../../extracted/common/aggregates';
-import { withTransaction } from '../../../extracted/common/db';
-import { InsufficientStockError, InvalidStateError, NotFoundError, PaymentDeclinedError, ValidationError } from '../../../extracted/common/errors';
-import { nextVersion, recordChange, type WriteContext } from '../../../extracted/common/events';
+import { findAggregate, rowToEntity, TABLES, type Order, type OrderItem, type Payment } from '../../data/tables';
+import { type Card, InsufficientStockError, InvalidStateError, NotFoundError, PaymentDeclinedError, ValidationError, withTransaction } from '../../../service-kit';
+import { nextVersion, recordChange, type WriteContext } from '../../data/changes';
 import { adjustStockIn, lockProduct } from '../catalog/service';
-import type { Card } from '../payments/gateway';
 import { authoriseIn, captureIn, refundIn } from '../payments/service';
 
 export interface PlaceOrder {

@@ -1,10 +1,7 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { currentUserId } from '../../../extracted/common/auth';
-import { pathId } from '../../../extracted/common/routing';
-import { validate } from '../../../extracted/common/validation';
-import { writeContext, type ModuleDeps } from '../context';
-import { cardSchema } from './gateway';
+import { cardSchema, currentUserId, pathId, validate, writeContextOf } from '../../../service-kit';
+import type { ModuleDeps } from '../context';
 import { PaymentService } from './service';
 
 const authoriseBody = z.object({
@@ -19,19 +16,20 @@ export function paymentsRouter(deps: ModuleDeps): Router {
   const service = new PaymentService(deps.pool);
   const router = Router();
   router.use(deps.auth.requireUser);
-  router.post('/', async (req, res) => {
+  const write = (handler: RequestHandler) => deps.delegation.write('payment', handler);
+  router.post('/', write(async (req, res) => {
     const body = validate(authoriseBody, req.body);
-    const payment = await service.authorise({ ...body, orderId: body.orderId ?? null, userId: currentUserId(res) }, writeContext(deps, req));
+    const payment = await service.authorise({ ...body, orderId: body.orderId ?? null, userId: currentUserId(res) }, writeContextOf(deps.origin, req));
     res.status(201).json(payment);
-  });
+  }));
   router.get('/:id', async (req, res) => {
     res.json(await service.get(currentUserId(res), pathId('payment', req.params.id)));
   });
-  router.post('/:id/capture', async (req, res) => {
-    res.json(await service.capture(currentUserId(res), pathId('payment', req.params.id), writeContext(deps, req)));
-  });
-  router.post('/:id/refund', async (req, res) => {
-    res.json(await service.refund(currentUserId(res), pathId('payment', req.params.id), writeContext(deps, req)));
-  });
+  router.post('/:id/capture', write(async (req, res) => {
+    res.json(await service.capture(currentUserId(res), pathId('payment', req.params.id), writeContextOf(deps.origin, req)));
+  }));
+  router.post('/:id/refund', write(async (req, res) => {
+    res.json(await service.refund(currentUserId(res), pathId('payment', req.params.id), writeContextOf(deps.origin, req)));
+  }));
   return router;
 }

@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ClientBase, Pool } from 'pg';
-import { findAggregate, type Payment } from '../../../extracted/common/aggregates';
-import { withTransaction } from '../../../extracted/common/db';
-import { InvalidStateError, NotFoundError, PaymentDeclinedError } from '../../../extracted/common/errors';
-import { nextVersion, recordChange, type WriteContext } from '../../../extracted/common/events';
-import { authoriseCard, type Card } from './gateway';
+import { findAggregate, type Payment } from '../../data/tables';
+import { authoriseCard, type Card, InvalidStateError, NotFoundError, PaymentDeclinedError, withTransaction } from '../../../service-kit';
+import { nextVersion, recordChange, type WriteContext } from '../../data/changes';
 
 export interface AuthoriseRequest {
   userId: string;

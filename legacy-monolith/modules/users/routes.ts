@@ -1,8 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { currentUserId } from '../../../extracted/common/auth';
-import { validate } from '../../../extracted/common/validation';
-import { writeContext, type ModuleDeps } from '../context';
+import { currentUserId, validate, writeContextOf } from '../../../service-kit';
+import type { ModuleDeps } from '../context';
 import { UserService } from './service';
 
 const registerBody = z.object({
@@ -17,17 +16,17 @@ const profileBody = z.object({ name: z.string().trim().min(1).max(100) });
 export function usersRouter(deps: ModuleDeps): Router {
   const service = new UserService(deps.pool, deps.auth);
   const router = Router();
-  router.post('/', async (req, res) => {
-    res.status(201).json(await service.register(validate(registerBody, req.body), writeContext(deps, req)));
-  });
+  router.post('/', deps.delegation.write('user', async (req, res) => {
+    res.status(201).json(await service.register(validate(registerBody, req.body), writeContextOf(deps.origin, req)));
+  }));
   router.post('/login', async (req, res) => {
     res.json(await service.login(validate(loginBody, req.body)));
   });
   router.get('/me', deps.auth.requireUser, async (_req, res) => {
     res.json(await service.profile(currentUserId(res)));
   });
-  router.patch('/me', deps.auth.requireUser, async (req, res) => {
-    res.json(await service.updateProfile(currentUserId(res), validate(profileBody, req.body), writeContext(deps, req)));
-  });
+  router.patch('/me', deps.auth.requireUser, deps.delegation.write('user', async (req, res) => {
+    res.json(await service.updateProfile(currentUserId(res), validate(profileBody, req.body), writeContextOf(deps.origin, req)));
+  }));
   return router;
 }

@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import { findAggregate, rowToEntity, TABLES, type User } from '../../../extracted/common/aggregates';
-import type { Auth } from '../../../extracted/common/auth';
-import { withTransaction } from '../../../extracted/common/db';
-import { DuplicateError, NotFoundError, UnauthorizedError } from '../../../extracted/common/errors';
-import { nextVersion, recordChange, type WriteContext } from '../../../extracted/common/events';
-import { hashPassword, verifyPassword } from './passwords';
+import { findAggregate, rowToEntity, TABLES, type User } from '../../data/tables';
+import { type Auth, DuplicateError, hashPassword, NotFoundError, UnauthorizedError, verifyPassword, withTransaction } from '../../../service-kit';
+import { nextVersion, recordChange, type WriteContext } from '../../data/changes';
 
 /** A user as the API shows it: everything but the password hash. */
 export type PublicUser = Omit<User, 'passwordHash'>;

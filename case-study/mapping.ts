@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { loadMappingFile, type Mapping } from '../../sync';
-import type { AggregateType } from './aggregates';
+import { loadMappingFile, type Mapping } from '../sync';
+import type { AggregateType } from '../legacy-monolith';
 
-/** extracted/mapping.yaml: the declared data mapping the demo's sync consumers, backfill and verify run from. */
-export const CASE_STUDY_MAPPING_FILE = path.join(__dirname, '..', 'mapping.yaml');
+/** case-study/mapping.yaml: the declared data mapping the demo's sync consumers, backfill and verify run from. */
+export const CASE_STUDY_MAPPING_FILE = path.join(__dirname, 'mapping.yaml');
 
 let loaded: Mapping | undefined;
 

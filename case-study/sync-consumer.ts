@@ -1,9 +1,9 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { InboxConsumer, type HandlerOutcome, type InboxEvent } from '../../outbox';
-import { MappingApplier } from '../../sync';
-import type { AggregateType } from './aggregates';
+import { InboxConsumer, type HandlerOutcome, type InboxEvent } from '../outbox';
+import { MappingApplier } from '../sync';
+import type { AggregateType } from '../legacy-monolith';
 import { caseStudyMapping } from './mapping';
 
 export interface SyncConsumerOptions {
@@ -21,7 +21,7 @@ export interface SyncConsumerOptions {
 /**
  * Keeps one side's replicas current from the other sides' events: an InboxConsumer (consumer `<origin>-sync`;
  * the inbox row and the replica write commit in one transaction) whose handler is the framework's MappingApplier
- * over extracted/mapping.yaml (version and conflict rules). It never writes an outbox event: that, and the origin
+ * over case-study/mapping.yaml (version and conflict rules). It never writes an outbox event: that, and the origin
  * check, prevent loops. All sides share the topics `<topicPrefix><aggregatetype>`, so a side also reads its own
  * events back; they are counted as stale without touching the row.
  */
@@ -56,7 +56,9 @@ export class SyncConsumer {
   /** Checks the mapping against this side's schema, then consumes. */
   async start(): Promise<void> {
     const { origin, pool } = this.options;
-    this.applier ??= await MappingApplier.open(caseStudyMapping(), origin === 'legacy' ? 'legacy' : 'service', pool, { origin });
+    const mapping = caseStudyMapping();
+    const aggregates = this.options.aggregateTypes.map((aggregateType) => mapping.aggregates.get(aggregateType)!);
+    this.applier ??= await MappingApplier.open(mapping, origin === 'legacy' ? 'legacy' : 'service', pool, { origin, aggregates });
     await this.inbox.start();
   }
 

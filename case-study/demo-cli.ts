@@ -1,4 +1,4 @@
-import { runCommand } from '../../cli';
+import { runCommand } from '../cli';
 import { demoCommand } from './demo-command';
 
 /** `npm start` and `npm run demo:traffic`: the case study is the repository's demo, not part of the installed CLI. */

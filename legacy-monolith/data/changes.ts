@@ -1,12 +1,8 @@
 import type { ClientBase } from 'pg';
-import { append } from '../../outbox';
-import { saveAggregate, type AggregateBase, type AggregateOf, type AggregateType } from './aggregates';
+import { recordEvent, type WriteContext } from '../../service-kit';
+import { saveAggregate, type AggregateBase, type AggregateOf, type AggregateType } from './tables';
 
-/** Who is writing and on behalf of which request: becomes the event's `origin` and `traceparent` headers. */
-export interface WriteContext {
-  origin: string;
-  traceparent?: string;
-}
+export type { WriteContext } from '../../service-kit';
 
 /**
  * Saves the new state of an aggregate and appends its domain event to the outbox in the caller's transaction.
@@ -20,9 +16,7 @@ export async function recordChange<T extends AggregateType>(
   context: WriteContext,
 ): Promise<void> {
   await saveAggregate(client, aggregateType, entity, context.origin);
-  const headers: Record<string, string> = { origin: context.origin, version: String(entity.version) };
-  if (context.traceparent) headers.traceparent = context.traceparent;
-  await append(client, { aggregateType, aggregateId: entity.id, type: eventType, payload: entity, headers });
+  await recordEvent(client, { aggregateType, aggregateId: entity.id, type: eventType, version: entity.version, payload: entity }, context);
 }
 
 /** The next version of an aggregate: same fields merged with `changes`, version + 1, updatedAt = now. */

@@ -1,9 +1,9 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { createDriftGauge, openAggregates, verify, type AggregateStores, type DriftExample } from '../../sync';
-import { AGGREGATE_TYPES, type AggregateType } from '../common/aggregates';
-import { caseStudyMapping } from '../common/mapping';
+import { createDriftGauge, openAggregates, verify, type AggregateStores, type DriftExample } from '../sync';
+import { AGGREGATE_TYPES, type AggregateType } from '../legacy-monolith';
+import { caseStudyMapping } from './mapping';
 
 /**
  * Drift that has settled: rows that drift the same way (same kind, same versions on both sides) in two checks in a

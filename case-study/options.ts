@@ -1,8 +1,6 @@
 import { z } from 'zod';
-import { resolveEnvironment } from '../../infra';
-import { ConfigError } from '../common/errors';
-import { DEMO_JWT_SECRET } from '../common/options';
-import { issuesToProblems } from '../common/validation';
+import { resolveEnvironment } from '../infra';
+import { ConfigError, DEMO_JWT_SECRET, issuesToProblems } from '../service-kit';
 
 const port = z.number().int().min(0).max(65535);
 

@@ -1,4 +1,4 @@
-import { UnleashRolloutClient } from '../../strangler-proxy';
+import { UnleashRolloutClient } from '../strangler-proxy';
 
 /**
  * The Unleash Admin API calls the stack needs: create the route flags (the proxy's UnleashRolloutClient moves

@@ -1,7 +1,8 @@
 import express, { type ErrorRequestHandler, type Express, type Request } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { CaseStudyError, ValidationError } from './errors';
+import { CaseStudyError, PeerAnswerError, ValidationError } from './errors';
+import type { WriteContext } from './events';
 
 /** The JSON error body, identical on the monolith and on every service. */
 export interface ErrorBody {
@@ -10,7 +11,7 @@ export interface ErrorBody {
 
 export function errorBody(error: CaseStudyError): ErrorBody {
   const body: ErrorBody = { error: { code: error.code, message: error.message } };
-  if (error instanceof ValidationError) body.error.fields = error.fields;
+  if (error instanceof ValidationError || (error instanceof PeerAnswerError && error.fields)) body.error.fields = error.fields;
   return body;
 }
 
@@ -38,6 +39,11 @@ function fromBodyParser(error: unknown): CaseStudyError | undefined {
 export function traceparentOf(req: Request): string | undefined {
   const value = req.headers.traceparent;
   return typeof value === 'string' ? value : undefined;
+}
+
+/** The write context of a request: this process's origin and the request's trace. */
+export function writeContextOf(origin: string, req: Request): WriteContext {
+  return { origin, traceparent: traceparentOf(req) };
 }
 
 /**

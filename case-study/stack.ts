@@ -2,24 +2,51 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Client, type Pool } from 'pg';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { withDatabase } from '../../infra';
-import { createRelay } from '../../outbox';
-import { createFlagProvider, parseProxyConfig, StranglerProxy } from '../../strangler-proxy';
-import { createMonolith, ShopApplication } from '../../legacy-monolith';
-import { AGGREGATE_TYPES, type AggregateType } from '../common/aggregates';
-import { ownerOf } from '../common/mapping';
+import { withDatabase } from '../infra';
+import { createRelay } from '../outbox';
+import { createFlagProvider, parseProxyConfig, StranglerProxy } from '../strangler-proxy';
+import { AGGREGATE_TYPES, LegacyMonolith, type AggregateType } from '../legacy-monolith';
+import type { HttpApplication } from '../service-kit';
+import { CATALOG_ORIGIN, createCatalogService } from '../extracted/catalog';
+import { createOrdersService, ORDERS_ORIGIN } from '../extracted/orders';
+import { createPaymentsService, PAYMENTS_ORIGIN } from '../extracted/payments';
+import { createUsersService, USERS_ORIGIN } from '../extracted/users';
+import { ownerOf } from './mapping';
 import { DriftMonitor } from './drift-monitor';
-import { SyncConsumer } from '../common/sync-consumer';
-import { createService, type ServiceDefinition } from '../services';
-import { CATALOG_SERVICE } from '../catalog';
-import { ORDERS_SERVICE } from '../orders';
-import { PAYMENTS_SERVICE } from '../payments';
-import { USERS_SERVICE } from '../users';
+import { SyncConsumer } from './sync-consumer';
 import { parseStackOptions, type StackOptions, type StackOptionsInput } from './options';
 import { seedLegacy } from './seed';
 import { UnleashFlags } from './unleash';
 
-export const SERVICES: readonly ServiceDefinition[] = [USERS_SERVICE, CATALOG_SERVICE, PAYMENTS_SERVICE, ORDERS_SERVICE];
+type ServiceName = 'users' | 'catalog' | 'payments' | 'orders';
+
+interface CommonOptions {
+  host: string;
+  databaseUrl: string;
+  jwtSecret: string;
+  drainMs: number;
+  port: number;
+}
+
+export interface ServiceDefinition {
+  /** Service name: also the `origin` of its events and the suffix of its demo database `strangler_<name>`. */
+  name: ServiceName;
+  /** The aggregate whose data and writes it owns; the monolith sends those writes to it. */
+  owns: AggregateType;
+  create(options: CommonOptions, peers: (name: ServiceName) => string, registry: Registry, logger: Logger): HttpApplication;
+}
+
+/** In start order: orders calls catalog and payments, so they come first. */
+export const SERVICES: readonly ServiceDefinition[] = [
+  { name: USERS_ORIGIN, owns: 'user', create: (options, _peers, registry, logger) => createUsersService(options, { registry, logger }) },
+  { name: CATALOG_ORIGIN, owns: 'product', create: (options, _peers, registry, logger) => createCatalogService(options, { registry, logger }) },
+  { name: PAYMENTS_ORIGIN, owns: 'payment', create: (options, _peers, registry, logger) => createPaymentsService(options, { registry, logger }) },
+  {
+    name: ORDERS_ORIGIN,
+    owns: 'order',
+    create: (options, peers, registry, logger) => createOrdersService({ ...options, catalogUrl: peers('catalog'), paymentsUrl: peers('payments') }, { registry, logger }),
+  },
+];
 
 /** The proxy routes of the case study: route id, path prefix, and the service that answers when its flag is on. */
 export const SHOP_ROUTES = [
@@ -40,7 +67,7 @@ export interface StackNode {
   origin: string;
   database: string;
   databaseUrl: string;
-  app: ShopApplication;
+  app: HttpApplication;
   registry: Registry;
 }
 
@@ -50,6 +77,20 @@ async function ensureDatabase(serverUrl: string, name: string): Promise<void> {
   try {
     const exists = await client.query('select 1 from pg_database where datname = $1', [name]);
     if (!exists.rowCount) await client.query(`create database "${name}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Before the services had schemas of their own, every database held the monolith's: such a service database cannot be migrated in place. */
+async function refuseSharedSchema(databaseUrl: string, database: string): Promise<void> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query("select to_regclass('strangler_migrations') is not null as ledger");
+    if (!rows[0].ledger) return;
+    const old = await client.query("select 1 from strangler_migrations where id = 'shop_001_aggregates'");
+    if (old.rowCount) throw new Error(`database ${database} holds the monolith's schema from an earlier version of the case study; drop it (dropdb ${database}) and start again: the services now have schemas of their own`);
   } finally {
     await client.end();
   }
@@ -102,14 +143,12 @@ export class CaseStudyStack {
     const { options } = this;
     try {
       await this.createTopics();
-      await this.startNode('legacy', (common) => createMonolith({ ...common, port: options.ports.legacy }, { logger: this.logger, registry: common.registry }), AGGREGATE_TYPES);
+      const peers = (name: ServiceName) => this.node(name).app.url;
       for (const service of SERVICES) {
-        await this.startNode(
-          service.name,
-          (common) => createService(service, { ...common, port: options.ports[service.name] }, { logger: this.logger, registry: common.registry }),
-          service.replicates,
-        );
+        await this.startNode(service.name, (common, registry) => service.create({ ...common, port: options.ports[service.name] }, peers, registry, this.logger), [service.owns]);
       }
+      const owners = Object.fromEntries(SERVICES.map((service) => [service.owns, peers(service.name)]));
+      await this.startNode('legacy', (common, registry) => new LegacyMonolith({ ...common, port: options.ports.legacy, owners }, { logger: this.logger, registry }), AGGREGATE_TYPES);
       for (const route of SHOP_ROUTES) {
         await this.flags.ensureFlag(this.flagName(route.id), `strangler-fig case study: ${route.path} on the ${route.service} service`);
         await this.flags.ensureFlag(this.flagName(route.id, 'shadow'), `strangler-fig case study: shadow ${route.path} reads to the ${route.service} service`);
@@ -139,15 +178,16 @@ export class CaseStudyStack {
 
   private async startNode(
     origin: string,
-    create: (common: { host: string; databaseUrl: string; jwtSecret: string; registry: Registry; drainMs: number }) => ShopApplication,
+    create: (common: Omit<CommonOptions, 'port'>, registry: Registry) => HttpApplication,
     replicates: readonly AggregateType[],
   ): Promise<void> {
     const { options } = this;
     const database = `${options.databasePrefix}_${origin}`;
     await ensureDatabase(options.databaseUrl, database);
     const databaseUrl = withDatabase(options.databaseUrl, database);
+    if (origin !== 'legacy') await refuseSharedSchema(databaseUrl, database);
     const registry = new Registry();
-    const app = create({ host: options.host, databaseUrl, jwtSecret: options.jwtSecret, registry, drainMs: options.stopTimeoutMs });
+    const app = create({ host: options.host, databaseUrl, jwtSecret: options.jwtSecret, drainMs: options.stopTimeoutMs }, registry);
     this.track(`${origin} app`, app);
     await app.start();
     const relay = createRelay(

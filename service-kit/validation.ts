@@ -2,8 +2,14 @@ import type { z } from 'zod';
 import type { FieldProblem } from './errors';
 import { ValidationError } from './errors';
 
+/** One problem per field; an unknown key is named as the field itself. */
 export function issuesToProblems(issues: readonly z.core.$ZodIssue[]): FieldProblem[] {
-  return issues.map((issue) => ({ field: issue.path.length ? issue.path.join('.') : '(body)', message: issue.message }));
+  const fieldOf = (path: readonly PropertyKey[]) => (path.length ? path.map(String).join('.') : '(body)');
+  return issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ field: fieldOf([...issue.path, key]), message: 'unknown key' }))
+      : [{ field: fieldOf(issue.path), message: issue.message }],
+  );
 }
 
 /** Parses `input` with `schema`, or throws a ValidationError naming every bad field. */

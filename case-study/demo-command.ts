@@ -1,8 +1,8 @@
 import path from 'node:path';
 import pino from 'pino';
-import { integerOption, parseCommandArgs, UsageError, type Command } from '../../cli/command';
-import { up, resolveEnvironment, unleashBaseUrl } from '../../infra';
-import { CASE_STUDY_MAPPING_FILE } from '../common/mapping';
+import { integerOption, parseCommandArgs, UsageError, type Command } from '../cli/command';
+import { up, resolveEnvironment, unleashBaseUrl } from '../infra';
+import { CASE_STUDY_MAPPING_FILE } from './mapping';
 import { CaseStudyStack, DEMO_USER, type StackOptionsInput } from '.';
 import { DEFAULT_SHOPPERS, runTraffic } from './traffic';
 

@@ -1,12 +1,11 @@
-import type { Pool } from 'pg';
-import { outboxMigrations, runMigrations, type Migration } from '../../outbox';
+import type { Migration } from '../../outbox';
 
 /**
- * The shop's tables. Every database (the monolith's and each service's) gets the same schema: a service owns
- * the rows of its aggregate and keeps read-only replicas of the others it references (orders needs users and
- * products), fed by sync events. No foreign keys: replicas arrive in any order.
+ * The monolith's tables, one per aggregate. `origin` records who wrote the stored version: `legacy`, or the
+ * service that owns the aggregate once its writes are delegated (the row is then a replica fed by sync events).
+ * No foreign keys: replicas arrive in any order.
  */
-export const SHOP_MIGRATIONS: Migration[] = [
+export const LEGACY_MIGRATIONS: Migration[] = [
   {
     id: 'shop_001_aggregates',
     sql: `
@@ -63,8 +62,3 @@ export const SHOP_MIGRATIONS: Migration[] = [
     `,
   },
 ];
-
-/** Creates the outbox, the inbox and the shop tables (idempotent). */
-export async function migrateShop(pool: Pool): Promise<string[]> {
-  return runMigrations(pool, [...outboxMigrations(), ...SHOP_MIGRATIONS]);
-}

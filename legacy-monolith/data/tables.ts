@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { ClientBase, Pool } from 'pg';
 
 /** Anything that runs a query: a pool for plain reads, a client inside a transaction. */
 export type Queryable = Pool | ClientBase;
 
-/** The four aggregate types of the shop; they are also the outbox `aggregatetype` and the topic suffix. */
+/** The monolith's four aggregate types; they are also the outbox `aggregatetype` and the topic suffix. */
 export const AGGREGATE_TYPES = ['user', 'product', 'order', 'payment'] as const;
 export type AggregateType = (typeof AGGREGATE_TYPES)[number];
 
@@ -164,13 +163,4 @@ export async function findAggregate<T extends AggregateType>(
 export async function saveAggregate<T extends AggregateType>(client: Queryable, aggregateType: T, entity: AggregateOf[T], origin: string): Promise<void> {
   const descriptor = TABLES[aggregateType];
   await client.query(descriptor.sql.upsert, entityToParams(descriptor, entity, origin));
-}
-
-/** A stable content hash of an entity (field order fixed by its table), used by `strangler verify`. */
-export function contentHash(entity: AggregateBase): string {
-  return createHash('sha256').update(JSON.stringify(entity)).digest('hex');
-}
-
-export function isAggregateType(value: string): value is AggregateType {
-  return (AGGREGATE_TYPES as readonly string[]).includes(value);
 }

@@ -78,6 +78,29 @@ export class DuplicateError extends CaseStudyError {
   }
 }
 
+/** Another service this one depends on (the owner of some data) did not answer: retry later. */
+export class PeerUnavailableError extends CaseStudyError {
+  override readonly name = 'PeerUnavailableError';
+  constructor(peer: string, cause?: unknown) {
+    super('SFG_CASE_PEER_UNAVAILABLE', 503, `${peer} is unavailable, try again`, { cause, retriable: true });
+  }
+}
+
+/**
+ * An error answer of a peer service, passed on unchanged (status, code, message and fields) by the service that
+ * called it: a sold-out product stays a 409 SFG_CASE_INSUFFICIENT_STOCK whoever the client asked.
+ */
+export class PeerAnswerError extends CaseStudyError {
+  override readonly name = 'PeerAnswerError';
+  readonly fields: FieldProblem[] | undefined;
+  constructor(peer: string, status: number, body: unknown) {
+    const error = (body as { error?: { code?: unknown; message?: unknown; fields?: FieldProblem[] } } | undefined)?.error;
+    const code = typeof error?.code === 'string' ? error.code : 'SFG_CASE_PEER_ERROR';
+    super(code, status, typeof error?.message === 'string' ? error.message : `${peer} answered ${status}`);
+    this.fields = error?.fields;
+  }
+}
+
 /** Bad service configuration; lists every problem at once. Not an HTTP error. */
 export class ConfigError extends CaseStudyError {
   override readonly name = 'ConfigError';

@@ -1,0 +1,78 @@
+import type { Express } from 'express';
+import { Pool } from 'pg';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { outboxMigrations, runMigrations, type Migration } from '../outbox';
+import { Auth } from './auth';
+import { createApiApp } from './http';
+import type { AppOptions } from './options';
+import { HttpService } from './server';
+
+export interface ApplicationDeps {
+  logger: Logger;
+  registry: Registry;
+}
+
+/** What the process hands to the code that mounts its routes. */
+export interface MountContext {
+  pool: Pool;
+  auth: Auth;
+  logger: Logger;
+  registry: Registry;
+}
+
+export interface ApplicationDefinition {
+  /** The `origin` header of its events: `legacy` or the service name. */
+  origin: string;
+  /** Logger component name. */
+  component: string;
+  /** Its own tables; the outbox and inbox are added. */
+  migrations: readonly Migration[];
+  mount(app: Express, context: MountContext): void;
+}
+
+/**
+ * One case-study process: its own database (migrated on start), its routes, and its HTTP server, with the kit's
+ * /healthz, /metrics, JSON 404 and error format. start()/stop(); stop() is idempotent.
+ */
+export class HttpApplication {
+  readonly origin: string;
+  readonly pool: Pool;
+  readonly auth: Auth;
+  private readonly http: HttpService;
+  private readonly logger: Logger;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly definition: ApplicationDefinition,
+    readonly options: AppOptions,
+    deps: ApplicationDeps,
+  ) {
+    this.origin = definition.origin;
+    this.logger = deps.logger.child({ component: definition.component });
+    this.pool = new Pool({ connectionString: options.databaseUrl, max: options.poolSize });
+    this.pool.on('error', (error) => this.logger.warn({ err: error }, 'idle database client failed'));
+    this.auth = new Auth(options);
+    const context: MountContext = { pool: this.pool, auth: this.auth, logger: this.logger, registry: deps.registry };
+    const app = createApiApp({ logger: this.logger, registry: deps.registry, mount: (express) => definition.mount(express, context) });
+    this.http = new HttpService(app, options);
+  }
+
+  get url(): string {
+    return this.http.url;
+  }
+
+  async start(): Promise<void> {
+    await runMigrations(this.pool, [...outboxMigrations(), ...this.definition.migrations]);
+    await this.http.start();
+    this.logger.info({ url: this.url }, 'listening');
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.http.stop();
+      await this.pool.end();
+    })();
+    return this.stopping;
+  }
+}

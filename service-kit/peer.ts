@@ -1,0 +1,48 @@
+import { PeerUnavailableError } from './errors';
+
+export interface PeerResponse<T = unknown> {
+  status: number;
+  body: T;
+}
+
+export interface PeerCall {
+  body?: unknown;
+  /** The caller's bearer token, passed on: the peer checks it with the shared secret. */
+  authorization?: string;
+  traceparent?: string;
+}
+
+/**
+ * Calls another service's public JSON API: the only way one case-study process touches data another owns. An
+ * unreachable peer or one that does not answer within `timeoutMs` is a PeerUnavailableError (503, retriable);
+ * any HTTP answer, error or not, is returned for the caller to interpret.
+ */
+export class PeerClient {
+  constructor(
+    readonly name: string,
+    readonly baseUrl: string,
+    private readonly timeoutMs = 5_000,
+  ) {}
+
+  async request<T = Record<string, unknown>>(method: string, path: string, call: PeerCall = {}): Promise<PeerResponse<T>> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (call.body !== undefined) headers['content-type'] = 'application/json';
+    if (call.authorization) headers.authorization = call.authorization;
+    if (call.traceparent) headers.traceparent = call.traceparent;
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        body: call.body === undefined ? undefined : JSON.stringify(call.body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      text = await response.text();
+    } catch (error) {
+      throw new PeerUnavailableError(this.name, error);
+    }
+    if (response.status >= 500) throw new PeerUnavailableError(`${this.name} (HTTP ${response.status})`);
+    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+  }
+}

@@ -1,20 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { saveAggregate, type Product } from '../../extracted/common/aggregates';
-import { migrateShop } from '../../extracted/common/schema';
-import { CASE_STUDY_MAPPING_FILE } from '../../extracted/common/mapping';
+import { saveAggregate } from '../../legacy-monolith';
+import { legacyProduct as product, migrateSide, saveCatalogProduct } from './shop-data';
+import { CASE_STUDY_MAPPING_FILE } from '../../case-study/mapping';
 import { CHECKPOINT_TABLE } from '../../sync';
 import { backfillAggregate, verifyAggregate } from './mapping-helpers';
 import { main } from '../../cli';
 import { createTestDatabase, type TestDatabase } from '../helpers';
 import { Registry } from 'prom-client';
-import { DriftMonitor } from '../../extracted/stack/drift-monitor';
+import { DriftMonitor } from '../../case-study/drift-monitor';
 import { silentLogger } from './fixtures';
 import { eventually } from '../helpers';
-
-function product(overrides: Partial<Product> = {}): Product {
-  const now = new Date().toISOString();
-  return { id: randomUUID(), sku: `SKU-${randomUUID().slice(0, 8).toUpperCase()}`, name: 'Kettle', priceCents: 1999, currency: 'EUR', stock: 7, version: 1, createdAt: now, updatedAt: now, ...overrides };
-}
 
 async function captureOutput(run: () => Promise<number>): Promise<{ code: number; stdout: string }> {
   const lines: string[] = [];
@@ -37,7 +32,7 @@ describe('backfill and verify', () => {
 
   beforeAll(async () => {
     [legacy, catalog] = await Promise.all([createTestDatabase('sfg_bf_legacy'), createTestDatabase('sfg_bf_catalog')]);
-    await Promise.all([migrateShop(legacy.pool), migrateShop(catalog.pool)]);
+    await Promise.all([migrateSide(legacy.pool, 'legacy'), migrateSide(catalog.pool, 'catalog')]);
   });
   afterAll(async () => {
     await Promise.all([legacy?.drop(), catalog?.drop()]);
@@ -49,7 +44,7 @@ describe('backfill and verify', () => {
     const sorted = [...seeded].sort((a, b) => a.id.localeCompare(b.id));
     // Sync already delivered a newer version of one row to the service: backfill must keep it.
     const newer = { ...sorted[20]!, version: 3, name: 'Kettle (renamed on the new side)' };
-    await saveAggregate(catalog.pool, 'product', newer, 'catalog');
+    await saveCatalogProduct(catalog.pool, newer, 'catalog');
 
     const abort = new AbortController();
     const options = { chunkSize: 10, checkpointName: 'product:test', restart: false };
@@ -64,7 +59,7 @@ describe('backfill and verify', () => {
     const second = await backfillAggregate(legacy.pool, catalog.pool, 'product', options);
     expect(second.resumedAfterKey).toBe(sorted[9]!.id);
     expect(second).toMatchObject({ scanned: 26, copied: 25, skipped: 1, total: 26 });
-    expect((await catalog.pool.query('select name, version from products where id = $1', [newer.id])).rows[0]).toEqual({ name: newer.name, version: 3 });
+    expect((await catalog.pool.query('select title, version from products where id = $1', [newer.id])).rows[0]).toEqual({ title: newer.name, version: 3 });
     const { rows } = await catalog.pool.query(`select finished_at from ${CHECKPOINT_TABLE} where name = 'product:test'`);
     expect(rows[0].finished_at).toBeInstanceOf(Date);
     expect((await backfillAggregate(legacy.pool, catalog.pool, 'product', options)).alreadyComplete).toBe(true);
@@ -78,12 +73,13 @@ describe('backfill and verify', () => {
     const [kept, changed, dropped] = [product(), product(), product()];
     for (const row of [kept, changed, dropped]) {
       await saveAggregate(legacy.pool, 'product', row, 'legacy');
-      await saveAggregate(catalog.pool, 'product', row, 'legacy');
+      await saveCatalogProduct(catalog.pool, row, 'legacy');
     }
-    await catalog.pool.query('update products set price_cents = 1 where id = $1', [changed.id]);
+    await catalog.pool.query('update products set list_price = 0.01 where id = $1', [changed.id]);
     await catalog.pool.query('delete from products where id = $1', [dropped.id]);
+    await catalog.pool.query('delete from stock_levels where product_id = $1', [dropped.id]);
     const onlyNew = product();
-    await saveAggregate(catalog.pool, 'product', onlyNew, 'catalog');
+    await saveCatalogProduct(catalog.pool, onlyNew, 'catalog');
 
     const args = ['verify', 'product', '--mapping', CASE_STUDY_MAPPING_FILE, '--legacy', legacy.url, '--service', catalog.url, '--prometheus', '--chunk-size', '4'];
     const { code, stdout } = await captureOutput(() => main(args));
@@ -122,6 +118,7 @@ describe('backfill and verify', () => {
 
   it('exports the drift of every aggregate from the demo\'s drift monitor', async () => {
     const registry = new Registry();
+    // Only the catalog's schema is here: the other aggregates' checks fail and are logged, product's still runs.
     const owners = { user: catalog.pool, product: catalog.pool, order: catalog.pool, payment: catalog.pool };
     const monitor = new DriftMonitor(legacy.pool, owners, 50, { registry, logger: silentLogger });
     monitor.start();
@@ -129,7 +126,6 @@ describe('backfill and verify', () => {
       const expected = (await verifyAggregate(legacy.pool, catalog.pool, 'product', { chunkSize: 100, maxExamples: 0 })).driftRows;
       expect(expected).toBeGreaterThan(0);
       await eventually(async () => (await registry.metrics()).includes(`strangler_sync_drift_rows{aggregatetype="product"} ${expected}`), 10_000, 'drift gauge');
-      expect(await registry.metrics()).toContain('strangler_sync_drift_rows{aggregatetype="order"} 0');
     } finally {
       await monitor.stop();
     }

@@ -1,8 +1,8 @@
-import { AGGREGATE_TYPES, type AggregateType } from '../../extracted/common/aggregates';
-import { caseStudyMapping } from '../../extracted/common/mapping';
+import { AGGREGATE_TYPES, type AggregateType } from '../../legacy-monolith';
+import { caseStudyMapping } from '../../case-study/mapping';
 import { incomingWinsTie as tie } from '../../sync';
 
-/** The mapping's owner-wins rule for a case-study aggregate (extracted/mapping.yaml). */
+/** The mapping's owner-wins rule for a case-study aggregate (case-study/mapping.yaml). */
 const incomingWinsTie = (aggregateType: AggregateType, stored: string, incoming: string) => tie(caseStudyMapping().aggregates.get(aggregateType)!, stored, incoming);
 
 describe('owner-wins conflict rule of the case-study mapping (a tie of versions from different origins)', () => {

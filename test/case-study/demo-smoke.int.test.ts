@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { portFree, UnleashAdmin } from '../helpers';
 import { eventually } from '../helpers';
-import { SHOP_ROUTES, SERVICES } from '../../extracted/stack';
+import { SHOP_ROUTES, SERVICES } from '../../case-study';
 import { Client } from 'pg';
 import { testEnv } from '../helpers';
 

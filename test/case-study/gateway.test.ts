@@ -1,6 +1,4 @@
-import { authoriseCard, cardSchema, TEST_CARDS } from '../../legacy-monolith/modules/payments/gateway';
-import { ValidationError } from '../../extracted/common/errors';
-import { validate } from '../../extracted/common/validation';
+import { authoriseCard, cardSchema, TEST_CARDS, ValidationError, validate } from '../../service-kit';
 
 describe('test payment gateway', () => {
   it('approves the documented approval cards and declines the documented decline cards with their reason', () => {

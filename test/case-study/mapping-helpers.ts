@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import { backfill, openAggregates, verify, type BackfillOptions, type BackfillResult, type VerifyReport } from '../../sync';
-import type { AggregateType } from '../../extracted/common/aggregates';
-import { caseStudyMapping } from '../../extracted/common/mapping';
+import type { AggregateType } from '../../legacy-monolith';
+import { caseStudyMapping } from '../../case-study/mapping';
 
 /** verify() of one case-study aggregate between a legacy and a service database, through extracted/mapping.yaml. */
 export async function verifyAggregate(legacy: Pool, service: Pool, aggregateType: AggregateType, options: { chunkSize: number; maxExamples: number }): Promise<VerifyReport> {

@@ -1,9 +1,9 @@
 import type { Registry } from 'prom-client';
-import { AGGREGATE_TYPES } from '../../extracted/common/aggregates';
-import { ownerOf } from '../../extracted/common/mapping';
+import { AGGREGATE_TYPES } from '../../legacy-monolith';
+import { ownerOf } from '../../case-study/mapping';
 import type { VerifyReport } from '../../sync';
 import { backfillAggregate, verifyAggregate } from './mapping-helpers';
-import { runTraffic, type TrafficSummary } from '../../extracted/stack/traffic';
+import { runTraffic, type TrafficSummary } from '../../case-study/traffic';
 import { eventually } from '../helpers';
 import { TestStack } from './stack-fixture';
 

@@ -1,4 +1,4 @@
-import { SettledDrift } from '../../extracted/stack/drift-monitor';
+import { SettledDrift } from '../../case-study/drift-monitor';
 import type { DriftExample } from '../../sync';
 
 const missing = (id: string, sourceVersion = 1): DriftExample => ({ kind: 'missingInTarget', id, sourceVersion, targetVersion: null });

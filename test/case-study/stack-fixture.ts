@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { CaseStudyStack, SERVICES, SHOP_ROUTES, type StackOptionsInput } from '../../extracted/stack';
+import { CaseStudyStack, SERVICES, SHOP_ROUTES, type StackOptionsInput } from '../../case-study';
 import { UnleashAdmin } from '../helpers';
 import { silentLogger } from './fixtures';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { runTraffic } from '../../extracted/stack/traffic';
+import { runTraffic } from '../../case-study/traffic';
 
 /**
  * A small stand-in for the shop behind the proxy (unit test: the generator's own behaviour). Stock starts at 5 on

@@ -12,11 +12,12 @@ async function metricValue(registry: Registry, name: string, labels: Record<stri
     .reduce((sum, sample) => sum + sample.value, 0);
 }
 
-describe.each(['cdc', 'polling'] as const)('two-way sync between the monolith and the services (%s relays)', (relayMode) => {
+describe.each(['cdc', 'polling'] as const)('writes through the owner, and sync back to the monolith (%s relays)', (relayMode) => {
   let test: TestStack;
   const api = (origin: string) => new ApiClient(test.stack.node(origin).app.url);
   const row = async (origin: string, table: string, id: string) =>
     (await test.stack.node(origin).app.pool.query(`select * from ${table} where id = $1`, [id])).rows[0];
+  const syncCount = (origin: string, labels: Record<string, string>) => metricValue(test.stack.node(origin).registry, 'strangler_sync_events_total', labels);
 
   beforeAll(async () => {
     test = new TestStack('sfg_sync', { relayMode });
@@ -26,91 +27,81 @@ describe.each(['cdc', 'polling'] as const)('two-way sync between the monolith an
     await test?.stop();
   });
 
-  it('carries legacy writes to the services, and service writes back to legacy and to the other services, without loops', async () => {
+  it("sends the monolith's writes to their owners, answers once its own replica has them, and replicates the owners' writes without loops", async () => {
     const email = `sync-${Date.now()}@shop.test`;
     const registered = await api('legacy').request<{ id: string }>('POST', '/api/users', { body: { email, name: 'Lin', password: 'synced-password' } });
+    expect(registered.status).toBe(201);
+    const userId = registered.body.id;
+    // Written by the users service, in its own model; already readable on the monolith when it answered.
+    expect(await row('users', 'accounts', userId)).toMatchObject({ email, display_name: 'Lin', origin: 'users' });
+    expect(await row('legacy', 'users', userId)).toMatchObject({ email, name: 'Lin', origin: 'users', version: 1 });
     const legacyLogin = await api('legacy').request<{ token: string }>('POST', '/api/users/login', { body: { email, password: 'synced-password' } });
+    expect(legacyLogin.status).toBe(200);
+    const token = legacyLogin.body.token;
+    expect((await api('users').request('POST', '/api/users/login', { body: { email, password: 'synced-password' } })).status).toBe(200);
+
     const product = await api('legacy').request<{ id: string }>('POST', '/api/products', {
-      token: legacyLogin.body.token,
+      token,
       body: { sku: `SYNC-${Date.now()}`, name: 'Synced teapot', priceCents: 2000, currency: 'EUR', stock: 5 },
     });
-    const userId = registered.body.id;
+    expect(product.status).toBe(201);
     const productId = product.body.id;
+    expect(await row('catalog', 'products', productId)).toMatchObject({ title: 'Synced teapot', list_price: '20.00', origin: 'catalog' });
+    expect(await row('legacy', 'products', productId)).toMatchObject({ name: 'Synced teapot', price_cents: 2000, stock: 5, origin: 'catalog' });
 
-    // Legacy -> services: the users service can log the user in (hash included); orders learned user and product.
-    await eventually(() => row('users', 'users', userId), 30_000, 'user on the users service');
-    await eventually(() => row('orders', 'users', userId), 30_000, 'user replica on the orders service');
-    await eventually(() => row('orders', 'products', productId), 30_000, 'product replica on the orders service');
-    await eventually(() => row('catalog', 'products', productId), 30_000, 'product on the catalog service');
-    const serviceLogin = await api('users').request<{ token: string }>('POST', '/api/users/login', { body: { email, password: 'synced-password' } });
-    expect(serviceLogin.status).toBe(200);
+    // An order through the monolith is placed by the orders service: stock reserved at catalog, card charged at payments.
+    const viaLegacy = await api('legacy').request<{ id: string; paymentId: string }>('POST', '/api/orders', { token, body: { items: [{ productId, quantity: 2 }], card: APPROVED_CARD } });
+    expect(viaLegacy.status).toBe(201);
+    expect(await row('orders', 'orders', viaLegacy.body.id)).toMatchObject({ state: 'CONFIRMED', customer_id: userId, origin: 'orders' });
+    expect(await row('legacy', 'orders', viaLegacy.body.id)).toMatchObject({ status: 'placed', origin: 'orders' });
+    expect(await row('legacy', 'payments', viaLegacy.body.paymentId)).toBeDefined();
+    expect((await api('legacy').request('GET', `/api/orders/${viaLegacy.body.id}`, { token })).status).toBe(200);
+    await eventually(async () => (await row('legacy', 'payments', viaLegacy.body.paymentId))?.status === 'captured', 30_000, 'captured payment on legacy');
+    await eventually(async () => (await row('legacy', 'products', productId))?.stock === 3, 30_000, 'reserved stock on legacy');
 
-    // A token issued by legacy places an order on the orders service, which only knows user and product via events.
-    const order = await api('orders').request<{ id: string; paymentId: string }>('POST', '/api/orders', {
-      token: legacyLogin.body.token,
-      body: { items: [{ productId, quantity: 2 }], card: APPROVED_CARD },
-    });
-    expect(order.status).toBe(201);
+    // One placed on the orders service directly (a user the proxy sends there) reaches the monolith by sync.
+    const direct = await api('orders').request<{ id: string }>('POST', '/api/orders', { token, body: { items: [{ productId, quantity: 1 }], card: APPROVED_CARD } });
+    expect(direct.status).toBe(201);
+    await eventually(async () => (await row('legacy', 'orders', direct.body.id))?.status === 'placed', 30_000, 'direct order on legacy');
 
-    // Services -> legacy, and to the other services: order, payment and the stock reservation.
-    await eventually(async () => (await row('legacy', 'orders', order.body.id))?.status === 'placed', 30_000, 'order on legacy');
-    await eventually(async () => (await row('legacy', 'payments', order.body.paymentId))?.status === 'captured', 30_000, 'payment on legacy');
-    await eventually(async () => (await row('legacy', 'products', productId))?.stock === 3, 30_000, 'stock on legacy');
-    await eventually(async () => (await row('catalog', 'products', productId))?.stock === 3, 30_000, 'stock on catalog');
-    await eventually(async () => (await row('payments', 'payments', order.body.paymentId))?.status === 'captured', 30_000, 'payment on payments');
+    // Cancelling through the monolith: the owner refunds and releases; the monolith shows it at once.
+    const cancelled = await api('legacy').request<{ status: string; version: number }>('POST', `/api/orders/${viaLegacy.body.id}/cancel`, { token });
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', version: 2 });
+    expect(await row('legacy', 'orders', viaLegacy.body.id)).toMatchObject({ status: 'cancelled', version: 2 });
+    expect((await api('catalog').request<{ stock: number }>('GET', `/api/products/${productId}`)).body.stock).toBe(4);
+    await eventually(async () => (await row('legacy', 'products', productId))?.stock === 4, 30_000, 'released stock on legacy');
+    await eventually(async () => (await row('legacy', 'payments', viaLegacy.body.paymentId))?.status === 'refunded', 30_000, 'refund on legacy');
 
-    // Users still routed to legacy see the order placed on the new side, and can cancel it there.
-    const onLegacy = await api('legacy').request<{ status: string }>('GET', `/api/orders/${order.body.id}`, { token: legacyLogin.body.token });
-    expect(onLegacy.body.status).toBe('placed');
-    const cancelled = await api('legacy').request<{ version: number }>('POST', `/api/orders/${order.body.id}/cancel`, { token: legacyLogin.body.token });
-    expect(cancelled.body.version).toBe(2);
-    await eventually(async () => (await row('orders', 'orders', order.body.id))?.status === 'cancelled', 30_000, 'cancel on the orders service');
-    await eventually(async () => (await row('orders', 'products', productId))?.stock === 5, 30_000, 'released stock on the orders service');
-
-    // No loops: a sync consumer never writes an outbox event, so each side published only its own order event
-    // (legacy: the cancel; orders: the placement), whatever it applied from the other side. The relays' counters
-    // hold for both relay modes (a polling relay deletes what it published).
+    // No loops and one writer: the monolith published no order event; the orders service published each of its three.
     const published = (origin: string) => metricValue(test.stack.node(origin).registry, 'strangler_outbox_published_total', { aggregatetype: 'order' });
-    await eventually(async () => (await published('legacy')) === 1 && (await published('orders')) === 1, 30_000, 'one order event published per side');
+    await eventually(async () => (await published('orders')) === 3, 30_000, 'three order events published by the orders service');
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect([await published('legacy'), await published('orders')]).toEqual([1, 1]);
-    expect(await metricValue(test.stack.node('legacy').registry, 'strangler_sync_events_total', { outcome: 'applied', aggregatetype: 'order' })).toBeGreaterThanOrEqual(1);
+    expect([await published('legacy'), await published('orders')]).toEqual([0, 3]);
+    expect(await syncCount('legacy', { outcome: 'applied', aggregatetype: 'order' })).toBe(3);
+    expect(await syncCount('legacy', { outcome: 'conflict' })).toBe(0);
   });
 
-  it('detects a conflicting concurrent update from both sides and resolves it by the owner-wins rule on both', async () => {
-    const email = `conflict-${Date.now()}@shop.test`;
-    await api('legacy').request('POST', '/api/users', { body: { email, name: 'Cy', password: 'conflict-password' } });
-    const { body } = await api('legacy').request<{ token: string }>('POST', '/api/users/login', { body: { email, password: 'conflict-password' } });
+  it('serialises concurrent writes to one product through both sides at its owner: two versions, both kept, no conflict', async () => {
+    const email = `owner-${Date.now()}@shop.test`;
+    await api('legacy').request('POST', '/api/users', { body: { email, name: 'Cy', password: 'owner-password' } });
+    const { body } = await api('legacy').request<{ token: string }>('POST', '/api/users/login', { body: { email, password: 'owner-password' } });
     const token = body.token;
-    const conflictsBefore = {
-      legacy: await metricValue(test.stack.node('legacy').registry, 'strangler_sync_events_total', { outcome: 'conflict', aggregatetype: 'product' }),
-      catalog: await metricValue(test.stack.node('catalog').registry, 'strangler_sync_events_total', { outcome: 'conflict', aggregatetype: 'product' }),
-    };
-    // Both sides rename the same product version at the same moment: each writes version 2 before the other's
-    // event can arrive (a retry covers the rare run where one side saw the other's event first).
-    let productId = '';
-    for (let attempt = 0; attempt < 3; attempt += 1) {
-      const created = await api('legacy').request<{ id: string }>('POST', '/api/products', {
-        token,
-        body: { sku: `CONFLICT-${Date.now()}-${attempt}`, name: 'Original', priceCents: 100, currency: 'EUR', stock: 1 },
-      });
-      productId = created.body.id;
-      await eventually(() => row('catalog', 'products', productId), 30_000, 'product on catalog');
-      const [legacySide, catalogSide] = await Promise.all([
-        api('legacy').request<{ version: number }>('PATCH', `/api/products/${productId}`, { token, body: { name: 'Renamed on legacy' } }),
-        api('catalog').request<{ version: number }>('PATCH', `/api/products/${productId}`, { token, body: { name: 'Renamed on catalog' } }),
-      ]);
-      if (legacySide.body.version === 2 && catalogSide.body.version === 2) break;
-    }
-    // The owner (catalog) wins on both sides; both consumers count the conflict.
-    await eventually(async () => (await row('legacy', 'products', productId))?.name === 'Renamed on catalog', 30_000, 'catalog state on legacy');
-    await eventually(
-      async () => (await metricValue(test.stack.node('catalog').registry, 'strangler_sync_events_total', { outcome: 'conflict', aggregatetype: 'product' })) > conflictsBefore.catalog,
-      30_000,
-      'conflict counted on catalog',
-    );
-    expect(await metricValue(test.stack.node('legacy').registry, 'strangler_sync_events_total', { outcome: 'conflict', aggregatetype: 'product' })).toBeGreaterThan(conflictsBefore.legacy);
-    expect(await row('catalog', 'products', productId)).toMatchObject({ name: 'Renamed on catalog', version: 2, origin: 'catalog' });
-    expect(await row('legacy', 'products', productId)).toMatchObject({ name: 'Renamed on catalog', version: 2, origin: 'catalog' });
+    const created = await api('legacy').request<{ id: string }>('POST', '/api/products', { token, body: { sku: `OWNER-${Date.now()}`, name: 'Original', priceCents: 100, currency: 'EUR', stock: 1 } });
+    const id = created.body.id;
+    const [viaLegacy, viaCatalog] = await Promise.all([
+      api('legacy').request<{ version: number; name: string }>('PATCH', `/api/products/${id}`, { token, body: { name: 'Renamed via legacy' } }),
+      api('catalog').request<{ version: number; name: string }>('PATCH', `/api/products/${id}`, { token, body: { priceCents: 250 } }),
+    ]);
+    expect([viaLegacy.body.version, viaCatalog.body.version].sort()).toEqual([2, 3]);
+    // Both changes survive on every side: the later one was made on top of the earlier.
+    const final = { name: 'Renamed via legacy', price_cents: 250, version: 3, origin: 'catalog' };
+    await eventually(async () => {
+      const stored = await row('legacy', 'products', id);
+      return stored?.version === 3 ? stored : undefined;
+    }, 30_000, 'version 3 on legacy');
+    expect(await row('legacy', 'products', id)).toMatchObject(final);
+    expect(await row('catalog', 'products', id)).toMatchObject({ title: final.name, list_price: '2.50', version: 3 });
+    expect(await syncCount('legacy', { outcome: 'conflict' })).toBe(0);
+    expect(await syncCount('catalog', { outcome: 'conflict' })).toBe(0);
   });
 });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { main } from '../../cli';
-import { CASE_STUDY_MAPPING_FILE } from '../../extracted/common/mapping';
+import { CASE_STUDY_MAPPING_FILE } from '../../case-study/mapping';
 
 /** Runs `strangler <argv>` in-process and returns its exit code and what it printed. */
 async function strangler(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { runTraffic, type TrafficSummary } from '../../extracted/stack/traffic';
+import { runTraffic, type TrafficSummary } from '../../case-study/traffic';
 import { TestStack } from '../case-study/stack-fixture';
 import { promQuery, registerScrapeTargets } from '../helpers';
 import { dashboardExpressions, restrictToLabel, type ShippedExpression } from './expressions';

@@ -7,10 +7,10 @@ import path from 'node:path';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import YAML from 'yaml';
-import { saveAggregate, type Product } from '../../extracted/common/aggregates';
-import { migrateShop } from '../../extracted/common/schema';
+import { saveAggregate } from '../../legacy-monolith';
+import { legacyProduct, migrateSide, saveCatalogProduct } from '../case-study/shop-data';
 import { append, createRelay, InboxConsumer, type InboxHandler, type InboxOptionsInput, type OutboxEvent } from '../../outbox';
-import { CASE_STUDY_MAPPING_FILE } from '../../extracted/common/mapping';
+import { CASE_STUDY_MAPPING_FILE } from '../../case-study/mapping';
 import { createFlagProvider, parseProxyConfig, StranglerProxy } from '../../strangler-proxy';
 import { createTestDatabase, freePort, testEnv, testKafka, UnleashAdmin, uniqueName, type TestDatabase } from '../helpers';
 
@@ -84,11 +84,6 @@ async function close(server: http.Server): Promise<void> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
-function product(): Product {
-  const now = new Date().toISOString();
-  return { id: randomUUID(), sku: `SKU-${randomUUID().slice(0, 8)}`, name: 'Kettle', priceCents: 1999, currency: 'EUR', stock: 7, version: 1, createdAt: now, updatedAt: now };
-}
-
 /**
  * The real framework components, wired like the case study and driven through an incident so that every panel has
  * data and the alerts these components can trigger in a test hold:
@@ -123,7 +118,7 @@ export class MigrationStack {
     const [legacyUrl, extractedUrl] = await Promise.all([this.serve(upstream('legacy')), this.serve(upstream('extracted'))]);
     const [legacyDb, catalogDb] = await Promise.all([createTestDatabase('sfg_dash_legacy'), createTestDatabase('sfg_dash_catalog')]);
     this.databases.push(legacyDb, catalogDb);
-    await Promise.all([migrateShop(legacyDb.pool), migrateShop(catalogDb.pool)]);
+    await Promise.all([migrateSide(legacyDb.pool, 'legacy'), migrateSide(catalogDb.pool, 'catalog')]);
 
     this.flag = uniqueName('dash_users');
     const unleash = new UnleashAdmin();
@@ -259,10 +254,10 @@ export class MigrationStack {
 
   /** Runs the real CLI; it serves strangler_sync_drift_rows and re-verifies every second until SIGTERM. */
   private async startVerify(legacy: TestDatabase, catalog: TestDatabase): Promise<void> {
-    const shared = product();
+    const shared = legacyProduct();
     await saveAggregate(legacy.pool, 'product', shared, 'legacy');
-    await saveAggregate(catalog.pool, 'product', shared, 'legacy');
-    await saveAggregate(legacy.pool, 'product', product(), 'legacy');
+    await saveCatalogProduct(catalog.pool, shared, 'legacy');
+    await saveAggregate(legacy.pool, 'product', legacyProduct(), 'legacy');
     const port = await freePort();
     this.verifyProcess = spawn(
       path.join(ROOT, 'node_modules', '.bin', 'tsx'),

@@ -130,7 +130,7 @@ class Shopper {
       if (random() < mix.cancelShare) await this.call('/api/orders/{id}/cancel', 'POST', `/api/orders/${order.id}/cancel`);
     }
     const products = await this.call<{ id: string; stock: number }[]>('/api/products', 'GET', '/api/products?limit=50');
-    const low = (products.body ?? []).find((product) => product.stock <= RESTOCK_BELOW && !this.restocking.has(product.id));
+    const low = mix.restock === false ? undefined : (products.body ?? []).find((product) => product.stock <= RESTOCK_BELOW && !this.restocking.has(product.id));
     if (low) {
       this.restocking.add(low.id);
       await this.call('/api/products/{id}/stock', 'POST', `/api/products/${low.id}/stock`, { delta: RESTOCK_BY }).finally(() => this.restocking.delete(low.id));
@@ -153,6 +153,8 @@ class Shopper {
 export interface TrafficMix {
   orderShare: number;
   cancelShare: number;
+  /** Restock products that run low (default true); off while a test counts one product's stock. */
+  restock?: boolean;
 }
 
 export interface TrafficOptions {

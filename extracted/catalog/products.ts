@@ -79,8 +79,9 @@ async function save(client: ClientBase, product: CatalogProduct, type: string, c
   await recordEvent(client, { aggregateType: 'product', aggregateId: product.id, type, version: product.version, payload: product }, context);
 }
 
+/** Locks the product and its stock level: both rows, so a waiting transaction re-reads both once it gets the lock. */
 async function lock(client: ClientBase, id: string): Promise<CatalogProduct> {
-  const row = (await client.query(`${SELECT} where p.id = $1 for update of p`, [id])).rows[0];
+  const row = (await client.query(`${SELECT} where p.id = $1 for update`, [id])).rows[0];
   if (!row) throw new NotFoundError('product', id);
   return fromRow(row);
 }

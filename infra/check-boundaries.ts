@@ -53,6 +53,28 @@ function problem(rootDir: string, runtimePackages: Set<string>, file: string, sp
   return `package '${name}' is not in package.json dependencies (an install with production dependencies lacks it)`;
 }
 
+/**
+ * The case study's layers, bottom up: the service kit sits on the framework; the monolith and each extracted
+ * service sit on the kit and never import each other (nor one service another); the composition in case-study/
+ * (the demo stack, the mapping, traffic) is the only code that sees them all.
+ */
+function caseStudyProblem(rootDir: string, file: string, specifier: string): string | undefined {
+  if (!specifier.startsWith('.')) return undefined;
+  const parts = path.relative(rootDir, path.resolve(path.dirname(file), specifier)).split(path.sep);
+  const from = path.relative(rootDir, file).split(path.sep);
+  const [fromTop, toTop] = [from[0]!, parts[0]!];
+  const shared = ['service-kit', ...FRAMEWORK_DIRS];
+  if (fromTop === 'service-kit' && !shared.includes(toTop)) return `the service kit may import only the framework (${FRAMEWORK_DIRS.join(', ')}), not ${toTop}/`;
+  if (fromTop === 'legacy-monolith' && toTop !== 'legacy-monolith' && !shared.includes(toTop)) return `the monolith may import only service-kit/ and the framework, not ${toTop}/`;
+  if (fromTop === 'extracted') {
+    if (toTop === 'extracted' && parts[1] !== from[1]) return `extracted/${from[1]}/ may not import another service (extracted/${parts[1]}/): call its API`;
+    if (toTop !== 'extracted' && !shared.includes(toTop)) return `a service may import only service-kit/ and the framework, not ${toTop}/`;
+  }
+  return undefined;
+}
+
+export const CASE_STUDY_DIRS = ['service-kit', 'legacy-monolith', 'extracted'] as const;
+
 export function findBoundaryViolations(rootDir: string): BoundaryViolation[] {
   const manifest = JSON.parse(fs.readFileSync(path.join(rootDir, 'package.json'), 'utf8')) as { dependencies?: object; peerDependencies?: object };
   const runtimePackages = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})]);
@@ -69,6 +91,16 @@ export function findBoundaryViolations(rootDir: string): BoundaryViolation[] {
       }
     }
   }
+  for (const dir of CASE_STUDY_DIRS) {
+    for (const file of sourceFiles(path.join(rootDir, dir))) {
+      const text = fs.readFileSync(file, 'utf8');
+      for (const match of text.matchAll(IMPORT_PATTERN)) {
+        const reason = caseStudyProblem(rootDir, file, match[1]!);
+        if (!reason) continue;
+        violations.push({ file: path.relative(rootDir, file), line: text.slice(0, match.index).split('\n').length, specifier: match[1]!, reason });
+      }
+    }
+  }
   return violations;
 }
 
@@ -76,5 +108,6 @@ if (require.main === module) {
   const violations = findBoundaryViolations(path.resolve(__dirname, '..'));
   for (const violation of violations) console.error(`${violation.file}:${violation.line}: '${violation.specifier}': ${violation.reason}`);
   if (violations.length) process.exit(1);
-  console.log(`boundaries: ${PACKAGED_DIRS.join(', ')} import only each other (never cli from the framework) and production dependencies`);
+  console.log(`boundaries: ${PACKAGED_DIRS.join(', ')} import only each other (never cli from the framework) and production dependencies;`);
+  console.log('            service-kit/ only the framework; legacy-monolith/ and each extracted/<service>/ only service-kit/ and the framework');
 }

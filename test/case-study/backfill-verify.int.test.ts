@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { saveAggregate } from '../../legacy-monolith';
 import { legacyProduct as product, migrateSide, saveCatalogProduct } from './shop-data';
 import { CASE_STUDY_MAPPING_FILE } from '../../case-study/mapping';

@@ -3,7 +3,7 @@ import { backfill, openAggregates, verify, type BackfillOptions, type BackfillRe
 import type { AggregateType } from '../../legacy-monolith';
 import { caseStudyMapping } from '../../case-study/mapping';
 
-/** verify() of one case-study aggregate between a legacy and a service database, through extracted/mapping.yaml. */
+/** verify() of one case-study aggregate between a legacy and a service database, through case-study/mapping.yaml. */
 export async function verifyAggregate(legacy: Pool, service: Pool, aggregateType: AggregateType, options: { chunkSize: number; maxExamples: number }): Promise<VerifyReport> {
   const mapping = caseStudyMapping();
   const [stores] = await openAggregates(mapping, [mapping.aggregates.get(aggregateType)!], { legacy, service });

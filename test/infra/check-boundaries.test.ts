@@ -37,6 +37,25 @@ describe('framework import boundaries', () => {
     expect(violations.find((violation) => violation.specifier === 'tsx/cjs')!.reason).toContain("package 'tsx' is not in package.json dependencies");
   });
 
+  it('keeps the case study one way: kit below the monolith and the services, which never import each other', () => {
+    const root = tree({
+      'package.json': JSON.stringify({ dependencies: {} }),
+      'service-kit/a.ts': "import { append } from '../outbox';\nimport { x } from '../legacy-monolith';\n",
+      'legacy-monolith/b.ts': "import { kit } from '../service-kit';\nimport { helper } from './data/tables';\nimport { c } from '../extracted/catalog';\nimport { s } from '../case-study';\n",
+      'extracted/orders/c.ts': "import { kit } from '../../service-kit';\nimport { own } from './orders';\nimport { p } from '../catalog/products';\nimport { m } from '../../legacy-monolith';\n",
+      'case-study/d.ts': "import { m } from '../legacy-monolith';\nimport { o } from '../extracted/orders';\n",
+    });
+    const violations = findBoundaryViolations(root);
+    expect(violations.map(({ file, line, specifier }) => ({ file, line, specifier }))).toEqual([
+      { file: path.join('service-kit', 'a.ts'), line: 2, specifier: '../legacy-monolith' },
+      { file: path.join('legacy-monolith', 'b.ts'), line: 3, specifier: '../extracted/catalog' },
+      { file: path.join('legacy-monolith', 'b.ts'), line: 4, specifier: '../case-study' },
+      { file: path.join('extracted', 'orders', 'c.ts'), line: 3, specifier: '../catalog/products' },
+      { file: path.join('extracted', 'orders', 'c.ts'), line: 4, specifier: '../../legacy-monolith' },
+    ]);
+    expect(violations[3]!.reason).toContain('call its API');
+  });
+
   it('passes on the real tree', () => {
     expect(findBoundaryViolations(path.resolve(__dirname, '..', '..'))).toEqual([]);
   });

@@ -195,3 +195,27 @@ describe.each(targetsServing('users'))('auth continuity on $name', (definition) 
     expectError(await target().api.request('GET', '/api/users/me', { token: forged }), 401, 'SFG_CASE_UNAUTHORIZED');
   });
 });
+
+describe('price history on the catalog service (its own model; not part of the shared contract)', () => {
+  const target = withTarget(targetsServing('catalog').find((definition) => definition.name === 'catalog service')!);
+
+  it('keeps every price a product had, oldest first, and only price changes', async () => {
+    const { token } = await target().user();
+    const product = await target().product(token, 5, 990);
+    await target().api.request('PATCH', `/api/products/${product.id}`, { token, body: { priceCents: 1090 } });
+    await target().api.request('PATCH', `/api/products/${product.id}`, { token, body: { name: 'Renamed, same price' } });
+    await target().api.request('POST', `/api/products/${product.id}/stock`, { token, body: { delta: 1 } });
+    const history = await target().api.request<{ version: number; priceCents: number }[]>('GET', `/api/products/${product.id}/prices`);
+    expect(history.body.map(({ version, priceCents }) => ({ version, priceCents }))).toEqual([{ version: 1, priceCents: 990 }, { version: 2, priceCents: 1090 }]);
+    expectError(await target().api.request('GET', `/api/products/${UNKNOWN_ID}/prices`), 404, 'SFG_CASE_NOT_FOUND');
+  });
+
+  it('applies a stock change with a reference once, however often it is sent', async () => {
+    const { token } = await target().user();
+    const product = await target().product(token, 5);
+    const reserve = () => target().api.request<{ stock: number }>('POST', `/api/products/${product.id}/stock`, { token, body: { delta: -2, reference: `order:${product.id}:reserve` } });
+    expect((await reserve()).body.stock).toBe(3);
+    expect((await reserve()).body.stock).toBe(3);
+    expect(await target().stockOf(product.id)).toBe(3);
+  });
+});

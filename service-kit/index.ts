@@ -6,6 +6,7 @@
  */
 export { HttpApplication, type ApplicationDefinition, type ApplicationDeps, type MountContext } from './application';
 export { Auth, currentUserId, type AuthOptions, type TokenSubject } from './auth';
+export { contract } from './contract';
 export { withTransaction } from './db';
 export * from './errors';
 export { recordEvent, type DomainEvent, type WriteContext } from './events';

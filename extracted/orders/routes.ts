@@ -1,17 +1,7 @@
 import { Router, type Request } from 'express';
-import { z } from 'zod';
-import { cardSchema, currentUserId, pathId, traceparentOf, validate, writeContextOf, type MountContext } from '../../service-kit';
+import { contract, currentUserId, pathId, traceparentOf, validate, writeContextOf, type MountContext } from '../../service-kit';
 import { toPublicOrder, type OrderStore } from './orders';
 import type { Caller, OrderSagas } from './sagas';
-
-const placeBody = z.object({
-  items: z
-    .array(z.object({ productId: z.uuid(), quantity: z.number().int().min(1).max(1000) }))
-    .min(1)
-    .max(50),
-  card: cardSchema,
-});
-const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) });
 
 const callerOf = (req: Request): Caller => ({ authorization: req.headers.authorization, traceparent: traceparentOf(req) });
 
@@ -20,10 +10,10 @@ export function ordersRouter(context: MountContext, origin: string, store: Order
   const router = Router();
   router.use(context.auth.requireUser);
   router.post('/', async (req, res) => {
-    res.status(201).json(await sagas.place(currentUserId(res), validate(placeBody, req.body), callerOf(req), writeContextOf(origin, req)));
+    res.status(201).json(await sagas.place(currentUserId(res), validate(contract.orders.place, req.body), callerOf(req), writeContextOf(origin, req)));
   });
   router.get('/', async (req, res) => {
-    res.json((await store.listOf(currentUserId(res), validate(listQuery, req.query).limit)).map(toPublicOrder));
+    res.json((await store.listOf(currentUserId(res), validate(contract.orders.list, req.query).limit)).map(toPublicOrder));
   });
   router.get('/:id', async (req, res) => {
     res.json(toPublicOrder(await store.find(currentUserId(res), pathId('order', req.params.id))));

@@ -1,14 +1,6 @@
 import { Router } from 'express';
-import { z } from 'zod';
-import { cardSchema, currentUserId, pathId, validate, writeContextOf, type MountContext } from '../../service-kit';
+import { contract, currentUserId, pathId, validate, writeContextOf, type MountContext } from '../../service-kit';
 import { Payments } from './payments';
-
-const authoriseBody = z.object({
-  amountCents: z.number().int().positive(),
-  currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR'),
-  card: cardSchema,
-  orderId: z.uuid().nullish(),
-});
 
 /** /api/payments: authorise (POST), capture, refund and read one payment of the signed-in user. */
 export function paymentsRouter(context: MountContext, origin: string): Router {
@@ -16,7 +8,7 @@ export function paymentsRouter(context: MountContext, origin: string): Router {
   const router = Router();
   router.use(context.auth.requireUser);
   router.post('/', async (req, res) => {
-    const body = validate(authoriseBody, req.body);
+    const body = validate(contract.payments.authorise, req.body);
     res.status(201).json(await payments.authorise({ ...body, orderId: body.orderId ?? null, userId: currentUserId(res) }, writeContextOf(origin, req)));
   });
   router.get('/:id', async (req, res) => {

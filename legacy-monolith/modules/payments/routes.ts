@@ -1,15 +1,7 @@
 import { Router, type RequestHandler } from 'express';
-import { z } from 'zod';
-import { cardSchema, currentUserId, pathId, validate, writeContextOf } from '../../../service-kit';
+import { contract, currentUserId, pathId, validate, writeContextOf } from '../../../service-kit';
 import type { ModuleDeps } from '../context';
 import { PaymentService } from './service';
-
-const authoriseBody = z.object({
-  amountCents: z.number().int().positive(),
-  currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR'),
-  card: cardSchema,
-  orderId: z.uuid().nullish(),
-});
 
 /** /api/payments: authorise (POST), capture, refund and read one payment of the signed-in user. */
 export function paymentsRouter(deps: ModuleDeps): Router {
@@ -18,7 +10,7 @@ export function paymentsRouter(deps: ModuleDeps): Router {
   router.use(deps.auth.requireUser);
   const write = (handler: RequestHandler) => deps.delegation.write('payment', handler);
   router.post('/', write(async (req, res) => {
-    const body = validate(authoriseBody, req.body);
+    const body = validate(contract.payments.authorise, req.body);
     const payment = await service.authorise({ ...body, orderId: body.orderId ?? null, userId: currentUserId(res) }, writeContextOf(deps.origin, req));
     res.status(201).json(payment);
   }));

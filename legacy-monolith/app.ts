@@ -1,6 +1,7 @@
 import { HttpApplication, type ApplicationDeps } from '../service-kit';
 import { LEGACY_MIGRATIONS } from './data/schema';
 import { OwnerDelegation } from './delegation';
+import { ReplicaWaiter } from './replica-waiter';
 import { MODULES, MODULE_NAMES } from './modules';
 import { parseMonolithOptions, type MonolithOptions, type MonolithOptionsInput } from './options';
 
@@ -22,7 +23,9 @@ export class LegacyMonolith extends HttpApplication {
         component: 'legacy-monolith',
         migrations: LEGACY_MIGRATIONS,
         mount: (express, context) => {
-          const delegation = new OwnerDelegation(options, context.pool, context.registry);
+          const replicas = new ReplicaWaiter(options.databaseUrl, context.pool, context.logger);
+          if (Object.keys(options.owners).length > 0) context.addPart(replicas);
+          const delegation = new OwnerDelegation(options, replicas, context.registry);
           const moduleDeps = { pool: context.pool, auth: context.auth, origin: LEGACY_ORIGIN, delegation };
           for (const name of MODULE_NAMES) express.use(MODULES[name].prefix, MODULES[name].router(moduleDeps));
         },

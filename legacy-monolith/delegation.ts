@@ -1,8 +1,8 @@
 import type { Request, RequestHandler } from 'express';
-import type { Pool } from 'pg';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { PeerClient, traceparentOf } from '../service-kit';
 import { TABLES, type AggregateType } from './data/tables';
+import type { ReplicaWaiter } from './replica-waiter';
 
 /** Another aggregate a delegated write creates, named by a field of the owner's answer (an order's `paymentId`). */
 export interface AlsoCreated {
@@ -43,8 +43,6 @@ function metrics(registry: Registry) {
   };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Writes of an aggregate whose data an extracted service now owns are not made here: the monolith sends the
  * request, as the client made it (token and trace included), to the owner's API and answers with the owner's
@@ -58,7 +56,7 @@ export class OwnerDelegation {
 
   constructor(
     private readonly options: DelegationOptions,
-    private readonly pool: Pool,
+    private readonly replicas: ReplicaWaiter,
     registry: Registry,
   ) {
     for (const [aggregateType, url] of Object.entries(options.owners) as [AggregateType, string][]) {
@@ -96,18 +94,11 @@ export class OwnerDelegation {
   private async awaitReplica(aggregateType: AggregateType, id: unknown, version: number): Promise<void> {
     if (typeof id !== 'string' || !Number.isInteger(version)) return;
     const started = performance.now();
-    const deadline = started + this.options.replicaWaitMs;
-    const statement = `select version from ${TABLES[aggregateType].table} where id = $1`;
-    for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
-      const row = (await this.pool.query(statement, [id])).rows[0] as { version: number } | undefined;
-      if (row && row.version >= version) break;
-      if (performance.now() >= deadline) {
-        this.metrics.replicaTimeouts.inc({ aggregatetype: aggregateType });
-        return;
-      }
-      await sleep(pause);
+    if (await this.replicas.waitFor(TABLES[aggregateType].table, id, version, this.options.replicaWaitMs)) {
+      this.metrics.replicaWait.observe({ aggregatetype: aggregateType }, (performance.now() - started) / 1000);
+    } else {
+      this.metrics.replicaTimeouts.inc({ aggregatetype: aggregateType });
     }
-    this.metrics.replicaWait.observe({ aggregatetype: aggregateType }, (performance.now() - started) / 1000);
   }
 }
 

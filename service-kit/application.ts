@@ -13,12 +13,20 @@ export interface ApplicationDeps {
   registry: Registry;
 }
 
+/** A long-running part of a process besides its HTTP server (a listener, a consumer): started after the migrations. */
+export interface ProcessPart {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
 /** What the process hands to the code that mounts its routes. */
 export interface MountContext {
   pool: Pool;
   auth: Auth;
   logger: Logger;
   registry: Registry;
+  /** Registers a part that starts before the server listens and stops after it has drained. */
+  addPart(part: ProcessPart): void;
 }
 
 export interface ApplicationDefinition {
@@ -41,6 +49,7 @@ export class HttpApplication {
   readonly auth: Auth;
   private readonly http: HttpService;
   private readonly logger: Logger;
+  private readonly parts: ProcessPart[] = [];
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -53,7 +62,7 @@ export class HttpApplication {
     this.pool = new Pool({ connectionString: options.databaseUrl, max: options.poolSize });
     this.pool.on('error', (error) => this.logger.warn({ err: error }, 'idle database client failed'));
     this.auth = new Auth(options);
-    const context: MountContext = { pool: this.pool, auth: this.auth, logger: this.logger, registry: deps.registry };
+    const context: MountContext = { pool: this.pool, auth: this.auth, logger: this.logger, registry: deps.registry, addPart: (part) => this.parts.push(part) };
     const app = createApiApp({ logger: this.logger, registry: deps.registry, mount: (express) => definition.mount(express, context) });
     this.http = new HttpService(app, options);
   }
@@ -64,6 +73,7 @@ export class HttpApplication {
 
   async start(): Promise<void> {
     await runMigrations(this.pool, [...outboxMigrations(), ...this.definition.migrations]);
+    for (const part of this.parts) await part.start();
     await this.http.start();
     this.logger.info({ url: this.url }, 'listening');
   }
@@ -71,6 +81,7 @@ export class HttpApplication {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await this.http.stop();
+      for (const part of [...this.parts].reverse()) await part.stop();
       await this.pool.end();
     })();
     return this.stopping;

@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
 import jwt from 'jsonwebtoken';
 import { UnauthorizedError } from './errors';
@@ -19,8 +20,11 @@ const ISSUER = 'strangler-fig-shop';
 export class Auth {
   /** Express middleware: rejects with 401 unless a valid bearer token is present; puts the user id in res.locals. */
   readonly requireUser: RequestHandler;
+  /** A key object made once: given the secret as a string, jsonwebtoken first tries it as a PEM public key on every call. */
+  private readonly key: KeyObject;
 
   constructor(private readonly options: AuthOptions) {
+    this.key = createSecretKey(Buffer.from(options.jwtSecret, 'utf8'));
     this.requireUser = (req, res, next) => {
       const header = req.headers.authorization;
       if (!header?.startsWith('Bearer ')) throw new UnauthorizedError();
@@ -30,7 +34,7 @@ export class Auth {
   }
 
   issue(subject: TokenSubject): string {
-    return jwt.sign({ email: subject.email }, this.options.jwtSecret, {
+    return jwt.sign({ email: subject.email }, this.key, {
       algorithm: 'HS256',
       subject: subject.id,
       issuer: ISSUER,
@@ -40,7 +44,7 @@ export class Auth {
 
   verify(token: string): TokenSubject {
     try {
-      const claims = jwt.verify(token, this.options.jwtSecret, { algorithms: ['HS256'], issuer: ISSUER }) as jwt.JwtPayload;
+      const claims = jwt.verify(token, this.key, { algorithms: ['HS256'], issuer: ISSUER }) as jwt.JwtPayload;
       if (typeof claims.sub !== 'string') throw new Error('token has no subject');
       return { id: claims.sub, email: String(claims.email ?? '') };
     } catch (error) {

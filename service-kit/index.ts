@@ -4,7 +4,7 @@
  * with a shared secret, transactions, domain events into the outbox, calls to a peer's API, the password hash
  * format and the stand-in payment provider.
  */
-export { HttpApplication, type ApplicationDefinition, type ApplicationDeps, type MountContext } from './application';
+export { HttpApplication, type ApplicationDefinition, type ApplicationDeps, type MountContext, type ProcessPart } from './application';
 export { Auth, currentUserId, type AuthOptions, type TokenSubject } from './auth';
 export { contract } from './contract';
 export { withTransaction } from './db';

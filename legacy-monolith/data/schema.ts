@@ -61,4 +61,22 @@ export const LEGACY_MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    id: 'legacy_002_replica_notify',
+    sql: `
+      -- A row written by another origin is a replica the sync consumer just applied: say so, for a delegated
+      -- write waiting to read it back (legacy-monolith/replica-waiter.ts).
+      create function notify_replica() returns trigger language plpgsql as $$
+      begin
+        if new.origin <> 'legacy' then
+          perform pg_notify('strangler_replica', tg_table_name || ':' || new.id || ':' || new.version);
+        end if;
+        return new;
+      end $$;
+      create trigger users_replica after insert or update on users for each row execute function notify_replica();
+      create trigger products_replica after insert or update on products for each row execute function notify_replica();
+      create trigger orders_replica after insert or update on orders for each row execute function notify_replica();
+      create trigger payments_replica after insert or update on payments for each row execute function notify_replica();
+    `,
+  },
 ];

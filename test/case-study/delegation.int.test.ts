@@ -1,11 +1,12 @@
 import net from 'node:net';
 import { Registry } from 'prom-client';
-import { LegacyMonolith, parseMonolithOptions } from '../../legacy-monolith';
+import { LegacyMonolith, parseMonolithOptions, ReplicaWaiter, saveAggregate } from '../../legacy-monolith';
 import { createCatalogService } from '../../extracted/catalog';
 import { createOrdersService, ordersOptionsSchema } from '../../extracted/orders';
 import { ConfigError, parseOptions, type HttpApplication } from '../../service-kit';
 import { createTestDatabase, type TestDatabase } from '../helpers';
 import { APPROVED_CARD, ApiClient, auth, silentLogger } from './fixtures';
+import { legacyProduct, migrateSide } from './shop-data';
 
 /** A port nothing listens on: bound, then released. */
 async function closedPort(): Promise<number> {
@@ -92,5 +93,42 @@ describe('writes through the owner when the owner or a replica is missing', () =
     expect((await new ApiClient(catalog.url).request<{ stock: number }>('GET', `/api/products/${product.body.id}`)).body.stock).toBe(4);
     expect(await counter(registry, 'strangler_case_saga_compensations_total', { step: 'release', outcome: 'done' })).toBe(1);
     expect((await new ApiClient(orders.url).request<unknown[]>('GET', '/api/orders', { token })).body).toEqual([]);
+  });
+});
+
+describe("the monolith's replica waiter", () => {
+  let database: TestDatabase;
+  let waiter: ReplicaWaiter;
+  const product = () => legacyProduct();
+
+  beforeAll(async () => {
+    database = await createTestDatabase('sfg_replica_wait');
+    await migrateSide(database.pool, 'legacy');
+    waiter = new ReplicaWaiter(database.url, database.pool, silentLogger);
+    await waiter.start();
+  });
+  afterAll(async () => {
+    await waiter?.stop();
+    await database?.drop();
+  });
+
+  it('wakes when the sync consumer writes the replica, and gives up after its bound when nothing comes', async () => {
+    const arriving = product();
+    const waiting = waiter.waitFor('products', arriving.id, 2, 5_000);
+    await saveAggregate(database.pool, 'product', arriving, 'catalog');
+    await saveAggregate(database.pool, 'product', { ...arriving, version: 2 }, 'catalog');
+    expect(await waiting).toBe(true);
+    const started = Date.now();
+    expect(await waiter.waitFor('products', product().id, 1, 300)).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+  });
+
+  it('still sees replicas arrive after its LISTEN connection is killed', async () => {
+    await database.pool.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query ilike 'listen%'");
+    const arriving = product();
+    const waiting = waiter.waitFor('products', arriving.id, 1, 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await saveAggregate(database.pool, 'product', arriving, 'catalog');
+    expect(await waiting).toBe(true);
   });
 });

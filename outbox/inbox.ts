@@ -23,6 +23,7 @@ export interface InboxEvent {
 /** What a handler may report besides success; the outcome label of strangler_sync_events_total. */
 export type HandlerOutcome = void | 'stale' | 'conflict';
 export type InboxHandler = (event: InboxEvent, client: pg.PoolClient) => Promise<HandlerOutcome>;
+type Outcome = 'applied' | 'duplicate' | 'stale' | 'conflict';
 
 export interface InboxDeps {
   logger: Logger;
@@ -62,7 +63,7 @@ export class InboxConsumer {
     this.logger = deps.logger.child({ component: 'inbox', consumer: this.options.name });
     this.metrics = createInboxMetrics(deps.registry, this.options.name);
     this.ownsPool = !this.options.pool;
-    this.pool = this.options.pool ?? new pg.Pool({ connectionString: this.options.connectionString, max: 4 });
+    this.pool = this.options.pool ?? new pg.Pool({ connectionString: this.options.connectionString, max: this.options.partitionsConsumedConcurrently });
     const { kafka } = this.options;
     this.publisher = deps.publisher ?? new KafkaPublisher({ ...kafka, clientId: `${kafka.clientId}-dlq` }, { logger: this.logger });
     this.subscriber = deps.subscriber ?? new KafkaSubscriber({
@@ -79,7 +80,8 @@ export class InboxConsumer {
     if (this.started) return;
     this.started = true;
     await this.publisher.connect();
-    await this.subscriber.run({ topics: this.options.topics, fromBeginning: this.options.fromBeginning }, (batch, control) => this.eachBatch(batch, control));
+    const { topics, fromBeginning, partitionsConsumedConcurrently } = this.options;
+    await this.subscriber.run({ topics, fromBeginning, partitionsConsumedConcurrently }, (batch, control) => this.eachBatch(batch, control));
   }
 
   /** Lets the event in progress finish, commits offsets, disconnects. Safe to call twice. */
@@ -92,14 +94,69 @@ export class InboxConsumer {
     return this.stopping;
   }
 
+  /**
+   * Works through a partition's records `maxBatchEvents` at a time, each chunk in one transaction; a chunk that
+   * cannot be applied as a whole (a handler failed, a record does not decode) is rolled back and its records
+   * applied one by one, so only the failing event is retried or dead-lettered.
+   */
   private async eachBatch(batch: RecordBatch, control: BatchControl): Promise<void> {
-    for (const record of batch.records) {
+    const { maxBatchEvents } = this.options;
+    for (let start = 0; start < batch.records.length; start += maxBatchEvents) {
       if (!control.isActive()) return;
-      await this.handle(batch.topic, batch.partition, record);
-      control.markProcessed(record.offset);
+      const chunk = batch.records.slice(start, start + maxBatchEvents);
+      const result = chunk.length > 1 ? await this.applyChunk(batch.topic, batch.partition, chunk) : { failedAt: 0, error: undefined };
+      const last = chunk[chunk.length - 1]!;
+      if ('outcomes' in result) {
+        for (const { aggregateType, outcome } of result.outcomes) this.metrics.outcome(aggregateType, outcome);
+        control.markProcessed(last.offset);
+      } else {
+        // The record that failed the chunk has had its first attempt; those before it have not been applied.
+        for (const [index, record] of chunk.entries()) {
+          if (!control.isActive()) return;
+          await this.handle(batch.topic, batch.partition, record, index === result.failedAt ? result.error : undefined);
+          control.markProcessed(record.offset);
+        }
+      }
       await control.heartbeat();
-      this.recordLag(batch.topic, batch.partition, Number(batch.highWatermark) - Number(record.offset) - 1);
+      this.recordLag(batch.topic, batch.partition, Number(batch.highWatermark) - Number(last.offset) - 1);
     }
+  }
+
+  /**
+   * Applies every record of `chunk` in one transaction. When one fails, nothing is applied and the answer names
+   * the failing record and its error (its first attempt).
+   */
+  private async applyChunk(
+    topic: string,
+    partition: number,
+    chunk: ConsumedRecord[],
+  ): Promise<{ outcomes: Array<{ aggregateType: string; outcome: Outcome }> } | { failedAt: number; error: unknown }> {
+    const client = await this.pool.connect();
+    let broken = false;
+    let index = 0;
+    try {
+      await client.query('begin');
+      const outcomes: Array<{ aggregateType: string; outcome: Outcome }> = [];
+      for (; index < chunk.length; index += 1) {
+        const event = this.decode(topic, partition, chunk[index]!);
+        outcomes.push({ aggregateType: event.aggregateType, outcome: await this.applyIn(client, event) });
+      }
+      await client.query('commit');
+      return { outcomes };
+    } catch (error) {
+      await client.query('rollback').catch(() => (broken = true));
+      // A failed commit is no event's fault: every record gets its attempts again.
+      return index < chunk.length ? { failedAt: index, error } : { failedAt: -1, error: undefined };
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** Claims the event id in the inbox and runs the handler, in the caller's transaction. */
+  private async applyIn(client: pg.PoolClient, event: InboxEvent): Promise<Outcome> {
+    const claimed = await client.query(this.insertInbox, [this.options.name, event.id]);
+    if (claimed.rowCount === 0) return 'duplicate';
+    return (await this.deps.handler(event, client)) ?? 'applied';
   }
 
   private recordLag(topic: string, partition: number, lag: number): void {
@@ -114,6 +171,11 @@ export class InboxConsumer {
     this.metrics.lag(topic, total);
   }
 
+  private aggregateTypeOf(topic: string): string {
+    const { topicPrefix } = this.options;
+    return topicPrefix && topic.startsWith(topicPrefix) ? topic.slice(topicPrefix.length) : topic;
+  }
+
   private decode(topic: string, partition: number, message: ConsumedRecord): InboxEvent {
     const { headers } = message;
     const id = headers.id ?? '';
@@ -126,11 +188,10 @@ export class InboxConsumer {
         throw new OutboxError('SFG_OUTBOX_INVALID_EVENT', `value is not JSON: ${(error as Error).message}`, { cause: error });
       }
     }
-    const { topicPrefix } = this.options;
     return {
       id,
       type: headers.type ?? '',
-      aggregateType: topicPrefix && topic.startsWith(topicPrefix) ? topic.slice(topicPrefix.length) : topic,
+      aggregateType: this.aggregateTypeOf(topic),
       aggregateId: message.key ?? '',
       payload,
       headers,
@@ -140,11 +201,13 @@ export class InboxConsumer {
     };
   }
 
-  private async handle(topic: string, partition: number, message: ConsumedRecord): Promise<void> {
+  /** Applies one record with its retries and DLQ; `failedOnce` is the error of a first attempt already made (in a chunk). */
+  private async handle(topic: string, partition: number, message: ConsumedRecord, failedOnce?: unknown): Promise<void> {
     const { maxAttempts, retryBackoffMs } = this.options;
     let event: InboxEvent | undefined;
     for (let attempt = 1; ; attempt += 1) {
       try {
+        if (attempt === 1 && failedOnce !== undefined) throw failedOnce;
         event ??= this.decode(topic, partition, message);
         const outcome = await this.applyOnce(event);
         this.metrics.outcome(event.aggregateType, outcome);
@@ -152,7 +215,7 @@ export class InboxConsumer {
       } catch (error) {
         // Unknown errors may be transient (a lost connection, a deadlock): only an explicit retriable=false is final.
         const final = (error as { retriable?: unknown }).retriable === false || attempt >= maxAttempts;
-        const aggregateType = event?.aggregateType ?? topic;
+        const aggregateType = event?.aggregateType ?? this.aggregateTypeOf(topic);
         if (!final) {
           this.metrics.outcome(aggregateType, 'retried');
           const delayMs = retryBackoffMs * 2 ** (attempt - 1);
@@ -168,19 +231,14 @@ export class InboxConsumer {
   }
 
   /** One transaction: claim the event id in the inbox, run the handler, commit. */
-  private async applyOnce(event: InboxEvent): Promise<'applied' | 'duplicate' | 'stale' | 'conflict'> {
+  private async applyOnce(event: InboxEvent): Promise<Outcome> {
     const client = await this.pool.connect();
     let broken = false;
     try {
       await client.query('begin');
-      const claimed = await client.query(this.insertInbox, [this.options.name, event.id]);
-      if (claimed.rowCount === 0) {
-        await client.query('rollback');
-        return 'duplicate';
-      }
-      const outcome = await this.deps.handler(event, client);
-      await client.query('commit');
-      return outcome ?? 'applied';
+      const outcome = await this.applyIn(client, event);
+      await client.query(outcome === 'duplicate' ? 'rollback' : 'commit');
+      return outcome;
     } catch (error) {
       await client.query('rollback').catch(() => (broken = true));
       throw error;

@@ -26,10 +26,17 @@ export interface BatchControl {
   isActive(): boolean;
 }
 
+export interface SubscribeOptions {
+  topics: Array<string | RegExp>;
+  fromBeginning: boolean;
+  /** Batches of different partitions handled at once (default 1); one partition's batches stay in order. */
+  partitionsConsumedConcurrently?: number;
+}
+
 /** What the inbox needs from Kafka: a consumer group member. kafkajs stays behind it, as it does behind Publisher. */
 export interface Subscriber {
   /** Joins the group and delivers batches until disconnect(); a partition's batches come one at a time, in order. */
-  run(options: { topics: Array<string | RegExp>; fromBeginning: boolean }, handler: (batch: RecordBatch, control: BatchControl) => Promise<void>): Promise<void>;
+  run(options: SubscribeOptions, handler: (batch: RecordBatch, control: BatchControl) => Promise<void>): Promise<void>;
   /** Lets the batch in progress finish, commits what was marked, leaves the group. */
   disconnect(): Promise<void>;
 }
@@ -66,12 +73,13 @@ export class KafkaSubscriber implements Subscriber {
     }).consumer({ groupId: options.groupId, maxWaitTimeInMs: 200 });
   }
 
-  async run(options: { topics: Array<string | RegExp>; fromBeginning: boolean }, handler: (batch: RecordBatch, control: BatchControl) => Promise<void>): Promise<void> {
+  async run(options: SubscribeOptions, handler: (batch: RecordBatch, control: BatchControl) => Promise<void>): Promise<void> {
     this.connected = true;
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning });
     await this.consumer.run({
       autoCommit: true,
+      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
       eachBatchAutoResolve: false,
       eachBatch: ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) =>
         handler(

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { Registry } from 'prom-client';
-import { InboxConsumer, type BatchControl, type InboxEvent, type Publisher, type PublishRecord, type RecordBatch, type Subscriber } from '../../outbox';
+import { InboxConsumer, type BatchControl, type InboxEvent, type Publisher, type PublishRecord, type RecordBatch, type SubscribeOptions, type Subscriber } from '../../outbox';
 import { eventually, type TestDatabase } from '../helpers';
 import { createOutboxDatabase, quietLogger } from './support';
 
@@ -11,8 +11,11 @@ class InMemorySubscriber implements Subscriber {
   private handler: ((batch: RecordBatch, control: BatchControl) => Promise<void>) | undefined;
   topics: Array<string | RegExp> = [];
 
-  async run(options: { topics: Array<string | RegExp>; fromBeginning: boolean }, handler: (batch: RecordBatch, control: BatchControl) => Promise<void>): Promise<void> {
+  concurrency: number | undefined;
+
+  async run(options: SubscribeOptions, handler: (batch: RecordBatch, control: BatchControl) => Promise<void>): Promise<void> {
     this.topics = options.topics;
+    this.concurrency = options.partitionsConsumedConcurrently;
     this.handler = handler;
   }
 
@@ -70,6 +73,35 @@ describe('inbox consumer behind the Subscriber and Publisher interfaces (real Po
     expect((await db.pool.query('select event_id, n from applied')).rows).toEqual([{ event_id: first, n: 1 }]);
     const dead = await eventually(() => publisher.sent.find((sent) => sent.topic === 'outbox.event.order.dlq'), 5_000, 'the DLQ record');
     expect(dead.headers).toMatchObject({ id: poison, origin: 'legacy', 'sfg.dlq.original.offset': '2', 'sfg.dlq.attempts': '1' });
+    await inbox.stop();
+  });
+
+  it('applies a batch of a partition in one transaction per maxBatchEvents, in order, and falls back to one by one around a failure', async () => {
+    await db.pool.query('create table batched (event_id uuid primary key, n int not null, txid bigint not null)');
+    const subscriber = new InMemorySubscriber();
+    let failures = 1;
+    const handler = async (event: InboxEvent, client: PoolClient) => {
+      const n = (event.payload as { n: number }).n;
+      if (n === 170 && failures-- > 0) throw new Error('deadlock detected (transient)');
+      await client.query('insert into batched (event_id, n, txid) values ($1, $2, txid_current())', [event.id, n]);
+    };
+    const registry = new Registry();
+    const inbox = new InboxConsumer(
+      { name: 'batched', groupId: 'batched', topics: ['outbox.event.order'], topicPrefix: 'outbox.event.', pool: db.pool, kafka: { brokers: ['unused:9092'], clientId: 'batched' }, maxBatchEvents: 100, partitionsConsumedConcurrently: 3, retryBackoffMs: 10 },
+      { logger: quietLogger, registry, handler, subscriber, publisher: new InMemoryPublisher() },
+    );
+    await inbox.start();
+    expect(subscriber.concurrency).toBe(3);
+    const records = Array.from({ length: 250 }, (_, n) => ({ offset: String(n), key: 'o-1', value: Buffer.from(JSON.stringify({ n })), headers: { id: randomUUID(), type: 'OrderChanged', origin: 'legacy' } }));
+    await subscriber.deliver({ topic: 'outbox.event.order', partition: 0, highWatermark: '250', records });
+    const { rows } = await db.pool.query('select n, txid from batched order by n');
+    expect(rows.map((row) => row.n)).toEqual(Array.from({ length: 250 }, (_, n) => n));
+    const transactions = (from: number, to: number) => new Set(rows.slice(from, to).map((row) => row.txid)).size;
+    // 0-99 and 200-249: one transaction each; 100-199 failed once at 170 and went one by one.
+    expect([transactions(0, 100), transactions(100, 200), transactions(200, 250)]).toEqual([1, 100, 1]);
+    expect(subscriber.marked.at(-1)).toBe('249');
+    const { values } = await registry.getSingleMetric('strangler_sync_events_total')!.get();
+    expect(Object.fromEntries(values.map((value) => [value.labels.outcome, value.value]))).toEqual({ applied: 250, retried: 1 });
     await inbox.stop();
   });
 });

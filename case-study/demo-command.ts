@@ -12,11 +12,13 @@ const help = `Usage: npm start -- [options]
 demo: starts the whole e-commerce case study on this machine and runs until Ctrl-C:
   - infrastructure through infra/ (Postgres, Kafka, Unleash, Prometheus; reused when already running);
   - databases strangler_legacy, strangler_users, strangler_catalog, strangler_payments, strangler_orders;
-  - the legacy monolith (:3000) and the users (:3101), catalog (:3102), payments (:3103) and orders (:3104)
-    services, each with its CDC relay to Kafka and its sync consumer;
+  - the users (:3101), catalog (:3102), payments (:3103) and orders (:3104) services, each on its own schema,
+    and the legacy monolith (:3000), which sends every aggregate's writes to the service that owns it; each
+    with its CDC relay to Kafka and its sync consumer;
   - Unleash flags shop-<route> and shop-<route>-shadow for the routes users, products, payments, orders;
   - the strangler proxy on :8080 (admin :8090, token strangler-admin-token), every route on legacy;
-  - seed data in an empty legacy database (user ${DEMO_USER.email} / ${DEMO_USER.password}, 12 products).
+  - seed data in an empty legacy database, through the monolith (user ${DEMO_USER.email} / ${DEMO_USER.password},
+    12 products).
 Ctrl-C (SIGINT) or SIGTERM stops everything in reverse order; infrastructure keeps running
 (npm run infra -- down stops it).
 
@@ -134,7 +136,7 @@ export const demoCommand: Command = {
 async function runDemo(stack: CaseStudyStack, interrupted: Promise<NodeJS.Signals>, log: (line: string) => void, prometheusRunning: boolean): Promise<number> {
   let signalled: NodeJS.Signals | undefined;
   void interrupted.then((signal) => (signalled = signal));
-  log('starting monolith, services, relays, sync consumers, flags and proxy...');
+  log('starting services, monolith, relays, sync consumers, flags and proxy...');
   await stack.start();
   if (signalled) {
     await stack.stop();

@@ -11,7 +11,7 @@ export {
 } from './errors';
 export { parseRelayOptions, parseInboxOptions, type RelayOptions, type RelayOptionsInput, type InboxOptions, type InboxOptionsInput } from './options';
 export { KafkaPublisher, type Publisher, type PublishRecord, type KafkaPublisherOptions } from './publisher';
-export { KafkaSubscriber, type Subscriber, type RecordBatch, type ConsumedRecord, type BatchControl, type KafkaSubscriberOptions } from './subscriber';
+export { KafkaSubscriber, type Subscriber, type SubscribeOptions, type RecordBatch, type ConsumedRecord, type BatchControl, type KafkaSubscriberOptions } from './subscriber';
 export { CdcRelay } from './cdc-relay';
 export { PollingRelay, pollingMigrations } from './polling-relay';
 export { createRelay } from './relay';

@@ -35,6 +35,26 @@ export interface InboxDeps {
   subscriber?: Subscriber;
 }
 
+/**
+ * A record published with Debezium's placement carries the whole `headers` column as one JSON header `headers`:
+ * its entries become headers like the relay's one-per-entry placement makes them (a header of that name already
+ * present wins). A `headers` header that is not a JSON object is left as it is.
+ */
+export function expandJsonHeaders(headers: Record<string, string>): Record<string, string> {
+  const packed = headers.headers;
+  if (packed === undefined || !packed.startsWith('{')) return headers;
+  let entries: unknown;
+  try {
+    entries = JSON.parse(packed);
+  } catch {
+    return headers;
+  }
+  if (!entries || typeof entries !== 'object' || Array.isArray(entries)) return headers;
+  const expanded: Record<string, string> = {};
+  for (const [name, value] of Object.entries(entries as Record<string, unknown>)) expanded[name] = typeof value === 'string' ? value : JSON.stringify(value);
+  return { ...expanded, ...headers };
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
@@ -177,7 +197,7 @@ export class InboxConsumer {
   }
 
   private decode(topic: string, partition: number, message: ConsumedRecord): InboxEvent {
-    const { headers } = message;
+    const headers = expandJsonHeaders(message.headers);
     const id = headers.id ?? '';
     if (!UUID.test(id)) throw new OutboxError('SFG_OUTBOX_INVALID_EVENT', `record has no uuid 'id' header (got "${id}")`);
     let payload: unknown = null;

@@ -30,6 +30,12 @@ const relaySchema = z
     publicationName: identifier.optional(),
     topicPrefix: z.string().regex(/^[a-zA-Z0-9._-]*$/, "may only contain letters, digits, '.', '_', '-'").default(DEFAULT_TOPIC_PREFIX),
     kafka: kafkaSchema,
+    /**
+     * How the `headers` column becomes Kafka headers. `entries`: one header per entry (what most consumers want).
+     * `json`: one header `headers` holding the column's JSON, as Debezium's EventRouter places it. `both`: the two.
+     * The inbox consumer reads either.
+     */
+    headerPlacement: z.enum(['entries', 'json', 'both']).default('entries'),
     /** CDC: how often an idle relay confirms the server's WAL position and refreshes slot metrics. */
     heartbeatIntervalMs: positiveMs.default(5_000),
     batch: z

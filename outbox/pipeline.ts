@@ -191,11 +191,13 @@ export class PublishPipeline<T> {
   /** The Debezium EventRouter record for a row, with the reason when Kafka could never accept it. */
   private toRecord(row: OutboxRow): PublishRecord & { refusal?: UnpublishableEventError } {
     const headers: Record<string, string> = { id: row.id, type: row.type };
-    if (row.headers && row.headers !== '{}') {
+    const placement = this.options.headerPlacement;
+    if (placement !== 'json' && row.headers && row.headers !== '{}') {
       for (const [name, value] of Object.entries(JSON.parse(row.headers) as Record<string, unknown>)) {
         headers[name] = typeof value === 'string' ? value : JSON.stringify(value);
       }
     }
+    if (placement !== 'entries') headers.headers = row.headers ?? '{}';
     const { topic, legal } = this.topicFor(row.aggregatetype);
     const record = { topic, key: row.aggregateid, value: row.payload, headers };
     if (!legal) {

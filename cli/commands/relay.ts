@@ -24,6 +24,8 @@ Environment:
   OUTBOX_RELAY_MODE       cdc | polling (default cdc)
   OUTBOX_SCHEMA           schema of the outbox table (default public)
   OUTBOX_TOPIC_PREFIX     topic prefix (default outbox.event.)
+  OUTBOX_HEADER_PLACEMENT entries (one Kafka header per entry of the headers column, default), json (one
+                          header 'headers' holding the column, as Debezium's EventRouter does) or both
 
 Options:
   --config <file>         YAML or JSON relay options
@@ -58,6 +60,7 @@ export function relayInput(env: NodeJS.ProcessEnv, file: Record<string, unknown>
     ...(env.OUTBOX_RELAY_MODE ? { mode: env.OUTBOX_RELAY_MODE } : {}),
     ...(env.OUTBOX_SCHEMA ? { schema: env.OUTBOX_SCHEMA } : {}),
     ...(env.OUTBOX_TOPIC_PREFIX !== undefined ? { topicPrefix: env.OUTBOX_TOPIC_PREFIX } : {}),
+    ...(env.OUTBOX_HEADER_PLACEMENT ? { headerPlacement: env.OUTBOX_HEADER_PLACEMENT } : {}),
   };
   const fileKafka = typeof file.kafka === 'object' && file.kafka !== null ? (file.kafka as Record<string, unknown>) : {};
   return {

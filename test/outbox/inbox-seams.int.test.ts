@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { Registry } from 'prom-client';
-import { InboxConsumer, type BatchControl, type InboxEvent, type Publisher, type PublishRecord, type RecordBatch, type SubscribeOptions, type Subscriber } from '../../outbox';
+import { expandJsonHeaders, InboxConsumer, type BatchControl, type InboxEvent, type Publisher, type PublishRecord, type RecordBatch, type SubscribeOptions, type Subscriber } from '../../outbox';
 import { eventually, type TestDatabase } from '../helpers';
 import { createOutboxDatabase, quietLogger } from './support';
 
@@ -102,6 +102,23 @@ describe('inbox consumer behind the Subscriber and Publisher interfaces (real Po
     expect(subscriber.marked.at(-1)).toBe('249');
     const { values } = await registry.getSingleMetric('strangler_sync_events_total')!.get();
     expect(Object.fromEntries(values.map((value) => [value.labels.outcome, value.value]))).toEqual({ applied: 250, retried: 1 });
+    await inbox.stop();
+  });
+
+  it("reads a record whose headers column Debezium placed as one JSON header 'headers' like one with a header per entry", async () => {
+    expect(expandJsonHeaders({ id: 'e', type: 'T', headers: '{"origin": "legacy", "version": "3"}' })).toEqual({ origin: 'legacy', version: '3', id: 'e', type: 'T', headers: '{"origin": "legacy", "version": "3"}' });
+    expect(expandJsonHeaders({ id: 'e', origin: 'catalog', headers: '{"origin": "legacy"}' }).origin).toBe('catalog');
+    expect(expandJsonHeaders({ id: 'e', headers: 'not json' })).toEqual({ id: 'e', headers: 'not json' });
+    const subscriber = new InMemorySubscriber();
+    const seen: InboxEvent[] = [];
+    const inbox = new InboxConsumer(
+      { name: 'debezium', groupId: 'debezium', topics: ['outbox.event.order'], topicPrefix: 'outbox.event.', pool: db.pool, kafka: { brokers: ['unused:9092'], clientId: 'debezium' } },
+      { logger: quietLogger, registry: new Registry(), handler: async (event) => void seen.push(event), subscriber, publisher: new InMemoryPublisher() },
+    );
+    await inbox.start();
+    const id = randomUUID();
+    await subscriber.deliver({ topic: 'outbox.event.order', partition: 0, highWatermark: '1', records: [{ offset: '0', key: 'o-9', value: Buffer.from('{}'), headers: { id, type: 'OrderPlaced', headers: '{"origin": "orders", "version": "1"}' } }] });
+    expect(seen.map((event) => ({ id: event.id, origin: event.headers.origin, version: event.headers.version }))).toEqual([{ id, origin: 'orders', version: '1' }]);
     await inbox.stop();
   });
 });

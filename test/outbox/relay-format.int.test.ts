@@ -53,6 +53,28 @@ describe.each(['cdc', 'polling'] as const)('%s relay: Debezium EventRouter forma
     }
   });
 
+  it.each(['json', 'both'] as const)("places the headers column as Debezium's EventRouter does with headerPlacement %s", async (headerPlacement) => {
+    const options = testRelayOptions(db, { mode, headerPlacement });
+    await createTopics([`${options.topicPrefix}Order`]);
+    const { relay } = await startRelay(options);
+    try {
+      const client = await db.pool.connect();
+      let id: string;
+      try {
+        id = await append(client, { aggregateType: 'Order', aggregateId: 'o-43', type: 'OrderCreated', payload: { total: 1 }, headers: { origin: 'legacy', version: '2' } });
+      } finally {
+        client.release();
+      }
+      const [record] = await collectRecords({ topics: [`${options.topicPrefix}Order`], count: 1, timeoutMs: 30_000 });
+      expect(JSON.parse(record!.headers.headers!)).toEqual({ origin: 'legacy', version: '2' });
+      expect(record!.headers).toMatchObject({ id, type: 'OrderCreated' });
+      if (headerPlacement === 'json') expect(Object.keys(record!.headers).sort()).toEqual(['headers', 'id', 'type']);
+      else expect(record!.headers).toMatchObject({ origin: 'legacy', version: '2' });
+    } finally {
+      await relay.stop();
+    }
+  });
+
   if (mode === 'cdc') {
     it('publishes events written in insert-then-delete mode (table stays empty) from the WAL alone', async () => {
       const options = testRelayOptions(db, { mode });

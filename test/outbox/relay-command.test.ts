@@ -19,14 +19,20 @@ describe('strangler relay command', () => {
     });
   });
 
+  it('takes the header placement from OUTBOX_HEADER_PLACEMENT, and a config file overrides it', () => {
+    expect(relayInput({ OUTBOX_HEADER_PLACEMENT: 'json' }, {}, {})).toMatchObject({ headerPlacement: 'json' });
+    expect(relayInput({ OUTBOX_HEADER_PLACEMENT: 'json' }, { headerPlacement: 'both' }, {})).toMatchObject({ headerPlacement: 'both' });
+  });
+
   it('names every bad field of a config file and exits through UsageError (code 2)', async () => {
     const file = path.join(os.tmpdir(), `relay-bad-${process.pid}.yaml`);
-    fs.writeFileSync(file, 'mode: stream\nonUnpublishable: drop\nkafka:\n  maxRecordBytes: -1\n');
+    fs.writeFileSync(file, 'mode: stream\nonUnpublishable: drop\nheaderPlacement: single\nkafka:\n  maxRecordBytes: -1\n');
     try {
       const error = await relayCommand.run(['--config', file]).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(UsageError);
       expect((error as Error).message).toMatch(/mode:/);
       expect((error as Error).message).toMatch(/onUnpublishable:/);
+      expect((error as Error).message).toMatch(/headerPlacement:/);
       expect((error as Error).message).toMatch(/kafka\.maxRecordBytes:/);
     } finally {
       fs.rmSync(file, { force: true });

@@ -6,10 +6,10 @@
  *   each event's latency is its commit (as the writer saw it return) to its Kafka acknowledgement.
  * Prints a table, then one JSON line. Env: BENCH_EVENTS (default 100000), BENCH_RATE (2000), BENCH_SECONDS (10).
  */
-import { Client } from 'pg';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { resolveEnvironment, withDatabase } from '../infra';
+import { admin, dropDatabase, percentile, waitFor } from './support';
 import { KafkaPublisher, appendMany, createRelay, migrateOutbox, parseRelayOptions, type OutboxEvent, type PublishRecord, type Publisher } from '../outbox';
 import pg from 'pg';
 
@@ -41,33 +41,6 @@ class TimedPublisher implements Publisher {
     if (!this.firstAckMs) this.firstAckMs = now;
     this.lastAckMs = now;
     for (const record of records) this.ackedAt.set(record.headers.id!, now);
-  }
-}
-
-/** Drops the benchmark database once its slot's walsender has exited (it does so asynchronously after stop). */
-async function dropDatabase(database: string): Promise<void> {
-  const client = new Client({ connectionString: env.databaseUrl });
-  await client.connect();
-  try {
-    for (let attempt = 0; attempt < 100; attempt += 1) {
-      const { rows } = await client.query('select count(*)::int as n from pg_replication_slots where database = $1 and active', [database]);
-      if (rows[0].n === 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    await client.query('select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = $1 and not active', [database]);
-    await client.query(`drop database if exists "${database}" with (force)`);
-  } finally {
-    await client.end();
-  }
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new Client({ connectionString: env.databaseUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
   }
 }
 
@@ -117,14 +90,6 @@ function relayFor(url: string, mode: 'cdc' | 'polling', name: string, publisher:
   return createRelay(options, { logger, registry: new Registry(), publisher });
 }
 
-async function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('benchmark timed out');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 async function throughput(mode: 'cdc' | 'polling'): Promise<number> {
   const database = `${run}_${mode}`;
   await admin(`create database "${database}"`);
@@ -147,10 +112,6 @@ async function throughput(mode: 'cdc' | 'polling'): Promise<number> {
     await pool.end();
     await dropDatabase(database);
   }
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
 async function latency(): Promise<{ p50: number; p99: number; max: number; offered: number }> {

@@ -11,10 +11,11 @@
  * Prints a table, then one JSON line. Env: BENCH_EVENTS (default 50000), BENCH_RATE (2000), BENCH_SECONDS (10),
  * BENCH_PARTITIONS (8; the consumer works on as many at once), BENCH_BATCH (maxBatchEvents, 100).
  */
-import pg, { Client } from 'pg';
+import pg from 'pg';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { resolveEnvironment, withDatabase } from '../infra';
+import { admin, dropDatabase, percentile, waitFor } from './support';
 import { appendMany, createRelay, ensureTopics, InboxConsumer, migrateOutbox, parseRelayOptions, type InboxEvent, type OutboxEvent } from '../outbox';
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
@@ -29,32 +30,6 @@ const AGGREGATES = 1_000;
 const run = `bench_sync_${process.pid}_${Date.now().toString(36)}`;
 /** Each measurement has its own topic, so a consumer reading from the beginning sees only its own events. */
 const prefixOf = (name: string) => `${run.replace(/_/g, '-')}.${name}.`;
-
-async function admin(sql: string): Promise<void> {
-  const client = new Client({ connectionString: env.databaseUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-async function dropDatabase(database: string): Promise<void> {
-  const client = new Client({ connectionString: env.databaseUrl });
-  await client.connect();
-  try {
-    for (let attempt = 0; attempt < 100; attempt += 1) {
-      const { rows } = await client.query('select count(*)::int as n from pg_replication_slots where database = $1 and active', [database]);
-      if (rows[0].n === 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    await client.query('select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = $1 and not active', [database]);
-    await client.query(`drop database if exists "${database}" with (force)`);
-  } finally {
-    await client.end();
-  }
-}
 
 function events(count: number, offset: number): OutboxEvent[] {
   return Array.from({ length: count }, (_, index) => ({
@@ -76,18 +51,6 @@ async function write(pool: pg.Pool, count: number, offset: number): Promise<stri
   } finally {
     client.release();
   }
-}
-
-async function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`benchmark timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
 /** One source database with its relay and one target database with its inbox consumer, for one measurement. */

@@ -12,7 +12,7 @@ export function caseStudyMapping(): Mapping {
   return loaded;
 }
 
-/** The service that owns an aggregate's writes once its route is flipped (the mapping's `owner`). */
+/** The service that owns an aggregate and makes all its writes (the mapping's `owner`). */
 export function ownerOf(aggregateType: AggregateType): string {
   return caseStudyMapping().aggregates.get(aggregateType)!.ownerOrigin;
 }

@@ -83,7 +83,7 @@ async function ensureDatabase(serverUrl: string, name: string): Promise<void> {
 }
 
 /** Before the services had schemas of their own, every database held the monolith's: such a service database cannot be migrated in place. */
-async function refuseSharedSchema(databaseUrl: string, database: string): Promise<void> {
+export async function refuseSharedSchema(databaseUrl: string, database: string): Promise<void> {
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   try {

@@ -3,7 +3,7 @@ import { LEGACY_MIGRATIONS } from './data/schema';
 import { OwnerDelegation } from './delegation';
 import { ReplicaWaiter } from './replica-waiter';
 import { MODULES, MODULE_NAMES } from './modules';
-import { parseMonolithOptions, type MonolithOptions, type MonolithOptionsInput } from './options';
+import { parseMonolithOptions, type MonolithOptionsInput } from './options';
 
 export const LEGACY_ORIGIN = 'legacy';
 
@@ -12,8 +12,6 @@ export const LEGACY_ORIGIN = 'legacy';
  * module (routes -> service -> data). start()/stop().
  */
 export class LegacyMonolith extends HttpApplication {
-  readonly monolithOptions: MonolithOptions;
-
   constructor(input: MonolithOptionsInput, deps: ApplicationDeps) {
     const options = parseMonolithOptions(input);
     const { owners: _owners, replicaWaitMs: _wait, ownerTimeoutMs: _timeout, ...appOptions } = options;
@@ -33,6 +31,5 @@ export class LegacyMonolith extends HttpApplication {
       appOptions,
       deps,
     );
-    this.monolithOptions = options;
   }
 }

@@ -65,11 +65,6 @@ export class OwnerDelegation {
     this.metrics = metrics(registry);
   }
 
-  /** Whether writes of `aggregateType` are made by another service. */
-  isDelegated(aggregateType: AggregateType): boolean {
-    return this.peers.has(aggregateType);
-  }
-
   /** The handler of a write route: sends it to the owner, or `local` when this monolith owns the aggregate. */
   write(aggregateType: AggregateType, local: RequestHandler, also: AlsoCreated[] = []): RequestHandler {
     const peer = this.peers.get(aggregateType);

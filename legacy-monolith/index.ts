@@ -5,5 +5,3 @@ export { LEGACY_MIGRATIONS } from './data/schema';
 export { AGGREGATE_TYPES, findAggregate, saveAggregate, TABLES, type AggregateType, type Order, type OrderItem, type Payment, type Product, type User } from './data/tables';
 export { OwnerDelegation, type DelegationOptions } from './delegation';
 export { ReplicaWaiter } from './replica-waiter';
-
-export const LEGACY_DEFAULT_PORT = 3000;

@@ -7,6 +7,7 @@ import { ConfigError, parseOptions, type HttpApplication } from '../../service-k
 import { createTestDatabase, type TestDatabase } from '../helpers';
 import { APPROVED_CARD, ApiClient, auth, silentLogger } from './fixtures';
 import { legacyProduct, migrateSide } from './shop-data';
+import { refuseSharedSchema } from '../../case-study/stack';
 
 /** A port nothing listens on: bound, then released. */
 async function closedPort(): Promise<number> {
@@ -130,5 +131,20 @@ describe("the monolith's replica waiter", () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     await saveAggregate(database.pool, 'product', arriving, 'catalog');
     expect(await waiting).toBe(true);
+  });
+});
+
+describe('a service database from before the services had schemas of their own', () => {
+  it('is refused with what to drop, and a new or own-schema database is accepted', async () => {
+    const database = await createTestDatabase('sfg_old_layout');
+    try {
+      await expect(refuseSharedSchema(database.url, database.name)).resolves.toBeUndefined();
+      await migrateSide(database.pool, 'catalog');
+      await expect(refuseSharedSchema(database.url, database.name)).resolves.toBeUndefined();
+      await database.pool.query("insert into strangler_migrations (id) values ('shop_001_aggregates')");
+      await expect(refuseSharedSchema(database.url, database.name)).rejects.toThrow(`drop it (dropdb ${database.name})`);
+    } finally {
+      await database.drop();
+    }
   });
 });

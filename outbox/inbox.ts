@@ -23,12 +23,19 @@ export interface InboxEvent {
 /** What a handler may report besides success; the outcome label of strangler_sync_events_total. */
 export type HandlerOutcome = void | 'stale' | 'conflict';
 export type InboxHandler = (event: InboxEvent, client: pg.PoolClient) => Promise<HandlerOutcome>;
+/**
+ * Applies several events of one partition, in offset order, in the caller's transaction; answers one outcome per
+ * event (or nothing: all applied). Lets a handler write a chunk in a few statements instead of one per event.
+ */
+export type InboxBatchHandler = (events: InboxEvent[], client: pg.PoolClient) => Promise<HandlerOutcome[] | void>;
 type Outcome = 'applied' | 'duplicate' | 'stale' | 'conflict';
 
-export interface InboxDeps {
+/** Exactly one of `handler` and `batchHandler`. */
+export type InboxDeps = InboxCommonDeps & ({ handler: InboxHandler; batchHandler?: never } | { batchHandler: InboxBatchHandler; handler?: never });
+
+interface InboxCommonDeps {
   logger: Logger;
   registry: Registry;
-  handler: InboxHandler;
   /** Producer for DLQ records; defaults to a KafkaPublisher on options.kafka. */
   publisher?: Publisher;
   /** The consumer group member; defaults to a KafkaSubscriber on options.kafka and options.groupId. */
@@ -55,6 +62,37 @@ export function expandJsonHeaders(headers: Record<string, string>): Record<strin
   return { ...expanded, ...headers };
 }
 
+/** Marks an error thrown by a per-event handler with the index of the event it failed on (the original is its cause). */
+const FAILED_AT = Symbol('failedAt');
+
+function claimedApplier(deps: InboxDeps): (events: InboxEvent[], client: pg.PoolClient) => Promise<Outcome[]> {
+  const { handler, batchHandler } = deps as { handler?: InboxHandler; batchHandler?: InboxBatchHandler };
+  if ((handler === undefined) === (batchHandler === undefined)) {
+    throw new OutboxError('SFG_OUTBOX_INVALID_OPTIONS', 'invalid inbox dependencies: pass exactly one of handler and batchHandler');
+  }
+  if (batchHandler) {
+    return async (events, client) => {
+      const outcomes = await batchHandler(events, client);
+      if (outcomes === undefined) return events.map(() => 'applied');
+      if (outcomes.length !== events.length) {
+        throw new OutboxError('SFG_OUTBOX_HANDLER_OUTCOMES', `batchHandler answered ${outcomes.length} outcomes for ${events.length} events`, { retriable: false });
+      }
+      return outcomes.map((outcome) => outcome ?? 'applied');
+    };
+  }
+  return async (events, client) => {
+    const outcomes: Outcome[] = [];
+    for (const [index, event] of events.entries()) {
+      try {
+        outcomes.push((await handler!(event, client)) ?? 'applied');
+      } catch (error) {
+        throw Object.assign(new Error('handler failed', { cause: error }), { [FAILED_AT]: index });
+      }
+    }
+    return outcomes;
+  };
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
@@ -73,7 +111,9 @@ export class InboxConsumer {
   private readonly ownsPool: boolean;
   private readonly publisher: Publisher;
   private readonly subscriber: Subscriber;
-  private readonly insertInbox: string;
+  private readonly claimEvents: string;
+  /** Runs the handler on the events claimed in the caller's transaction; an error names the index it failed at, when known. */
+  private readonly applyClaimed: (events: InboxEvent[], client: pg.PoolClient) => Promise<Outcome[]>;
   private readonly lagByPartition = new Map<string, Map<number, number>>();
   private started = false;
   private stopping: Promise<void> | undefined;
@@ -93,7 +133,8 @@ export class InboxConsumer {
       connectionTimeoutMs: kafka.connectionTimeoutMs,
       requestTimeoutMs: kafka.requestTimeoutMs,
     });
-    this.insertInbox = `insert into ${qualified(this.options.schema, 'inbox')} (consumer, event_id) values ($1, $2) on conflict do nothing`;
+    this.claimEvents = `insert into ${qualified(this.options.schema, 'inbox')} (consumer, event_id) select $1, unnest($2::uuid[]) on conflict do nothing returning event_id::text`;
+    this.applyClaimed = claimedApplier(deps);
   }
 
   async start(): Promise<void> {
@@ -144,39 +185,63 @@ export class InboxConsumer {
 
   /**
    * Applies every record of `chunk` in one transaction. When one fails, nothing is applied and the answer names
-   * the failing record and its error (its first attempt).
+   * the failing record and its error (its first attempt), or -1 when no single record is to blame.
    */
   private async applyChunk(
     topic: string,
     partition: number,
     chunk: ConsumedRecord[],
   ): Promise<{ outcomes: Array<{ aggregateType: string; outcome: Outcome }> } | { failedAt: number; error: unknown }> {
+    const events: InboxEvent[] = [];
+    for (const [index, record] of chunk.entries()) {
+      try {
+        events.push(this.decode(topic, partition, record));
+      } catch (error) {
+        return { failedAt: index, error };
+      }
+    }
     const client = await this.pool.connect();
     let broken = false;
-    let index = 0;
     try {
       await client.query('begin');
-      const outcomes: Array<{ aggregateType: string; outcome: Outcome }> = [];
-      for (; index < chunk.length; index += 1) {
-        const event = this.decode(topic, partition, chunk[index]!);
-        outcomes.push({ aggregateType: event.aggregateType, outcome: await this.applyIn(client, event) });
-      }
+      const outcomes = await this.applyIn(client, events);
       await client.query('commit');
-      return { outcomes };
+      return { outcomes: outcomes.map((outcome, index) => ({ aggregateType: events[index]!.aggregateType, outcome })) };
     } catch (error) {
       await client.query('rollback').catch(() => (broken = true));
-      // A failed commit is no event's fault: every record gets its attempts again.
-      return index < chunk.length ? { failedAt: index, error } : { failedAt: -1, error: undefined };
+      const failedAt = (error as { [FAILED_AT]?: number })[FAILED_AT];
+      return failedAt === undefined ? { failedAt: -1, error: undefined } : { failedAt, error: (error as { cause?: unknown }).cause };
     } finally {
       client.release(broken);
     }
   }
 
-  /** Claims the event id in the inbox and runs the handler, in the caller's transaction. */
-  private async applyIn(client: pg.PoolClient, event: InboxEvent): Promise<Outcome> {
-    const claimed = await client.query(this.insertInbox, [this.options.name, event.id]);
-    if (claimed.rowCount === 0) return 'duplicate';
-    return (await this.deps.handler(event, client)) ?? 'applied';
+  /** Claims the events' ids in the inbox (one statement) and runs the handler on those claimed, in the caller's transaction. */
+  private async applyIn(client: pg.PoolClient, events: InboxEvent[]): Promise<Outcome[]> {
+    const claimed = new Set((await client.query<{ event_id: string }>(this.claimEvents, [this.options.name, events.map((event) => event.id)])).rows.map((row) => row.event_id));
+    const outcomes: Outcome[] = [];
+    const fresh: InboxEvent[] = [];
+    const freshAt: number[] = [];
+    for (const [index, event] of events.entries()) {
+      // An id twice in one chunk (a relay re-sent it) is claimed once: its first copy is applied, the others are duplicates.
+      if (claimed.delete(event.id.toLowerCase())) {
+        fresh.push(event);
+        freshAt.push(index);
+        outcomes.push('applied');
+      } else {
+        outcomes.push('duplicate');
+      }
+    }
+    if (fresh.length === 0) return outcomes;
+    try {
+      const results = await this.applyClaimed(fresh, client);
+      for (const [index, outcome] of results.entries()) outcomes[freshAt[index]!] = outcome;
+    } catch (error) {
+      const at = (error as { [FAILED_AT]?: number })[FAILED_AT];
+      if (at !== undefined) (error as { [FAILED_AT]?: number })[FAILED_AT] = freshAt[at];
+      throw error;
+    }
+    return outcomes;
   }
 
   private recordLag(topic: string, partition: number, lag: number): void {
@@ -256,12 +321,12 @@ export class InboxConsumer {
     let broken = false;
     try {
       await client.query('begin');
-      const outcome = await this.applyIn(client, event);
+      const outcome = (await this.applyIn(client, [event]))[0]!;
       await client.query(outcome === 'duplicate' ? 'rollback' : 'commit');
       return outcome;
     } catch (error) {
       await client.query('rollback').catch(() => (broken = true));
-      throw error;
+      throw (error as { [FAILED_AT]?: number })[FAILED_AT] === undefined ? error : (error as { cause: unknown }).cause;
     } finally {
       client.release(broken);
     }

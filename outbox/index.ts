@@ -18,4 +18,4 @@ export { createRelay } from './relay';
 export { DEFAULT_TOPIC_PREFIX, ensureTopics } from './topics';
 export type { RelayDeps } from './leadership';
 export { createRelayMetrics, createInboxMetrics } from './metrics';
-export { expandJsonHeaders, InboxConsumer, type InboxEvent, type InboxHandler, type HandlerOutcome, type InboxDeps } from './inbox';
+export { expandJsonHeaders, InboxConsumer, type InboxEvent, type InboxHandler, type InboxBatchHandler, type HandlerOutcome, type InboxDeps } from './inbox';

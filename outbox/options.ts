@@ -128,7 +128,7 @@ const inboxSchema = z
      * Events of one partition applied in one transaction (one commit, one round of inbox inserts). A batch whose
      * handler fails is rolled back and its events applied one by one, with the retries and DLQ of a single event.
      */
-    maxBatchEvents: z.number().int().min(1).max(10_000).default(100),
+    maxBatchEvents: z.number().int().min(1).max(10_000).default(500),
     /** Partitions worked on at once (each in its own transaction, in order within a partition); needs that many pool connections. */
     partitionsConsumedConcurrently: z.number().int().min(1).max(64).default(4),
   })

@@ -47,6 +47,14 @@ export interface KafkaSubscriberOptions {
   groupId: string;
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /**
+   * How often marked offsets are committed (default 250). kafkajs' auto-commit sends one OffsetCommit after every
+   * batch, which doubles the round trips of a consumer that keeps up with small batches; the inbox makes a
+   * re-delivered record harmless, so committing on an interval costs at most that interval of re-reads after a crash.
+   */
+  commitIntervalMs?: number;
+  /** The longest the broker holds a fetch that has no records yet (default 100). */
+  maxWaitTimeInMs?: number;
 }
 
 function headerStrings(message: KafkaMessage): Record<string, string> {
@@ -58,9 +66,14 @@ function headerStrings(message: KafkaMessage): Record<string, string> {
   return headers;
 }
 
-/** The Subscriber on kafkajs: auto-committed offsets of the records marked processed. */
+/** The Subscriber on kafkajs: offsets of the records marked processed, committed every `commitIntervalMs` and on disconnect. */
 export class KafkaSubscriber implements Subscriber {
   private readonly consumer: Consumer;
+  private readonly commitIntervalMs: number;
+  /** Next offset to commit per `topic\0partition`, marked since the last commit. */
+  private readonly marked = new Map<string, { topic: string; partition: number; offset: string }>();
+  private committing: Promise<void> = Promise.resolve();
+  private commitTimer: NodeJS.Timeout | undefined;
   private connected = false;
 
   constructor(options: KafkaSubscriberOptions) {
@@ -70,15 +83,18 @@ export class KafkaSubscriber implements Subscriber {
       connectionTimeout: options.connectionTimeoutMs,
       requestTimeout: options.requestTimeoutMs,
       logLevel: logLevel.NOTHING,
-    }).consumer({ groupId: options.groupId, maxWaitTimeInMs: 200 });
+    }).consumer({ groupId: options.groupId, maxWaitTimeInMs: options.maxWaitTimeInMs ?? 100 });
+    this.commitIntervalMs = options.commitIntervalMs ?? 250;
   }
 
   async run(options: SubscribeOptions, handler: (batch: RecordBatch, control: BatchControl) => Promise<void>): Promise<void> {
     this.connected = true;
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning });
+    this.commitTimer = setInterval(() => void this.commitMarked(), this.commitIntervalMs);
+    this.commitTimer.unref();
     await this.consumer.run({
-      autoCommit: true,
+      autoCommit: false,
       partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
       eachBatchAutoResolve: false,
       eachBatch: ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) =>
@@ -89,12 +105,38 @@ export class KafkaSubscriber implements Subscriber {
             highWatermark: batch.highWatermark,
             records: batch.messages.map((message) => ({ offset: message.offset, key: message.key?.toString() ?? null, value: message.value, headers: headerStrings(message) })),
           },
-          { markProcessed: resolveOffset, heartbeat, isActive: () => isRunning() && !isStale() },
+          {
+            markProcessed: (offset) => {
+              resolveOffset(offset);
+              this.marked.set(`${batch.topic}\0${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: (BigInt(offset) + 1n).toString() });
+            },
+            heartbeat,
+            isActive: () => isRunning() && !isStale(),
+          },
         ),
     });
   }
 
+  /**
+   * Commits what was marked since the last commit, one commit at a time. A commit that fails (a rebalance moved
+   * the partition: the broker refuses an old generation's commit) is dropped: the records come again, to the inbox.
+   */
+  private commitMarked(): Promise<void> {
+    this.committing = this.committing.then(async () => {
+      if (this.marked.size === 0) return;
+      const offsets = [...this.marked.values()];
+      this.marked.clear();
+      await this.consumer.commitOffsets(offsets).catch(() => undefined);
+    });
+    return this.committing;
+  }
+
   async disconnect(): Promise<void> {
-    if (this.connected) await this.consumer.disconnect();
+    if (!this.connected) return;
+    clearInterval(this.commitTimer);
+    // stop() lets the batches in progress finish; then what they marked is committed while the member is still in the group.
+    await this.consumer.stop();
+    await this.commitMarked();
+    await this.consumer.disconnect();
   }
 }

@@ -105,6 +105,53 @@ describe('inbox consumer behind the Subscriber and Publisher interfaces (real Po
     await inbox.stop();
   });
 
+  it('hands a batchHandler each chunk of claimed events in order, counts its outcomes, and retries a failed chunk one event at a time', async () => {
+    await db.pool.query('create table bulk (event_id uuid primary key, n int not null, txid bigint not null)');
+    const subscriber = new InMemorySubscriber();
+    const calls: number[][] = [];
+    let failures = 1;
+    const batchHandler = async (events: InboxEvent[], client: PoolClient) => {
+      const ns = events.map((event) => (event.payload as { n: number }).n);
+      calls.push(ns);
+      if (ns.includes(42) && failures-- > 0) throw new Error('serialization failure (transient)');
+      await client.query('insert into bulk (event_id, n, txid) select unnest($1::uuid[]), unnest($2::int[]), txid_current()', [events.map((event) => event.id), ns]);
+      return ns.map((n) => (n % 10 === 9 ? 'stale' : undefined));
+    };
+    const registry = new Registry();
+    const inbox = new InboxConsumer(
+      { name: 'bulk', groupId: 'bulk', topics: ['outbox.event.order'], topicPrefix: 'outbox.event.', pool: db.pool, kafka: { brokers: ['unused:9092'], clientId: 'bulk' }, maxBatchEvents: 50, retryBackoffMs: 10 },
+      { logger: quietLogger, registry, batchHandler, subscriber, publisher: new InMemoryPublisher() },
+    );
+    await inbox.start();
+    const ids = Array.from({ length: 120 }, () => randomUUID());
+    const record = (offset: number, n: number) => ({ offset: String(offset), key: 'o-1', value: Buffer.from(JSON.stringify({ n })), headers: { id: ids[n]!, type: 'OrderChanged' } });
+    // Event 7 comes twice in the first chunk (a relay re-sent it); events 100-119 come again in a later delivery.
+    const first = [...Array.from({ length: 8 }, (_, n) => record(n, n)), record(8, 7), ...Array.from({ length: 112 }, (_, k) => record(9 + k, 8 + k))];
+    await subscriber.deliver({ topic: 'outbox.event.order', partition: 0, highWatermark: '121', records: first });
+    await subscriber.deliver({ topic: 'outbox.event.order', partition: 0, highWatermark: '141', records: Array.from({ length: 20 }, (_, k) => record(121 + k, 100 + k)) });
+
+    const { rows } = await db.pool.query('select n, txid from bulk order by n');
+    expect(rows.map((row) => row.n)).toEqual(Array.from({ length: 120 }, (_, n) => n));
+    // Chunks of 50 records: the first claims events 0-48 (7 once) and fails at 42, so its events go one at a time
+    // (the second copy of 7 is a duplicate); the next chunks are one call and one transaction each.
+    expect(calls[0]).toEqual(Array.from({ length: 49 }, (_, n) => n));
+    expect(calls.slice(1, 50)).toEqual(Array.from({ length: 49 }, (_, n) => [n]));
+    expect(calls.slice(50)).toEqual([Array.from({ length: 50 }, (_, k) => 49 + k), Array.from({ length: 21 }, (_, k) => 99 + k)]);
+    expect(new Set(rows.slice(49, 99).map((row) => row.txid)).size).toBe(1);
+    expect(subscriber.marked.at(-1)).toBe('140');
+    const { values } = await registry.getSingleMetric('strangler_sync_events_total')!.get();
+    expect(Object.fromEntries(values.map((value) => [value.labels.outcome, value.value]))).toEqual({ applied: 108, stale: 12, duplicate: 21 });
+    await inbox.stop();
+  });
+
+  it('refuses dependencies with both a handler and a batchHandler, or neither', () => {
+    const options = { name: 'x', groupId: 'x', topics: ['t'], pool: db.pool, kafka: { brokers: ['unused:9092'] } };
+    const base = { logger: quietLogger, registry: new Registry(), subscriber: new InMemorySubscriber(), publisher: new InMemoryPublisher() };
+    const both = { ...base, handler: async () => undefined, batchHandler: async () => undefined } as never;
+    expect(() => new InboxConsumer(options, both)).toThrow(expect.objectContaining({ code: 'SFG_OUTBOX_INVALID_OPTIONS', message: expect.stringContaining('exactly one of handler and batchHandler') }));
+    expect(() => new InboxConsumer(options, base as never)).toThrow(expect.objectContaining({ code: 'SFG_OUTBOX_INVALID_OPTIONS' }));
+  });
+
   it("reads a record whose headers column Debezium placed as one JSON header 'headers' like one with a header per entry", async () => {
     expect(expandJsonHeaders({ id: 'e', type: 'T', headers: '{"origin": "legacy", "version": "3"}' })).toEqual({ origin: 'legacy', version: '3', id: 'e', type: 'T', headers: '{"origin": "legacy", "version": "3"}' });
     expect(expandJsonHeaders({ id: 'e', origin: 'catalog', headers: '{"origin": "legacy"}' }).origin).toBe('catalog');

@@ -40,6 +40,8 @@ live summary of answers per route and status.
                          rollout needs many users to show about 10 %)
   --concurrency <n>      requests in flight at once (default 4)
   --duration-s <s>       stop after s seconds (default: until Ctrl-C)
+  --revisit-after-ms <n> how soon a shopper looks at a placed order and its payment again (default 0: at
+                         once; the proxy's read-your-writes makes the other side wait for the write)
   -h, --help             this text`;
 
 /**
@@ -68,17 +70,19 @@ async function traffic(argv: string[]): Promise<number> {
     concurrency: { type: 'string' },
     shoppers: { type: 'string' },
     'duration-s': { type: 'string' },
+    'revisit-after-ms': { type: 'string' },
   });
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const concurrency = integerOption('concurrency', values.concurrency, { min: 1, fallback: 4 });
   const shoppers = integerOption('shoppers', values.shoppers, { min: 1, fallback: DEFAULT_SHOPPERS });
+  const revisitAfterMs = integerOption('revisit-after-ms', values['revisit-after-ms'], { min: 0, fallback: 0 });
   const durationS = values['duration-s'] === undefined ? undefined : integerOption('duration-s', values['duration-s'], { min: 1 });
   const controller = new AbortController();
   const shutdown = shutdownSignal();
   void shutdown.received.then(() => controller.abort());
   const timer = durationS === undefined ? undefined : setTimeout(() => controller.abort(), durationS * 1_000);
   try {
-    const summary = await runTraffic({ proxyUrl: values.proxy, concurrency, shoppers, signal: controller.signal, live: process.stderr });
+    const summary = await runTraffic({ proxyUrl: values.proxy, concurrency, shoppers, revisitAfterMs, signal: controller.signal, live: process.stderr });
     console.log(summary.table());
     return summary.unexpected() > 0 ? 1 : 0;
   } finally {

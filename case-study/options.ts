@@ -55,6 +55,8 @@ export function stackOptionsSchema(env: NodeJS.ProcessEnv = process.env) {
     stopTimeoutMs: z.number().int().positive().default(10_000),
     /** Run verify for every aggregate this often and export strangler_sync_drift_rows on the monolith's /metrics; 0 = off. */
     driftCheckIntervalMs: z.number().int().nonnegative().default(30_000),
+    /** The proxy's read-your-writes (`consistency`): a shopper's requests wait for the shopper's writes to reach the side serving them. */
+    readYourWrites: z.boolean().default(true),
   });
 }
 

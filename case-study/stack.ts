@@ -189,6 +189,7 @@ export class CaseStudyStack {
     const registry = new Registry();
     const app = create({ host: options.host, databaseUrl, jwtSecret: options.jwtSecret, drainMs: options.stopTimeoutMs }, registry);
     this.track(`${origin} app`, app);
+    app.answerAppliedEvents(replicates);
     await app.start();
     const relay = createRelay(
       {
@@ -240,6 +241,7 @@ export class CaseStudyStack {
         },
       },
       reload: { watchFile: false },
+      consistency: { enabled: options.readYourWrites },
       clusters,
       routes: SHOP_ROUTES.map((route, index) => ({
         id: route.id,

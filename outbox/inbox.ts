@@ -236,6 +236,7 @@ export class InboxConsumer {
     try {
       const results = await this.applyClaimed(fresh, client);
       for (const [index, outcome] of results.entries()) outcomes[freshAt[index]!] = outcome;
+      if (this.options.notifyChannel) await client.query('select pg_notify($1, $2)', [this.options.notifyChannel, this.options.name]);
     } catch (error) {
       const at = (error as { [FAILED_AT]?: number })[FAILED_AT];
       if (at !== undefined) (error as { [FAILED_AT]?: number })[FAILED_AT] = freshAt[at];

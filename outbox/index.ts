@@ -19,3 +19,4 @@ export { DEFAULT_TOPIC_PREFIX, ensureTopics } from './topics';
 export type { RelayDeps } from './leadership';
 export { createRelayMetrics, createInboxMetrics } from './metrics';
 export { expandJsonHeaders, InboxConsumer, type InboxEvent, type InboxHandler, type InboxBatchHandler, type HandlerOutcome, type InboxDeps } from './inbox';
+export { AppliedEvents, appliedEventsHandler, parseWritten, formatWritten, APPLIED_PATH, INBOX_NOTIFY_CHANNEL, WRITTEN_HEADER, type AppliedEventsOptions, type WrittenEntry } from './applied';

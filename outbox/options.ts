@@ -131,6 +131,11 @@ const inboxSchema = z
     maxBatchEvents: z.number().int().min(1).max(10_000).default(500),
     /** Partitions worked on at once (each in its own transaction, in order within a partition); needs that many pool connections. */
     partitionsConsumedConcurrently: z.number().int().min(1).max(64).default(4),
+    /**
+     * Each transaction that applies events also sends a NOTIFY on this channel (delivered at commit), which wakes
+     * AppliedEvents waits (the proxy's read-your-writes) at once; false sends none.
+     */
+    notifyChannel: z.union([identifier, z.literal(false)]).default('strangler_inbox'),
   })
   .refine((options) => options.connectionString !== undefined || options.pool !== undefined, {
     path: ['connectionString'],

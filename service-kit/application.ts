@@ -1,8 +1,8 @@
-import type { Express } from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
 import { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { outboxMigrations, runMigrations, type Migration } from '../outbox';
+import { APPLIED_PATH, AppliedEvents, appliedEventsHandler, outboxMigrations, runMigrations, type Migration } from '../outbox';
 import { Auth } from './auth';
 import { createApiApp } from './http';
 import type { AppOptions } from './options';
@@ -50,6 +50,7 @@ export class HttpApplication {
   private readonly http: HttpService;
   private readonly logger: Logger;
   private readonly parts: ProcessPart[] = [];
+  private appliedEvents: ((req: Request, res: Response, next: NextFunction) => void) | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -63,12 +64,29 @@ export class HttpApplication {
     this.pool.on('error', (error) => this.logger.warn({ err: error }, 'idle database client failed'));
     this.auth = new Auth(options);
     const context: MountContext = { pool: this.pool, auth: this.auth, logger: this.logger, registry: deps.registry, addPart: (part) => this.parts.push(part) };
-    const app = createApiApp({ logger: this.logger, registry: deps.registry, mount: (express) => definition.mount(express, context) });
+    const app = createApiApp({
+      logger: this.logger,
+      registry: deps.registry,
+      mount: (express) => {
+        express.get(APPLIED_PATH, (req, res, next) => (this.appliedEvents ? this.appliedEvents(req, res, next) : next()));
+        definition.mount(express, context);
+      },
+    });
     this.http = new HttpService(app, options);
   }
 
   get url(): string {
     return this.http.url;
+  }
+
+  /**
+   * Answers GET /_strangler/applied (the proxy's read-your-writes) for the events of `aggregateTypes`, which this
+   * process's inbox consumers apply. Call before start().
+   */
+  answerAppliedEvents(aggregateTypes: readonly string[]): void {
+    const applied = new AppliedEvents({ connectionString: this.options.databaseUrl, pool: this.pool, aggregateTypes: [...aggregateTypes], origin: this.origin }, this.logger);
+    this.parts.push(applied);
+    this.appliedEvents = appliedEventsHandler(applied);
   }
 
   async start(): Promise<void> {

@@ -1,10 +1,12 @@
 import type { ClientBase } from 'pg';
-import { append } from '../outbox';
+import { append, formatWritten } from '../outbox';
 
 /** Who is writing and on behalf of which request: becomes the event's `origin` and `traceparent` headers. */
 export interface WriteContext {
   origin: string;
   traceparent?: string;
+  /** Told each event appended (as a `strangler-written` entry), for the response to list what the write wrote. */
+  recordWritten?: (entries: string[]) => void;
 }
 
 export interface DomainEvent {
@@ -22,5 +24,6 @@ export interface DomainEvent {
 export async function recordEvent(client: ClientBase, event: DomainEvent, context: WriteContext): Promise<void> {
   const headers: Record<string, string> = { origin: context.origin, version: String(event.version) };
   if (context.traceparent) headers.traceparent = context.traceparent;
-  await append(client, { aggregateType: event.aggregateType, aggregateId: event.aggregateId, type: event.type, payload: event.payload, headers });
+  const id = await append(client, { aggregateType: event.aggregateType, aggregateId: event.aggregateId, type: event.type, payload: event.payload, headers });
+  context.recordWritten?.([formatWritten(event.aggregateType, id, context.origin)]);
 }

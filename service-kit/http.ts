@@ -2,6 +2,7 @@ import express, { type ErrorRequestHandler, type Express, type Request } from 'e
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { CaseStudyError, PeerAnswerError, ValidationError } from './errors';
+import { WRITTEN_HEADER } from '../outbox';
 import type { WriteContext } from './events';
 
 /** The JSON error body, identical on the monolith and on every service. */
@@ -41,9 +42,23 @@ export function traceparentOf(req: Request): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** The write context of a request: this process's origin and the request's trace. */
+/**
+ * Adds entries to the response's `strangler-written` header: the events a write appended, here or at a peer it
+ * called, which the proxy's read-your-writes waits for on the other side. A rolled-back write lists events that
+ * never commit; the proxy only takes the header from a successful answer.
+ */
+export function writtenRecorderOf(req: Request): (entries: string[]) => void {
+  return (entries) => {
+    const res = req.res;
+    if (!res || res.headersSent || entries.length === 0) return;
+    const existing = res.getHeader(WRITTEN_HEADER);
+    res.setHeader(WRITTEN_HEADER, existing ? `${String(existing)},${entries.join(',')}` : entries.join(','));
+  };
+}
+
+/** The write context of a request: this process's origin, the request's trace, and where to list what it wrote. */
 export function writeContextOf(origin: string, req: Request): WriteContext {
-  return { origin, traceparent: traceparentOf(req) };
+  return { origin, traceparent: traceparentOf(req), recordWritten: writtenRecorderOf(req) };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { WRITTEN_HEADER } from '../outbox';
 import { PeerUnavailableError } from './errors';
 
 export interface PeerResponse<T = unknown> {
@@ -10,6 +11,8 @@ export interface PeerCall {
   /** The caller's bearer token, passed on: the peer checks it with the shared secret. */
   authorization?: string;
   traceparent?: string;
+  /** Told the peer's `strangler-written` entries, so the caller's answer lists what its peers wrote too. */
+  recordWritten?: (entries: string[]) => void;
 }
 
 /**
@@ -43,6 +46,8 @@ export class PeerClient {
       throw new PeerUnavailableError(this.name, error);
     }
     if (response.status >= 500) throw new PeerUnavailableError(`${this.name} (HTTP ${response.status})`);
+    const written = response.headers.get(WRITTEN_HEADER);
+    if (written && call.recordWritten) call.recordWritten(written.split(','));
     return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
   }
 }

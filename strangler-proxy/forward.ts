@@ -5,6 +5,8 @@ import { PassThrough } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { ClusterRuntime } from './cluster';
+import type { ConsistencyTracker } from './consistency';
+import type { RequestIdentity } from './context';
 import { decide } from './decision';
 import { bodyTooLargeError, upstreamConnectError, upstreamTimeoutError, type ProxyError } from './errors';
 import type { FlagContext, FlagProvider } from './flags/provider';
@@ -18,6 +20,7 @@ export interface ForwardingCore {
   flags: FlagProvider;
   metrics: ProxyMetrics;
   shadow: ShadowRunner;
+  consistency: ConsistencyTracker;
   logger: Logger;
 }
 
@@ -215,6 +218,8 @@ export class Exchange {
   private headers!: UpstreamHeaders;
   private attemptCluster!: ClusterRuntime;
   private timedOut = false;
+  /** Whose writes this request must see (read-your-writes): its userId, its session; empty when consistency is off. */
+  private writerKeys: string[] = [];
 
   constructor(
     private readonly core: ForwardingCore,
@@ -238,16 +243,35 @@ export class Exchange {
       this.reject(bodyTooLargeError(route.maxBodyBytes), true);
       return;
     }
-    let context: FlagContext | undefined;
+    let identity: RequestIdentity | undefined;
     if (route.flag !== undefined || route.shadow?.flag !== undefined) {
-      const identity = this.table.identity.read(req.headers, route.useUserId, req.socket.remoteAddress);
+      identity = this.table.identity.read(req.headers, route.useUserId, req.socket.remoteAddress);
       if (identity.newSession) this.identitySession = identity.sessionId;
-      context = identity;
     }
+    const context: FlagContext | undefined = identity;
     const decision = decide(route, this.table.unmatched.cluster, this.core.flags, context ?? NO_CONTEXT, true);
     if (decision.fallback) this.core.metrics.fallbacks.labels(route.id, decision.fallback).inc();
     this.target = decision.target;
-    this.verdictPending = decision.target === 'extracted';
+    if (this.core.consistency.enabled) {
+      identity ??= this.table.identity.read(req.headers, true, req.socket.remoteAddress);
+      if (identity.userId !== undefined) this.writerKeys.push(identity.userId);
+      // A session id made up for this request is a key only when the response sets its cookie. Both keys count: a
+      // sign-up is known by its session, the requests after logging in by their userId too.
+      if (identity.sessionId !== undefined && (!identity.newSession || this.identitySession !== undefined)) this.writerKeys.push(identity.sessionId);
+      const pending = this.core.consistency.pendingFor(this.writerKeys, decision.cluster.name);
+      if (pending) {
+        void this.core.consistency.waitFor(decision.cluster, pending, route.id).then(() => {
+          if (!this.done) this.proceed(decision.cluster, context);
+        });
+        return;
+      }
+    }
+    this.proceed(decision.cluster, context);
+  }
+
+  private proceed(cluster: ClusterRuntime, context: FlagContext | undefined): void {
+    const { route, req } = this;
+    this.verdictPending = this.target === 'extracted';
     this.headers = upstreamHeaders(req, this.requestId, false, this.table.trustForwardedHeaders);
     if (this.contentLength === -1 && Number.isFinite(route.maxBodyBytes)) {
       (req as http.IncomingMessage & Carrier)[EXCHANGE] = this;
@@ -256,11 +280,11 @@ export class Exchange {
     if (this.shouldShadow(context)) {
       this.captured = [];
       if (this.contentLength > 0) {
-        this.bufferBodyThen(decision.cluster);
+        this.bufferBodyThen(cluster);
         return;
       }
     }
-    this.dispatch(decision.cluster);
+    this.dispatch(cluster);
   }
 
   private shouldShadow(context: FlagContext | undefined): boolean {
@@ -348,9 +372,21 @@ export class Exchange {
     }
     this.status = status;
     this.resumeUpstream = resume;
+    if (this.writerKeys.length > 0 && status < 400 && !SAFE_METHODS.has(this.method)) this.recordWritten(rawHeaders);
     const cookie = this.identitySession === undefined ? undefined : this.table.identity.setCookieValue(this.identitySession);
     this.res.writeHead(status, forwardedResponseHeaders(rawHeaders, this.requestId, cookie));
     return true;
+  }
+
+  /** Remembers the events a successful write lists in the consistency header, for this user's later requests. */
+  private recordWritten(rawHeaders: Buffer[]): void {
+    const header = this.core.consistency.header;
+    for (let index = 0; index < rawHeaders.length; index += 2) {
+      const name = rawHeaders[index]!;
+      if (name.length === header.length && name.toString('latin1').toLowerCase() === header) {
+        this.core.consistency.record(this.writerKeys[0]!, this.attemptCluster.name, rawHeaders[index + 1]!.toString('latin1'));
+      }
+    }
   }
 
   /** Streams a body chunk to the client; false pauses undici until the client's socket drains. */

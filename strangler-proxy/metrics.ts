@@ -18,6 +18,9 @@ export interface ProxyMetrics {
   shadowComparisons: Counter<'route' | 'result'>;
   configReloads: Counter<'result'>;
   configReloadFailed: Gauge;
+  consistencyWaits: Counter<'route' | 'outcome'>;
+  consistencyWaitDuration: Histogram<'route'>;
+  consistencyTracked: Gauge;
 }
 
 export function createProxyMetrics(registry: Registry, sources: ProxyGaugeSources): ProxyMetrics {
@@ -85,6 +88,24 @@ export function createProxyMetrics(registry: Registry, sources: ProxyGaugeSource
     configReloadFailed: new Gauge({
       name: 'strangler_proxy_config_reload_failed',
       help: '1 while the last reload attempt failed (the previous route table stays in force)',
+      registers,
+    }),
+    consistencyWaits: new Counter({
+      name: 'strangler_proxy_consistency_waits_total',
+      help: "Requests that waited for their user's recent writes to reach the cluster serving them, by outcome: applied, timeout (went on after consistency.waitMs), error, unsupported (the cluster has no applied endpoint)",
+      labelNames: ['route', 'outcome'],
+      registers,
+    }),
+    consistencyWaitDuration: new Histogram({
+      name: 'strangler_proxy_consistency_wait_seconds',
+      help: "Time a request waited for its user's recent writes to reach the cluster serving it",
+      labelNames: ['route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    consistencyTracked: new Gauge({
+      name: 'strangler_proxy_consistency_tracked_users',
+      help: 'Users (or sessions) whose recent writes the proxy remembers for read-your-writes',
       registers,
     }),
   };

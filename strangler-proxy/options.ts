@@ -141,6 +141,26 @@ function configSchema(env: NodeJS.ProcessEnv) {
       })
       .prefault({}),
     flags: flagsSchema(env),
+    consistency: z
+      .strictObject({
+        /**
+         * Read-your-writes across sides: after a write answered with the `header` entries (the events it wrote), that
+         * user's requests to another cluster wait until that cluster has applied them, for at most `waitMs`.
+         */
+        enabled: z.boolean().default(false),
+        header: z.string().regex(/^[a-z0-9-]+$/, 'a lower-case header name').default('strangler-written'),
+        /** Where every cluster answers whether it has applied events (GET, `?events=...&waitMs=...`). */
+        appliedPath: z.string().startsWith('/').default('/_strangler/applied'),
+        /** The longest a request waits; past it, it goes on to its cluster, which may not show the write yet. */
+        waitMs: positiveMs.max(10_000).default(1_000),
+        /** How long after a write its events are still waited for (well beyond the slowest sync). */
+        windowMs: positiveMs.default(30_000),
+        /** Users (or sessions) with writes in their window, at most; the oldest are forgotten first. */
+        maxTracked: z.number().int().positive().default(100_000),
+        /** Events remembered per user, at most; the oldest are forgotten first. */
+        maxEventsPerUser: z.number().int().positive().max(64).default(32),
+      })
+      .prefault({}),
     shadow: z
       .strictObject({
         queueSize: z.number().int().positive().default(256),

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createAdminHandler } from './admin';
 import { ClusterRuntime } from './cluster';
+import { ConsistencyTracker } from './consistency';
 import { badPathError } from './errors';
 import type { FlagProvider } from './flags/provider';
 import { Exchange, requestIdOf, respondWithError, type ForwardingCore } from './forward';
@@ -50,6 +51,7 @@ export class StranglerProxy {
   private readonly metrics: ProxyMetrics;
   private readonly core: ForwardingCore;
   private readonly shadow: ShadowRunner;
+  private readonly consistency: ConsistencyTracker;
   private readonly logger: Logger;
   private readonly server: http.Server;
   private readonly adminServer: http.Server;
@@ -73,7 +75,8 @@ export class StranglerProxy {
       (route, result) => this.metrics.shadowComparisons.labels(route, result).inc(),
       this.logger.child({ component: 'shadow' }),
     );
-    this.core = { flags: deps.flags, metrics: this.metrics, shadow: this.shadow, logger: this.logger };
+    this.consistency = new ConsistencyTracker(this.config.consistency, () => this.metrics, (cluster, message) => this.logger.warn({ cluster }, message));
+    this.core = { flags: deps.flags, metrics: this.metrics, shadow: this.shadow, consistency: this.consistency, logger: this.logger };
     this.table = this.compile(this.config);
     this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.handle(req, res));
     this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head));
@@ -190,6 +193,7 @@ export class StranglerProxy {
     this.config = { ...config, proxy: previous.proxy, admin: { ...previous.admin, token: config.admin.token }, flags: previous.flags };
     this.table = table;
     this.shadow.configure(config.shadow);
+    this.consistency.configure(config.consistency);
     for (const cluster of retired.values()) if (this.clusters.get(cluster.name) !== cluster) cluster.retire();
   }
 

@@ -1,9 +1,9 @@
 import { Router, type Request } from 'express';
-import { contract, currentUserId, pathId, traceparentOf, validate, writeContextOf, type MountContext } from '../../service-kit';
+import { contract, currentUserId, pathId, traceparentOf, validate, writeContextOf, writtenRecorderOf, type MountContext } from '../../service-kit';
 import { toPublicOrder, type OrderStore } from './orders';
 import type { Caller, OrderSagas } from './sagas';
 
-const callerOf = (req: Request): Caller => ({ authorization: req.headers.authorization, traceparent: traceparentOf(req) });
+const callerOf = (req: Request): Caller => ({ authorization: req.headers.authorization, traceparent: traceparentOf(req), recordWritten: writtenRecorderOf(req) });
 
 /** /api/orders: place, list, read and cancel the signed-in user's orders. */
 export function ordersRouter(context: MountContext, origin: string, store: OrderStore, sagas: OrderSagas): Router {

@@ -17,7 +17,7 @@ interface PublicProduct {
 }
 
 /** The caller's credentials and trace, passed on to the services that own stock and payments. */
-export type Caller = Pick<PeerCall, 'authorization' | 'traceparent'>;
+export type Caller = Pick<PeerCall, 'authorization' | 'traceparent' | 'recordWritten'>;
 
 /** Merges repeated lines and sorts by product id, so concurrent orders reserve products in one order. */
 function normaliseLines(items: PlaceOrder['items']): { productId: string; quantity: number }[] {

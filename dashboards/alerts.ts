@@ -21,6 +21,8 @@ export const THRESHOLDS = {
   dlqWindow: '10m',
   /** How long a circuit must stay out of the closed state (open or half-open) before paging. */
   circuitNotClosedFor: '5m',
+  /** Share of a route's shadow comparisons that find a real difference (lag not counted) that opens a ticket. */
+  shadowMismatchRatio: 0.01,
 } as const;
 
 /** Runbook links point at the runbook sections of docs/dashboards.md (the README links there). */
@@ -135,6 +137,18 @@ ${extractedTrafficFilter}`,
     severity: 'page',
     summary: 'Circuit to {{ $labels.cluster }} has not closed for a long time',
     description: `The proxy at {{ $labels.instance }} has kept its circuit to {{ $labels.cluster }} open or half-open for more than ${t.circuitNotClosedFor}; its routes are served by legacy.`,
+  },
+  {
+    alert: 'StranglerShadowMismatches',
+    // Lag (a difference replication explains) is in the denominator, never in the numerator.
+    expr: `(
+  sum without (instance, result) (rate(strangler_proxy_shadow_comparisons_total{result="mismatch"}[5m]))
+  / sum without (instance, result) (rate(strangler_proxy_shadow_comparisons_total{result=~"match|mismatch|lag"}[5m]))
+) > ${t.shadowMismatchRatio}`,
+    for: '5m',
+    severity: 'ticket',
+    summary: 'Route {{ $labels.route }}: the two sides answer differently',
+    description: '{{ $value | humanizePercentage }} of the shadow comparisons of route {{ $labels.route }} found a real difference (not replication lag) in the last 5 minutes; the proxy keeps the answers (GET /shadow/mismatches, shadow.mismatchLog).',
   },
 ];
 

@@ -10,15 +10,58 @@ export interface CompareRules {
   timestamps: boolean;
   uuids: boolean;
   arrayOrder: boolean;
+  versionPaths: string[][];
+  recheckMs: number;
 }
+
+const splitPath = (path: string) => path.replace(/^\$\.?/, '').replace(/\[(\*|\d+)\]/g, '.$1').split('.').filter(Boolean);
 
 export function compileCompareRules(shadow: ShadowConfig): CompareRules {
   return {
-    ignore: shadow.ignorePaths.map((path) => path.replace(/^\$\.?/, '').replace(/\[(\*|\d+)\]/g, '.$1').split('.').filter(Boolean)),
+    ignore: shadow.ignorePaths.map(splitPath),
     timestamps: shadow.normalise.timestamps,
     uuids: shadow.normalise.uuids,
     arrayOrder: shadow.normalise.arrayOrder,
+    versionPaths: shadow.lag.versionPaths.map(splitPath),
+    recheckMs: shadow.lag.recheckMs,
   };
+}
+
+/** Every value at `path` (`*` = any key or index), with its concrete path. */
+function valuesAt(value: unknown, path: string[], at: string, out: Map<string, unknown>): void {
+  if (path.length === 0) {
+    out.set(at, value);
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  const [head, ...rest] = path;
+  const keys = head === '*' ? Object.keys(value) : [head!];
+  for (const key of keys) if (key in value) valuesAt((value as Record<string, unknown>)[key], rest, `${at}.${key}`, out);
+}
+
+const asVersion = (value: unknown) => (typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : undefined);
+
+/**
+ * Whether two JSON answers hold different versions of the same data at one of the rules' version paths: one side
+ * has not applied a change the other has (replication lag), in either direction.
+ */
+export function versionsDiffer(primary: Buffer, shadow: Buffer, rules: CompareRules): boolean {
+  if (rules.versionPaths.length === 0) return false;
+  const left = parseJson(primary);
+  const right = parseJson(shadow);
+  if (!left.ok || !right.ok) return false;
+  for (const path of rules.versionPaths) {
+    const ours = new Map<string, unknown>();
+    const theirs = new Map<string, unknown>();
+    valuesAt(left.value, path, '$', ours);
+    valuesAt(right.value, path, '$', theirs);
+    for (const [at, value] of ours) {
+      const a = asVersion(value);
+      const b = asVersion(theirs.get(at));
+      if (a !== undefined && b !== undefined && a !== b) return true;
+    }
+  }
+  return false;
 }
 
 function withoutIgnored(value: unknown, paths: string[][]): unknown {

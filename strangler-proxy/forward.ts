@@ -507,7 +507,7 @@ export class Exchange {
       timeoutMs: shadow.timeoutMs,
       maxBodyBytes: shadow.maxBodyBytes,
       rules: shadow.rules,
-      primary: { target: this.target, status: this.status, body: Buffer.concat(this.captured) },
+      primary: { target: this.target, status: this.status, body: Buffer.concat(this.captured), cluster: this.attemptCluster },
       shadow: { target: other, cluster },
     });
   }

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export type Target = 'legacy' | 'extracted';
 export type FallbackReason = 'connect_error' | 'timeout' | 'upstream_5xx' | 'circuit_open' | 'flags_not_ready';
-export type ShadowResult = 'match' | 'mismatch' | 'error' | 'dropped';
+export type ShadowResult = 'match' | 'mismatch' | 'lag' | 'error' | 'dropped';
 
 /** Values sampled when Prometheus scrapes, so the hot path never touches these gauges. */
 export interface ProxyGaugeSources {
@@ -75,7 +75,7 @@ export function createProxyMetrics(registry: Registry, sources: ProxyGaugeSource
     }),
     shadowComparisons: new Counter({
       name: 'strangler_proxy_shadow_comparisons_total',
-      help: 'Shadow comparisons by result: match, mismatch, error (shadow call failed) or dropped (queue full, body too large)',
+      help: 'Shadow comparisons by result: match, mismatch (a real difference), lag (a difference replication lag explains), error (shadow call failed) or dropped (queue full, body too large)',
       labelNames: ['route', 'result'],
       registers,
     }),

@@ -47,6 +47,17 @@ const shadowSchema = z.strictObject({
       arrayOrder: z.boolean().default(false),
     })
     .prefault({}),
+  /**
+   * Differences replication lag explains are counted as `lag`, not `mismatch`: the two answers hold different
+   * versions at one of `versionPaths` (same syntax as ignorePaths), or, after `recheckMs`, both sides asked again
+   * agree (a safe request only; 0 = no recheck).
+   */
+  lag: z
+    .strictObject({
+      versionPaths: z.array(z.string().min(1)).default(['version', '*.version']),
+      recheckMs: z.number().int().min(0).max(60_000).default(500),
+    })
+    .prefault({}),
 });
 
 const routeSchema = z.strictObject({
@@ -166,6 +177,16 @@ function configSchema(env: NodeJS.ProcessEnv) {
         queueSize: z.number().int().positive().default(256),
         concurrency: z.number().int().positive().default(4),
         keepMismatches: z.number().int().positive().default(50),
+        /**
+         * Real mismatches are also appended to this JSON-lines file (relative to the config file), which survives
+         * restarts; past `maxBytes` it is renamed to `<path>.1` (one older file kept) and a new one started.
+         */
+        mismatchLog: z
+          .strictObject({
+            path: z.string().min(1),
+            maxBytes: z.number().int().min(1_024).default(10_485_760),
+          })
+          .optional(),
       })
       .prefault({}),
     reload: z.strictObject({ watchFile: z.boolean().default(true), pollIntervalMs: positiveMs.default(1_000) }).prefault({}),
@@ -310,5 +331,6 @@ export function loadProxyConfigFile(file: string, env: NodeJS.ProcessEnv = proce
   unleash.backupDir = path.resolve(base, unleash.backupDir);
   if (unleash.bootstrapFile) unleash.bootstrapFile = path.resolve(base, unleash.bootstrapFile);
   flagFile.path = path.resolve(base, flagFile.path);
+  if (config.shadow.mismatchLog) config.shadow.mismatchLog.path = path.resolve(base, config.shadow.mismatchLog.path);
   return config;
 }

@@ -1,8 +1,10 @@
+import fs from 'node:fs';
 import http from 'node:http';
 import type { Logger } from 'pino';
 import type { ClusterRuntime } from './cluster';
-import { compareResponses, type CompareRules } from './diff';
+import { compareResponses, versionsDiffer, type CompareRules, type ComparedSide } from './diff';
 import type { ShadowResult, Target } from './metrics';
+import { SAFE_METHODS } from './options';
 
 export interface ShadowJob {
   route: string;
@@ -14,7 +16,7 @@ export interface ShadowJob {
   timeoutMs: number;
   maxBodyBytes: number;
   rules: CompareRules;
-  primary: { target: Target; status: number; body: Buffer };
+  primary: { target: Target; status: number; body: Buffer; cluster: ClusterRuntime };
   shadow: { target: Target; cluster: ClusterRuntime };
 }
 
@@ -33,6 +35,45 @@ export interface ShadowRunnerOptions {
   queueSize: number;
   concurrency: number;
   keepMismatches: number;
+  mismatchLog?: { path: string; maxBytes: number };
+}
+
+/**
+ * Real mismatches as JSON lines in a file that survives restarts, bounded: past `maxBytes` it becomes `<path>.1`
+ * (replacing the previous one) and a new file starts. Appends are queued one after another, off the request path.
+ */
+export class MismatchLog {
+  private size: number;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly path: string,
+    private readonly maxBytes: number,
+    private readonly logger: Logger,
+  ) {
+    this.size = fs.existsSync(path) ? fs.statSync(path).size : 0;
+  }
+
+  append(mismatch: ShadowMismatch): Promise<void> {
+    const line = `${JSON.stringify(mismatch)}\n`;
+    this.writing = this.writing.then(async () => {
+      try {
+        if (this.size > 0 && this.size + Buffer.byteLength(line) > this.maxBytes) {
+          await fs.promises.rename(this.path, `${this.path}.1`);
+          this.size = 0;
+        }
+        await fs.promises.appendFile(this.path, line);
+        this.size += Buffer.byteLength(line);
+      } catch (error) {
+        this.logger.warn({ err: error, path: this.path }, 'could not write the shadow mismatch log');
+      }
+    });
+    return this.writing;
+  }
+
+  flushed(): Promise<void> {
+    return this.writing;
+  }
 }
 
 /**
@@ -46,17 +87,25 @@ export class ShadowRunner {
   private readonly mismatches: ShadowMismatch[] = [];
   private readonly agents = new Map<ClusterRuntime, http.Agent>();
   private readonly idleWaiters: Array<() => void> = [];
+  /** Comparisons waiting for their lag recheck (not holding a worker); bounded by queueSize. */
+  private rechecking = 0;
+  private mismatchLog: MismatchLog | undefined;
   private stopped = false;
 
   constructor(
     private options: ShadowRunnerOptions,
     private readonly record: (route: string, result: ShadowResult) => void,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.configure(options);
+  }
 
   configure(options: ShadowRunnerOptions): void {
     this.options = options;
     this.mismatches.splice(0, Math.max(0, this.mismatches.length - options.keepMismatches));
+    const log = options.mismatchLog;
+    if (!log) this.mismatchLog = undefined;
+    else if (this.mismatchLog?.path !== log.path) this.mismatchLog = new MismatchLog(log.path, log.maxBytes, this.logger);
   }
 
   enqueue(job: ShadowJob): void {
@@ -76,7 +125,8 @@ export class ShadowRunner {
   /** Stops accepting copies and waits for queued ones to finish (each bounded by its timeout). */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.active > 0 || this.queue.length > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (this.active > 0 || this.queue.length > 0 || this.rechecking > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    await this.mismatchLog?.flushed();
     for (const agent of this.agents.values()) agent.destroy();
     this.agents.clear();
   }
@@ -90,9 +140,13 @@ export class ShadowRunner {
         .finally(() => {
           this.active -= 1;
           this.pump();
-          if (this.active === 0 && this.queue.length === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+          this.notifyIdle();
         });
     }
+  }
+
+  private notifyIdle(): void {
+    if (this.active === 0 && this.queue.length === 0 && this.rechecking === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private agentFor(cluster: ClusterRuntime): http.Agent {
@@ -118,9 +172,47 @@ export class ShadowRunner {
       return;
     }
     const { match, differences } = compareResponses(job.primary, response, job.rules);
-    this.record(job.route, match ? 'match' : 'mismatch');
-    if (match) return;
-    this.mismatches.push({
+    if (match) return this.record(job.route, 'match');
+    if (versionsDiffer(job.primary.body, response.body, job.rules)) return this.record(job.route, 'lag');
+    if (job.rules.recheckMs > 0 && SAFE_METHODS.has(job.method)) {
+      if (this.rechecking >= this.options.queueSize) return this.record(job.route, 'dropped');
+      this.rechecking += 1;
+      const timer = setTimeout(() => {
+        this.recheck(job)
+          .then((caughtUp) => (caughtUp ? this.record(job.route, 'lag') : this.recordMismatch(job, response, differences)))
+          .catch((error: unknown) => {
+            this.logger.debug({ err: error, route: job.route }, 'shadow recheck failed');
+            this.recordMismatch(job, response, differences);
+          })
+          .finally(() => {
+            this.rechecking -= 1;
+            this.notifyIdle();
+          });
+      }, job.rules.recheckMs);
+      timer.unref();
+      return;
+    }
+    this.recordMismatch(job, response, differences);
+  }
+
+  /**
+   * Both sides asked again after the lag had time to pass: when the shadow side now answers what the primary
+   * answered, or what the primary answers now, the difference was lag.
+   */
+  private async recheck(job: ShadowJob): Promise<boolean> {
+    const primaryCluster = job.primary.cluster;
+    const [shadow, primary] = await Promise.all([
+      this.send(job),
+      this.send({ ...job, headers: { ...job.headers, host: primaryCluster.hostHeader }, shadow: { target: job.primary.target, cluster: primaryCluster } }),
+    ]);
+    if (shadow === 'too-large') return false;
+    const agrees = (other: ComparedSide | 'too-large') => other !== 'too-large' && compareResponses(other, shadow, job.rules).match;
+    return agrees(job.primary) || agrees(primary) || (primary !== 'too-large' && versionsDiffer(primary.body, shadow.body, job.rules));
+  }
+
+  private recordMismatch(job: ShadowJob, response: ComparedSide, differences: string[]): void {
+    this.record(job.route, 'mismatch');
+    const mismatch: ShadowMismatch = {
       at: new Date().toISOString(),
       route: job.route,
       method: job.method,
@@ -129,8 +221,10 @@ export class ShadowRunner {
       differences,
       primary: { target: job.primary.target, status: job.primary.status, body: job.primary.body.toString('utf8') },
       shadow: { target: job.shadow.target, status: response.status, body: response.body.toString('utf8') },
-    });
+    };
+    this.mismatches.push(mismatch);
     if (this.mismatches.length > this.options.keepMismatches) this.mismatches.shift();
+    void this.mismatchLog?.append(mismatch);
   }
 
   private send(job: ShadowJob): Promise<{ status: number; body: Buffer } | 'too-large'> {

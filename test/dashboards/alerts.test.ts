@@ -43,6 +43,7 @@ describe('alerts', () => {
         'StranglerOutboxDeadLetters',
         'StranglerOutboxLagHigh',
         'StranglerReplicationSlotLagHigh',
+        'StranglerShadowMismatches',
         'StranglerSyncDeadLetters',
       ].sort(),
     );

@@ -113,3 +113,87 @@ describe('strangler proxy shadow traffic', () => {
     expect(legacy.count('POST', '/api/reads/items')).toBe(0);
   });
 });
+
+/** Differences replication lag explains are `lag`; real ones are `mismatch`, kept in memory and in a bounded file. */
+describe('lag-aware shadow comparisons', () => {
+  const legacy = new Upstream('legacy');
+  const catalog = new Upstream('catalog');
+  let dir: string;
+  let logPath: string;
+  let running: RunningProxy;
+
+  const count = async (result: string) => {
+    const text = await running.registry.getSingleMetricAsString('strangler_proxy_shadow_comparisons_total');
+    return Number(new RegExp(`route="products",result="${result}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+  };
+  const settled = async () => ({ lag: await count('lag'), mismatch: await count('mismatch'), match: await count('match') });
+  const fileMismatches = () => [`${logPath}.1`, logPath].filter((file) => fs.existsSync(file)).flatMap((file) => fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line)));
+
+  beforeAll(async () => {
+    await Promise.all([legacy.start(), catalog.start()]);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-shadow-lag-'));
+    logPath = path.join(dir, 'mismatches.jsonl');
+    fs.writeFileSync(path.join(dir, 'flags.yaml'), YAML.stringify({ flags: {} }));
+    const flags = new FileFlagProvider({ path: path.join(dir, 'flags.yaml'), pollIntervalMs: 500 }, { logger: silentLogger });
+    running = await startProxy(
+      {
+        clusters: { legacy: { url: legacy.url }, catalog: { url: catalog.url } },
+        shadow: { keepMismatches: 3, mismatchLog: { path: logPath, maxBytes: 4_096 } },
+        routes: [{ id: 'products', order: 10, match: { path: '/api/products/{**rest}' }, cluster: 'catalog', shadow: { enabled: true, ignorePaths: ['servedBy'], lag: { versionPaths: ['version', 'items.*.version'], recheckMs: 300 } } }],
+      },
+      flags,
+    );
+  });
+  afterAll(async () => {
+    await running.stop();
+    await Promise.all([legacy.kill(), catalog.kill()]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('counts answers holding different versions as lag, in either direction, and keeps no mismatch', async () => {
+    legacy.jsonExtra = { version: 7, stock: 3 };
+    catalog.jsonExtra = { version: 8, stock: 2 };
+    await request(`${running.url}/api/products/json/newer`);
+    await waitFor(settled, (n) => n.lag + n.mismatch === 1, 5_000);
+    legacy.jsonExtra = { items: [{ sku: 'a', version: 4 }, { sku: 'b', version: 2 }] };
+    catalog.jsonExtra = { items: [{ sku: 'a', version: 3 }, { sku: 'b', version: 2 }] };
+    await request(`${running.url}/api/products/json/older`);
+    await waitFor(settled, (n) => n.lag + n.mismatch === 2, 5_000);
+    expect(await settled()).toEqual({ lag: 2, mismatch: 0, match: 0 });
+    expect((await running.adminGet('/shadow/mismatches')).body.mismatches).toHaveLength(0);
+  });
+
+  it('counts a difference that is gone when both sides are asked again as lag', async () => {
+    legacy.jsonExtra = { stock: 5 };
+    catalog.jsonExtra = { stock: 6 };
+    await request(`${running.url}/api/products/json/catching-up`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    catalog.jsonExtra = { stock: 5 }; // the catalog applies the change before the recheck, 300 ms after the copy
+    await waitFor(settled, (n) => n.lag === 3, 5_000);
+    expect((await settled()).mismatch).toBe(0);
+  });
+
+  it('counts a difference that stays, at the same versions, as a mismatch, in memory and in the file', async () => {
+    legacy.jsonExtra = { version: 3, total: 42 };
+    catalog.jsonExtra = { version: 3, total: 43 };
+    await request(`${running.url}/api/products/json/real`);
+    await waitFor(settled, (n) => n.mismatch === 1, 5_000);
+    const { body } = await running.adminGet('/shadow/mismatches');
+    expect(body.mismatches).toEqual([expect.objectContaining({ route: 'products', path: '/api/products/json/real', differences: ['$.total'] })]);
+    await waitFor(async () => fileMismatches().length, (n) => n === 1, 5_000);
+    expect(fileMismatches()[0]).toMatchObject({ route: 'products', path: '/api/products/json/real', differences: ['$.total'] });
+  });
+
+  it('keeps more mismatches in the file than in memory, and bounds the file by rotating it once', async () => {
+    legacy.jsonExtra = { version: 3, total: 42, padding: 'x'.repeat(100) };
+    catalog.jsonExtra = { version: 3, total: 44, padding: 'x'.repeat(100) };
+    for (let i = 0; i < 6; i++) await request(`${running.url}/api/products/json/many-${i}`);
+    await waitFor(settled, (n) => n.mismatch === 7, 10_000);
+    expect((await running.adminGet('/shadow/mismatches')).body.mismatches).toHaveLength(3);
+    await waitFor(async () => fs.existsSync(`${logPath}.1`), (rotated) => rotated, 5_000);
+    expect(fs.statSync(logPath).size).toBeLessThanOrEqual(4_096);
+    // Comparisons run concurrently: the newest lines are the last six, in any order.
+    const kept = await waitFor(async () => fileMismatches().map((line) => line.path as string), (paths) => paths.includes('/api/products/json/many-5'), 5_000);
+    expect(kept.length).toBeGreaterThan(3);
+  });
+});

@@ -77,6 +77,7 @@ describe('compareResponses', () => {
       maxBodyBytes: 1000,
       ignorePaths: ['meta.servedBy', 'items[*].etag'],
       normalise: { timestamps: true, uuids: true, arrayOrder: false },
+      lag: { versionPaths: ['version', '*.version'], recheckMs: 0 },
       ...overrides,
     });
   const side = (status: number, body: unknown) => ({ status, body: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) });

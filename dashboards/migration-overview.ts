@@ -119,16 +119,15 @@ export function migrationOverview(): Dashboard {
         timeseries(
           {
             title: 'Shadow mismatch ratio',
-            description: 'Share of completed shadow comparisons whose responses differed (dropped and failed comparisons excluded).',
+            description:
+              'Share of completed shadow comparisons whose answers really differed (mismatch), and whose difference replication lag explains (lag: different versions, or equal when asked again); dropped and failed comparisons excluded.',
             unit: units.PercentUnit,
-            queries: [
-              {
-                expr:
-                  `sum by (route) (rate(strangler_proxy_shadow_comparisons_total{${ROUTE}, result="mismatch"}[$__rate_interval]))\n` +
-                  `/ sum by (route) (rate(strangler_proxy_shadow_comparisons_total{${ROUTE}, result=~"match|mismatch"}[$__rate_interval]))`,
-                legend: '{{route}}',
-              },
-            ],
+            queries: (['mismatch', 'lag'] as const).map((result) => ({
+              expr:
+                `sum by (route) (rate(strangler_proxy_shadow_comparisons_total{${ROUTE}, result="${result}"}[$__rate_interval]))\n` +
+                `/ sum by (route) (rate(strangler_proxy_shadow_comparisons_total{${ROUTE}, result=~"match|mismatch|lag"}[$__rate_interval]))`,
+              legend: `{{route}} ${result}`,
+            })),
           },
           { min: 0, max: 1 },
         ),

@@ -47,7 +47,8 @@ function catalogApply(): InboxHandler {
 /**
  * An upstream HTTP service standing in for legacy or an extracted service (the proxy's backends, not a component
  * under test). /users answers name the side (so shadow comparisons of users mismatch); /catalog and /orders answers
- * are identical on both sides.
+ * are identical on both sides, except that every third /catalog answer of the extracted side is a version ahead
+ * (a shadow comparison the proxy counts as lag).
  */
 function upstream(side: 'legacy' | 'extracted'): http.Server {
   let users = 0;
@@ -55,7 +56,10 @@ function upstream(side: 'legacy' | 'extracted'): http.Server {
     const url = req.url ?? '/';
     const send = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (url === '/healthz') return send(200, { ok: true });
-    if (!url.startsWith('/users/')) return send(200, { items: ['kettle', 'teapot'], path: url });
+    if (!url.startsWith('/users/')) {
+      const ahead = side === 'extracted' && url.startsWith('/catalog/') && Number(url.slice(url.lastIndexOf('/') + 1)) % 3 === 0;
+      return send(200, { items: ['kettle', 'teapot'], path: url, version: ahead ? 2 : 1 });
+    }
     if (side === 'legacy') return send(200, { servedBy: side });
     users += 1;
     const status = users % FAILURE_EVERY === 0 ? 502 : 200;

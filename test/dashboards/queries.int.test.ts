@@ -101,7 +101,7 @@ describe('every dashboard and rule expression on the real Prometheus', () => {
     const expected = {
       outcomes: ['applied', 'conflict', 'dlq', 'duplicate', 'retried', 'stale'],
       fallbacks: ['circuit_open', 'connect_error', 'flags_not_ready'],
-      shadow: ['dropped', 'match', 'mismatch'],
+      shadow: ['dropped', 'lag', 'match', 'mismatch'],
       reloads: ['failure', 'success'],
     };
     const observe = async () => ({

@@ -9,7 +9,7 @@
  *   event's latency is its commit (as the writer saw it return) to the handler's write on the other database (the
  *   batch's commit follows in the same transaction, within its few milliseconds).
  * Prints a table, then one JSON line. Env: BENCH_EVENTS (default 50000), BENCH_RATE (2000), BENCH_SECONDS (10),
- * BENCH_WARMUP_SECONDS (3, offered before the measured seconds and not counted), BENCH_PARTITIONS (4; the consumer works on as many at once), BENCH_BATCH (maxBatchEvents, 500).
+ * BENCH_WARMUP_SECONDS (3, offered before the measured seconds and not counted), BENCH_PARTITIONS (2; the consumer works on as many at once), BENCH_BATCH (maxBatchEvents, 500).
  */
 import pg from 'pg';
 import pino from 'pino';
@@ -24,7 +24,7 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 50_000);
 const RATE = Number(process.env.BENCH_RATE ?? 2_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
-const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 4);
+const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 2);
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
 const PER_TX = 20;
 const AGGREGATES = 1_000;

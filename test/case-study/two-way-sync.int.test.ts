@@ -81,6 +81,26 @@ describe.each(['cdc', 'polling'] as const)('writes through the owner, and sync b
     expect(await syncCount('legacy', { outcome: 'conflict' })).toBe(0);
   });
 
+  it('lists in strangler-written every event a write made, through the monolith and the services it called, each applied by the monolith\'s inbox', async () => {
+    const email = `written-${Date.now()}@shop.test`;
+    await api('legacy').request('POST', '/api/users', { body: { email, name: 'Wren', password: 'written-password' } });
+    const { token } = (await api('legacy').request<{ token: string }>('POST', '/api/users/login', { body: { email, password: 'written-password' } })).body;
+    const product = await api('legacy').request<{ id: string }>('POST', '/api/products', { token, body: { sku: `WRIT-${Date.now()}`, name: 'Listed teapot', priceCents: 900, currency: 'EUR', stock: 4 } });
+    const response = await fetch(`${test.stack.node('legacy').app.url}/api/orders`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ items: [{ productId: product.body.id, quantity: 1 }], card: APPROVED_CARD }),
+    });
+    expect(response.status).toBe(201);
+    const entries = (response.headers.get('strangler-written') ?? '').split(',').map((entry) => /^(\w+):([0-9a-f-]{36})@(\w+)$/.exec(entry));
+    expect(entries.every(Boolean)).toBe(true);
+    // Stock reserved at the catalog, payment authorised and captured at payments, the order at the orders service.
+    expect(entries.map((match) => `${match![1]}@${match![3]}`).sort()).toEqual(['order@orders', 'payment@payments', 'payment@payments', 'product@catalog']);
+    // They are the ids the monolith's inbox records as it applies those events (what the proxy's wait checks).
+    const ids = entries.map((match) => match![2]!);
+    await eventually(async () => (await test.stack.node('legacy').app.pool.query('select 1 from inbox where event_id = any($1::uuid[])', [ids])).rowCount === ids.length, 30_000, 'every listed event in the monolith\'s inbox');
+  });
+
   it('serialises concurrent writes to one product through both sides at its owner: two versions, both kept, no conflict', async () => {
     const email = `owner-${Date.now()}@shop.test`;
     await api('legacy').request('POST', '/api/users', { body: { email, name: 'Cy', password: 'owner-password' } });

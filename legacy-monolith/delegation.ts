@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { PeerClient, traceparentOf, writtenRecorderOf } from '../service-kit';
+import { peerCallOf, PeerClient } from '../service-kit';
 import { TABLES, type AggregateType } from './data/tables';
 import type { ReplicaWaiter } from './replica-waiter';
 
@@ -72,7 +72,7 @@ export class OwnerDelegation {
     return async (req, res) => {
       let answer;
       try {
-        answer = await peer.request<Record<string, unknown>>(req.method, req.originalUrl, { body: bodyOf(req), authorization: req.headers.authorization, traceparent: traceparentOf(req), recordWritten: writtenRecorderOf(req) });
+        answer = await peer.request<Record<string, unknown>>(req.method, req.originalUrl, { ...peerCallOf(req), body: bodyOf(req) });
       } catch (error) {
         this.metrics.writes.inc({ aggregatetype: aggregateType, outcome: 'unavailable' });
         throw error;

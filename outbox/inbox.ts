@@ -62,8 +62,15 @@ export function expandJsonHeaders(headers: Record<string, string>): Record<strin
   return { ...expanded, ...headers };
 }
 
-/** Marks an error thrown by a per-event handler with the index of the event it failed on (the original is its cause). */
-const FAILED_AT = Symbol('failedAt');
+/** A per-event handler failed: which of the events handed over it failed on; the handler's own error is the cause. */
+class HandlerFailure extends Error {
+  constructor(
+    public index: number,
+    cause: unknown,
+  ) {
+    super('handler failed', { cause });
+  }
+}
 
 function claimedApplier(deps: InboxDeps): (events: InboxEvent[], client: pg.PoolClient) => Promise<Outcome[]> {
   const { handler, batchHandler } = deps as { handler?: InboxHandler; batchHandler?: InboxBatchHandler };
@@ -86,7 +93,7 @@ function claimedApplier(deps: InboxDeps): (events: InboxEvent[], client: pg.Pool
       try {
         outcomes.push((await handler!(event, client)) ?? 'applied');
       } catch (error) {
-        throw Object.assign(new Error('handler failed', { cause: error }), { [FAILED_AT]: index });
+        throw new HandlerFailure(index, error);
       }
     }
     return outcomes;
@@ -209,8 +216,7 @@ export class InboxConsumer {
       return { outcomes: outcomes.map((outcome, index) => ({ aggregateType: events[index]!.aggregateType, outcome })) };
     } catch (error) {
       await client.query('rollback').catch(() => (broken = true));
-      const failedAt = (error as { [FAILED_AT]?: number })[FAILED_AT];
-      return failedAt === undefined ? { failedAt: -1, error: undefined } : { failedAt, error: (error as { cause?: unknown }).cause };
+      return error instanceof HandlerFailure ? { failedAt: error.index, error: error.cause } : { failedAt: -1, error: undefined };
     } finally {
       client.release(broken);
     }
@@ -238,8 +244,8 @@ export class InboxConsumer {
       for (const [index, outcome] of results.entries()) outcomes[freshAt[index]!] = outcome;
       if (this.options.notifyChannel) await client.query('select pg_notify($1, $2)', [this.options.notifyChannel, this.options.name]);
     } catch (error) {
-      const at = (error as { [FAILED_AT]?: number })[FAILED_AT];
-      if (at !== undefined) (error as { [FAILED_AT]?: number })[FAILED_AT] = freshAt[at];
+      // The handler saw only the claimed events: name the failing one by its place in `events`.
+      if (error instanceof HandlerFailure) error.index = freshAt[error.index]!;
       throw error;
     }
     return outcomes;
@@ -327,7 +333,7 @@ export class InboxConsumer {
       return outcome;
     } catch (error) {
       await client.query('rollback').catch(() => (broken = true));
-      throw (error as { [FAILED_AT]?: number })[FAILED_AT] === undefined ? error : (error as { cause: unknown }).cause;
+      throw error instanceof HandlerFailure ? error.cause : error;
     } finally {
       client.release(broken);
     }

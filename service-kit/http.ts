@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { CaseStudyError, PeerAnswerError, ValidationError } from './errors';
 import { WRITTEN_HEADER } from '../outbox';
 import type { WriteContext } from './events';
+import type { PeerCall } from './peer';
 
 /** The JSON error body, identical on the monolith and on every service. */
 export interface ErrorBody {
@@ -54,6 +55,11 @@ export function writtenRecorderOf(req: Request): (entries: string[]) => void {
     const existing = res.getHeader(WRITTEN_HEADER);
     res.setHeader(WRITTEN_HEADER, existing ? `${String(existing)},${entries.join(',')}` : entries.join(','));
   };
+}
+
+/** What a call to a peer passes on from the request being served: its bearer token, its trace, and where to list what the peer wrote. */
+export function peerCallOf(req: Request): Pick<PeerCall, 'authorization' | 'traceparent' | 'recordWritten'> {
+  return { authorization: req.headers.authorization, traceparent: traceparentOf(req), recordWritten: writtenRecorderOf(req) };
 }
 
 /** The write context of a request: this process's origin, the request's trace, and where to list what it wrote. */

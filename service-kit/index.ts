@@ -10,7 +10,7 @@ export { contract } from './contract';
 export { withTransaction } from './db';
 export * from './errors';
 export { recordEvent, type DomainEvent, type WriteContext } from './events';
-export { createApiApp, errorBody, traceparentOf, writeContextOf, writtenRecorderOf, type ErrorBody } from './http';
+export { createApiApp, errorBody, traceparentOf, writeContextOf, writtenRecorderOf, peerCallOf, type ErrorBody } from './http';
 export { appOptionsSchema, appOptionsShape, baseUrl, DEMO_JWT_SECRET, parseAppOptions, parseOptions, type AppOptions, type AppOptionsInput } from './options';
 export { hashPassword, verifyPassword } from './passwords';
 export { authoriseCard, cardSchema, TEST_CARDS, type Authorisation, type Card } from './payment-gateway';

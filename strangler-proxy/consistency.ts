@@ -28,7 +28,7 @@ interface UserWrites {
  */
 export class ConsistencyTracker {
   private readonly users = new Map<string, UserWrites>();
-  private warnedUnsupported = new Set<string>();
+  private readonly warnedUnsupported = new Set<string>();
 
   constructor(
     private config: ConsistencyConfig,

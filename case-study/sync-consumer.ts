@@ -23,7 +23,7 @@ export interface SyncConsumerOptions {
  * the inbox row and the replica write commit in one transaction) whose handler is the framework's MappingApplier
  * over case-study/mapping.yaml (version and conflict rules). It never writes an outbox event: that, and the origin
  * check, prevent loops. All sides share the topics `<topicPrefix><aggregatetype>`, so a side also reads its own
- * events back; they are counted as stale without touching the row.
+ * events back; they are skipped before any transaction (outcome `skipped`).
  */
 export class SyncConsumer {
   private readonly inbox: InboxConsumer;
@@ -44,7 +44,12 @@ export class SyncConsumer {
         maxAttempts: options.maxAttempts,
         fromBeginning: true,
       },
-      { logger: deps.logger, registry: deps.registry, handler: (event, client) => this.handle(event, client) },
+      {
+        logger: deps.logger,
+        registry: deps.registry,
+        handler: (event, client) => this.handle(event, client),
+        skip: (event) => event.headers.origin === options.origin,
+      },
     );
   }
 

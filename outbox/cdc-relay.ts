@@ -8,6 +8,12 @@ import { PublishPipeline, type OutboxRow } from './pipeline';
 import { qualified, quoteIdent } from './sql';
 
 const keepText = (raw: unknown) => raw;
+/**
+ * Longest a confirmed position waits before it is sent: one standby status update then covers every transaction
+ * confirmed meanwhile (under load, one per commit in the database, most of them with no outbox row) instead of a
+ * socket write each. A restart re-sends at most this much, which the inbox drops as duplicates.
+ */
+const ACKNOWLEDGE_COALESCE_MS = 20;
 
 /** The socket under pg-logical-replication's connection, to pause the stream while Kafka catches up. */
 function replicationSocket(service: LogicalReplicationService): Socket | undefined {
@@ -77,12 +83,21 @@ export class CdcRelay extends LeaderElectedRelay {
     let serverLsn = '0/0';
     let accepting = true;
     let paused = false;
-    /** Every confirmation goes through here: never backwards, and only at transaction boundaries. */
+    let acknowledgeTimer: NodeJS.Timeout | undefined;
+    const acknowledgeConfirmed = () => {
+      clearTimeout(acknowledgeTimer);
+      acknowledgeTimer = undefined;
+      void service.acknowledge(beforeLsn(formatLsn(confirmed))).catch(() => undefined);
+    };
+    /**
+     * Every confirmation goes through here: never backwards, and only at transaction boundaries. The server hears
+     * of it within ACKNOWLEDGE_COALESCE_MS, in one status update for every transaction confirmed meanwhile.
+     */
     const confirm = (lsn: string) => {
       const value = parseLsn(lsn);
       if (value <= confirmed) return;
       confirmed = value;
-      void service.acknowledge(beforeLsn(lsn));
+      acknowledgeTimer ??= setTimeout(acknowledgeConfirmed, ACKNOWLEDGE_COALESCE_MS);
     };
     const pipeline = new PublishPipeline<string>(options, {
       publisher: this.publisher,
@@ -163,6 +178,7 @@ export class CdcRelay extends LeaderElectedRelay {
       accepting = false;
       transaction = undefined;
       const drained = await pipeline.drain(options.stopTimeoutMs);
+      if (acknowledgeTimer) acknowledgeConfirmed();
       logger.info({ drained }, 'relay drained');
     } catch (error) {
       pipeline.abort();
@@ -170,6 +186,7 @@ export class CdcRelay extends LeaderElectedRelay {
     } finally {
       accepting = false;
       clearInterval(heartbeat);
+      clearTimeout(acknowledgeTimer);
       await service.destroy().catch(() => undefined);
       // destroy() drops every listener, but a late FATAL from the server (e.g. the database being dropped) can still
       // reach the service through its connection; without a listener EventEmitter2 would throw it.

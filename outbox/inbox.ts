@@ -28,7 +28,7 @@ export type InboxHandler = (event: InboxEvent, client: pg.PoolClient) => Promise
  * event (or nothing: all applied). Lets a handler write a chunk in a few statements instead of one per event.
  */
 export type InboxBatchHandler = (events: InboxEvent[], client: pg.PoolClient) => Promise<HandlerOutcome[] | void>;
-type Outcome = 'applied' | 'duplicate' | 'stale' | 'conflict';
+type Outcome = 'applied' | 'duplicate' | 'stale' | 'conflict' | 'skipped';
 
 /** Exactly one of `handler` and `batchHandler`. */
 export type InboxDeps = InboxCommonDeps & ({ handler: InboxHandler; batchHandler?: never } | { batchHandler: InboxBatchHandler; handler?: never });
@@ -40,6 +40,11 @@ interface InboxCommonDeps {
   publisher?: Publisher;
   /** The consumer group member; defaults to a KafkaSubscriber on options.kafka and options.groupId. */
   subscriber?: Subscriber;
+  /**
+   * Events it answers true for are passed over before any transaction: not claimed in the inbox, not handed to the
+   * handler, counted as outcome `skipped`. For events known to need nothing, such as a side's own events read back.
+   */
+  skip?: (event: InboxEvent) => boolean;
 }
 
 /**
@@ -122,6 +127,8 @@ export class InboxConsumer {
   /** Runs the handler on the events claimed in the caller's transaction; an error names the index it failed at, when known. */
   private readonly applyClaimed: (events: InboxEvent[], client: pg.PoolClient) => Promise<Outcome[]>;
   private readonly lagByPartition = new Map<string, Map<number, number>>();
+  /** Records decoded for `skip`, so the chunk that applies them does not decode them again. */
+  private readonly decoded = new WeakMap<ConsumedRecord, InboxEvent>();
   private started = false;
   private stopping: Promise<void> | undefined;
 
@@ -171,9 +178,10 @@ export class InboxConsumer {
     const { maxBatchEvents } = this.options;
     for (let start = 0; start < batch.records.length; start += maxBatchEvents) {
       if (!control.isActive()) return;
-      const chunk = batch.records.slice(start, start + maxBatchEvents);
-      const result = chunk.length > 1 ? await this.applyChunk(batch.topic, batch.partition, chunk) : { failedAt: 0, error: undefined };
-      const last = chunk[chunk.length - 1]!;
+      const received = batch.records.slice(start, start + maxBatchEvents);
+      const last = received[received.length - 1]!;
+      const chunk = this.withoutSkipped(batch.topic, batch.partition, received);
+      const result = chunk.length > 1 ? await this.applyChunk(batch.topic, batch.partition, chunk) : chunk.length === 1 ? { failedAt: 0, error: undefined } : { outcomes: [] };
       if ('outcomes' in result) {
         for (const { aggregateType, outcome } of result.outcomes) this.metrics.outcome(aggregateType, outcome);
         control.markProcessed(last.offset);
@@ -184,10 +192,29 @@ export class InboxConsumer {
           await this.handle(batch.topic, batch.partition, record, index === result.failedAt ? result.error : undefined);
           control.markProcessed(record.offset);
         }
+        // Records skipped after the last one applied are done as well.
+        if (chunk.at(-1) !== last) control.markProcessed(last.offset);
       }
       await control.heartbeat();
       this.recordLag(batch.topic, batch.partition, Number(batch.highWatermark) - Number(last.offset) - 1);
     }
+  }
+
+  /** The records `deps.skip` does not pass over (a record that does not decode stays, to fail where it is applied). */
+  private withoutSkipped(topic: string, partition: number, records: ConsumedRecord[]): ConsumedRecord[] {
+    const { skip } = this.deps;
+    if (!skip) return records;
+    return records.filter((record) => {
+      let event: InboxEvent;
+      try {
+        event = this.decode(topic, partition, record);
+      } catch {
+        return true;
+      }
+      if (!skip(event)) return true;
+      this.metrics.outcome(event.aggregateType, 'skipped');
+      return false;
+    });
   }
 
   /**
@@ -269,6 +296,8 @@ export class InboxConsumer {
   }
 
   private decode(topic: string, partition: number, message: ConsumedRecord): InboxEvent {
+    const known = this.decoded.get(message);
+    if (known) return known;
     const headers = expandJsonHeaders(message.headers);
     const id = headers.id ?? '';
     if (!UUID.test(id)) throw new OutboxError('SFG_OUTBOX_INVALID_EVENT', `record has no uuid 'id' header (got "${id}")`);
@@ -280,7 +309,7 @@ export class InboxConsumer {
         throw new OutboxError('SFG_OUTBOX_INVALID_EVENT', `value is not JSON: ${(error as Error).message}`, { cause: error });
       }
     }
-    return {
+    const event: InboxEvent = {
       id,
       type: headers.type ?? '',
       aggregateType: this.aggregateTypeOf(topic),
@@ -291,6 +320,8 @@ export class InboxConsumer {
       partition,
       offset: message.offset,
     };
+    this.decoded.set(message, event);
+    return event;
   }
 
   /** Applies one record with its retries and DLQ; `failedOnce` is the error of a first attempt already made (in a chunk). */

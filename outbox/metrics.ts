@@ -83,7 +83,7 @@ export function createInboxMetrics(registry: Registry, consumer: string) {
   const registers = [registry];
   const events = reuse(registry, 'strangler_sync_events_total', () => new Counter({
     name: 'strangler_sync_events_total',
-    help: 'Events handled by an inbox consumer, by outcome: applied, duplicate, stale, conflict, retried, dlq.',
+    help: 'Events handled by an inbox consumer, by outcome: applied, duplicate, stale, conflict, skipped, retried, dlq.',
     labelNames: ['consumer', 'aggregatetype', 'outcome'] as const,
     registers,
   }));

@@ -144,6 +144,33 @@ describe('inbox consumer behind the Subscriber and Publisher interfaces (real Po
     await inbox.stop();
   });
 
+  it('passes over the events skip() answers true for: no transaction, no inbox row, counted as skipped, offsets still committed', async () => {
+    await db.pool.query('create table echoes (event_id uuid primary key, n int not null)');
+    const subscriber = new InMemorySubscriber();
+    const handled: number[] = [];
+    const handler = async (event: InboxEvent, client: PoolClient) => {
+      handled.push((event.payload as { n: number }).n);
+      await client.query('insert into echoes (event_id, n) values ($1, $2)', [event.id, (event.payload as { n: number }).n]);
+    };
+    const registry = new Registry();
+    const inbox = new InboxConsumer(
+      { name: 'echoes', groupId: 'echoes', topics: ['outbox.event.order'], topicPrefix: 'outbox.event.', pool: db.pool, kafka: { brokers: ['unused:9092'], clientId: 'echoes' }, maxBatchEvents: 4 },
+      { logger: quietLogger, registry, handler, subscriber, publisher: new InMemoryPublisher(), skip: (event) => event.headers.origin === 'orders' },
+    );
+    await inbox.start();
+    // Every third event is this side's own; the last chunk (offsets 8-9) holds only its own events.
+    const origin = (n: number) => (n % 3 === 0 || n >= 8 ? 'orders' : 'legacy');
+    const records = Array.from({ length: 10 }, (_, n) => ({ offset: String(n), key: 'o-1', value: Buffer.from(JSON.stringify({ n })), headers: { id: randomUUID(), type: 'OrderChanged', origin: origin(n) } }));
+    await subscriber.deliver({ topic: 'outbox.event.order', partition: 0, highWatermark: '10', records });
+    expect(handled).toEqual([1, 2, 4, 5, 7]);
+    const inboxRows = await db.pool.query("select event_id::text from inbox where consumer = 'echoes'");
+    expect(inboxRows.rows.map((row) => row.event_id).sort()).toEqual([1, 2, 4, 5, 7].map((n) => records[n]!.headers.id).sort());
+    expect(subscriber.marked.at(-1)).toBe('9');
+    const { values } = await registry.getSingleMetric('strangler_sync_events_total')!.get();
+    expect(Object.fromEntries(values.map((value) => [value.labels.outcome, value.value]))).toEqual({ applied: 5, skipped: 5 });
+    await inbox.stop();
+  });
+
   it('refuses dependencies with both a handler and a batchHandler, or neither', () => {
     const options = { name: 'x', groupId: 'x', topics: ['t'], pool: db.pool, kafka: { brokers: ['unused:9092'] } };
     const base = { logger: quietLogger, registry: new Registry(), subscriber: new InMemorySubscriber(), publisher: new InMemoryPublisher() };

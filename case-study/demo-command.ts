@@ -1,10 +1,10 @@
 import path from 'node:path';
 import pino from 'pino';
-import { integerOption, parseCommandArgs, UsageError, type Command } from '../cli/command';
+import { integerOption, parseCommandArgs, shareOption, UsageError, type Command } from '../cli/command';
 import { up, resolveEnvironment, unleashBaseUrl } from '../infra';
 import { CASE_STUDY_MAPPING_FILE } from './mapping';
 import { CaseStudyStack, DEMO_USER, type StackOptionsInput } from '.';
-import { DEFAULT_SHOPPERS, runTraffic } from './traffic';
+import { DEFAULT_MIX, DEFAULT_SHOPPERS, runTraffic } from './traffic';
 
 const help = `Usage: npm start -- [options]
        npm run demo:traffic -- [options]
@@ -42,6 +42,9 @@ live summary of answers per route and status.
   --duration-s <s>       stop after s seconds (default: until Ctrl-C)
   --revisit-after-ms <n> how soon a shopper looks at a placed order and its payment again (default 0: at
                          once; the proxy's read-your-writes makes the other side wait for the write)
+  --order-share <x>      share of visits that place an order, 0 to 1 (default ${DEFAULT_MIX.orderShare}: a write-heavy
+                         shop; real shops convert a few percent of visits)
+  --cancel-share <x>     share of revisited orders that get cancelled, 0 to 1 (default ${DEFAULT_MIX.cancelShare})
   -h, --help             this text`;
 
 /**
@@ -71,18 +74,21 @@ async function traffic(argv: string[]): Promise<number> {
     shoppers: { type: 'string' },
     'duration-s': { type: 'string' },
     'revisit-after-ms': { type: 'string' },
+    'order-share': { type: 'string' },
+    'cancel-share': { type: 'string' },
   });
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const concurrency = integerOption('concurrency', values.concurrency, { min: 1, fallback: 4 });
   const shoppers = integerOption('shoppers', values.shoppers, { min: 1, fallback: DEFAULT_SHOPPERS });
   const revisitAfterMs = integerOption('revisit-after-ms', values['revisit-after-ms'], { min: 0, fallback: 0 });
+  const mix = { orderShare: shareOption('order-share', values['order-share'], DEFAULT_MIX.orderShare), cancelShare: shareOption('cancel-share', values['cancel-share'], DEFAULT_MIX.cancelShare) };
   const durationS = values['duration-s'] === undefined ? undefined : integerOption('duration-s', values['duration-s'], { min: 1 });
   const controller = new AbortController();
   const shutdown = shutdownSignal();
   void shutdown.received.then(() => controller.abort());
   const timer = durationS === undefined ? undefined : setTimeout(() => controller.abort(), durationS * 1_000);
   try {
-    const summary = await runTraffic({ proxyUrl: values.proxy, concurrency, shoppers, revisitAfterMs, signal: controller.signal, live: process.stderr });
+    const summary = await runTraffic({ proxyUrl: values.proxy, concurrency, shoppers, revisitAfterMs, mix, signal: controller.signal, live: process.stderr });
     console.log(summary.table());
     return summary.unexpected() > 0 ? 1 : 0;
   } finally {

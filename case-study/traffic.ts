@@ -185,6 +185,7 @@ export interface TrafficOptions {
 }
 
 export const DEFAULT_SHOPPERS = 200;
+export const DEFAULT_MIX: TrafficMix = { orderShare: 0.5, cancelShare: 0.3 };
 
 /**
  * Realistic mixed shop traffic through the proxy until `signal` aborts: `shoppers` users, served in turn by
@@ -201,7 +202,7 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficSummar
   timer?.unref();
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const revisitAfterMs = options.revisitAfterMs ?? 2_000;
-  const mix = () => options.mix ?? { orderShare: 0.5, cancelShare: 0.3 };
+  const mix = () => options.mix ?? DEFAULT_MIX;
   const restocking = new Set<string>();
   const shoppers = Array.from({ length: Math.max(options.shoppers ?? DEFAULT_SHOPPERS, options.concurrency) }, () => new Shopper(options.proxyUrl, summary, restocking));
   // Worker w serves shoppers w, w + concurrency, ...: a shopper is never in two requests at once.

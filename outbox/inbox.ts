@@ -147,7 +147,11 @@ export class InboxConsumer {
       connectionTimeoutMs: kafka.connectionTimeoutMs,
       requestTimeoutMs: kafka.requestTimeoutMs,
     });
-    this.claimEvents = `insert into ${qualified(this.options.schema, 'inbox')} (consumer, event_id) select $1, unnest($2::uuid[]) on conflict do nothing returning event_id::text`;
+    const claim = `insert into ${qualified(this.options.schema, 'inbox')} (consumer, event_id) select $1, unnest($2::uuid[]) on conflict do nothing returning event_id`;
+    // The notification rides on the claim (Postgres folds repeats of one channel and payload into one, sent at commit).
+    this.claimEvents = this.options.notifyChannel
+      ? `with claimed as (${claim}) select event_id::text, pg_notify(${pg.escapeLiteral(this.options.notifyChannel)}, $1) from claimed`
+      : `${claim}::text`;
     this.applyClaimed = claimedApplier(deps);
   }
 
@@ -269,7 +273,6 @@ export class InboxConsumer {
     try {
       const results = await this.applyClaimed(fresh, client);
       for (const [index, outcome] of results.entries()) outcomes[freshAt[index]!] = outcome;
-      if (this.options.notifyChannel) await client.query('select pg_notify($1, $2)', [this.options.notifyChannel, this.options.name]);
     } catch (error) {
       // The handler saw only the claimed events: name the failing one by its place in `events`.
       if (error instanceof HandlerFailure) error.index = freshAt[error.index]!;

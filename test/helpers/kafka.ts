@@ -25,6 +25,8 @@ export interface CollectedRecord {
   key: string | null;
   value: string | null;
   headers: Record<string, string>;
+  /** Kafka's record timestamp (ms since the epoch, as a string): the producer's create time. */
+  timestamp: string;
 }
 
 export function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
@@ -65,6 +67,7 @@ export async function collectRecords(options: {
             key: message.key?.toString() ?? null,
             value: message.value?.toString() ?? null,
             headers: headersToStrings(message.headers),
+            timestamp: message.timestamp,
           });
         }
         if (records.length >= options.count) reached();

@@ -43,8 +43,8 @@ export class SlotLostError extends OutboxError {
     super(
       'SFG_OUTBOX_SLOT_LOST',
       `replication slot "${slotName}" has wal_status 'lost': WAL it needed was removed and events may be missing. ` +
-        'Recovery: drop the slot, reconcile the consumers (e.g. `strangler verify`/backfill), then start the relay again ' +
-        '(docs/outbox.md, "Lost slot").',
+        'Recovery: reconcile the consumers (e.g. `strangler verify`/backfill), run `strangler relay --reset-slot` ' +
+        '(resetReplicationSlot), then start the relay again (docs/outbox.md, "Lost slot").',
     );
   }
 }
@@ -56,8 +56,8 @@ export class SlotMissingError extends OutboxError {
     super(
       'SFG_OUTBOX_SLOT_MISSING',
       `replication slot "${slotName}" was created by this relay before but no longer exists. ` +
-        'Recovery: reconcile the consumers, then delete its row from the relay state table to let the relay create a new slot ' +
-        '(docs/outbox.md, "Lost slot").',
+        'Recovery: reconcile the consumers, run `strangler relay --reset-slot` (resetReplicationSlot) to let the relay create ' +
+        'a new slot (docs/outbox.md, "Lost slot").',
     );
   }
 }

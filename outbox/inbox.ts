@@ -77,6 +77,16 @@ class HandlerFailure extends Error {
   }
 }
 
+/** The transaction's connection failed or could not be made: the database's fault, not the event's. */
+class DatabaseUnavailable extends Error {
+  constructor(cause: unknown) {
+    super('database unavailable', { cause });
+  }
+}
+
+/** Longest wait between two tries of a database that is down. */
+const UNAVAILABLE_BACKOFF_CAP_MS = 5_000;
+
 function claimedApplier(deps: InboxDeps): (events: InboxEvent[], client: pg.PoolClient) => Promise<Outcome[]> {
   const { handler, batchHandler } = deps as { handler?: InboxHandler; batchHandler?: InboxBatchHandler };
   if ((handler === undefined) === (batchHandler === undefined)) {
@@ -138,6 +148,8 @@ export class InboxConsumer {
     this.metrics = createInboxMetrics(deps.registry, this.options.name);
     this.ownsPool = !this.options.pool;
     this.pool = this.options.pool ?? new pg.Pool({ connectionString: this.options.connectionString, max: this.options.partitionsConsumedConcurrently });
+    // An idle client whose server went away (a restart, a failover) is dropped by the pool; the next chunk reconnects.
+    if (this.ownsPool) this.pool.on('error', (error) => this.logger.warn({ err: error }, 'idle database client failed'));
     const { kafka } = this.options;
     this.publisher = deps.publisher ?? new KafkaPublisher({ ...kafka, clientId: `${kafka.clientId}-dlq` }, { logger: this.logger });
     this.subscriber = deps.subscriber ?? new KafkaSubscriber({
@@ -193,7 +205,7 @@ export class InboxConsumer {
         // The record that failed the chunk has had its first attempt; those before it have not been applied.
         for (const [index, record] of chunk.entries()) {
           if (!control.isActive()) return;
-          await this.handle(batch.topic, batch.partition, record, index === result.failedAt ? result.error : undefined);
+          if (!(await this.handle(batch.topic, batch.partition, record, control, index === result.failedAt ? result.error : undefined))) return;
           control.markProcessed(record.offset);
         }
         // Records skipped after the last one applied are done as well.
@@ -238,8 +250,14 @@ export class InboxConsumer {
         return { failedAt: index, error };
       }
     }
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch(() => undefined);
+    // Applied one by one, where a database that is down is waited for.
+    if (!client) return { failedAt: -1, error: undefined };
     let broken = false;
+    // A checked-out client has no pool listener: a server going away between two statements emits 'error' on it,
+    // which would otherwise end the process.
+    const markBroken = () => (broken = true);
+    client.on('error', markBroken);
     try {
       await client.query('begin');
       const outcomes = await this.applyIn(client, events);
@@ -247,8 +265,9 @@ export class InboxConsumer {
       return { outcomes: outcomes.map((outcome, index) => ({ aggregateType: events[index]!.aggregateType, outcome })) };
     } catch (error) {
       await client.query('rollback').catch(() => (broken = true));
-      return error instanceof HandlerFailure ? { failedAt: error.index, error: error.cause } : { failedAt: -1, error: undefined };
+      return error instanceof HandlerFailure && !broken ? { failedAt: error.index, error: error.cause } : { failedAt: -1, error: undefined };
     } finally {
+      client.off('error', markBroken);
       client.release(broken);
     }
   }
@@ -327,18 +346,34 @@ export class InboxConsumer {
     return event;
   }
 
-  /** Applies one record with its retries and DLQ; `failedOnce` is the error of a first attempt already made (in a chunk). */
-  private async handle(topic: string, partition: number, message: ConsumedRecord, failedOnce?: unknown): Promise<void> {
+  /**
+   * Applies one record with its retries and DLQ; `failedOnce` is the error of a first attempt already made (in a
+   * chunk). A database that is down is waited for as long as it takes, without spending the event's attempts;
+   * answers false when the consumer stopped meanwhile, leaving the record to be delivered again.
+   */
+  private async handle(topic: string, partition: number, message: ConsumedRecord, control: BatchControl, failedOnce?: unknown): Promise<boolean> {
     const { maxAttempts, retryBackoffMs } = this.options;
     let event: InboxEvent | undefined;
+    let unavailableFor = 0;
     for (let attempt = 1; ; attempt += 1) {
       try {
         if (attempt === 1 && failedOnce !== undefined) throw failedOnce;
         event ??= this.decode(topic, partition, message);
         const outcome = await this.applyOnce(event);
         this.metrics.outcome(event.aggregateType, outcome);
-        return;
+        if (unavailableFor) this.logger.info({ topic, partition, tries: unavailableFor }, 'database available again');
+        return true;
       } catch (error) {
+        if (error instanceof DatabaseUnavailable) {
+          this.metrics.databaseUnavailable();
+          if (this.stopping || !control.isActive()) return false;
+          const delayMs = Math.min(retryBackoffMs * 2 ** unavailableFor, UNAVAILABLE_BACKOFF_CAP_MS);
+          if (unavailableFor === 0) this.logger.warn({ err: error.cause, topic, partition, offset: message.offset }, 'database unavailable; waiting for it');
+          unavailableFor += 1;
+          attempt -= 1;
+          await sleep(delayMs);
+          continue;
+        }
         // Unknown errors may be transient (a lost connection, a deadlock): only an explicit retriable=false is final.
         const final = (error as { retriable?: unknown }).retriable === false || attempt >= maxAttempts;
         const aggregateType = event?.aggregateType ?? this.aggregateTypeOf(topic);
@@ -351,15 +386,22 @@ export class InboxConsumer {
         }
         await this.deadLetter(topic, partition, message, error, attempt);
         this.metrics.outcome(aggregateType, 'dlq');
-        return;
+        return true;
       }
     }
   }
 
   /** One transaction: claim the event id in the inbox, run the handler, commit. */
   private async applyOnce(event: InboxEvent): Promise<Outcome> {
-    const client = await this.pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw new DatabaseUnavailable(error);
+    }
     let broken = false;
+    const markBroken = () => (broken = true);
+    client.on('error', markBroken);
     try {
       await client.query('begin');
       const outcome = (await this.applyIn(client, [event]))[0]!;
@@ -367,8 +409,10 @@ export class InboxConsumer {
       return outcome;
     } catch (error) {
       await client.query('rollback').catch(() => (broken = true));
-      throw error instanceof HandlerFailure ? error.cause : error;
+      const cause = error instanceof HandlerFailure ? error.cause : error;
+      throw broken ? new DatabaseUnavailable(cause) : cause;
     } finally {
+      client.off('error', markBroken);
       client.release(broken);
     }
   }

@@ -13,6 +13,7 @@ export { parseRelayOptions, parseInboxOptions, type RelayOptions, type RelayOpti
 export { KafkaPublisher, type Publisher, type PublishRecord, type KafkaPublisherOptions } from './publisher';
 export { KafkaSubscriber, type Subscriber, type SubscribeOptions, type RecordBatch, type ConsumedRecord, type BatchControl, type KafkaSubscriberOptions } from './subscriber';
 export { CdcRelay } from './cdc-relay';
+export { resetReplicationSlot, type SlotReset } from './slot-reset';
 export { PollingRelay, pollingMigrations } from './polling-relay';
 export { createRelay } from './relay';
 export { DEFAULT_TOPIC_PREFIX, ensureTopics } from './topics';

@@ -93,9 +93,16 @@ export function createInboxMetrics(registry: Registry, consumer: string) {
     labelNames: ['consumer', 'topic'] as const,
     registers,
   }));
+  const databaseErrors = reuse(registry, 'strangler_sync_database_unavailable_total', () => new Counter({
+    name: 'strangler_sync_database_unavailable_total',
+    help: 'Transactions an inbox consumer could not run because its database connection failed or was refused; the event waits, it is not retried or dead-lettered.',
+    labelNames: ['consumer'] as const,
+    registers,
+  }));
   return {
     outcome: (aggregateType: string, outcome: string) => events.labels(consumer, aggregateType, outcome).inc(),
     lag: (topic: string, messages: number) => lag.labels(consumer, topic).set(messages),
+    databaseUnavailable: () => databaseErrors.labels(consumer).inc(),
   };
 }
 

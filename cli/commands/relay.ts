@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import pino from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import YAML from 'yaml';
-import { createRelay, parseRelayOptions, type RelayOptions } from '../../outbox';
+import { createRelay, parseRelayOptions, resetReplicationSlot, type RelayOptions } from '../../outbox';
 import { integerOption, parseCommandArgs, UsageError, type Command } from '../command';
 import { databaseUrl, kafkaBrokers } from '../environment';
 import { boundPort, serveMetrics } from '../metrics-server';
@@ -33,12 +33,17 @@ Options:
   --name <name>           overrides name
   --metrics-port <port>   serve GET /metrics on this port (default 9400; 0 picks a free port)
   --log-level <level>     pino level (default info)
+  --reset-slot            recovery after SFG_OUTBOX_SLOT_LOST or SFG_OUTBOX_SLOT_MISSING, once the consumers
+                          are reconciled: drop the lost slot and forget it, then exit; the next start creates a
+                          new slot. Refuses a slot in use or a healthy one (docs/outbox.md, "Lost slot")
+  --force                 with --reset-slot: reset a healthy slot too (the events it holds are skipped)
   -h, --help              this text
 
 Examples:
   npx strangler relay
   DATABASE_URL=postgres://app@db/orders npx strangler relay --mode polling --name orders
-  npx strangler relay --config relay.yaml --metrics-port 9401`;
+  npx strangler relay --config relay.yaml --metrics-port 9401
+  npx strangler relay --config relay.yaml --reset-slot`;
 
 function readConfigFile(file: string): Record<string, unknown> {
   let text: string;
@@ -83,8 +88,11 @@ export const relayCommand: Command = {
       name: { type: 'string' },
       'metrics-port': { type: 'string', default: '9400' },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
+      'reset-slot': { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
     });
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    if (values.force && !values['reset-slot']) throw new UsageError('--force only goes with --reset-slot');
     const metricsPort = integerOption('metrics-port', values['metrics-port'], { min: 0 });
     if (metricsPort > 65_535) throw new UsageError(`--metrics-port must be a port number, got '${metricsPort}'`);
     let options: RelayOptions;
@@ -94,6 +102,14 @@ export const relayCommand: Command = {
       const issues = (error as { issues?: { path: string; message: string }[] }).issues;
       if (!issues) throw error;
       throw new UsageError(`invalid configuration:\n${issues.map((issue) => `  ${issue.path}: ${issue.message}`).join('\n')}`);
+    }
+
+    if (values['reset-slot']) {
+      if (options.mode !== 'cdc') throw new UsageError('--reset-slot: only a cdc relay has a replication slot');
+      const reset = await resetReplicationSlot(options, { force: values.force });
+      const what = reset.droppedWalStatus ? `dropped (wal_status was '${reset.droppedWalStatus}')` : 'was already gone';
+      process.stdout.write(`slot ${reset.slot} ${what}${reset.forgotten ? ', record removed' : ''}: the next start creates a new slot from now\n`);
+      return 0;
     }
 
     const logger = pino({ level: values['log-level'] });

@@ -12,7 +12,7 @@ export const quietLogger = pino({ level: process.env.SFG_TEST_LOG_LEVEL ?? 'sile
 
 /** Relay options for a test database, with a topic prefix unique to the test so topics never collide. */
 export function testRelayOptions(
-  db: TestDatabase,
+  db: Pick<TestDatabase, 'url'>,
   overrides: Omit<Partial<RelayOptionsInput>, 'kafka'> & { kafka?: Partial<RelayOptionsInput['kafka']> } = {},
 ): RelayOptions {
   const name = uniqueName('r').slice(0, 40);

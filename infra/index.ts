@@ -1,5 +1,5 @@
 import { kafkaHealthy, kafkaUp } from './kafka';
-import { infraPaths, resolveEnvironment, SERVICE_NAMES, type InfraEnvironment, type ServiceName } from './options';
+import { infraPaths, resolveEnvironment, SERVICE_NAMES, type InfraEnvironment, type InfraPaths, type ServiceName } from './options';
 import { postgresStatus, postgresUp } from './postgres';
 import { stopDaemon, startedPid } from './process';
 import { prometheusHealthy, prometheusUp } from './prometheus';
@@ -8,7 +8,7 @@ import { unleashBaseUrl, unleashHealthy, unleashUp } from './unleash';
 
 export { InfraError } from './errors';
 export { DEFAULTS, resolveEnvironment, infraPaths, withDatabase, SERVICE_NAMES } from './options';
-export type { InfraEnvironment, ServiceName } from './options';
+export type { InfraEnvironment, InfraPaths, ServiceName } from './options';
 export type { ServiceStatus } from './types';
 export { prometheusTargetsDir, runningPrometheusTargetsDir, startPrivatePrometheus, type PrivatePrometheus } from './prometheus';
 export { ensureDebianPackage, type PackageOutcome } from './packages';
@@ -18,6 +18,8 @@ export interface InfraCallOptions {
   services?: readonly ServiceName[];
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
+  /** Where pid files, logs and data live; the checkout's `.infra/` unless a test passes its own. */
+  paths?: InfraPaths;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface InfraCallOptions {
  */
 export async function up(options: InfraCallOptions = {}): Promise<ServiceStatus[]> {
   const env = resolveEnvironment(options.env);
-  const paths = infraPaths(options.env);
+  const paths = options.paths ?? infraPaths(options.env);
   const log = options.log ?? ((line: string) => console.error(line));
   const wanted = new Set(options.services ?? SERVICE_NAMES);
   if (wanted.has('unleash')) wanted.add('postgres');
@@ -43,7 +45,7 @@ export async function up(options: InfraCallOptions = {}): Promise<ServiceStatus[
   for (const result of settled) if (result.status === 'fulfilled') results.push(result.value);
   if (failures.length) {
     // Leave nothing half-started behind this call.
-    await down({ services: results.filter((status) => status.startedNow).map((status) => status.name), env: options.env });
+    await down({ services: results.filter((status) => status.startedNow).map((status) => status.name), env: options.env, paths });
     throw failures[0]!.reason;
   }
   return results;
@@ -51,7 +53,7 @@ export async function up(options: InfraCallOptions = {}): Promise<ServiceStatus[
 
 /** Stops only what `up` started (those with a pid file). Returns the services it stopped. */
 export async function down(options: InfraCallOptions = {}): Promise<ServiceName[]> {
-  const paths = infraPaths(options.env);
+  const paths = options.paths ?? infraPaths(options.env);
   const stopped: ServiceName[] = [];
   // Reverse start order: clients of Postgres go first.
   for (const name of [...(options.services ?? SERVICE_NAMES)].reverse()) {
@@ -61,9 +63,9 @@ export async function down(options: InfraCallOptions = {}): Promise<ServiceName[
   return stopped;
 }
 
-export async function status(options: Pick<InfraCallOptions, 'env'> = {}): Promise<ServiceStatus[]> {
+export async function status(options: Pick<InfraCallOptions, 'env' | 'paths'> = {}): Promise<ServiceStatus[]> {
   const env: InfraEnvironment = resolveEnvironment(options.env);
-  const paths = infraPaths(options.env);
+  const paths = options.paths ?? infraPaths(options.env);
   const mine = (name: ServiceName) => startedPid(paths, name) !== undefined;
   const [postgres, kafka, unleash, prometheus] = await Promise.all([
     postgresStatus(env),

@@ -30,12 +30,27 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** The pid recorded by `up` for this service, if that process still runs. */
+/** The kernel's start time of a process (clock ticks since boot, /proc/<pid>/stat field 22), to tell a reused pid. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: count fields after its closing one.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The pid recorded by `up` for this service, if that very process still runs: the file holds the pid and its
+ * start time, so a pid the system has since given to another process is not taken for ours.
+ */
 export function startedPid(paths: InfraPaths, name: string): number | undefined {
   const file = pidFile(paths, name);
   if (!fs.existsSync(file)) return undefined;
-  const pid = Number(fs.readFileSync(file, 'utf8').trim());
-  if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) return pid;
+  const [pidText, recordedStart] = fs.readFileSync(file, 'utf8').trim().split(/\s+/);
+  const pid = Number(pidText);
+  if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && (recordedStart === undefined || processStartTime(pid) === recordedStart)) return pid;
   fs.rmSync(file, { force: true });
   return undefined;
 }
@@ -58,7 +73,7 @@ export function startDaemon(paths: InfraPaths, spec: DaemonSpec): number {
     throw new InfraError('SFG_INFRA_START_FAILED', `${spec.name}: could not spawn ${spec.command} (not found or not executable)`);
   }
   child.unref();
-  fs.writeFileSync(pidFile(paths, spec.name), String(child.pid));
+  fs.writeFileSync(pidFile(paths, spec.name), `${child.pid} ${processStartTime(child.pid) ?? ''}`.trim());
   return child.pid;
 }
 

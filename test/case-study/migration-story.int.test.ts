@@ -16,7 +16,6 @@ async function counter(registry: Registry, name: string, labels: Record<string, 
   return values.filter((sample) => Object.entries(labels).every(([key, value]) => sample.labels[key] === value)).reduce((sum, sample) => sum + sample.value, 0);
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The seed document's story, end to end on the real stack (Postgres, Kafka, Unleash, proxy, relays, sync
@@ -46,6 +45,13 @@ describe('migrating products and orders, and rolling back', () => {
   };
   const proxyCount = (name: string, labels: Record<string, string>) => counter(test.stack.proxyRegistry, name, labels);
   const extractedRequests = (route: string) => proxyCount('strangler_proxy_requests_total', { route, target: 'extracted' });
+  const legacyRequests = (route: string) => proxyCount('strangler_proxy_requests_total', { route, target: 'legacy' });
+  const requestsServed = (route: string) => proxyCount('strangler_proxy_requests_total', { route });
+  /** Once legacy served `count` more of the route's requests than now. */
+  const legacyServes = async (route: string, count: number) => {
+    const from = await legacyRequests(route);
+    await eventually(async () => (await legacyRequests(route)) >= from + count, 30_000, `${count} more ${route} requests on legacy`);
+  };
   const eventsWrittenOn = async (origin: string, type: string) =>
     (await test.stack.node(origin).app.pool.query(`select count(*)::int as n from outbox where type = $1`, [type])).rows[0].n as number;
   /** Accepted writes every side lost or gave up on: conflicts resolved by discarding one, and dead letters. */
@@ -137,7 +143,9 @@ describe('migrating products and orders, and rolling back', () => {
         await raceForTheLastUnits();
         mix.restock = true;
       }
-      await sleep(3_000); // traffic at this step
+      // Traffic at this step: some forty order requests, whichever side serves them.
+      const atStep = await requestsServed('orders');
+      await eventually(async () => (await requestsServed('orders')) >= atStep + 40, 30_000, `order requests at ${percent} %`);
     }
     const served = await extractedRequests('orders');
     await eventually(async () => (await extractedRequests('orders')) > served, 30_000, 'more order requests on the extracted side');
@@ -151,13 +159,24 @@ describe('migrating products and orders, and rolling back', () => {
     // 6. Roll back to 0 %: everything returns to legacy, which keeps sending writes to the owners.
     Object.assign(mix, WRITING);
     await rollOut(0);
-    // Requests already in flight when the proxy took the new flags may still finish on the new side.
-    await sleep(500);
-    const afterRollback = await extractedRequests('orders');
+    // Requests already in flight when the proxy took the new flags may still finish on the new side: wait until
+    // the new side's count held still while legacy served twenty order requests.
+    let lastExtracted = await extractedRequests('orders');
+    let legacyAtLastChange = await legacyRequests('orders');
+    const afterRollback = await eventually(
+      async () => {
+        const [extracted, legacy] = [await extractedRequests('orders'), await legacyRequests('orders')];
+        if (extracted !== lastExtracted) [lastExtracted, legacyAtLastChange] = [extracted, legacy];
+        return legacy - legacyAtLastChange >= 20 ? { extracted } : undefined;
+      },
+      30_000,
+      'no order request on the new side while legacy serves twenty',
+    );
     const placed = await eventsWrittenOn('orders', 'OrderPlaced');
     await eventually(async () => (await eventsWrittenOn('orders', 'OrderPlaced')) > placed, 30_000, 'orders placed through legacy after the rollback');
-    await sleep(2_000); // and still nothing on the new side
-    expect(await extractedRequests('orders')).toBe(afterRollback);
+    // And still nothing on the new side after a hundred more.
+    await legacyServes('orders', 100);
+    expect(await extractedRequests('orders')).toBe(afterRollback.extracted);
 
     // 7. Verify again; nothing was discarded anywhere.
     Object.assign(mix, BROWSING);

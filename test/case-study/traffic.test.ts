@@ -1,3 +1,4 @@
+import { eventually } from '../helpers/poll';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -67,8 +68,7 @@ describe('demo traffic generator', () => {
     try {
       const traffic = runTraffic({ proxyUrl, concurrency: 4, signal: stop.signal, revisitAfterMs: 50 });
       // Wait for many more orders than the initial stock of 10 units could ever allow.
-      const deadline = Date.now() + 20_000;
-      while ((shop.orders < 100 || shop.usersSeen.size < 200) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      await eventually(() => shop.orders >= 100 && shop.usersSeen.size >= 200, 20_000, '100 orders from all 200 users', 50);
       stop.abort();
       const summary = await traffic;
       expect(shop.usersSeen.size).toBe(200);

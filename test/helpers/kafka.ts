@@ -48,9 +48,15 @@ export async function collectRecords(options: {
   timeoutMs?: number;
   /** Wait this long after reaching `count` to catch surplus records (duplicates). */
   settleMs?: number;
+  /**
+   * Count distinct values of this instead of records, e.g. the event id: after a failover, re-delivered records
+   * would otherwise reach `count` before the last events arrived.
+   */
+  distinctBy?: (record: CollectedRecord) => string;
 }): Promise<CollectedRecord[]> {
   const consumer = testKafka('strangler-test-collector').consumer({ groupId: uniqueName('collector'), maxWaitTimeInMs: 100 });
   const records: CollectedRecord[] = [];
+  const distinct = new Set<string>();
   await consumer.connect();
   try {
     const topics = Array.isArray(options.topics) ? options.topics : [options.topics];
@@ -60,7 +66,7 @@ export async function collectRecords(options: {
     await consumer.run({
       eachBatch: async ({ batch }) => {
         for (const message of batch.messages) {
-          records.push({
+          const record: CollectedRecord = {
             topic: batch.topic,
             partition: batch.partition,
             offset: message.offset,
@@ -68,16 +74,18 @@ export async function collectRecords(options: {
             value: message.value?.toString() ?? null,
             headers: headersToStrings(message.headers),
             timestamp: message.timestamp,
-          });
+          };
+          records.push(record);
+          if (options.distinctBy) distinct.add(options.distinctBy(record));
         }
-        if (records.length >= options.count) reached();
+        if ((options.distinctBy ? distinct.size : records.length) >= options.count) reached();
       },
     });
     const timeoutMs = options.timeoutMs ?? 30_000;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`collectRecords: ${records.length} of ${options.count} records after ${timeoutMs} ms`)),
+        () => reject(new Error(`collectRecords: ${options.distinctBy ? `${distinct.size} distinct` : records.length} of ${options.count} records after ${timeoutMs} ms`)),
         timeoutMs,
       );
     });

@@ -4,11 +4,13 @@ import { InboxConsumer, KafkaPublisher, type InboxEvent, type PublishRecord } fr
 import { collectRecords, testEnv, uniqueName, type TestDatabase } from '../helpers';
 import { createOutboxDatabase, createTopics, quietLogger } from './support';
 
+/** Polls until `accept` holds and returns that value; fails at the deadline with the last one. */
 async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 45_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
-    if (accept(value) || Date.now() > deadline) return value;
+    if (accept(value)) return value;
+    if (Date.now() > deadline) throw new Error(`not reached after ${timeoutMs} ms (last: ${JSON.stringify(value)})`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

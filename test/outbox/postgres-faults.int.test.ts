@@ -104,7 +104,7 @@ describe('the relays and the inbox on a Postgres cluster of their own (restart, 
       let fatal: Error | undefined;
       relay.on('fatal', (error: Error) => (fatal = error));
       try {
-        const collecting = collectRecords({ topics: [topic], count: total, timeoutMs: 120_000, settleMs: 1_000 });
+        const collecting = collectRecords({ topics: [topic], count: total, timeoutMs: 120_000, settleMs: 1_000, distinctBy: (record) => record.headers.id! });
         const writing = writeThroughFaults(pool, workload);
         await eventually(async () => (await pool.query('select count(*)::int as n from written_transactions').catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n >= total / workload.perTransaction / 4, 30_000, 'a quarter of the workload written');
 

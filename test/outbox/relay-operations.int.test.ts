@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { createRelay, SlotMissingError, type PublishRecord, type Publisher } from '../../outbox';
-import { collectRecords, testKafka, type TestDatabase } from '../helpers';
+import { collectRecords, eventually, testKafka, type TestDatabase } from '../helpers';
 import { createOutboxDatabase, createTopics, quietLogger, startRelay, testRelayOptions } from './support';
 
 async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -35,12 +35,9 @@ class GatedPublisher implements Publisher {
   }
 }
 
+/** Fails at the deadline with the probe's source, which says what was awaited. */
 async function until(probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await eventually(probe, timeoutMs, `${probe.toString().replace(/\s+/g, ' ').slice(0, 200)}`, 50);
 }
 
 describe.each(['cdc', 'polling'] as const)('%s relay backlog metrics (real Postgres)', (mode) => {
@@ -69,8 +66,8 @@ describe.each(['cdc', 'polling'] as const)('%s relay backlog metrics (real Postg
       }
       // CDC has read the whole transaction; polling has read one batch of 10 and counts the unpublished rows.
       await until(async () => (await metricValue(registry, 'strangler_outbox_backlog_events')) === 25);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(await metricValue(registry, 'strangler_outbox_lag_seconds')).toBeGreaterThan(0.1);
+      // Held by Kafka, the oldest event ages.
+      await until(async () => (await metricValue(registry, 'strangler_outbox_lag_seconds')) > 0.1);
       publisher.release();
       await until(async () => (await metricValue(registry, 'strangler_outbox_published_total')) === 25);
       await until(async () => (await metricValue(registry, 'strangler_outbox_backlog_events')) === 0);
@@ -104,9 +101,20 @@ describe('CDC relay backpressure (real Postgres)', () => {
         await db.pool.query(`insert into outbox (id, aggregatetype, aggregateid, type, payload)
           select gen_random_uuid(), 'P', 'p-' || (n % 10), 'E', jsonb_build_object('n', n, 'pad', repeat('x', 500)) from generate_series(1, 50) as n`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-      // Held back: only a few transactions beyond the limit are buffered in the relay, not all 5,000 events.
-      expect(await metricValue(registry, 'strangler_outbox_backlog_events')).toBeLessThan(2_500);
+      // The walsender has sent all 5,000 events (they wait in the relay's socket buffers), and the relay read past
+      // its limit of 50: so it paused, and an unpaused relay would now read everything within milliseconds.
+      await until(async () => {
+        const { rows } = await db.pool.query<{ behind: string | null }>(
+          `select (pg_current_wal_lsn() - sent_lsn)::text as behind from pg_stat_replication r join pg_replication_slots s on s.active_pid = r.pid where s.slot_name = $1`,
+          [options.slotName],
+        );
+        return rows[0]?.behind === '0' && (await metricValue(registry, 'strangler_outbox_backlog_events')) > 50;
+      }, 20_000);
+      // Held back: the limit plus the transactions read before the pause took effect, never the 5,000 available.
+      for (let sample = 0; sample < 10; sample += 1) {
+        expect(await metricValue(registry, 'strangler_outbox_backlog_events')).toBeLessThanOrEqual(150);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       publisher.release();
       await until(async () => (await metricValue(registry, 'strangler_outbox_published_total')) === 5_000, 60_000);
       expect(publisher.sent).toBe(5_000);
@@ -195,14 +203,10 @@ describe('CDC relay operations (real Postgres and Kafka)', () => {
       await db.pool.query('create table if not exists noise (n int)');
       await db.pool.query('insert into noise select generate_series(1, 20000)');
       const { rows } = await db.pool.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
-      const deadline = Date.now() + 20_000;
-      let caughtUp = false;
-      while (!caughtUp && Date.now() < deadline) {
+      await until(async () => {
         const slot = await db.pool.query('select confirmed_flush_lsn >= $2::pg_lsn as ok from pg_replication_slots where slot_name = $1', [options.slotName, rows[0]!.lsn]);
-        caughtUp = slot.rows[0]?.ok === true;
-        if (!caughtUp) await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      expect(caughtUp).toBe(true);
+        return slot.rows[0]?.ok === true;
+      });
       expect(await metricValue(registry, 'strangler_outbox_leader')).toBe(1);
     } finally {
       await relay.stop();

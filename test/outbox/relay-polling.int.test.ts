@@ -1,6 +1,12 @@
+import type { Registry } from 'prom-client';
 import { append } from '../../outbox';
-import { collectRecords, type CollectedRecord, type TestDatabase } from '../helpers';
+import { collectRecords, eventually, type CollectedRecord, type TestDatabase } from '../helpers';
 import { createOutboxDatabase, assertComplete, createTopics, startRelay, testRelayOptions, writeWorkload, type Workload } from './support';
+
+async function published(registry: Registry): Promise<number> {
+  const { values } = await registry.getSingleMetric('strangler_outbox_published_total')!.get();
+  return values.reduce((sum, value) => sum + value.value, 0);
+}
 
 describe('polling relay (real Postgres and Kafka)', () => {
   let db: TestDatabase;
@@ -76,13 +82,21 @@ describe('polling relay (real Postgres and Kafka)', () => {
     const instances = [await startRelay(options), await startRelay(options), await startRelay(options)];
     try {
       expect(instances.filter(({ relay }) => relay.isLeader)).toHaveLength(1);
-      const collecting = collectRecords({ topics: [topic], count: 2_000, timeoutMs: 60_000, settleMs: 500 });
+      const collecting = collectRecords({ topics: [topic], count: 2_000, timeoutMs: 60_000, settleMs: 500 , distinctBy: (record) => record.headers.id! });
       const writing = writeWorkload(db.pool, workload);
-      // Midway, the leader stops; a standby takes over and continues from the rows still in the table.
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      await instances.find(({ relay }) => relay.isLeader)!.relay.stop();
+      // Midway (a fifth published, the writers still busy), the leader stops; a standby takes over and continues
+      // from the rows still in the table.
+      const leader = instances.find(({ relay }) => relay.isLeader)!;
+      await eventually(async () => (await published(leader.registry)) >= 400, 30_000, 'a fifth of the events published by the first leader', 20);
+      await leader.relay.stop();
+      const firstPublished = await published(leader.registry);
+      expect(firstPublished).toBeLessThan(2_000);
+      const successor = await eventually(() => instances.find(({ relay }) => relay.isLeader), 5_000, 'a standby taking over');
       await writing;
       assertComplete(await collecting, workload);
+      // The takeover happened mid-stream: the successor published the rest (and maybe repeats), the first leader none after its stop.
+      expect(await published(successor.registry)).toBeGreaterThanOrEqual(2_000 - firstPublished);
+      expect(await published(leader.registry)).toBe(firstPublished);
     } finally {
       for (const { relay } of instances) await relay.stop();
     }

@@ -76,7 +76,7 @@ describe('relay leadership under split-brain (real Postgres and Kafka)', () => {
       let tookOverAt = 0;
       relays[1]!.once('leader', () => (tookOverAt = Date.now()));
       try {
-        const collecting = collectRecords({ topics: [topic], count: total, timeoutMs: 90_000, settleMs: 1_000 });
+        const collecting = collectRecords({ topics: [topic], count: total, timeoutMs: 90_000, settleMs: 1_000, distinctBy: (record) => record.headers.id! });
         const writing = writeWorkload(db.pool, workload);
         await eventually(() => first.publisher.published >= total / 4, 30_000, 'a quarter of the events published by the first leader', 20);
 

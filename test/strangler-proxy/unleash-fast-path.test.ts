@@ -1,3 +1,4 @@
+import { eventually } from '../helpers/poll';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -62,9 +63,7 @@ describe('UnleashFlagProvider fast path', () => {
     try {
       await provider.start();
       await new Promise<void>((resolve) => reference.once('ready', () => resolve()));
-      const deadline = Date.now() + 5_000;
-      while (!provider.isReady() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(provider.isReady()).toBe(true);
+      await eventually(() => provider.isReady(), 5_000, 'the provider ready', 20);
       let compared = 0;
       let enabled = 0;
       for (const { feature } of FEATURES) {

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { collectRecords, type TestDatabase } from '../helpers';
+import { collectRecords, eventually, type TestDatabase } from '../helpers';
 import { createOutboxDatabase, assertComplete, createTopics, spawnRelay, testRelayOptions, writeRelayConfig, writeWorkload, type RelayProcess, type Workload } from './support';
 
 const STREAMING = /streaming from the replication slot/;
@@ -89,7 +89,13 @@ describe('CDC relay as a process: kill -9 and failover (real Postgres and Kafka)
 
     let killed!: () => void;
     const writes = writeWorkload(db.pool, workload, { lastTransactionAfter: new Promise<void>((resolve) => (killed = resolve)) });
-    await sleep(500);
+    // Mid-stream: the first leader has published a good part, and the writers are still busy.
+    const firstMetrics = (JSON.parse(await first.waitFor(/relay metrics listening/)) as { metricsPort: number }).metricsPort;
+    await eventually(async () => {
+      const text = await (await fetch(`http://127.0.0.1:${firstMetrics}/metrics`)).text();
+      const published = /^strangler_outbox_published_total\{[^}]*\} (\d+)/m.exec(text);
+      return Number(published?.[1] ?? 0) >= 500;
+    }, 30_000, 'the first leader publishing 500 events', 20);
     const killedAt = Date.now();
     first.child.kill('SIGKILL');
     killed();
@@ -101,7 +107,7 @@ describe('CDC relay as a process: kill -9 and failover (real Postgres and Kafka)
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     expect(metrics).toContain(`strangler_outbox_leader{relay="${options.name}"} 1`);
     await writes;
-    const records = await collectRecords({ topics: [topic], count: workload.aggregates * workload.eventsPerAggregate, timeoutMs: 60_000, settleMs: 500 , distinctBy: (record) => record.headers.id! });
+    const records = await collectRecords({ topics: [topic], count: workload.aggregates * workload.eventsPerAggregate, timeoutMs: 60_000, settleMs: 500, distinctBy: (record) => record.headers.id! });
     assertComplete(records, workload);
   });
 });

@@ -4,7 +4,7 @@ const common = { testEnvironment: 'node', transform, moduleFileExtensions: ['ts'
 
 // Every production file counts, loaded by a test or not (bench/ and docs/ scripts are tools, not product).
 const collectCoverageFrom = [
-  '{strangler-proxy,outbox,sync,cli,infra,dashboards,service-kit,legacy-monolith,extracted,case-study}/**/*.ts',
+  '{strangler-proxy,outbox,sync,rollout,cli,infra,dashboards,service-kit,legacy-monolith,extracted,case-study}/**/*.ts',
   '!**/*.d.ts',
 ];
 

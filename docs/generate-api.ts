@@ -16,6 +16,7 @@ export const SUBPATHS: ReadonlyArray<{ subpath: string; entry: string; summary: 
   { subpath: 'strangler-fig/express', entry: 'strangler-proxy/express/index.ts', summary: 'the proxy as express middleware ([README](../README.md#the-express-middleware))' },
   { subpath: 'strangler-fig/outbox', entry: 'outbox/index.ts', summary: 'the outbox writer, migrations, relays, Kafka seams and the inbox consumer ([guide](outbox.md))' },
   { subpath: 'strangler-fig/sync', entry: 'sync/index.ts', summary: 'declared data mappings: backfill, verify and the sync applier ([guide](sync.md))' },
+  { subpath: 'strangler-fig/rollout', entry: 'rollout/index.ts', summary: 'rollout plans per route and their analysis on Prometheus ([guide](rollout.md))' },
   { subpath: 'strangler-fig/cli', entry: 'cli/index.ts', summary: 'the `strangler` command line, to embed or wrap' },
 ];
 

@@ -10,12 +10,13 @@ import * as outboxSource from '../../outbox';
 import * as proxySource from '../../strangler-proxy';
 import * as expressSource from '../../strangler-proxy/express';
 import * as syncSource from '../../sync';
+import * as rolloutSource from '../../rollout';
 import { createTestDatabase, eventually, freePort, testEnv, uniqueName, type TestDatabase } from '../helpers';
 import { FIXTURE_DIR, fixtureDatabases, type FixtureDatabases } from '../sync/fixture';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
-const SUBPATHS = { 'strangler-fig/proxy': proxySource, 'strangler-fig/express': expressSource, 'strangler-fig/outbox': outboxSource, 'strangler-fig/sync': syncSource, 'strangler-fig/cli': cliSource };
+const SUBPATHS = { 'strangler-fig/proxy': proxySource, 'strangler-fig/express': expressSource, 'strangler-fig/outbox': outboxSource, 'strangler-fig/sync': syncSource, 'strangler-fig/rollout': rolloutSource, 'strangler-fig/cli': cliSource };
 
 /**
  * What a team installs: `npm pack` of this checkout (prepack builds dist/), installed into an empty project with
@@ -57,7 +58,7 @@ describe('the packed package, installed with production dependencies only', () =
   });
 
   it('holds the built JavaScript, declarations and the bin, and no sources, tests, case study or infra', () => {
-    expect(files).toEqual(expect.arrayContaining(['bin/strangler.js', 'dist/strangler-proxy/index.js', 'dist/strangler-proxy/index.d.ts', 'dist/outbox/index.d.ts', 'dist/sync/index.d.ts', 'dist/cli/index.js', 'package.json']));
+    expect(files).toEqual(expect.arrayContaining(['bin/strangler.js', 'dist/strangler-proxy/index.js', 'dist/strangler-proxy/index.d.ts', 'dist/outbox/index.d.ts', 'dist/sync/index.d.ts', 'dist/rollout/index.d.ts', 'dist/cli/index.js', 'package.json']));
     const unwanted = files.filter((file) => /^(test|extracted|legacy-monolith|infra|bench|examples)\//.test(file) || (file.endsWith('.ts') && !file.endsWith('.d.ts')));
     expect(unwanted).toEqual([]);
     // Production dependencies only: no TypeScript runner, test framework or case-study server.

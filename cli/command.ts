@@ -49,7 +49,6 @@ function usageMessage(error: Error & { code?: string }): string {
   }
 }
 
-/** A flag's value as an integer of at least `min`, or a UsageError naming the flag and what it got. */
 /** A share between 0 and 1, such as 0.05; `fallback` when the flag is absent. */
 export function shareOption(flag: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -60,6 +59,7 @@ export function shareOption(flag: string, text: string | undefined, fallback: nu
   return value;
 }
 
+/** A flag's value as an integer of at least `min`, or a UsageError naming the flag and what it got. */
 export function integerOption(flag: string, text: string | undefined, options: { min: number; fallback?: number }): number {
   if (text === undefined) {
     if (options.fallback === undefined) throw new UsageError(`--${flag} is required`);

@@ -79,7 +79,8 @@ export async function analyse(plan: RolloutPlan, step: RolloutStep, query: Query
     const extractedP99 = figure.extractedP99;
     const legacyP99 = figure.legacyP99;
     const absolute = limits.p99Latency.max === undefined ? Infinity : limits.p99Latency.max / 1000;
-    const latencyLimit = Math.min(absolute, legacyP99 === undefined ? Infinity : legacyP99 * limits.p99Latency.maxVersusLegacy);
+    const versusLegacy = legacyP99 === undefined ? Infinity : Math.max(legacyP99 * limits.p99Latency.maxVersusLegacy, legacyP99 + limits.p99Latency.tolerance / 1000);
+    const latencyLimit = Math.min(absolute, versusLegacy);
     checks.push(
       extractedP99 === undefined
         ? { check: 'p99Latency', result: 'inconclusive', value: undefined, limit: undefined, detail: 'no latency samples from the new side' }

@@ -1,5 +1,5 @@
 export { RolloutError, InvalidRolloutPlanError, type PlanIssue } from './errors';
-export { parseRolloutPlan, parseRolloutFile, type RolloutPlan, type RolloutPlanInput, type RolloutStep, type RolloutChecks, type RolloutFile, type RolloutFileInput } from './options';
+export { parseRolloutPlan, parseRolloutFile, loadRolloutFile, type RolloutPlan, type RolloutPlanInput, type RolloutStep, type RolloutChecks, type RolloutFile, type RolloutFileInput } from './options';
 export { prometheusQuery, type QueryScalar } from './prometheus';
 export { analyse, type Analysis, type AnalysisResult, type CheckOutcome } from './analysis';
 export { RolloutStore, type RolloutState, type RolloutStatus, type RolloutEvent } from './store';

@@ -70,8 +70,12 @@ export class RolloutStore {
     this.events = `"${schema}".strangler_rollout_events`;
   }
 
+  /** Creates the tables; safe to run from several processes at once (a controller and a CLI command). */
   async migrate(): Promise<void> {
-    await this.pool.query(`
+    await this.transaction(async (client) => {
+      // Concurrent `create table if not exists` can still collide on the type catalog: one at a time.
+      await client.query("select pg_advisory_xact_lock(hashtext('strangler-rollout-migrations'))");
+      await client.query(`
       create table if not exists ${this.states} (
         route text primary key,
         status text not null check (status in ('progressing', 'paused', 'succeeded', 'rolled_back', 'aborted')),
@@ -92,6 +96,7 @@ export class RolloutStore {
         detail jsonb not null default '{}'
       );
       create index if not exists strangler_rollout_events_route on ${this.events} (route, id);`);
+    });
   }
 
   async get(route: string): Promise<RolloutState | undefined> {

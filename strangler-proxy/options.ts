@@ -207,7 +207,7 @@ const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const WHOLE_PLACEHOLDER = /^\$\{[^}]+\}$/;
 
 /** Replaces `${NAME}` and `${NAME:-default}` in every string; a value that is exactly one placeholder may become a number or boolean. */
-function interpolate(value: unknown, env: NodeJS.ProcessEnv, at: string, issues: ConfigIssue[]): unknown {
+export function interpolate(value: unknown, env: NodeJS.ProcessEnv, at: string, issues: ConfigIssue[]): unknown {
   if (typeof value === 'string') {
     if (!value.includes('${')) return value;
     const result = value.replace(PLACEHOLDER, (_match, name: string, fallback: string | undefined) => {

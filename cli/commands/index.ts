@@ -4,9 +4,10 @@ import { explainCommand } from './explain';
 import { flipCommand } from './flip';
 import { proxyCommand } from './proxy';
 import { relayCommand } from './relay';
+import { rolloutCommand } from './rollout';
 import { routesCommand } from './routes';
 import { syncCommand } from './sync';
 import { verifyCommand } from './verify';
 
 /** Every subcommand, in the order `strangler --help` lists them. */
-export const COMMANDS: Command[] = [backfillCommand, verifyCommand, syncCommand, relayCommand, proxyCommand, routesCommand, flipCommand, explainCommand];
+export const COMMANDS: Command[] = [backfillCommand, verifyCommand, syncCommand, relayCommand, proxyCommand, routesCommand, flipCommand, rolloutCommand, explainCommand];

@@ -53,9 +53,14 @@ describe('rollout analysis', () => {
     expect(fellBack.checks.find((check) => check.check === 'errorRatio')).toMatchObject({ result: 'fail', value: 0.0075 });
   });
 
-  it('fails a p99 over 1.5 times legacy, real shadow mismatches, sync lag and drift', async () => {
+  it('fails a p99 over 1.5 times legacy and 50 ms above it, real shadow mismatches, sync lag and drift', async () => {
     const slow = await analyse(plan, 25, fakePrometheus([[/histogram_quantile.*target="extracted"/, 0.2], ...healthy]));
     expect(slow.checks.find((check) => check.check === 'p99Latency')).toMatchObject({ result: 'fail', value: 0.2, limit: 0.15 });
+    // 16 ms against legacy's 1 ms is sixteen times as slow, and noise: within the 50 ms tolerance.
+    const noisy = await analyse(plan, 25, fakePrometheus([[/histogram_quantile.*target="extracted"/, 0.016], [/histogram_quantile.*target="legacy"/, 0.001], ...healthy]));
+    expect(noisy.checks.find((check) => check.check === 'p99Latency')).toMatchObject({ result: 'pass', limit: 0.051 });
+    const capped = await analyse(parseRolloutPlan({ ...plan, checks: { p99Latency: { max: '30ms' } } }), 25, fakePrometheus([[/histogram_quantile.*target="extracted"/, 0.04], ...healthy]));
+    expect(capped.checks.find((check) => check.check === 'p99Latency')).toMatchObject({ result: 'fail', limit: 0.03 });
     const mismatching = await analyse(plan, 'shadow', fakePrometheus([[/shadow_comparisons_total\{[^}]*result=~/, 3], ...healthy]));
     expect(mismatching.result).toBe('fail');
     expect(mismatching.checks.map((check) => check.check)).toEqual(['traffic', 'shadowMismatchRatio', 'syncLag', 'driftRows']);

@@ -22,7 +22,7 @@ describe('rollout plans', () => {
       selector: '',
       checks: {
         errorRatio: { max: 0.01, maxAboveLegacy: 0.005 },
-        p99Latency: { maxVersusLegacy: 1.5 },
+        p99Latency: { maxVersusLegacy: 1.5, tolerance: 50 },
         shadowMismatchRatio: { max: 0 },
         syncLag: { max: 5_000, relays: [] },
         driftRows: { max: 0, aggregateTypes: [] },

@@ -33,6 +33,9 @@ export class Upstream {
   delayMs = 0;
   /** When set, every request except /healthz is answered with this status. */
   failStatus: number | undefined;
+  /** When set, every Nth request except /healthz is answered 503 (N = 20: 5 % of them). */
+  failEvery: number | undefined;
+  private answered = 0;
   port = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
 
@@ -99,7 +102,9 @@ export class Upstream {
         const body = { id: crypto.randomUUID(), at: new Date().toISOString(), servedBy: this.side, total: 42, items: [{ sku: 'a' }, { sku: 'b' }], ...this.jsonExtra };
         return this.later(this.delayMs, () => send(200, body));
       }
-      const reply = () => send(this.failStatus ?? 200, { side: this.side, method: req.method, url, headers: req.headers, body });
+      this.answered += 1;
+      const failing = this.failEvery !== undefined && this.answered % this.failEvery === 0;
+      const reply = () => send(this.failStatus ?? (failing ? 503 : 200), { side: this.side, method: req.method, url, headers: req.headers, body });
       if (slow) this.later(Number(slow[1]), reply);
       else reply();
     });

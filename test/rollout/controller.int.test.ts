@@ -1,0 +1,275 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { Registry } from 'prom-client';
+import YAML from 'yaml';
+import { prometheusQuery, RolloutController, type RolloutPlanInput, parseRolloutPlan, type RolloutEvent } from '../../rollout';
+import { UnleashFlagProvider, UnleashRolloutClient } from '../../strangler-proxy';
+import { createTestDatabase, eventually, registerScrapeTargets, testEnv, UnleashAdmin, uniqueName, type TestDatabase } from '../helpers';
+import { request, silentLogger, startProxy, Upstream, type RunningProxy } from '../strangler-proxy/harness';
+
+const CLI = path.join(__dirname, '..', '..', 'cli', 'index.ts');
+const ANALYSIS_MS = 3_000;
+/** Prometheus scrapes these targets every second (`__scrape_interval__`): a failure shows at most this late. */
+const SCRAPE_MS = 1_000;
+
+interface Stack {
+  flag: string;
+  testrun: string;
+  proxy: RunningProxy;
+  orders: Upstream;
+  /** Answers of the GETs sent so far, by status. */
+  statuses: Map<number, number>;
+  plan(overrides?: Partial<RolloutPlanInput>): RolloutPlanInput;
+  stop(): Promise<void>;
+}
+
+/**
+ * A proxy in front of two upstreams with its route on a fresh Unleash flag, its metrics scraped by the real
+ * Prometheus every second, and (unless `traffic` is 0) GETs from many users at about `traffic` requests/s.
+ */
+async function startStack(traffic: number): Promise<Stack> {
+  const env = testEnv();
+  const admin = new UnleashAdmin();
+  const flag = uniqueName('sfg-rollout').replace(/_/g, '-');
+  await admin.createFlag(flag);
+  await admin.setRollout(flag, 0);
+  const legacy = await new Upstream('legacy').start();
+  const orders = await new Upstream('orders').start();
+  const provider = new UnleashFlagProvider(
+    { url: env.unleashUrl, clientToken: env.unleashClientToken, appName: uniqueName('sfg-rollout-proxy'), refreshIntervalMs: 500, backupDir: fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-rollout-')), sendMetrics: false },
+    { logger: silentLogger },
+  );
+  const proxy = await startProxy(
+    { clusters: { legacy: { url: legacy.url }, orders: { url: orders.url } }, routes: [{ id: 'orders', order: 10, match: { path: '/api/orders/{**rest}' }, cluster: 'orders', flag }] },
+    provider,
+  );
+  const metrics = http.createServer(async (_req, res) => {
+    res.setHeader('content-type', proxy.registry.contentType);
+    res.end(await proxy.registry.metrics());
+  });
+  await new Promise<void>((resolve) => metrics.listen(0, '127.0.0.1', resolve));
+  const { testrun, unregister } = registerScrapeTargets([`127.0.0.1:${(metrics.address() as { port: number }).port}`], { __scrape_interval__: '1s', __scrape_timeout__: '1s' });
+  const statuses = new Map<number, number>();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  let user = 0;
+  const timer = traffic
+    ? setInterval(() => {
+        for (let n = 0; n < traffic / 20; n += 1) {
+          user += 1;
+          void request(`${proxy.url}/api/orders/${user}`, { headers: { 'x-user-id': `user-${user % 5_000}` }, agent })
+            .then((response) => statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1))
+            .catch(() => statuses.set(0, (statuses.get(0) ?? 0) + 1));
+        }
+      }, 50)
+    : undefined;
+  return {
+    flag,
+    testrun,
+    proxy,
+    orders,
+    statuses,
+    plan: (overrides = {}) => ({
+      route: 'orders',
+      flag,
+      steps: [10, 50, 100],
+      stepDuration: '6s',
+      analysisInterval: `${ANALYSIS_MS}ms`,
+      minRequests: 10,
+      failureLimit: 1,
+      selector: `testrun="${testrun}"`,
+      // Another test's relays or verify runs must not decide this rollout.
+      checks: { syncLag: { relays: [] }, driftRows: { aggregateTypes: [] } },
+      ...overrides,
+    }),
+    async stop() {
+      clearInterval(timer);
+      unregister();
+      await new Promise((resolve) => metrics.close(resolve));
+      await proxy.stop();
+      await Promise.all([legacy.kill(), orders.kill()]);
+      agent.destroy();
+      await admin.deleteFlag(flag).catch(() => undefined);
+    },
+  };
+}
+
+const unleashFlags = () => new UnleashRolloutClient({ url: testEnv().unleashUrl, adminToken: testEnv().unleashAdminToken, project: 'default', environment: 'development' });
+
+function inProcessController(db: TestDatabase, plans: RolloutPlanInput[], registry = new Registry()) {
+  return new RolloutController(plans.map(parseRolloutPlan), {
+    pool: db.pool,
+    connectionString: db.url,
+    flags: unleashFlags(),
+    query: prometheusQuery(testEnv().prometheusUrl),
+    logger: silentLogger,
+    registry,
+  });
+}
+
+
+/** The rollout file reads the admin token from the environment, as an operator's would. */
+const childEnv = () => ({ ...process.env, SFG_TEST_UNLEASH_ADMIN_TOKEN: testEnv().unleashAdminToken });
+
+/** `strangler rollout run` as a child process (node itself, so kill -9 hits the controller). */
+function spawnController(configFile: string): { child: ChildProcess; output: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'rollout', 'run', '--config', configFile, '--metrics-port', '0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return { child, output: () => output };
+}
+
+function strangler(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.once('exit', (code) => resolve({ code, out, err }));
+  });
+}
+
+function rolloutFile(db: TestDatabase, plans: RolloutPlanInput[]): string {
+  const env = testEnv();
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-rollout-file-')), 'rollout.yaml');
+  fs.writeFileSync(
+    file,
+    YAML.stringify({
+      prometheus: { url: env.prometheusUrl },
+      unleash: { url: env.unleashUrl, adminToken: '${SFG_TEST_UNLEASH_ADMIN_TOKEN}' },
+      database: { url: db.url },
+      rollouts: plans,
+    }),
+  );
+  return file;
+}
+
+const kinds = (events: RolloutEvent[]) => events.filter((event) => event.kind !== 'analysis').map((event) => `${event.kind}${event.detail.step === undefined ? '' : ` ${String(event.detail.step)}`}`);
+
+describe('the rollout controller on the real stack (Unleash, Prometheus, proxy, two upstreams)', () => {
+  // A database per test: each starts with no rollout state and an empty event log.
+  let db: TestDatabase;
+  beforeEach(async () => {
+    db = await createTestDatabase('sfg_rollout');
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  it('takes a healthy route from 0 to 100 % through every step with no operator action', async () => {
+    const stack = await startStack(200);
+    const registry = new Registry();
+    const controller = inProcessController(db, [stack.plan()], registry);
+    try {
+      await controller.start();
+      await controller.store.start('orders');
+      const ended = await eventually(async () => {
+        const state = await controller.store.get('orders');
+        return state && state.status !== 'progressing' ? state : undefined;
+      }, 90_000, 'the rollout ending', 500);
+      expect({ status: ended.status, reason: ended.reason }).toEqual({ status: 'succeeded', reason: null });
+      expect(kinds(await controller.store.recentEvents('orders', 200))).toEqual(['started', 'promote 10', 'step 10', 'promote 50', 'step 50', 'promote 100', 'step 100', 'succeeded']);
+      expect(await unleashFlags().readRollout(stack.flag)).toEqual({ enabled: true, percent: 100 });
+      // The proxy follows: every new request goes to the extracted side.
+      await eventually(async () => JSON.parse((await request(`${stack.proxy.url}/api/orders/last`, { headers: { 'x-user-id': 'someone' } })).body).side === 'orders', 10_000, 'the proxy serving the new side');
+      const metric = async (name: string) => (await registry.getSingleMetric(name)!.get()).values;
+      expect((await metric('strangler_rollout_weight_percent')).find((value) => value.labels.route === 'orders')?.value).toBe(100);
+      expect((await metric('strangler_rollout_analysis_total')).filter((value) => value.labels.result === 'fail')).toEqual([]);
+      expect([...stack.statuses.keys()]).toEqual([200]);
+    } finally {
+      await controller.stop();
+      await stack.stop();
+    }
+  });
+
+  it('rolls a route back to 0 % within two analysis intervals once its new side fails 5 % of requests at 25 %, while GETs are still served', async () => {
+    const stack = await startStack(200);
+    const controller = inProcessController(db, [stack.plan({ steps: [10, 25, 100] })]);
+    let failingAt = 0;
+    controller.on('step', (_route: string, state: { weight: number }) => {
+      if (state.weight === 25) {
+        stack.orders.failEvery = 20;
+        failingAt = Date.now();
+      }
+    });
+    try {
+      await controller.start();
+      await controller.store.start('orders');
+      await eventually(async () => (await controller.store.get('orders'))?.status === 'rolled_back', 120_000, 'the rollback', 200);
+      const rolledBack = (await controller.store.recentEvents('orders', 200)).find((event) => event.kind === 'rollback')!;
+      expect({ failingAt: failingAt > 0, reason: rolledBack.detail.reason }).toEqual({ failingAt: true, reason: expect.any(String) });
+      expect(rolledBack.at.getTime() - failingAt).toBeLessThan(2 * ANALYSIS_MS + SCRAPE_MS);
+      expect(rolledBack.detail.reason).toMatch(/^errorRatio: new side \d/);
+      const state = (await controller.store.get('orders'))!;
+      expect(state).toMatchObject({ status: 'rolled_back', weight: 0, stepIndex: 1 });
+      expect(await unleashFlags().readRollout(stack.flag)).toMatchObject({ percent: 0 });
+      // Every GET was answered 200: the failed ones fell back to legacy.
+      expect([...stack.statuses.keys()]).toEqual([200]);
+    } finally {
+      await controller.stop();
+      await stack.stop();
+    }
+  });
+  it('resumes from its stored step after the controller is killed with kill -9; pause holds and resume continues (the CLI)', async () => {
+    const stack = await startStack(200);
+    const file = rolloutFile(db, [{ ...stack.plan({ steps: [10, 30, 100] }), route: 'orders' }]);
+    const state = async () => (await db.pool.query<{ status: string; step_index: number; step_started_at: Date | null }>('select status, step_index, step_started_at from strangler_rollouts where route = $1', ['orders'])).rows[0];
+    let controller = spawnController(file);
+    try {
+      expect(await strangler(['rollout', 'start', 'orders', '--config', file])).toMatchObject({ err: '', code: 0, out: expect.stringContaining('orders: rollout started at step 1 of 3') });
+      await eventually(async () => (await state())?.step_index === 1 && (await state())?.step_started_at != null, 60_000, 'the second step (30 %) set', 200).catch((error: Error) => {
+        throw new Error(`${error.message}; controller said: ${controller.output().slice(-3_000)}`);
+      });
+      controller.child.kill('SIGKILL');
+      await new Promise((resolve) => controller.child.once('exit', resolve));
+      const killedAt = await state();
+
+      // While no controller runs, a pause is recorded; the restarted controller holds the route there.
+      expect(await strangler(['rollout', 'pause', 'orders', '--config', file, '--reason', 'checking dashboards'])).toMatchObject({ code: 0, out: 'orders: paused\n' });
+      controller = spawnController(file);
+      await eventually(() => controller.output().includes('acting on the route'), 30_000, 'the new controller taking the route');
+      const held = await strangler(['rollout', 'status', 'orders', '--config', file]);
+      expect(held.out).toMatch(/^orders\s+paused\s+2\/3 \(30 %\)\s+30 %/m);
+      expect(held.out).toContain('checking dashboards');
+      await new Promise((resolve) => setTimeout(resolve, 2 * ANALYSIS_MS));
+      expect((await state())!.step_index).toBe(1);
+
+      expect(await strangler(['rollout', 'resume', 'orders', '--config', file])).toMatchObject({ code: 0 });
+      await eventually(async () => (await state())?.status === 'succeeded', 120_000, 'the rollout succeeding after the restart', 500);
+      const events = (await strangler(['rollout', 'status', 'orders', '--config', file, '--json'])).out;
+      const { events: log } = JSON.parse(events) as { events: Array<{ kind: string; detail: { step?: number } }> };
+      const sequence = log.filter((event) => event.kind !== 'analysis').map((event) => `${event.kind}${event.detail.step === undefined ? '' : ` ${event.detail.step}`}`);
+      // Resumed at 30 %: the first steps were not run again.
+      expect(sequence).toEqual(['started', 'promote 10', 'step 10', 'promote 30', 'step 30', 'pause', 'resume', 'promote 100', 'step 100', 'succeeded']);
+      expect(killedAt).toMatchObject({ status: 'progressing', step_index: 1 });
+      expect([...stack.statuses.keys()]).toEqual([200]);
+    } finally {
+      controller.child.kill('SIGKILL');
+      await stack.stop();
+    }
+  }, 240_000);
+
+  it('holds a step that saw too little traffic instead of promoting it', async () => {
+    const stack = await startStack(0);
+    const controller = inProcessController(db, [stack.plan({ route: 'orders', steps: [10, 100], stepDuration: '3s', minRequests: 10 })]);
+    const results: string[] = [];
+    controller.on('analysis', (_route: string, analysis: { result: string }) => results.push(analysis.result));
+    try {
+      await controller.start();
+      await controller.store.start('orders');
+      // Four analyses, well past the step's 3 s, on a route nobody calls.
+      await eventually(() => results.length >= 4, 60_000, 'four analyses');
+      expect(results.every((result) => result === 'inconclusive')).toBe(true);
+      expect(await controller.store.get('orders')).toMatchObject({ status: 'progressing', stepIndex: 0, weight: 10 });
+      const analysis = (await controller.store.recentEvents('orders', 5)).filter((event) => event.kind === 'analysis').at(-1)!;
+      expect(analysis.detail.checks).toEqual(expect.arrayContaining([expect.objectContaining({ check: 'traffic', result: 'inconclusive', limit: 10 })]));
+    } finally {
+      await controller.stop();
+      await stack.stop();
+    }
+  });
+});

@@ -1,6 +1,6 @@
 export { RolloutError, InvalidRolloutPlanError, type PlanIssue } from './errors';
 export { parseRolloutPlan, parseRolloutFile, loadRolloutFile, type RolloutPlan, type RolloutPlanInput, type RolloutStep, type RolloutChecks, type RolloutFile, type RolloutFileInput } from './options';
-export { prometheusQuery, type QueryScalar } from './prometheus';
+export { prometheusQuery, prometheusSamples, type QueryScalar, type QuerySamples, type Sample } from './prometheus';
 export { analyse, type Analysis, type AnalysisResult, type CheckOutcome } from './analysis';
 export { RolloutStore, type RolloutState, type RolloutStatus, type RolloutEvent } from './store';
 export { RolloutController, type RolloutControllerDeps, type FlagWriter } from './controller';

@@ -6,8 +6,9 @@ import { proxyCommand } from './proxy';
 import { relayCommand } from './relay';
 import { rolloutCommand } from './rollout';
 import { routesCommand } from './routes';
+import { statusCommand } from './status';
 import { syncCommand } from './sync';
 import { verifyCommand } from './verify';
 
 /** Every subcommand, in the order `strangler --help` lists them. */
-export const COMMANDS: Command[] = [backfillCommand, verifyCommand, syncCommand, relayCommand, proxyCommand, routesCommand, flipCommand, rolloutCommand, explainCommand];
+export const COMMANDS: Command[] = [backfillCommand, verifyCommand, syncCommand, relayCommand, proxyCommand, routesCommand, statusCommand, flipCommand, rolloutCommand, explainCommand];

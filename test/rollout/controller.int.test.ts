@@ -7,8 +7,9 @@ import { Registry } from 'prom-client';
 import YAML from 'yaml';
 import { prometheusQuery, RolloutController, type RolloutPlanInput, parseRolloutPlan, type RolloutEvent } from '../../rollout';
 import { UnleashFlagProvider, UnleashRolloutClient } from '../../strangler-proxy';
-import { createTestDatabase, eventually, registerScrapeTargets, testEnv, UnleashAdmin, uniqueName, type TestDatabase } from '../helpers';
-import { request, silentLogger, startProxy, Upstream, type RunningProxy } from '../strangler-proxy/harness';
+import { createTestDatabase, eventually, promQuery, registerScrapeTargets, testEnv, UnleashAdmin, uniqueName, type TestDatabase } from '../helpers';
+import type { StatusReport } from '../../cli/commands/status';
+import { ADMIN_TOKEN, request, silentLogger, startProxy, Upstream, type RunningProxy } from '../strangler-proxy/harness';
 
 const CLI = path.join(__dirname, '..', '..', 'cli', 'index.ts');
 const ANALYSIS_MS = 3_000;
@@ -269,6 +270,42 @@ describe('the rollout controller on the real stack (Unleash, Prometheus, proxy, 
       expect(analysis.detail.checks).toEqual(expect.arrayContaining([expect.objectContaining({ check: 'traffic', result: 'inconclusive', limit: 10 })]));
     } finally {
       await controller.stop();
+      await stack.stop();
+    }
+  });
+  it('strangler status shows the route: rollout, live split, 5xx and p99 per side as Prometheus has them, and the rollout state', async () => {
+    const stack = await startStack(200);
+    const file = rolloutFile(db, [stack.plan()]);
+    try {
+      stack.orders.failEvery = 50;
+      await unleashFlags().setRollout(stack.flag, 50);
+      await eventually(async () => (await stack.proxy.adminGet('/routes')).body.routes[0].rolloutPercent === 50, 15_000, 'the proxy at 50 %');
+      const selector = `testrun="${stack.testrun}"`;
+      const extractedRate = `sum(rate(strangler_proxy_requests_total{route="orders",target="extracted",${selector}}[5m]))`;
+      await eventually(async () => Number((await promQuery(extractedRate))[0]?.value[1] ?? 0) > 0, 30_000, 'extracted requests in Prometheus', 500);
+      const args = ['status', '--admin', stack.proxy.admin, '--token', ADMIN_TOKEN, '--prometheus', testEnv().prometheusUrl, '--selector', selector, '--rollout-config', file];
+      const failed = async () => {
+        const { out, code, err } = await strangler([...args, '--json']);
+        expect({ code, err }).toEqual({ code: 0, err: '' });
+        return JSON.parse(out) as StatusReport;
+      };
+      // The proxy falls back on the failed GETs: they count as the new side's failures, 2 % of its requests.
+      const report = await eventually(async () => {
+        const current = await failed();
+        const ratio = current.routes[0]?.errorRatio.extracted;
+        return ratio !== undefined && ratio > 0.01 ? current : undefined;
+      }, 30_000, 'a 5xx ratio on the new side', 1_000);
+      const [route] = report.routes;
+      expect(route).toMatchObject({ route: 'orders', rolloutPercent: 50, circuit: expect.any(String), rollout: { status: 'not started', step: '-' } });
+      expect(route!.lastMinute.extracted).toBeGreaterThan(0);
+      expect(route!.errorRatio.legacy).toBe(0);
+      expect(route!.errorRatio.extracted).toBeLessThan(0.03);
+      expect(route!.p99Seconds.extracted).toBeGreaterThan(0);
+      expect(report.flagsReady).toBe(true);
+      const text = await strangler(args);
+      expect(text.out).toMatch(/^orders\s+50%\s+-\s+not started\s+\d+(\.\d+)?% of \d+\s+0\.00% \/ [12]\.\d\d%/m);
+      expect(text.out).toContain('flags: ready');
+    } finally {
       await stack.stop();
     }
   });

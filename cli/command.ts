@@ -71,3 +71,23 @@ export function integerOption(flag: string, text: string | undefined, options: {
   }
   return value;
 }
+
+/**
+ * Prints `render()` once, or with `watch` redraws it every `intervalMs` (clearing the screen, except for JSON, which
+ * is one document per line) until SIGINT or SIGTERM.
+ */
+export async function printOrWatch(render: () => Promise<string>, options: { watch: boolean; json: boolean; intervalMs: number }): Promise<number> {
+  if (!options.watch) {
+    process.stdout.write(`${await render()}\n`);
+    return 0;
+  }
+  let stop = false;
+  process.once('SIGINT', () => (stop = true));
+  process.once('SIGTERM', () => (stop = true));
+  while (!stop) {
+    const screen = await render();
+    process.stdout.write(`${options.json ? '' : '\x1b[2J\x1b[H'}${screen}\n`);
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
+  }
+  return 0;
+}

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { loadRolloutFile, prometheusQuery, RolloutController, RolloutStore, type RolloutEvent, type RolloutFile, type RolloutState } from '../../rollout';
 import { UnleashRolloutClient } from '../../strangler-proxy';
-import { integerOption, parseCommandArgs, UsageError, type Command } from '../command';
+import { integerOption, parseCommandArgs, printOrWatch, UsageError, type Command } from '../command';
 import { boundPort, serveMetrics } from '../metrics-server';
 
 const help = `Usage: strangler rollout <run|start|status|pause|resume|abort> [route] --config <file> [options]
@@ -185,19 +185,7 @@ export const rolloutCommand: Command = {
         const table = formatStatus({ ...file, rollouts: file.rollouts.filter((plan) => routes.includes(plan.route)) }, states, analyses);
         return route ? `${table}\n\n${formatEvents(await store.recentEvents(route, 15))}` : table;
       };
-      if (!values.watch) {
-        process.stdout.write(`${await show()}\n`);
-        return 0;
-      }
-      let stop = false;
-      process.once('SIGINT', () => (stop = true));
-      process.once('SIGTERM', () => (stop = true));
-      while (!stop) {
-        const screen = await show();
-        process.stdout.write(`${values.json ? '' : '\x1b[2J\x1b[H'}${screen}\n`);
-        await new Promise((resolve) => setTimeout(resolve, intervalMs));
-      }
-      return 0;
+      return await printOrWatch(show, { watch: values.watch, json: values.json, intervalMs });
     } finally {
       await pool.end();
     }

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { loadRolloutFile, prometheusSamples, RolloutStore, type RolloutState, type Sample } from '../../rollout';
 import { ProxyAdminClient, type RoutesView } from '../../strangler-proxy';
-import { integerOption, parseCommandArgs, UsageError, type Command } from '../command';
+import { integerOption, parseCommandArgs, printOrWatch, UsageError, type Command } from '../command';
 import { ADMIN_HELP, ADMIN_OPTIONS, table } from './routes';
 
 const help = `Usage: strangler status [options]
@@ -166,18 +166,6 @@ export const statusCommand: Command = {
       const report = await collect(values);
       return values.json ? JSON.stringify(report) : formatReport(report);
     };
-    if (!values.watch) {
-      console.log(await show());
-      return 0;
-    }
-    let stop = false;
-    process.once('SIGINT', () => (stop = true));
-    process.once('SIGTERM', () => (stop = true));
-    while (!stop) {
-      const screen = await show();
-      process.stdout.write(`${values.json ? '' : '\x1b[2J\x1b[H'}${screen}\n`);
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
-    }
-    return 0;
+    return printOrWatch(show, { watch: values.watch, json: values.json, intervalMs });
   },
 };

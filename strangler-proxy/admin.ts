@@ -6,6 +6,7 @@ import { decide, DECISION_EXPLANATIONS } from './decision';
 import type { FlagProvider } from './flags/provider';
 import { LEGACY, SAFE_METHODS } from './options';
 import { normalizePath } from './path';
+import type { LegacyInventory } from './inventory';
 import { extractedPercent, type RecentSplits } from './recent-split';
 import type { CompiledRoute, RouteTable } from './route-table';
 import type { ShadowRunner } from './shadow';
@@ -19,6 +20,7 @@ export interface AdminSource {
   shadow: ShadowRunner;
   reload(): Promise<{ ok: true } | { ok: false; error: string }>;
   recentSplits: RecentSplits;
+  inventory: LegacyInventory;
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
@@ -137,6 +139,8 @@ export function createAdminHandler(source: AdminSource): (req: http.IncomingMess
           const { status, body } = explain(source, url.searchParams);
           return sendJson(res, status, body);
         }
+        case 'GET /inventory':
+          return sendJson(res, 200, { endpoints: source.inventory.entries() });
         case 'GET /shadow/mismatches':
           return sendJson(res, 200, { mismatches: source.shadow.recentMismatches() });
         case 'POST /reload': {

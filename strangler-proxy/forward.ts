@@ -10,6 +10,7 @@ import type { RequestIdentity } from './context';
 import { decide } from './decision';
 import { bodyTooLargeError, upstreamConnectError, upstreamTimeoutError, type ProxyError } from './errors';
 import type { FlagContext, FlagProvider } from './flags/provider';
+import type { LegacyInventory } from './inventory';
 import type { FallbackReason, ProxyMetrics, Target } from './metrics';
 import { SAFE_METHODS } from './options';
 import type { CompiledRoute, RouteTable } from './route-table';
@@ -19,6 +20,7 @@ import type { ShadowRunner } from './shadow';
 export interface ForwardingCore {
   flags: FlagProvider;
   metrics: ProxyMetrics;
+  inventory: LegacyInventory;
   shadow: ShadowRunner;
   consistency: ConsistencyTracker;
   logger: Logger;
@@ -485,6 +487,7 @@ export class Exchange {
     const route = this.route;
     route.metrics[this.target].observe(this.method, status, (performance.now() - this.startedAt) / 1000);
     route.split[this.target] += 1;
+    if (this.target === 'legacy') this.core.inventory.record(route.id, this.method, this.forwardPath);
     if (completed && (this.captured || this.shadowDropped)) this.enqueueShadow();
   }
 

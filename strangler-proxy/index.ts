@@ -19,3 +19,4 @@ export function createFlagProvider(flags: FlagsConfig, deps: { logger: Logger })
 }
 export { ProxyAdminClient, type RoutesView } from './admin-client';
 export { UnleashRolloutClient } from './flags/unleash-admin';
+export { endpointPattern, type InventoryEntry } from './inventory';

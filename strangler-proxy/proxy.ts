@@ -14,6 +14,7 @@ import { createProxyMetrics, type ProxyMetrics } from './metrics';
 import { loadProxyConfigFile, type ProxyConfig } from './options';
 import { normalizePath } from './path';
 import { RecentSplits } from './recent-split';
+import { LegacyInventory } from './inventory';
 import { gaugeSources, RouteCounters, RouteTable } from './route-table';
 import { ShadowRunner } from './shadow';
 import { forwardUpgrade, refuseUpgrade } from './upgrade';
@@ -47,6 +48,7 @@ export class StranglerProxy {
   private table: RouteTable;
   private clusters = new Map<string, ClusterRuntime>();
   private readonly counters = new RouteCounters(() => this.metrics);
+  private readonly inventory: LegacyInventory;
   private readonly recentSplits = new RecentSplits(() => this.counters.splits.entries());
   private readonly metrics: ProxyMetrics;
   private readonly core: ForwardingCore;
@@ -76,7 +78,8 @@ export class StranglerProxy {
       this.logger.child({ component: 'shadow' }),
     );
     this.consistency = new ConsistencyTracker(this.config.consistency, () => this.metrics, (cluster, message) => this.logger.warn({ cluster }, message));
-    this.core = { flags: deps.flags, metrics: this.metrics, shadow: this.shadow, consistency: this.consistency, logger: this.logger };
+    this.inventory = new LegacyInventory(deps.registry);
+    this.core = { flags: deps.flags, metrics: this.metrics, inventory: this.inventory, shadow: this.shadow, consistency: this.consistency, logger: this.logger };
     this.table = this.compile(this.config);
     this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.handle(req, res));
     this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head));
@@ -95,6 +98,7 @@ export class StranglerProxy {
         shadow: this.shadow,
         reload: () => this.reload(),
         recentSplits: this.recentSplits,
+        inventory: this.inventory,
       }),
     );
   }

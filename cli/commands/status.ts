@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { loadRolloutFile, prometheusSamples, RolloutStore, type RolloutState, type Sample } from '../../rollout';
-import { ProxyAdminClient, type RoutesView } from '../../strangler-proxy';
+import { ProxyAdminClient, type InventoryEntry, type RoutesView } from '../../strangler-proxy';
 import { integerOption, parseCommandArgs, printOrWatch, UsageError, type Command } from '../command';
 import { ADMIN_HELP, ADMIN_OPTIONS, table } from './routes';
 
@@ -9,8 +9,9 @@ const help = `Usage: strangler status [options]
 One screen for the whole migration: per route the rollout (and the rollout controller's step when --rollout-config
 is given), the live split over the last minute, the failure ratio (5xx; on the new side also requests that fell back to
 legacy) and p99 of each side over the last 5 minutes, real
-shadow mismatches over the last hour and the circuit state; then sync lag per relay, drift per aggregate type, and
-whether the proxy's flags and its last config reload are good. Route table and split come from the proxy admin API;
+shadow mismatches over the last hour and the circuit state; then sync lag per relay, drift per aggregate type,
+whether the proxy's flags and its last config reload are good, and the legacy endpoints still answered (the
+inventory: method and path pattern, most requested first). Route table and split come from the proxy admin API;
 the rest from Prometheus (shown as ? when it cannot be reached).
 
 Options:
@@ -41,12 +42,15 @@ export interface StatusReport {
   }>;
   syncLagSeconds: Record<string, number>;
   driftRows: Record<string, number>;
+  /** What legacy still answers since the proxy started, most requested first (GET /inventory). */
+  legacyEndpoints: InventoryEntry[];
 }
 
 const byLabels = (samples: Sample[], ...names: string[]) => new Map(samples.map((sample) => [names.map((name) => sample.labels[name] ?? '').join('|'), sample.value]));
 
 async function collect(values: { admin?: string; token?: string; prometheus?: string; selector?: string; 'rollout-config'?: string }): Promise<StatusReport> {
-  const view = await ProxyAdminClient.fromEnvironment({ url: values.admin, token: values.token }).get<RoutesView>('/routes');
+  const admin = ProxyAdminClient.fromEnvironment({ url: values.admin, token: values.token });
+  const [view, inventory] = await Promise.all([admin.get<RoutesView>('/routes'), admin.get<{ endpoints: InventoryEntry[] }>('/inventory')]);
   const selector = values.selector ? `,${values.selector}` : '';
   const inner = values.selector ?? '';
   const query = prometheusSamples(values.prometheus ?? process.env.PROMETHEUS_URL ?? 'http://127.0.0.1:9090');
@@ -115,6 +119,7 @@ async function collect(values: { admin?: string; token?: string; prometheus?: st
     }),
     syncLagSeconds: Object.fromEntries((figures?.lag ?? []).map((sample) => [sample.labels.relay ?? '', sample.value])),
     driftRows: Object.fromEntries((figures?.drift ?? []).map((sample) => [sample.labels.aggregatetype ?? '', sample.value])),
+    legacyEndpoints: inventory.endpoints,
   };
 }
 
@@ -143,6 +148,9 @@ export function formatReport(report: StatusReport): string {
     `drift rows: ${report.prometheusError ? '?' : drift.join(', ') || 'no verify run reported'}`,
     `flags: ${report.flagsReady ? 'ready' : 'NOT ready (every flagged route is served by legacy)'}; last config reload: ${report.reloadFailed === undefined ? '?' : report.reloadFailed ? 'FAILED (the previous table is in force)' : 'ok'}`,
     ...(report.prometheusError ? [`Prometheus: ${report.prometheusError}`] : []),
+    '',
+    `legacy still answers ${report.legacyEndpoints.length} endpoint${report.legacyEndpoints.length === 1 ? '' : 's'}${report.legacyEndpoints.length ? ', most requested first:' : ''}`,
+    ...report.legacyEndpoints.slice(0, 10).map((entry) => `  ${String(entry.requests).padStart(8)}  ${entry.method.padEnd(7)} ${entry.endpoint}  (route ${entry.route}, last ${entry.lastSeen.slice(11, 19)})`),
   ].join('\n');
 }
 

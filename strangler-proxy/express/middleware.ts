@@ -10,6 +10,7 @@ import { decide } from '../decision';
 import { badPathError, upstreamConnectError, upstreamTimeoutError } from '../errors';
 import type { FlagContext, FlagProvider } from '../flags/provider';
 import { requestIdOf, respondWithError } from '../forward';
+import { LegacyInventory } from '../inventory';
 import { createProxyMetrics, type FallbackReason, type ProxyMetrics, type Target } from '../metrics';
 import { LEGACY, SAFE_METHODS, type ProxyConfig } from '../options';
 import { normalizePath } from '../path';
@@ -43,6 +44,8 @@ export type Middleware = (req: http.IncomingMessage, res: http.ServerResponse, n
 interface Forwarding {
   route: CompiledRoute;
   method: string;
+  /** Normalised, with the query: what the upstream is asked for. */
+  path: string;
   target: Target;
   requestId: string;
   startedAt: number;
@@ -71,6 +74,7 @@ export class StranglerMiddleware {
   private readonly forwarders = new Map<string, RequestHandler>();
   private readonly agents: http.Agent[] = [];
   private readonly counters = new RouteCounters(() => this.metrics);
+  private readonly inventory: LegacyInventory;
   private readonly recentSplits = new RecentSplits(() => this.counters.splits.entries());
   private readonly metrics: ProxyMetrics;
   private readonly logger: Logger;
@@ -86,6 +90,7 @@ export class StranglerMiddleware {
     this.logger = deps.logger.child({ component: 'strangler-middleware' });
     this.unmatchedToNext = options.unmatched === 'next';
     this.metrics = createProxyMetrics(deps.registry, gaugeSources(deps.flags, () => this.clusters.values(), () => this.table));
+    this.inventory = new LegacyInventory(deps.registry);
     for (const [name, clusterConfig] of Object.entries(config.clusters)) {
       this.clusters.set(name, new ClusterRuntime(name, clusterConfig, this.logger));
       const agentOptions = { keepAlive: true, maxSockets: clusterConfig.maxSockets, scheduling: 'lifo' as const };
@@ -144,6 +149,7 @@ export class StranglerMiddleware {
           shadow,
           reload: async () => ({ ok: false, error: 'the express middleware does not reload: restart the app' }),
           recentSplits: this.recentSplits,
+          inventory: this.inventory,
         }),
       );
       const server = this.adminServer;
@@ -195,6 +201,7 @@ export class StranglerMiddleware {
     req[FORWARDING] = {
       route,
       method,
+      path: normalized.forwardPath,
       target: decision.target,
       requestId,
       startedAt: performance.now(),
@@ -277,6 +284,7 @@ export class StranglerMiddleware {
     const { route, target } = forwarding;
     route.metrics[target].observe(forwarding.method, status, (performance.now() - forwarding.startedAt) / 1000);
     route.split[target] += 1;
+    if (target === 'legacy') this.inventory.record(route.id, forwarding.method, forwarding.path);
   }
 }
 

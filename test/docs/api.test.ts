@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import * as cli from '../../cli';
 import * as outbox from '../../outbox';
+import * as rollout from '../../rollout';
 import * as proxy from '../../strangler-proxy';
 import * as express from '../../strangler-proxy/express';
 import * as sync from '../../sync';
 import { API_FILE, collectExports, createApiProgram, renderApi, SUBPATHS } from '../../docs/generate-api';
 
-const RUNTIME: Record<string, object> = { 'strangler-fig/proxy': proxy, 'strangler-fig/express': express, 'strangler-fig/outbox': outbox, 'strangler-fig/sync': sync, 'strangler-fig/cli': cli };
+const RUNTIME: Record<string, object> = { 'strangler-fig/proxy': proxy, 'strangler-fig/express': express, 'strangler-fig/outbox': outbox, 'strangler-fig/sync': sync, 'strangler-fig/rollout': rollout, 'strangler-fig/cli': cli };
 
 describe('docs/api.md', () => {
   const program = createApiProgram();

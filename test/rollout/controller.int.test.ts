@@ -305,6 +305,9 @@ describe('the rollout controller on the real stack (Unleash, Prometheus, proxy, 
       const text = await strangler(args);
       expect(text.out).toMatch(/^orders\s+50%\s+-\s+not started\s+\d+(\.\d+)?% of \d+\s+0\.00% \/ [12]\.\d\d%/m);
       expect(text.out).toContain('flags: ready');
+      // Half the users are still on legacy: the inventory lists the orders endpoint it answers.
+      expect(report.legacyEndpoints[0]).toMatchObject({ route: 'orders', method: 'GET', endpoint: '/api/orders/{id}' });
+      expect(text.out).toMatch(/^legacy still answers 1 endpoint, most requested first:\n\s+\d+\s+GET\s+\/api\/orders\/\{id\}\s+\(route orders/m);
     } finally {
       await stack.stop();
     }

@@ -23,6 +23,8 @@ export const THRESHOLDS = {
   circuitNotClosedFor: '5m',
   /** Share of a route's shadow comparisons that find a real difference (lag not counted) that opens a ticket. */
   shadowMismatchRatio: 0.01,
+  /** Window in which a rollout controller's rollback opens a ticket. */
+  rollbackWindow: '30m',
 } as const;
 
 /** Runbook links point at the runbook sections of docs/dashboards.md (the README links there). */
@@ -149,6 +151,14 @@ ${extractedTrafficFilter}`,
     severity: 'ticket',
     summary: 'Route {{ $labels.route }}: the two sides answer differently',
     description: '{{ $value | humanizePercentage }} of the shadow comparisons of route {{ $labels.route }} found a real difference (not replication lag) in the last 5 minutes; the proxy keeps the answers (GET /shadow/mismatches, shadow.mismatchLog).',
+  },
+  {
+    alert: 'StranglerRolloutRolledBack',
+    expr: `sum without (instance) (increase(strangler_rollout_rollbacks_total[${t.rollbackWindow}])) > 0`,
+    for: '0m',
+    severity: 'ticket',
+    summary: 'The rollout of route {{ $labels.route }} was rolled back',
+    description: `The rollout controller set route {{ $labels.route }} back to 0 % in the last ${t.rollbackWindow} after failed analyses; \`strangler rollout status {{ $labels.route }}\` says which checks failed.`,
   },
 ];
 

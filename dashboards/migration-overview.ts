@@ -62,6 +62,25 @@ export function migrationOverview(): Dashboard {
       .withPanel(
         timeseries(
           {
+            title: 'Rollout controller: weight set per route',
+            description: 'The rollout percentage the rollout controller set for each route (strangler rollout run); a drop to 0 is a rollback or an abort.',
+            unit: units.Percent,
+            queries: [{ expr: `max by (route) (strangler_rollout_weight_percent{${ROUTE}})`, legend: '{{route}}' }],
+          },
+          { min: 0, max: 100 },
+        ),
+      )
+      .withPanel(
+        timeseries({
+          title: 'Rollout controller: analyses by result',
+          description: 'Analyses of each route\'s rollout step over 5 minutes: pass, fail, inconclusive (too little traffic: the step is held) and error (Prometheus unreachable).',
+          unit: units.NoUnit,
+          queries: [{ expr: `sum by (route, result) (increase(strangler_rollout_analysis_total{${ROUTE}}[5m]))`, legend: '{{route}} {{result}}' }],
+        }),
+      )
+      .withPanel(
+        timeseries(
+          {
             title: 'Extracted share over time',
             description: 'The strangulation meter over time (1 minute windows).',
             unit: units.PercentUnit,

@@ -60,6 +60,8 @@ export class RolloutController extends EventEmitter {
     for (const plan of this.plans) {
       this.metrics.step.labels(plan.route).set(-1);
       this.metrics.leading.labels(plan.route).set(0);
+      // Series from 0, so the first rollback is an increase Prometheus can see.
+      this.metrics.rollbacks.labels(plan.route).inc(0);
       const tick = () => {
         if (this.stopped || this.busy.has(plan.route)) return;
         const running = this.tick(plan)

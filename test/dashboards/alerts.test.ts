@@ -43,6 +43,7 @@ describe('alerts', () => {
         'StranglerOutboxDeadLetters',
         'StranglerOutboxLagHigh',
         'StranglerReplicationSlotLagHigh',
+        'StranglerRolloutRolledBack',
         'StranglerShadowMismatches',
         'StranglerSyncDeadLetters',
       ].sort(),

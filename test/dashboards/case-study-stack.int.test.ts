@@ -8,9 +8,9 @@ import { dashboardExpressions, restrictToLabel, type ShippedExpression } from '.
 
 /**
  * Series that only exist after an incident (a fallback, a shadow comparison, a DLQ record, a failed reload, a
- * verify run): queries-int.test.ts produces those on purpose. Everything else must come out of a healthy migration.
+ * verify run) or with a rollout controller running: queries-int.test.ts produces those on purpose. Everything else must come out of a healthy migration.
  */
-const INCIDENT_ONLY = /fallbacks|shadow_comparisons|dlq|publish_errors|config_reload|drift_rows/;
+const INCIDENT_ONLY = /fallbacks|shadow_comparisons|dlq|publish_errors|config_reload|drift_rows|strangler_rollout_/;
 const EVALUATION_TIMEOUT_MS = 90_000;
 
 function serveRegistry(registry: Registry): Promise<http.Server> {

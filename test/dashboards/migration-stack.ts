@@ -11,7 +11,8 @@ import { saveAggregate } from '../../legacy-monolith';
 import { legacyProduct, migrateSide, saveCatalogProduct } from '../case-study/shop-data';
 import { append, createRelay, InboxConsumer, type InboxHandler, type InboxOptionsInput, type OutboxEvent } from '../../outbox';
 import { CASE_STUDY_MAPPING_FILE } from '../../case-study/mapping';
-import { createFlagProvider, parseProxyConfig, StranglerProxy } from '../../strangler-proxy';
+import { parseRolloutPlan, prometheusQuery, RolloutController } from '../../rollout';
+import { createFlagProvider, parseProxyConfig, StranglerProxy, UnleashRolloutClient } from '../../strangler-proxy';
 import { createTestDatabase, freePort, testEnv, testKafka, UnleashAdmin, uniqueName, type TestDatabase } from '../helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -100,7 +101,8 @@ async function close(server: http.Server): Promise<void> {
  * - an InboxConsumer applying those events to the catalog database (applied, stale, conflict, retried, dead-lettered),
  *   and later a replay of the topics under the same consumer name (duplicates);
  * - `strangler verify product --metrics-port`, the real CLI process, over a legacy and a catalog database that
- *   differ by one product (drift).
+ *   differ by one product (drift);
+ * - a rollout controller on the `users` route, which rolls it back (startRollout).
  * Each component's registry is served on its own port (the proxy's admin /metrics needs a token that the file_sd
  * job does not send), and `scrapeTargets` lists them for Prometheus.
  */
@@ -114,6 +116,9 @@ export class MigrationStack {
   private readonly consumers: InboxConsumer[] = [];
   private verifyProcess: ChildProcess | undefined;
   private flag: string | undefined;
+  private rolloutFlag: string | undefined;
+  private rollout: RolloutController | undefined;
+  private readonly rolloutRegistry = new Registry();
   private running = false;
   private readonly loops: Promise<void>[] = [];
 
@@ -149,6 +154,8 @@ export class MigrationStack {
     await this.startSyncConsumer(syncOptions);
     await this.startVerify(legacyDb, catalogDb);
 
+    // The rollout controller's series are scraped from the start; startRollout() runs it once the scrape label is known.
+    await this.exportMetrics(this.rolloutRegistry);
     this.loops.push(this.traffic(mainProxy.proxy.address.proxy, ['/users/', '/catalog/', '/orders/', '/payments/'], 2));
     this.loops.push(this.traffic(noFlagsProxy.proxy.address.proxy, ['/users/'], 1));
     this.loops.push(this.outboxWrites(legacyDb));
@@ -156,8 +163,37 @@ export class MigrationStack {
     this.loops.push(this.secondWave(legacyDb, () => this.startSyncConsumer({ ...syncOptions, groupId: uniqueName('dash-replay') })));
   }
 
+  /**
+   * A rollout controller analysing the `users` route (its extracted side fails one request in five): the first
+   * analysis fails and the controller rolls back. It moves a flag of its own, so the route keeps its traffic split
+   * for the other panels and alerts.
+   */
+  async startRollout(testrun: string): Promise<void> {
+    this.rolloutFlag = uniqueName('dash_rollout');
+    const unleash = new UnleashAdmin();
+    await unleash.createFlag(this.rolloutFlag);
+    const db = await createTestDatabase('sfg_dash_rollout');
+    this.databases.push(db);
+    const env = testEnv();
+    this.rollout = new RolloutController(
+      [parseRolloutPlan({ route: 'users', flag: this.rolloutFlag, steps: [50, 100], stepDuration: '10s', analysisInterval: '5s', minRequests: 1, failureLimit: 1, selector: `testrun="${testrun}"` })],
+      {
+        pool: db.pool,
+        connectionString: db.url,
+        flags: new UnleashRolloutClient({ url: env.unleashUrl, adminToken: env.unleashAdminToken, project: 'default', environment: 'development' }),
+        query: prometheusQuery(env.prometheusUrl),
+        logger,
+        registry: this.rolloutRegistry,
+      },
+    );
+    await this.rollout.start();
+    await this.rollout.store.start('users');
+  }
+
   async stop(): Promise<void> {
     this.running = false;
+    await this.rollout?.stop();
+    if (this.rolloutFlag) await new UnleashAdmin().deleteFlag(this.rolloutFlag).catch(() => undefined);
     await Promise.allSettled(this.loops);
     if (this.verifyProcess && this.verifyProcess.exitCode === null) {
       const exited = new Promise((resolve) => this.verifyProcess?.once('exit', resolve));

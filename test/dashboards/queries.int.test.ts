@@ -65,6 +65,7 @@ describe('every dashboard and rule expression on the real Prometheus', () => {
     standIns = registerScrapeTargets([`127.0.0.1:${port}`]);
     await stack.start();
     components = registerScrapeTargets(stack.scrapeTargets);
+    await stack.startRollout(components.testrun);
   });
 
   afterAll(async () => {

@@ -13,7 +13,7 @@ import { append, createRelay, InboxConsumer, type InboxHandler, type InboxOption
 import { CASE_STUDY_MAPPING_FILE } from '../../case-study/mapping';
 import { parseRolloutPlan, prometheusQuery, RolloutController } from '../../rollout';
 import { createFlagProvider, parseProxyConfig, StranglerProxy, UnleashRolloutClient } from '../../strangler-proxy';
-import { createTestDatabase, freePort, testEnv, testKafka, UnleashAdmin, uniqueName, type TestDatabase } from '../helpers';
+import { createTestDatabase, eventually, freePort, promQuery, testEnv, testKafka, UnleashAdmin, uniqueName, type TestDatabase } from '../helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
 const logger = pino({ level: process.env.SFG_TEST_LOG_LEVEL ?? 'silent' });
@@ -187,6 +187,9 @@ export class MigrationStack {
       },
     );
     await this.rollout.start();
+    // The rollback counter starts at 0; the rollback must come after Prometheus has seen that 0, or increase() sees
+    // a series that was 1 from its first sample and no rollback at all.
+    await eventually(async () => (await promQuery(`strangler_rollout_rollbacks_total{testrun="${testrun}"}`)).length > 0, 60_000, 'the rollback counter scraped at 0', 500);
     await this.rollout.store.start('users');
   }
 

@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { peerCallOf, PeerClient } from '../service-kit';
+import { randomUUID } from 'node:crypto';
+import { IDEMPOTENCY_KEY_HEADER, peerCallOf, PeerClient, PeerUnavailableError, type PeerResponse } from '../service-kit';
 import { TABLES, type AggregateType } from './data/tables';
 import type { ReplicaWaiter } from './replica-waiter';
 
@@ -17,6 +18,8 @@ export interface DelegationOptions {
   replicaWaitMs: number;
   /** How long a call to an owner may take. */
   ownerTimeoutMs: number;
+  /** How often a write is sent (with one idempotency key) to an owner that does not answer in time. */
+  ownerAttempts: number;
 }
 
 function metrics(registry: Registry) {
@@ -32,6 +35,12 @@ function metrics(registry: Registry) {
       help: "Time from the owner's answer to the write being readable in the monolith's own database.",
       labelNames: ['aggregatetype'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: 'strangler_case_delegated_write_retries_total',
+      help: 'Delegated writes sent again, with the same idempotency key, after the owner did not answer in time.',
+      labelNames: ['aggregatetype'],
       registers: [registry],
     }),
     replicaTimeouts: new Counter({
@@ -72,7 +81,7 @@ export class OwnerDelegation {
     return async (req, res) => {
       let answer;
       try {
-        answer = await peer.request<Record<string, unknown>>(req.method, req.originalUrl, { ...peerCallOf(req), body: bodyOf(req) });
+        answer = await this.send(peer, aggregateType, req);
       } catch (error) {
         this.metrics.writes.inc({ aggregatetype: aggregateType, outcome: 'unavailable' });
         throw error;
@@ -84,6 +93,24 @@ export class OwnerDelegation {
       }
       res.status(answer.status).json(answer.body);
     };
+  }
+
+  /**
+   * Sends the write with an idempotency key (the client's own, or a new one), so an owner that did not answer in
+   * time is asked again with the same key: a write it made anyway is answered as made, not made twice, and never
+   * reported as failed while it happened.
+   */
+  private async send(peer: PeerClient, aggregateType: AggregateType, req: Request): Promise<PeerResponse<Record<string, unknown>>> {
+    const clientKey = req.headers[IDEMPOTENCY_KEY_HEADER];
+    const call = { ...peerCallOf(req), body: bodyOf(req), idempotencyKey: typeof clientKey === 'string' ? clientKey : randomUUID() };
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await peer.request<Record<string, unknown>>(req.method, req.originalUrl, call);
+      } catch (error) {
+        if (!(error instanceof PeerUnavailableError) || attempt >= this.options.ownerAttempts) throw error;
+        this.metrics.retries.inc({ aggregatetype: aggregateType });
+      }
+    }
   }
 
   private async awaitReplica(aggregateType: AggregateType, id: unknown, version: number): Promise<void> {

@@ -14,6 +14,7 @@ export const monolithOptionsSchema = z.strictObject({
   /** How long a delegated write waits for its replica here before answering anyway (read-your-writes bound). */
   replicaWaitMs: z.number().int().nonnegative().default(5_000),
   ownerTimeoutMs: z.number().int().positive().default(5_000),
+  ownerAttempts: z.number().int().positive().default(3),
 });
 export type MonolithOptions = z.output<typeof monolithOptionsSchema>;
 export type MonolithOptionsInput = z.input<typeof monolithOptionsSchema>;

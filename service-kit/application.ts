@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import { APPLIED_PATH, AppliedEvents, appliedEventsHandler, outboxMigrations, runMigrations, type Migration } from '../outbox';
 import { Auth } from './auth';
 import { createApiApp } from './http';
+import { IDEMPOTENCY_MIGRATIONS, idempotentWrites } from './idempotency';
 import type { AppOptions } from './options';
 import { HttpService } from './server';
 
@@ -69,6 +70,7 @@ export class HttpApplication {
       registry: deps.registry,
       mount: (express) => {
         express.get(APPLIED_PATH, (req, res, next) => (this.appliedEvents ? this.appliedEvents(req, res, next) : next()));
+        express.use(idempotentWrites(this.pool));
         definition.mount(express, context);
       },
     });
@@ -90,7 +92,7 @@ export class HttpApplication {
   }
 
   async start(): Promise<void> {
-    await runMigrations(this.pool, [...outboxMigrations(), ...this.definition.migrations]);
+    await runMigrations(this.pool, [...outboxMigrations(), ...IDEMPOTENCY_MIGRATIONS, ...this.definition.migrations]);
     for (const part of this.parts) await part.start();
     await this.http.start();
     this.logger.info({ url: this.url }, 'listening');

@@ -110,3 +110,19 @@ export class ConfigError extends CaseStudyError {
     this.problems = problems;
   }
 }
+
+/** A write with this `idempotency-key` is still running: the answer is not known yet, ask again. */
+export class RequestInProgressError extends CaseStudyError {
+  override readonly name = 'RequestInProgressError';
+  constructor(key: string) {
+    super('SFG_CASE_REQUEST_IN_PROGRESS', 503, `the request with idempotency key ${key} is still running, try again`, { retriable: true });
+  }
+}
+
+/** An `idempotency-key` sent again with another method or path: it names a different request. */
+export class IdempotencyKeyReusedError extends CaseStudyError {
+  override readonly name = 'IdempotencyKeyReusedError';
+  constructor(key: string, first: string) {
+    super('SFG_CASE_IDEMPOTENCY_KEY_REUSED', 422, `idempotency key ${key} was first used for ${first}`);
+  }
+}

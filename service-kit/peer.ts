@@ -13,6 +13,8 @@ export interface PeerCall {
   traceparent?: string;
   /** Told the peer's `strangler-written` entries, so the caller's answer lists what its peers wrote too. */
   recordWritten?: (entries: string[]) => void;
+  /** Sent as `idempotency-key`: the peer runs the write once however often it is sent, and answers a repeat unchanged. */
+  idempotencyKey?: string;
 }
 
 /**
@@ -32,6 +34,7 @@ export class PeerClient {
     if (call.body !== undefined) headers['content-type'] = 'application/json';
     if (call.authorization) headers.authorization = call.authorization;
     if (call.traceparent) headers.traceparent = call.traceparent;
+    if (call.idempotencyKey) headers['idempotency-key'] = call.idempotencyKey;
     let response: Response;
     let text: string;
     try {

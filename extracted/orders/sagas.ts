@@ -75,23 +75,28 @@ export class OrderSagas {
 
     const orderId = randomUUID();
     const reserved: OrderLine[] = [];
+    let unsettled: OrderLine | undefined;
     let paymentId: string | undefined;
     try {
-      for (const line of lines) {
-        const body = { delta: -line.quantity, reference: reference(orderId, 'reserve', line.productId) };
-        const product = expect(this.catalog, await this.catalog.request<PublicProduct>('POST', `/api/products/${line.productId}/stock`, { ...caller, body }), 200);
-        reserved.push({ productId: line.productId, quantity: line.quantity, priceCents: product.priceCents });
+      for (const [index, line] of lines.entries()) {
+        const reservation: OrderLine = { productId: line.productId, quantity: line.quantity, priceCents: products[index]!.priceCents };
+        unsettled = reservation;
+        const product = await retry(() => this.reserve(orderId, reservation, caller));
+        unsettled = undefined;
+        reserved.push({ ...reservation, priceCents: product.priceCents });
       }
       const totalCents = reserved.reduce((sum, line) => sum + line.priceCents * line.quantity, 0);
-      const authorised = await this.payments.request<{ id: string }>('POST', '/api/payments', { ...caller, body: { amountCents: totalCents, currency, card: input.card, orderId } });
-      paymentId = expect(this.payments, authorised, 201).id;
-      expect(this.payments, await this.payments.request('POST', `/api/payments/${paymentId}/capture`, caller), 200);
+      const payment = { ...caller, body: { amountCents: totalCents, currency, card: input.card, orderId }, idempotencyKey: `order:${orderId}:authorise` };
+      paymentId = expect(this.payments, await retry(() => this.payments.request<{ id: string }>('POST', '/api/payments', payment)), 201).id;
+      const capture = { ...caller, idempotencyKey: `order:${orderId}:capture` };
+      expect(this.payments, await retry(() => this.payments.request('POST', `/api/payments/${paymentId}/capture`, capture)), 200);
       const now = new Date().toISOString();
       const order: StoredOrder = { id: orderId, customerId, state: 'CONFIRMED', lines: reserved, totalCents, currency, paymentId, version: 1, placedAt: now, updatedAt: now };
       await this.store.insert(order, context);
       return toPublicOrder(order);
     } catch (error) {
-      await this.compensate(orderId, reserved, paymentId, caller);
+      // An answer (sold out, say) settles the reservation it refused; only a missing answer leaves it unsettled.
+      await this.compensate(orderId, reserved, error instanceof PeerAnswerError ? undefined : unsettled, paymentId, caller);
       throw error;
     }
   }
@@ -116,14 +121,25 @@ export class OrderSagas {
     throw new PeerAnswerError(this.payments.name, answer.status, answer.body);
   }
 
+  private async reserve(orderId: string, line: OrderLine, caller: Caller): Promise<PublicProduct> {
+    const body = { delta: -line.quantity, reference: reference(orderId, 'reserve', line.productId) };
+    return expect(this.catalog, await this.catalog.request<PublicProduct>('POST', `/api/products/${line.productId}/stock`, { ...caller, body }), 200);
+  }
+
   private async release(orderId: string, line: OrderLine, caller: Caller): Promise<void> {
     const body = { delta: line.quantity, reference: reference(orderId, 'release', line.productId) };
     expect(this.catalog, await this.catalog.request('POST', `/api/products/${line.productId}/stock`, { ...caller, body }), 200);
   }
 
-  private async compensate(orderId: string, reserved: OrderLine[], paymentId: string | undefined, caller: Caller): Promise<void> {
+  /**
+   * `unsettled` is a reservation whose answer never came (the catalog timed out or failed): it may have been made.
+   * Sending it again with its reference settles that (made once either way, or refused for want of stock), and
+   * what was made is then released, so no unit stays held by an order that does not exist.
+   */
+  private async compensate(orderId: string, reserved: OrderLine[], unsettled: OrderLine | undefined, paymentId: string | undefined, caller: Caller): Promise<void> {
     const steps: Array<{ step: string; run: () => Promise<void> }> = [];
     if (paymentId) steps.push({ step: 'refund', run: () => this.refundIfCharged(paymentId, caller) });
+    if (unsettled) steps.push({ step: 'settle', run: () => this.settle(orderId, unsettled, caller) });
     for (const line of [...reserved].reverse()) steps.push({ step: 'release', run: () => this.release(orderId, line, caller) });
     for (const { step, run } of steps) {
       try {
@@ -136,6 +152,16 @@ export class OrderSagas {
     }
   }
 
+  private async settle(orderId: string, line: OrderLine, caller: Caller): Promise<void> {
+    try {
+      await this.reserve(orderId, line, caller);
+    } catch (error) {
+      if (error instanceof PeerAnswerError && error.status === 409) return;
+      throw error;
+    }
+    await this.release(orderId, line, caller);
+  }
+
   /** A declined payment was never charged: nothing to refund. */
   private async refundIfCharged(paymentId: string, caller: Caller): Promise<void> {
     const current = expect(this.payments, await this.payments.request<{ status: string }>('GET', `/api/payments/${paymentId}`, caller), 200);
@@ -143,7 +169,8 @@ export class OrderSagas {
   }
 }
 
-async function retry(run: () => Promise<void>, attempts = 3): Promise<void> {
+/** Runs a step again, up to `attempts` times, while it fails with a retriable error (a peer that did not answer). */
+async function retry<T>(run: () => Promise<T>, attempts = 3): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await run();

@@ -30,7 +30,7 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 }
 
 /** `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 9110 §11.1). */
-function authorised(header: string | undefined, token: string): boolean {
+export function authorised(header: string | undefined, token: string): boolean {
   if (!header || header.length < 7 || header.slice(0, 7).toLowerCase() !== 'bearer ') return false;
   const given = Buffer.from(header.slice(7));
   const expected = Buffer.from(token);

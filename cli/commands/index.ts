@@ -1,5 +1,6 @@
 import type { Command } from '../command';
 import { backfillCommand } from './backfill';
+import { consoleCommand } from './console';
 import { explainCommand } from './explain';
 import { flipCommand } from './flip';
 import { proxyCommand } from './proxy';
@@ -11,4 +12,4 @@ import { syncCommand } from './sync';
 import { verifyCommand } from './verify';
 
 /** Every subcommand, in the order `strangler --help` lists them. */
-export const COMMANDS: Command[] = [backfillCommand, verifyCommand, syncCommand, relayCommand, proxyCommand, routesCommand, statusCommand, flipCommand, rolloutCommand, explainCommand];
+export const COMMANDS: Command[] = [backfillCommand, verifyCommand, syncCommand, relayCommand, proxyCommand, routesCommand, statusCommand, flipCommand, rolloutCommand, consoleCommand, explainCommand];

@@ -1,6 +1,6 @@
 import pg from 'pg';
-import { loadRolloutFile, prometheusSamples, RolloutStore, type RolloutState, type Sample } from '../../rollout';
-import { ProxyAdminClient, type InventoryEntry, type RoutesView } from '../../strangler-proxy';
+import { collectStatus, loadRolloutFile, prometheusSamples, RolloutStore, type StatusReport } from '../../rollout';
+import { ProxyAdminClient } from '../../strangler-proxy';
 import { integerOption, parseCommandArgs, printOrWatch, UsageError, type Command } from '../command';
 import { ADMIN_HELP, ADMIN_OPTIONS, table } from './routes';
 
@@ -26,101 +26,20 @@ ${ADMIN_HELP}
 Example:
   STRANGLER_ADMIN_TOKEN=strangler-admin-token npx strangler status --watch`;
 
-export interface StatusReport {
-  flagsReady: boolean;
-  reloadFailed: boolean | undefined;
-  prometheusError?: string;
-  routes: Array<{
-    route: string;
-    rolloutPercent: number | null;
-    rollout?: { status: string; step: string; reason: string | null };
-    lastMinute: { legacy: number; extracted: number; extractedPercent: number };
-    errorRatio: { legacy?: number; extracted?: number };
-    p99Seconds: { legacy?: number; extracted?: number };
-    shadowMismatchesLastHour?: number;
-    circuit: string;
-  }>;
-  syncLagSeconds: Record<string, number>;
-  driftRows: Record<string, number>;
-  /** What legacy still answers since the proxy started, most requested first (GET /inventory). */
-  legacyEndpoints: InventoryEntry[];
-}
-
-const byLabels = (samples: Sample[], ...names: string[]) => new Map(samples.map((sample) => [names.map((name) => sample.labels[name] ?? '').join('|'), sample.value]));
-
 async function collect(values: { admin?: string; token?: string; prometheus?: string; selector?: string; 'rollout-config'?: string }): Promise<StatusReport> {
   const admin = ProxyAdminClient.fromEnvironment({ url: values.admin, token: values.token });
-  const [view, inventory] = await Promise.all([admin.get<RoutesView>('/routes'), admin.get<{ endpoints: InventoryEntry[] }>('/inventory')]);
-  const selector = values.selector ? `,${values.selector}` : '';
-  const inner = values.selector ?? '';
   const query = prometheusSamples(values.prometheus ?? process.env.PROMETHEUS_URL ?? 'http://127.0.0.1:9090');
-  const expressions = {
-    requests: `sum by (route, target) (rate(strangler_proxy_requests_total{${inner}}[5m]))`,
-    errors: `sum by (route, target) (rate(strangler_proxy_requests_total{code=~"5.."${selector}}[5m]))`,
-    p99: `histogram_quantile(0.99, sum by (route, target, le) (rate(strangler_proxy_request_duration_seconds_bucket{${inner}}[5m])))`,
-    fallbacks: `sum by (route) (rate(strangler_proxy_fallbacks_total{${inner}}[5m]))`,
-    mismatches: `sum by (route) (increase(strangler_proxy_shadow_comparisons_total{result="mismatch"${selector}}[1h]))`,
-    lag: 'max by (relay) (strangler_outbox_lag_seconds)',
-    drift: 'sum by (aggregatetype) (strangler_sync_drift_rows)',
-    reloadFailed: `max(strangler_proxy_config_reload_failed{${inner}})`,
-  };
-  let figures: Record<keyof typeof expressions, Sample[]> | undefined;
-  let prometheusError: string | undefined;
+  if (!values['rollout-config']) return collectStatus({ admin, query, selector: values.selector });
+  const file = loadRolloutFile(values['rollout-config']);
+  const pool = new pg.Pool({ connectionString: file.database.url, max: 1 });
+  pool.on('error', () => undefined);
   try {
-    const names = Object.keys(expressions) as Array<keyof typeof expressions>;
-    const answers = await Promise.all(names.map((name) => query(expressions[name])));
-    figures = Object.fromEntries(names.map((name, index) => [name, answers[index]!])) as Record<keyof typeof expressions, Sample[]>;
-  } catch (error) {
-    prometheusError = (error as Error).message;
+    const store = new RolloutStore(pool, file.database.schema);
+    await store.migrate();
+    return await collectStatus({ admin, query, selector: values.selector, plans: file.rollouts, store });
+  } finally {
+    await pool.end();
   }
-  let rollouts: Map<string, RolloutState> | undefined;
-  let rolloutPlans: ReturnType<typeof loadRolloutFile> | undefined;
-  if (values['rollout-config']) {
-    rolloutPlans = loadRolloutFile(values['rollout-config']);
-    const pool = new pg.Pool({ connectionString: rolloutPlans.database.url, max: 1 });
-    pool.on('error', () => undefined);
-    try {
-      const store = new RolloutStore(pool, rolloutPlans.database.schema);
-      await store.migrate();
-      rollouts = new Map((await store.list()).map((state) => [state.route, state]));
-    } finally {
-      await pool.end();
-    }
-  }
-  const requests = figures && byLabels(figures.requests, 'route', 'target');
-  const errors = figures && byLabels(figures.errors, 'route', 'target');
-  const p99 = figures && byLabels(figures.p99, 'route', 'target');
-  const mismatches = figures && byLabels(figures.mismatches, 'route');
-  const fallbacks = figures && byLabels(figures.fallbacks, 'route');
-  // As the rollout analysis counts it: a request of the new side that fell back to legacy failed there.
-  const ratio = (route: string, target: string) => {
-    const fellBack = target === 'extracted' ? (fallbacks?.get(route) ?? 0) : 0;
-    const total = (requests?.get(`${route}|${target}`) ?? 0) + fellBack;
-    return total ? ((errors?.get(`${route}|${target}`) ?? 0) + fellBack) / total : undefined;
-  };
-  return {
-    flagsReady: view.flagsReady,
-    reloadFailed: figures?.reloadFailed[0] === undefined ? undefined : figures.reloadFailed[0].value > 0,
-    ...(prometheusError ? { prometheusError } : {}),
-    routes: view.routes.map((route) => {
-      const state = rollouts?.get(route.id);
-      const plan = rolloutPlans?.rollouts.find((candidate) => candidate.route === route.id);
-      const step = state && plan ? plan.steps[state.stepIndex] : undefined;
-      return {
-        route: route.id,
-        rolloutPercent: route.rolloutPercent,
-        ...(plan ? { rollout: { status: state?.status ?? 'not started', step: state ? `${state.stepIndex + 1}/${plan.steps.length} ${step === 'shadow' ? 'shadow' : `${step}%`}` : '-', reason: state?.reason ?? null } } : {}),
-        lastMinute: route.split.lastMinute,
-        errorRatio: { legacy: ratio(route.id, 'legacy'), extracted: ratio(route.id, 'extracted') },
-        p99Seconds: { legacy: p99?.get(`${route.id}|legacy`), extracted: p99?.get(`${route.id}|extracted`) },
-        ...(mismatches ? { shadowMismatchesLastHour: Math.round(mismatches.get(route.id) ?? 0) } : {}),
-        circuit: route.circuit,
-      };
-    }),
-    syncLagSeconds: Object.fromEntries((figures?.lag ?? []).map((sample) => [sample.labels.relay ?? '', sample.value])),
-    driftRows: Object.fromEntries((figures?.drift ?? []).map((sample) => [sample.labels.aggregatetype ?? '', sample.value])),
-    legacyEndpoints: inventory.endpoints,
-  };
 }
 
 const percent = (value: number | undefined) => (value === undefined ? '-' : `${(value * 100).toFixed(2)}%`);

@@ -8,7 +8,7 @@ import YAML from 'yaml';
 import { prometheusQuery, RolloutController, type RolloutPlanInput, parseRolloutPlan, type RolloutEvent } from '../../rollout';
 import { UnleashFlagProvider, UnleashRolloutClient } from '../../strangler-proxy';
 import { createTestDatabase, eventually, promQuery, registerScrapeTargets, testEnv, UnleashAdmin, uniqueName, type TestDatabase } from '../helpers';
-import type { StatusReport } from '../../cli/commands/status';
+import type { StatusReport } from '../../rollout';
 import { ADMIN_TOKEN, request, silentLogger, startProxy, Upstream, type RunningProxy } from '../strangler-proxy/harness';
 
 const CLI = path.join(__dirname, '..', '..', 'cli', 'index.ts');

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { resolveEnvironment, runningPrometheusTargetsDir, startPrivatePrometheus, up, type PrivatePrometheus, type ServiceName } from '../infra';
+import { ensureDebianPackage, resolveEnvironment, runningPrometheusTargetsDir, startPrivatePrometheus, up, type PrivatePrometheus, type ServiceName } from '../infra';
 import { portBelowEphemeralRange } from './helpers/ports';
 
 declare global {
@@ -38,6 +38,9 @@ export default async function globalSetup(): Promise<void> {
     const targetsDir = await runningPrometheusTargetsDir(resolveEnvironment().prometheusUrl).catch(() => undefined);
     if (targetsDir) process.env.STRANGLER_PROMETHEUS_TARGETS_DIR = targetsDir;
   }
+  // The console's page is tested in a real headless Chromium: Debian's, driven by playwright-core.
+  const chromium = ensureDebianPackage({ command: 'chromium', pkg: 'chromium', purpose: "the migration console's browser test" }, log);
+  if (!chromium.available) throw new Error(`the browser test needs Debian's chromium: ${chromium.reason}`);
   const names = [...globalThis.stranglerServicesStartedByJest, ...(ownPrometheus ? ['prometheus (this run only)'] : [])].join(', ') || 'nothing';
   log(`ready in ${Date.now() - started} ms (started: ${names})`);
 }

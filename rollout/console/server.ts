@@ -159,7 +159,11 @@ export class MigrationConsole {
     const extra = selector ? `,${selector}` : '';
     const [share, errors, p99] = await Promise.all([
       this.deps.range(`sum by (route) (rate(strangler_proxy_requests_total{target="extracted"${extra}}[1m])) / sum by (route) (rate(strangler_proxy_requests_total{${inner}}[1m]))`, range),
-      this.deps.range(`sum by (route, target) (rate(strangler_proxy_requests_total{code=~"5.."${extra}}[1m])) / sum by (route, target) (rate(strangler_proxy_requests_total{${inner}}[1m]))`, range),
+      // A side with requests and no failure has a ratio of 0, not no line: `or` fills in the missing 5xx series.
+      this.deps.range(
+        `(sum by (route, target) (rate(strangler_proxy_requests_total{code=~"5.."${extra}}[1m])) or 0 * sum by (route, target) (rate(strangler_proxy_requests_total{${inner}}[1m]))) / sum by (route, target) (rate(strangler_proxy_requests_total{${inner}}[1m]))`,
+        range,
+      ),
       this.deps.range(`histogram_quantile(0.99, sum by (route, target, le) (rate(strangler_proxy_request_duration_seconds_bucket{${inner}}[1m])))`, range),
     ]);
     const pick = (series: Series[], route: string, target?: string) => series.find((one) => one.labels.route === route && (target === undefined || one.labels.target === target))?.points ?? [];

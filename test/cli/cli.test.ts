@@ -30,13 +30,20 @@ describe('strangler CLI usage and errors', () => {
     expect(await strangler(['--version'])).toEqual({ code: 0, out: `${version}\n`, err: '' });
   });
 
-  it.each([['verify'], ['backfill'], ['sync'], ['relay'], ['routes'], ['flip'], ['rollout'], ['status'], ['explain'], ['proxy']])(
+  it.each([['verify'], ['backfill'], ['sync'], ['relay'], ['routes'], ['flip'], ['rollout'], ['console'], ['status'], ['explain'], ['proxy']])(
     '%s: an unknown option exits 2 with the error and a pointer to --help, not the whole usage',
     async (command) => {
       const result = await strangler([command, '--bogus']);
       expect(result).toEqual({ code: 2, out: '', err: `strangler ${command}: unknown option '--bogus'\nRun 'strangler ${command} --help' for usage.\n` });
     },
   );
+
+  it('console: needs a rollout file and a token, and says so', async () => {
+    expect(await strangler(['console'])).toMatchObject({ code: 2, err: expect.stringContaining('--config <file> is required') });
+    const result = await strangler(['console', '--config', 'rollout.yaml', '--port', '70000'], { STRANGLER_ADMIN_TOKEN: 'x'.repeat(16) });
+    expect(result).toMatchObject({ code: 2, err: expect.stringContaining("--port must be a port number, got '70000'") });
+    expect(await strangler(['console', '--help'])).toMatchObject({ code: 0, out: expect.stringContaining('Usage: strangler console --config <rollout file>') });
+  });
 
   it('says what is wrong with a negative percentage, without node’s hint about --', async () => {
     const result = await strangler(['flip', 'products', '-5']);

@@ -1,8 +1,9 @@
 import pg from 'pg';
 import pino from 'pino';
-import { loadRolloutFile, MigrationConsole, prometheusRange, prometheusSamples, RolloutStore, type RolloutFile } from '../../rollout';
+import { MigrationConsole, prometheusRange, prometheusSamples, RolloutStore } from '../../rollout';
 import { ProxyAdminClient } from '../../strangler-proxy';
 import { integerOption, parseCommandArgs, UsageError, type Command } from '../command';
+import { readRolloutFile } from './rollout';
 
 const help = `Usage: strangler console --config <rollout file> [options]
 
@@ -50,14 +51,7 @@ export const consoleCommand: Command = {
     if (port > 65_535) throw new UsageError(`--port must be a port number, got '${port}'`);
     const token = values.token ?? process.env.STRANGLER_ADMIN_TOKEN;
     if (!token) throw new UsageError('no admin token: pass --token or set STRANGLER_ADMIN_TOKEN');
-    let file: RolloutFile;
-    try {
-      file = loadRolloutFile(values.config);
-    } catch (error) {
-      const issues = (error as { issues?: Array<{ path: string; message: string }> }).issues;
-      if (!issues) throw error;
-      throw new UsageError(`invalid rollout file ${values.config}:\n${issues.map((issue) => `  ${issue.path}: ${issue.message}`).join('\n')}`);
-    }
+    const file = readRolloutFile(values.config);
     const logger = pino({ level: values['log-level'] });
     const pool = new pg.Pool({ connectionString: file.database.url, max: 4 });
     pool.on('error', (error) => logger.warn({ err: error }, 'idle database client failed'));

@@ -40,6 +40,17 @@ Examples:
 const SUBCOMMANDS = ['run', 'start', 'status', 'pause', 'resume', 'abort'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
+/** The rollout file, or a usage error listing every problem in it with its path. */
+export function readRolloutFile(path: string): RolloutFile {
+  try {
+    return loadRolloutFile(path);
+  } catch (error) {
+    const issues = (error as { issues?: Array<{ path: string; message: string }> }).issues;
+    if (!issues) throw error;
+    throw new UsageError(`invalid rollout file ${path}:\n${issues.map((issue) => `  ${issue.path}: ${issue.message}`).join('\n')}`);
+  }
+}
+
 function stepLabel(file: RolloutFile, state: RolloutState): string {
   const plan = file.rollouts.find((candidate) => candidate.route === state.route);
   const step = plan?.steps[state.stepIndex];
@@ -146,14 +157,7 @@ export const rolloutCommand: Command = {
     if (values.reason !== undefined && command !== 'pause' && command !== 'abort') throw new UsageError('--reason goes with pause and abort');
     const intervalMs = integerOption('interval-ms', values['interval-ms'], { min: 100, fallback: 2_000 });
 
-    let file: RolloutFile;
-    try {
-      file = loadRolloutFile(values.config);
-    } catch (error) {
-      const issues = (error as { issues?: Array<{ path: string; message: string }> }).issues;
-      if (!issues) throw error;
-      throw new UsageError(`invalid rollout file ${values.config}:\n${issues.map((issue) => `  ${issue.path}: ${issue.message}`).join('\n')}`);
-    }
+    const file = readRolloutFile(values.config);
     if (route && !file.rollouts.some((plan) => plan.route === route)) {
       throw new UsageError(`route '${route}' has no rollout in ${values.config} (routes: ${file.rollouts.map((plan) => plan.route).join(', ')})`);
     }

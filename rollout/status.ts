@@ -44,7 +44,9 @@ export interface StatusSources {
 export async function collectStatus(sources: StatusSources): Promise<StatusReport> {
   const { admin, query } = sources;
   const [view, inventory] = await Promise.all([admin.get<RoutesView>('/routes'), admin.get<{ endpoints: InventoryEntry[] }>('/inventory')]);
-  const at = Math.round(Date.now() / 1000);
+  // Two seconds back: every scrape that started before `at` has been stored by then, so asking again at `at` later
+  // gives the same answer.
+  const at = Math.floor(Date.now() / 1000) - 2;
   const selector = sources.selector ? `,${sources.selector}` : '';
   const inner = sources.selector ?? '';
   const expressions = {

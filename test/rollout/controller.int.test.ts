@@ -140,7 +140,14 @@ describe('the rollout controller on the real stack (Unleash, Prometheus, proxy, 
       expect((await state())!.step_index).toBe(1);
 
       expect(await strangler(['rollout', 'resume', 'orders', '--config', file])).toMatchObject({ code: 0 });
-      await eventually(async () => (await state())?.status === 'succeeded', 120_000, 'the rollout succeeding after the restart', 500);
+      const ended = await eventually(async () => {
+        const row = (await db.pool.query<{ status: string; reason: string | null }>('select status, reason from strangler_rollouts where route = $1', ['orders'])).rows[0];
+        return row && row.status !== 'progressing' ? row : undefined;
+      }, 120_000, 'the rollout ending after the restart', 500).catch(async (error: Error) => {
+        const analyses = (await db.pool.query('select at, detail from strangler_rollout_events where route = $1 order by id desc limit 5', ['orders'])).rows;
+        throw new Error(`${error.message}; last analyses: ${JSON.stringify(analyses)}`);
+      });
+      expect(ended).toEqual({ status: 'succeeded', reason: null });
       const events = (await strangler(['rollout', 'status', 'orders', '--config', file, '--json'])).out;
       const { events: log } = JSON.parse(events) as { events: Array<{ kind: string; detail: { step?: number } }> };
       const sequence = log.filter((event) => event.kind !== 'analysis').map((event) => `${event.kind}${event.detail.step === undefined ? '' : ` ${event.detail.step}`}`);

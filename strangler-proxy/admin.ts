@@ -23,7 +23,7 @@ export interface AdminSource {
   inventory: LegacyInventory;
 }
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body, null, 2);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
@@ -35,6 +35,26 @@ export function authorised(header: string | undefined, token: string): boolean {
   const given = Buffer.from(header.slice(7));
   const expected = Buffer.from(token);
   return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** 200 when flags are loaded and legacy answers its health check, else 503; each cluster's health and circuit either way. */
+export function sendReadiness(res: http.ServerResponse, source: Pick<AdminSource, 'table' | 'flags'>): void {
+  const table = source.table();
+  const clusters = Object.fromEntries(
+    [table.unmatched.cluster, ...table.routes.map((entry) => entry.cluster)].map((cluster) => [
+      cluster.name,
+      { healthy: cluster.healthy ?? null, circuit: CIRCUIT_STATE_NAMES[cluster.breaker.current()] },
+    ]),
+  );
+  const flagsReady = source.flags.isReady();
+  const ready = flagsReady && table.unmatched.cluster.healthy === true;
+  sendJson(res, ready ? 200 : 503, { ready, flagsReady, clusters });
+}
+
+export async function sendMetrics(res: http.ServerResponse, registry: Registry): Promise<void> {
+  const text = await registry.metrics();
+  res.writeHead(200, { 'content-type': registry.contentType });
+  res.end(text);
 }
 
 function routesView(source: AdminSource) {
@@ -116,23 +136,10 @@ export function createAdminHandler(source: AdminSource): (req: http.IncomingMess
       switch (route) {
         case 'GET /healthz':
           return sendJson(res, 200, { status: 'ok' });
-        case 'GET /readyz': {
-          const table = source.table();
-          const clusters = Object.fromEntries(
-            [table.unmatched.cluster, ...table.routes.map((entry) => entry.cluster)].map((cluster) => [
-              cluster.name,
-              { healthy: cluster.healthy ?? null, circuit: CIRCUIT_STATE_NAMES[cluster.breaker.current()] },
-            ]),
-          );
-          const flagsReady = source.flags.isReady();
-          const ready = flagsReady && table.unmatched.cluster.healthy === true;
-          return sendJson(res, ready ? 200 : 503, { ready, flagsReady, clusters });
-        }
-        case 'GET /metrics': {
-          const text = await source.registry.metrics();
-          res.writeHead(200, { 'content-type': source.registry.contentType });
-          return res.end(text);
-        }
+        case 'GET /readyz':
+          return sendReadiness(res, source);
+        case 'GET /metrics':
+          return sendMetrics(res, source.registry);
         case 'GET /routes':
           return sendJson(res, 200, routesView(source));
         case 'GET /explain': {

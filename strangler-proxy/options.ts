@@ -128,6 +128,18 @@ function configSchema(env: NodeJS.ProcessEnv) {
         port: port.default(8090),
         token: z.string().min(8, 'must be at least 8 characters'),
       }),
+    /**
+     * A second, read-only listener without the token: /healthz, /readyz and /metrics for kubelet probes and
+     * Prometheus scrapes. Absent: no such listener, and those endpoints are on the admin listener only.
+     */
+    probes: z
+      .strictObject({
+        host: z.string().default('0.0.0.0'),
+        port: port.default(8091),
+        /** Also serve /metrics here (the route and cluster names it carries are then readable without the token). */
+        metrics: z.boolean().default(true),
+      })
+      .optional(),
     paths: z
       .strictObject({
         rejectEncodedSlash: z.boolean().default(true),

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createAdminHandler } from './admin';
+import { createProbeHandler } from './probes';
 import { ClusterRuntime } from './cluster';
 import { ConsistencyTracker } from './consistency';
 import { badPathError } from './errors';
@@ -57,6 +58,7 @@ export class StranglerProxy {
   private readonly logger: Logger;
   private readonly server: http.Server;
   private readonly adminServer: http.Server;
+  private readonly probeServer: http.Server | undefined;
   private readonly upgraded = new Set<Duplex>();
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopping: Promise<void> | undefined;
@@ -101,16 +103,22 @@ export class StranglerProxy {
         inventory: this.inventory,
       }),
     );
+    if (this.config.probes) {
+      this.probeServer = http.createServer(
+        createProbeHandler({ table: () => this.table, flags: deps.flags, registry: deps.registry, serveMetrics: () => this.config.probes?.metrics === true }),
+      );
+    }
   }
 
-  get address(): { proxy: string; admin: string } {
+  /** Where each listener is bound; `probes` only when the config has a `probes` listener. */
+  get address(): { proxy: string; admin: string; probes?: string } {
     const url = (server: http.Server) => {
       const address = server.address() as AddressInfo | null;
       if (!address) throw new Error('the proxy is not listening');
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       return `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
     };
-    return { proxy: url(this.server), admin: url(this.adminServer) };
+    return { proxy: url(this.server), admin: url(this.adminServer), ...(this.probeServer ? { probes: url(this.probeServer) } : {}) };
   }
 
   async start(): Promise<void> {
@@ -128,13 +136,14 @@ export class StranglerProxy {
       });
     await listen(this.server, this.config.proxy.host, this.config.proxy.port);
     await listen(this.adminServer, this.config.admin.host, this.config.admin.port);
+    if (this.probeServer) await listen(this.probeServer, this.config.probes!.host, this.config.probes!.port);
     if (this.options.configPath && this.config.reload.watchFile) {
       fs.watchFile(this.options.configPath, { interval: this.config.reload.pollIntervalMs, persistent: false }, this.onConfigFileChange);
       this.watching = true;
     }
     this.recentSplits.start();
     this.state = 'running';
-    this.logger.info({ proxy: this.address.proxy, admin: this.address.admin, routes: this.table.routes.length }, 'strangler proxy listening');
+    this.logger.info({ ...this.address, routes: this.table.routes.length }, 'strangler proxy listening');
   }
 
   /** Stops accepting, lets requests in flight finish (bounded by the longest response timeout), then closes everything. */
@@ -161,6 +170,10 @@ export class StranglerProxy {
     clearInterval(idleSweep);
     this.adminServer.closeAllConnections();
     await closed(this.adminServer);
+    if (this.probeServer) {
+      this.probeServer.closeAllConnections();
+      await closed(this.probeServer);
+    }
     await this.shadow.stop();
     await Promise.all([...this.clusters.values()].map((cluster) => cluster.close()));
     await this.deps.flags.stop();
@@ -187,14 +200,14 @@ export class StranglerProxy {
 
   private apply(config: ProxyConfig): void {
     const previous = this.config;
-    for (const key of ['proxy', 'admin', 'flags'] as const) {
+    for (const key of ['proxy', 'admin', 'flags', 'probes'] as const) {
       const fixed = key === 'admin' ? { host: previous.admin.host, port: previous.admin.port } : previous[key];
       const next = key === 'admin' ? { host: config.admin.host, port: config.admin.port } : config[key];
       if (JSON.stringify(fixed) !== JSON.stringify(next)) this.logger.warn({ key }, `'${key}' settings change only on restart; ignoring the new values`);
     }
     const retired = this.clusters;
     const table = this.compile(config);
-    this.config = { ...config, proxy: previous.proxy, admin: { ...previous.admin, token: config.admin.token }, flags: previous.flags };
+    this.config = { ...config, proxy: previous.proxy, admin: { ...previous.admin, token: config.admin.token }, flags: previous.flags, probes: previous.probes };
     this.table = table;
     this.shadow.configure(config.shadow);
     this.consistency.configure(config.consistency);

@@ -6,7 +6,8 @@ import type { FlagProvider } from './flags/provider';
 import { RouteTargetMetrics, type ProxyGaugeSources, type ProxyMetrics, type Target } from './metrics';
 import { LEGACY, lowerKeys, type ProxyConfig, type RouteConfig, type ShadowConfig } from './options';
 import type { PathPolicy } from './path';
-import { parsePathTemplate } from './template';
+import { RouteIndex } from './route-index';
+import { parsePathTemplate, type TemplateSegment } from './template';
 
 export const UNMATCHED = 'unmatched';
 
@@ -19,9 +20,9 @@ export interface TrafficSplit {
 export interface CompiledRoute {
   id: string;
   config: RouteConfig | undefined;
-  /** Literal text every matching path starts with: a cheap test before the regex. */
-  prefix: string;
-  regex: RegExp;
+  /** Position in match order (`order`, then file order). */
+  rank: number;
+  segments: readonly TemplateSegment[];
   methods: ReadonlySet<string> | undefined;
   headers: Array<[string, string]>;
   /** The cluster that answers when the route is switched on (legacy for the unmatched route). */
@@ -86,6 +87,7 @@ export class RouteTable {
   readonly unmatched: CompiledRoute;
   readonly pathPolicy: PathPolicy;
   readonly identity: IdentityReader;
+  private readonly index: RouteIndex<CompiledRoute>;
   /** Keep the client's X-Forwarded-Host/-Proto (`context.trustForwardedHeaders`). */
   readonly trustForwardedHeaders: boolean;
 
@@ -100,32 +102,27 @@ export class RouteTable {
     const legacy = clusters.get(LEGACY)!;
     this.routes = [...config.routes]
       .sort((a, b) => a.order - b.order)
-      .map((route) => {
-        const template = parsePathTemplate(route.match.path);
-        const firstDynamic = template.segments.findIndex((segment) => segment.kind !== 'literal');
-        const literal = template.segments.slice(0, firstDynamic === -1 ? undefined : firstDynamic) as Array<{ value: string }>;
-        return {
-          id: route.id,
-          config: route,
-          prefix: literal.length ? `/${literal.map((segment) => segment.value).join('/')}` : '/',
-          regex: template.regex,
-          methods: route.match.methods ? new Set<string>(route.match.methods) : undefined,
-          headers: Object.entries(lowerKeys(route.match.headers ?? {})),
-          cluster: clusters.get(route.cluster)!,
-          flag: route.flag,
-          useUserId: route.stickiness === 'user',
-          fallbackOnSafe: route.fallback === 'safe-methods',
-          maxBodyBytes: route.maxBodyBytes,
-          shadow: route.shadow ? { ...route.shadow, rules: compileCompareRules(route.shadow) } : undefined,
-          metrics: state.metricsFor(route.id),
-          split: state.splitFor(route.id),
-        };
-      });
+      .map((route, rank) => ({
+        id: route.id,
+        config: route,
+        rank,
+        segments: parsePathTemplate(route.match.path).segments,
+        methods: route.match.methods ? new Set<string>(route.match.methods) : undefined,
+        headers: Object.entries(lowerKeys(route.match.headers ?? {})),
+        cluster: clusters.get(route.cluster)!,
+        flag: route.flag,
+        useUserId: route.stickiness === 'user',
+        fallbackOnSafe: route.fallback === 'safe-methods',
+        maxBodyBytes: route.maxBodyBytes,
+        shadow: route.shadow ? { ...route.shadow, rules: compileCompareRules(route.shadow) } : undefined,
+        metrics: state.metricsFor(route.id),
+        split: state.splitFor(route.id),
+      }));
     this.unmatched = {
       id: UNMATCHED,
       config: undefined,
-      prefix: '/',
-      regex: /^/,
+      rank: Number.POSITIVE_INFINITY,
+      segments: [{ kind: 'catchAll' }],
       methods: undefined,
       headers: [],
       cluster: legacy,
@@ -137,18 +134,11 @@ export class RouteTable {
       metrics: state.metricsFor(UNMATCHED),
       split: state.splitFor(UNMATCHED),
     };
+    this.index = new RouteIndex(this.routes);
   }
 
+  /** The first route in match order for a normalised path, or the unmatched route (legacy). */
   match(method: string, path: string, headers: http.IncomingHttpHeaders): CompiledRoute {
-    const routes = this.routes;
-    for (let index = 0; index < routes.length; index++) {
-      const route = routes[index]!;
-      if (!path.startsWith(route.prefix)) continue;
-      if (route.methods && !route.methods.has(method)) continue;
-      if (!route.regex.test(path)) continue;
-      if (route.headers.length && !route.headers.every(([name, value]) => headers[name] === value)) continue;
-      return route;
-    }
-    return this.unmatched;
+    return this.index.find(method, path, headers) ?? this.unmatched;
   }
 }

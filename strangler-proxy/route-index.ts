@@ -1,0 +1,99 @@
+import type http from 'node:http';
+import type { TemplateSegment } from './template';
+
+/** What the index needs of a route: its place in match order, its template, and the method and header conditions. */
+export interface IndexedRoute {
+  /** Position in match order: the lowest rank that matches wins. */
+  rank: number;
+  segments: readonly TemplateSegment[];
+  methods: ReadonlySet<string> | undefined;
+  headers: ReadonlyArray<readonly [string, string]>;
+}
+
+interface SegmentNode<R extends IndexedRoute> {
+  literals: Map<string, SegmentNode<R>> | undefined;
+  param: SegmentNode<R> | undefined;
+  /** Routes whose template ends at this node, by rank. */
+  ending: R[];
+  /** Routes whose template ends with `{**rest}` after this node's segments, by rank. */
+  catchAll: R[];
+  /** The lowest rank held here or below: a subtree that cannot beat the best match so far is skipped. */
+  minRank: number;
+}
+
+function newNode<R extends IndexedRoute>(): SegmentNode<R> {
+  return { literals: undefined, param: undefined, ending: [], catchAll: [], minRank: Number.POSITIVE_INFINITY };
+}
+
+function accepts(route: IndexedRoute, method: string, headers: http.IncomingHttpHeaders): boolean {
+  if (route.methods && !route.methods.has(method)) return false;
+  const wanted = route.headers;
+  for (let index = 0; index < wanted.length; index++) if (headers[wanted[index]![0]] !== wanted[index]![1]) return false;
+  return true;
+}
+
+/**
+ * Route lookup by path segment (a tree of literal segments with one `{param}` branch per node), so its cost follows
+ * the depth of the path and the few templates that fit it, not the size of the table. The answer is the one a scan
+ * in match order gives: every route whose template fits is a candidate, and the lowest-ranked one whose methods and
+ * headers also match wins.
+ */
+export class RouteIndex<R extends IndexedRoute> {
+  private readonly root = newNode<R>();
+  private readonly byRank: R[] = [];
+
+  constructor(routes: readonly R[]) {
+    for (const route of [...routes].sort((a, b) => a.rank - b.rank)) this.add(route);
+  }
+
+  private add(route: R): void {
+    this.byRank[route.rank] = route;
+    let node = this.root;
+    node.minRank = Math.min(node.minRank, route.rank);
+    for (const segment of route.segments) {
+      if (segment.kind === 'catchAll') {
+        node.catchAll.push(route);
+        return;
+      }
+      let next: SegmentNode<R> | undefined;
+      if (segment.kind === 'param') {
+        next = node.param ??= newNode();
+      } else {
+        node.literals ??= new Map();
+        next = node.literals.get(segment.value);
+        if (!next) node.literals.set(segment.value, (next = newNode()));
+      }
+      node = next;
+      node.minRank = Math.min(node.minRank, route.rank);
+    }
+    node.ending.push(route);
+  }
+
+  /** The first route in match order for a normalised, decoded path, or undefined. */
+  find(method: string, path: string, headers: http.IncomingHttpHeaders): R | undefined {
+    // '/' has no segments; '/a/' has 'a' and '' (a trailing slash is significant, as in the templates).
+    const segments = path.length === 1 ? [] : path.slice(1).split('/');
+    const best = this.search(this.root, segments, 0, method, headers, Number.POSITIVE_INFINITY);
+    return best === Number.POSITIVE_INFINITY ? undefined : this.byRank[best];
+  }
+
+  private search(node: SegmentNode<R>, segments: string[], depth: number, method: string, headers: http.IncomingHttpHeaders, best: number): number {
+    if (node.minRank >= best) return best;
+    best = firstAccepted(node.catchAll, method, headers, best);
+    if (depth === segments.length) return firstAccepted(node.ending, method, headers, best);
+    const segment = segments[depth]!;
+    const literal = node.literals?.get(segment);
+    if (literal) best = this.search(literal, segments, depth + 1, method, headers, best);
+    if (node.param && segment.length > 0) best = this.search(node.param, segments, depth + 1, method, headers, best);
+    return best;
+  }
+}
+
+function firstAccepted(routes: readonly IndexedRoute[], method: string, headers: http.IncomingHttpHeaders, best: number): number {
+  for (let index = 0; index < routes.length; index++) {
+    const route = routes[index]!;
+    if (route.rank >= best) break;
+    if (accepts(route, method, headers)) return route.rank;
+  }
+  return best;
+}

@@ -9,7 +9,9 @@
  * (undici Pool + dispatch, strangler-proxy's upstream client).
  * Then added p99: the upstream directly vs through strangler-proxy, with steady (paced) load at half of nginx's max
  * rate (half of the proxy's when nginx is absent).
- * Prints a table, then one JSON line last.
+ * The strangler-proxy target has a 4-route table (three routes that do not match before the one that does);
+ * `--routes <n>` adds a target whose table has n routes, the matching one last, and reports the req/s ratio of the two.
+ * Prints a table, then one JSON line last. `--help` lists the options.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,6 +19,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pino from 'pino';
 import { Registry } from 'prom-client';
@@ -32,6 +35,34 @@ const FLAG = 'strangler-bench-proxy';
 // Requests cycle through 200 users, so the 50% rollout sends about half to each side (prebuilt: no per-request work in autocannon).
 const USER_REQUESTS = Array.from({ length: 200 }, (_, user) => ({ method: 'GET' as const, path: `/api/items/${user}`, headers: { 'x-user-id': `user-${user}` } }));
 const BODY = JSON.stringify({ id: 42, name: 'widget', price: 9.99, tags: ['a', 'b'] });
+
+const BASE_ROUTES = 4;
+
+const USAGE = `Usage: npm run bench:proxy -- [options]
+
+Options:
+  --routes <n>       also measure strangler-proxy with an n-route table (the matching route last) and report
+                     route_table_ratio, its req/s over the ${BASE_ROUTES}-route table's (n >= ${BASE_ROUTES})
+  --targets <list>   comma-separated subset of targets to measure (default: all); strangler-proxy is always kept
+  -h, --help         show this help
+
+Environment: BENCH_ROUNDS (default 3), BENCH_DURATION_S (default 10), BENCH_FLAGS (unleash | file; default unleash
+when the server answers).`;
+
+/**
+ * A table of `count` routes whose last one matches the benchmark's requests (GET /api/items/{user}); the others
+ * fail on a literal segment, on the path's length or on a header, so a scan in match order would test every one.
+ */
+function benchRoutes(count: number): Array<Record<string, unknown>> {
+  const routes: Array<Record<string, unknown>> = [];
+  for (let index = 0; index < count - 1; index++) {
+    const match =
+      index % 3 === 0 ? { path: `/api/items/{id}/r${index}` } : index % 3 === 1 ? { path: `/api/r${index}/{**rest}` } : { path: '/api/items/{id}', headers: { 'x-tenant': `t${index}` } };
+    routes.push({ id: `r${index}`, order: index + 1, match, cluster: 'legacy' });
+  }
+  routes.push({ id: 'bench', order: count, match: { path: '/api/{**rest}' }, cluster: 'extracted', flag: FLAG });
+  return routes;
+}
 
 type Role = 'upstream' | 'strangler' | 'express-strangler' | 'hpm' | 'node-floor' | 'undici-floor' | 'paced';
 
@@ -116,7 +147,7 @@ class UndiciFloorHandler {
 }
 
 /** Child process bodies. */
-async function runRole(role: Role, upstreamPort: number, flagsMode: string): Promise<void> {
+async function runRole(role: Role, upstreamPort: number, flagsMode: string, routeCount: number): Promise<void> {
   if (role === 'upstream') {
     listenAndAnnounce(
       http.createServer((req, res) => {
@@ -182,7 +213,7 @@ async function runRole(role: Role, upstreamPort: number, flagsMode: string): Pro
     flags: { provider: 'file' },
     // Both sides are the same tiny server: the flag is evaluated per request and both label sets are used.
     clusters: { legacy: { url: upstream }, extracted: { url: upstream } },
-    routes: [{ id: 'bench', order: 1, match: { path: '/api/{**rest}' }, cluster: 'extracted', flag: FLAG }],
+    routes: benchRoutes(routeCount),
   });
   const flagsReady = async () => {
     const deadline = Date.now() + 15_000;
@@ -276,8 +307,8 @@ function paced(port: number, rate: number): Promise<{ p50: number; p99: number; 
   });
 }
 
-const startRole = (role: Role, upstreamPort: number, flagsMode: string) =>
-  startChild(process.execPath, ['--import', 'tsx', __filename, '--role', role, String(upstreamPort), flagsMode], /READY (\d+)/);
+const startRole = (role: Role, upstreamPort: number, flagsMode: string, routeCount = BASE_ROUTES) =>
+  startChild(process.execPath, ['--import', 'tsx', __filename, '--role', role, String(upstreamPort), flagsMode, String(routeCount)], /READY (\d+)/);
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -365,18 +396,55 @@ async function unleashAvailable(): Promise<boolean> {
   }
 }
 
-async function main(): Promise<void> {
+class UsageError extends Error {}
+
+interface BenchOptions {
+  routes: number | undefined;
+  targets: Set<string> | undefined;
+}
+
+const TARGET_NAMES = ['direct', 'strangler-proxy', 'node-floor', 'undici-floor', 'express+hpm', 'express+StranglerMiddleware', 'nginx'];
+
+/** The command line, every problem at once; undefined after --help. */
+function parseOptions(argv: string[]): BenchOptions | undefined {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, strict: true, options: { routes: { type: 'string' }, targets: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${USAGE}`);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return undefined;
+  }
+  const problems: string[] = [];
+  const routes = values.routes === undefined ? undefined : Number(values.routes);
+  if (routes !== undefined && (!Number.isInteger(routes) || routes < BASE_ROUTES || routes > 100_000)) problems.push(`--routes must be an integer from ${BASE_ROUTES} to 100000, got '${values.routes}'`);
+  const targets = values.targets === undefined ? undefined : new Set(values.targets.split(',').map((name) => name.trim()));
+  for (const name of targets ?? []) if (!TARGET_NAMES.includes(name)) problems.push(`--targets: unknown target '${name}' (known: ${TARGET_NAMES.join(', ')})`);
+  if (problems.length) throw new UsageError(`${problems.join('\n')}\n\n${USAGE}`);
+  targets?.add('strangler-proxy');
+  return { routes, targets };
+}
+
+async function main(options: BenchOptions): Promise<void> {
   const flagsMode = process.env.BENCH_FLAGS ?? ((await unleashAvailable()) ? 'unleash' : 'file');
   const upstream = await startRole('upstream', 0, flagsMode);
-  const targets: Array<{ name: string; server: Server | undefined }> = [
-    { name: 'direct', server: { port: upstream.port, pids: () => [], stop: () => undefined } },
-    { name: 'strangler-proxy', server: await startRole('strangler', upstream.port, flagsMode) },
-    { name: 'node-floor', server: await startRole('node-floor', upstream.port, flagsMode) },
-    { name: 'undici-floor', server: await startRole('undici-floor', upstream.port, flagsMode) },
-    { name: 'express+hpm', server: await startRole('hpm', upstream.port, flagsMode) },
-    { name: 'express+StranglerMiddleware', server: await startRole('express-strangler', upstream.port, flagsMode) },
-    { name: 'nginx', server: await startNginx(upstream.port) },
-  ];
+  const wanted = (name: string) => !options.targets || options.targets.has(name);
+  const largeTable = options.routes === undefined ? undefined : `strangler-proxy@${options.routes}routes`;
+  const targets: Array<{ name: string; server: Server | undefined }> = [];
+  const add = async (name: string, start: () => Promise<Server | undefined>) => {
+    if (wanted(name)) targets.push({ name, server: await start() });
+  };
+  await add('direct', async () => ({ port: upstream.port, pids: () => [], stop: () => undefined }));
+  await add('strangler-proxy', () => startRole('strangler', upstream.port, flagsMode));
+  if (largeTable) targets.push({ name: largeTable, server: await startRole('strangler', upstream.port, flagsMode, options.routes) });
+  await add('node-floor', () => startRole('node-floor', upstream.port, flagsMode));
+  await add('undici-floor', () => startRole('undici-floor', upstream.port, flagsMode));
+  await add('express+hpm', () => startRole('hpm', upstream.port, flagsMode));
+  await add('express+StranglerMiddleware', () => startRole('express-strangler', upstream.port, flagsMode));
+  await add('nginx', () => startNginx(upstream.port));
+  const proxyTarget = targets.find((target) => target.name === 'strangler-proxy')!;
   const results = new Map<string, Sample[]>();
   try {
     for (const target of targets) if (target.server) await autocannon({ url: `http://127.0.0.1:${target.server.port}/api/warmup`, connections: CONNECTIONS, duration: 2 });
@@ -389,6 +457,7 @@ async function main(): Promise<void> {
       }
     }
     const maxRps = (name: string) => (results.has(name) ? median(results.get(name)!.map((sample) => sample.rps)) : undefined);
+    const rounded = (name: string) => (results.has(name) ? Math.round(maxRps(name)!) : 'skipped');
     const nginxRps = maxRps('nginx');
     const proxyRps = maxRps('strangler-proxy')!;
     // The required figure is at half of nginx's max rate; half of the proxy's own max shows the unsaturated cost.
@@ -397,7 +466,7 @@ async function main(): Promise<void> {
     for (const key of Object.keys(rates) as Array<keyof typeof rates>) {
       for (let round = 1; round <= ROUNDS; round++) {
         const direct = await paced(upstream.port, rates[key]);
-        const proxied = await paced(targets[1]!.server!.port, rates[key]);
+        const proxied = await paced(proxyTarget.server!.port, rates[key]);
         added[key].direct.push(direct.p99);
         added[key].proxy.push(proxied.p99);
         process.stderr.write(`round ${round} at ${rates[key]} req/s (paced): p99 direct ${direct.p99} ms, proxy ${proxied.p99} ms (p50 ${direct.p50} / ${proxied.p50} ms)\n`);
@@ -408,6 +477,10 @@ async function main(): Promise<void> {
     const cpuPerRequest = (name: string) => {
       const values = (results.get(name) ?? []).map((sample) => sample.cpuUsPerRequest).filter((value): value is number => value !== undefined);
       return values.length ? Number(median(values).toFixed(1)) : undefined;
+    };
+    const cpuRatio = (name: string) => {
+      const [large, base] = [cpuPerRequest(name), cpuPerRequest('strangler-proxy')];
+      return large === undefined || base === undefined ? null : Number((large / base).toFixed(3));
     };
     const rows = [['target', 'req/s (median)', 'p50 ms', 'p99 ms', 'errors', 'vs nginx', 'CPU µs/req']];
     for (const target of targets) {
@@ -437,18 +510,19 @@ async function main(): Promise<void> {
     console.log(
       JSON.stringify({
         bench: 'proxy',
-        direct_rps: Math.round(maxRps('direct')!),
+        direct_rps: rounded('direct'),
         proxy_rps: Math.round(proxyRps),
         nginx_rps: nginxRps === undefined ? 'skipped' : Math.round(nginxRps),
         ratio_vs_nginx: nginxRps === undefined ? null : Number((proxyRps / nginxRps).toFixed(3)),
         p99_added_ms: p99Added('halfNginx'),
         p99_added_ms_half_proxy_rate: p99Added('halfProxy'),
-        node_floor_rps: Math.round(maxRps('node-floor')!),
-        undici_floor_rps: Math.round(maxRps('undici-floor')!),
+        node_floor_rps: rounded('node-floor'),
+        undici_floor_rps: rounded('undici-floor'),
+        ...(largeTable ? { routes: options.routes, route_table_ratio: Number((maxRps(largeTable)! / proxyRps).toFixed(3)), route_table_cpu_ratio: cpuRatio(largeTable) } : {}),
         cpu_us_per_request: Object.fromEntries(targets.filter((target) => target.name !== 'direct').map((target) => [target.name, cpuPerRequest(target.name) ?? null])),
-        hpm_rps: Math.round(maxRps('express+hpm')!),
-        express_middleware_rps: Math.round(maxRps('express+StranglerMiddleware')!),
-        express_middleware_ratio_vs_proxy: Number((maxRps('express+StranglerMiddleware')! / proxyRps).toFixed(3)),
+        hpm_rps: rounded('express+hpm'),
+        express_middleware_rps: rounded('express+StranglerMiddleware'),
+        express_middleware_ratio_vs_proxy: results.has('express+StranglerMiddleware') ? Number((maxRps('express+StranglerMiddleware')! / proxyRps).toFixed(3)) : null,
         flags: flagsMode,
       }),
     );
@@ -460,14 +534,17 @@ async function main(): Promise<void> {
 
 const roleIndex = process.argv.indexOf('--role');
 if (roleIndex !== -1) {
-  const [role, port, extra] = process.argv.slice(roleIndex + 1) as [Role, string, string];
-  (role === 'paced' ? pacedLoad(Number(port), Number(extra), DURATION_S) : runRole(role, Number(port), extra)).catch((error: unknown) => {
+  const [role, port, extra, routeCount] = process.argv.slice(roleIndex + 1) as [Role, string, string, string];
+  (role === 'paced' ? pacedLoad(Number(port), Number(extra), DURATION_S) : runRole(role, Number(port), extra, Number(routeCount))).catch((error: unknown) => {
     console.error(error);
     process.exit(1);
   });
 } else {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
+  Promise.resolve()
+    .then(() => parseOptions(process.argv.slice(2)))
+    .then((options) => options && main(options))
+    .catch((error: unknown) => {
+      console.error(error instanceof UsageError ? error.message : error);
+      process.exitCode = error instanceof UsageError ? 2 : 1;
+    });
 }

@@ -13,16 +13,16 @@ export interface IndexedRoute {
 interface SegmentNode<R extends IndexedRoute> {
   literals: Map<string, SegmentNode<R>> | undefined;
   param: SegmentNode<R> | undefined;
-  /** Routes whose template ends at this node, by rank. */
-  ending: R[];
-  /** Routes whose template ends with `{**rest}` after this node's segments, by rank. */
-  catchAll: R[];
+  /** Routes whose template ends at this node. */
+  ending: RouteBucket<R>;
+  /** Routes whose template ends with `{**rest}` after this node's segments. */
+  catchAll: RouteBucket<R>;
   /** The lowest rank held here or below: a subtree that cannot beat the best match so far is skipped. */
   minRank: number;
 }
 
 function newNode<R extends IndexedRoute>(): SegmentNode<R> {
-  return { literals: undefined, param: undefined, ending: [], catchAll: [], minRank: Number.POSITIVE_INFINITY };
+  return { literals: undefined, param: undefined, ending: new RouteBucket(), catchAll: new RouteBucket(), minRank: Number.POSITIVE_INFINITY };
 }
 
 function accepts(route: IndexedRoute, method: string, headers: http.IncomingHttpHeaders): boolean {
@@ -79,12 +79,50 @@ export class RouteIndex<R extends IndexedRoute> {
 
   private search(node: SegmentNode<R>, segments: string[], depth: number, method: string, headers: http.IncomingHttpHeaders, best: number): number {
     if (node.minRank >= best) return best;
-    best = firstAccepted(node.catchAll, method, headers, best);
-    if (depth === segments.length) return firstAccepted(node.ending, method, headers, best);
+    best = node.catchAll.first(method, headers, best);
+    if (depth === segments.length) return node.ending.first(method, headers, best);
     const segment = segments[depth]!;
     const literal = node.literals?.get(segment);
     if (literal) best = this.search(literal, segments, depth + 1, method, headers, best);
     if (node.param && segment.length > 0) best = this.search(node.param, segments, depth + 1, method, headers, best);
+    return best;
+  }
+}
+
+/**
+ * The routes that end at one place in the tree, in rank order. Those with header conditions are keyed by their first
+ * header's name and value as well, so routes that differ only in a header value (one per tenant, say) cost one map
+ * lookup instead of one check each.
+ */
+class RouteBucket<R extends IndexedRoute> {
+  private readonly unkeyed: R[] = [];
+  private byHeader: Map<string, Map<string, R[]>> | undefined;
+
+  /** Routes must arrive in rank order. */
+  push(route: R): void {
+    const first = route.headers[0];
+    if (!first) {
+      this.unkeyed.push(route);
+      return;
+    }
+    this.byHeader ??= new Map();
+    let byValue = this.byHeader.get(first[0]);
+    if (!byValue) this.byHeader.set(first[0], (byValue = new Map()));
+    const routes = byValue.get(first[1]);
+    if (routes) routes.push(route);
+    else byValue.set(first[1], [route]);
+  }
+
+  /** The lowest rank below `best` among the routes that accept the request, else `best`. */
+  first(method: string, headers: http.IncomingHttpHeaders, best: number): number {
+    if (this.unkeyed.length) best = firstAccepted(this.unkeyed, method, headers, best);
+    if (this.byHeader) {
+      for (const [name, byValue] of this.byHeader) {
+        const value = headers[name];
+        const routes = typeof value === 'string' ? byValue.get(value) : undefined;
+        if (routes) best = firstAccepted(routes, method, headers, best);
+      }
+    }
     return best;
   }
 }

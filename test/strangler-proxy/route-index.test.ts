@@ -81,7 +81,7 @@ describe('RouteIndex', () => {
         return {
           path: path === '' ? '/' : path,
           ...(random(3) === 0 ? { methods: [pick(['GET', 'POST'])] } : {}),
-          ...(random(4) === 0 ? { headers: { 'x-side': pick(['1', '2']) } } : {}),
+          ...(random(3) === 0 ? { headers: pick([{ 'x-side': pick(['1', '2']) }, { 'x-tenant': pick(['t1', 't2']) }, { 'x-tenant': pick(['t1', 't2']), 'x-side': pick(['1', '2']) }]) } : {}),
         };
       });
       const generated = routes(...specs);
@@ -90,7 +90,7 @@ describe('RouteIndex', () => {
         const segments = Array.from({ length: random(5) }, () => pick(words));
         const path = `/${segments.join('/')}`.replace(/\/{2,}/g, '/');
         const method = pick(['GET', 'POST']);
-        const headers = random(2) === 0 ? { 'x-side': pick(['1', '2']) } : {};
+        const headers = { ...(random(2) === 0 ? { 'x-side': pick(['1', '2']) } : {}), ...(random(2) === 0 ? { 'x-tenant': pick(['t1', 't2']) } : {}) };
         const expected = scan(generated, method, path, headers)?.rank;
         expect({ path, method, headers, rank: generatedIndex.find(method, path, headers)?.rank }).toEqual({ path, method, headers, rank: expected });
       }
@@ -103,5 +103,18 @@ describe('RouteIndex', () => {
     expect(largeIndex.find('GET', '/api/items/42', {})?.rank).toBe(5_000);
     expect(largeIndex.find('GET', '/api/items/42/r4999', {})?.rank).toBe(4_999);
     expect(largeIndex.find('GET', '/api/items/42/r5000', {})?.rank).toBe(5_000);
+  });
+
+  it('finds one of many routes that differ only in a header value without checking each', () => {
+    const tenants = routes(...Array.from({ length: 1_000 }, (_, tenant) => ({ path: '/api/items/{id}', headers: { 'x-tenant': `t${tenant}` } })), { path: '/api/{**rest}' });
+    const tenantIndex = new RouteIndex(tenants);
+    expect(tenantIndex.find('GET', '/api/items/42', { 'x-tenant': 't999' })?.rank).toBe(999);
+    expect(tenantIndex.find('GET', '/api/items/42', { 'x-tenant': 't1000' })?.rank).toBe(1_000);
+    expect(tenantIndex.find('GET', '/api/items/42', {})?.rank).toBe(1_000);
+    const reads: string[] = [];
+    const watched = new Proxy({}, { get: (_, name) => (reads.push(String(name)), undefined) }) as http.IncomingHttpHeaders;
+    tenantIndex.find('GET', '/api/items/42', watched);
+    // One read of x-tenant for the whole bucket, not one per tenant route.
+    expect(reads).toEqual(['x-tenant']);
   });
 });

@@ -81,7 +81,7 @@ describe('RouteIndex', () => {
         return {
           path: path === '' ? '/' : path,
           ...(random(3) === 0 ? { methods: [pick(['GET', 'POST'])] } : {}),
-          ...(random(3) === 0 ? { headers: pick([{ 'x-side': pick(['1', '2']) }, { 'x-tenant': pick(['t1', 't2']) }, { 'x-tenant': pick(['t1', 't2']), 'x-side': pick(['1', '2']) }]) } : {}),
+          ...(random(3) === 0 ? { headers: pick<Record<string, string>>([{ 'x-side': pick(['1', '2']) }, { 'x-tenant': pick(['t1', 't2']) }, { 'x-tenant': pick(['t1', 't2']), 'x-side': pick(['1', '2']) }]) } : {}),
         };
       });
       const generated = routes(...specs);

@@ -478,9 +478,12 @@ async function main(options: BenchOptions): Promise<void> {
       const values = (results.get(name) ?? []).map((sample) => sample.cpuUsPerRequest).filter((value): value is number => value !== undefined);
       return values.length ? Number(median(values).toFixed(1)) : undefined;
     };
-    const cpuRatio = (name: string) => {
-      const [large, base] = [cpuPerRequest(name), cpuPerRequest('strangler-proxy')];
-      return large === undefined || base === undefined ? null : Number((large / base).toFixed(3));
+    // Measured back to back in each round, the two tables see the same machine; the median of the per-round ratios
+    // is steadier than the ratio of medians on a shared machine.
+    const perRoundRatio = (name: string, value: (sample: Sample) => number | undefined) => {
+      const base = results.get('strangler-proxy') ?? [];
+      const ratios = (results.get(name) ?? []).map((sample, round) => [value(sample), value(base[round]!)] as const).filter(([a, b]) => a !== undefined && b !== undefined).map(([a, b]) => a! / b!);
+      return ratios.length ? Number(median(ratios).toFixed(3)) : null;
     };
     const rows = [['target', 'req/s (median)', 'p50 ms', 'p99 ms', 'errors', 'vs nginx', 'CPU µs/req']];
     for (const target of targets) {
@@ -518,7 +521,7 @@ async function main(options: BenchOptions): Promise<void> {
         p99_added_ms_half_proxy_rate: p99Added('halfProxy'),
         node_floor_rps: rounded('node-floor'),
         undici_floor_rps: rounded('undici-floor'),
-        ...(largeTable ? { routes: options.routes, route_table_ratio: Number((maxRps(largeTable)! / proxyRps).toFixed(3)), route_table_cpu_ratio: cpuRatio(largeTable) } : {}),
+        ...(largeTable ? { routes: options.routes, route_table_ratio: perRoundRatio(largeTable, (sample) => sample.rps), route_table_cpu_ratio: perRoundRatio(largeTable, (sample) => sample.cpuUsPerRequest) } : {}),
         cpu_us_per_request: Object.fromEntries(targets.filter((target) => target.name !== 'direct').map((target) => [target.name, cpuPerRequest(target.name) ?? null])),
         hpm_rps: rounded('express+hpm'),
         express_middleware_rps: rounded('express+StranglerMiddleware'),

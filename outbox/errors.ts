@@ -89,6 +89,28 @@ export class PublishError extends OutboxError {
   }
 }
 
+/**
+ * A topic's partition count is not the one declared (or first seen): a key would map to another partition than its
+ * earlier events, so their order would no longer hold. Nothing is sent; the relay retries until the topic is
+ * restored or the new count is declared (docs/outbox.md, "Topics").
+ */
+export class TopicPartitionsChangedError extends OutboxError {
+  override readonly name = 'TopicPartitionsChangedError';
+  constructor(
+    readonly topic: string,
+    readonly expectedPartitions: number,
+    readonly actualPartitions: number,
+  ) {
+    super(
+      'SFG_OUTBOX_TOPIC_PARTITIONS_CHANGED',
+      `topic ${topic} has ${actualPartitions} partitions where ${expectedPartitions} are expected: publishing would move keys to other ` +
+        'partitions and break their order, so nothing is sent. Declare the new count (topics.partitions) once the consumers have ' +
+        'caught up, or restore the topic (docs/outbox.md, "Topics").',
+      { retriable: true },
+    );
+  }
+}
+
 /** The error's stable code, for metrics and DLQ headers; `unknown` when it has none. */
 export function errorCode(error: unknown): string {
   const code = (error as { code?: unknown; type?: unknown } | undefined)?.code ?? (error as { type?: unknown } | undefined)?.type;

@@ -56,7 +56,8 @@ export abstract class LeaderElectedRelay extends EventEmitter {
     super();
     this.logger = deps.logger.child({ component: 'outbox-relay', relay: options.name, mode: options.mode });
     this.metrics = createRelayMetrics(deps.registry, options.name);
-    this.publisher = deps.publisher ?? new KafkaPublisher(options.kafka, { logger: this.logger });
+    const topics = options.topics && { layout: options.topics, prefix: options.topicPrefix };
+    this.publisher = deps.publisher ?? new KafkaPublisher({ ...options.kafka, topics }, { logger: this.logger });
   }
 
   get isLeader(): boolean {

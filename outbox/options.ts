@@ -14,6 +14,8 @@ const kafkaSchema = z.strictObject({
   maxRecordBytes: z.number().int().positive().default(1_000_000),
   connectionTimeoutMs: positiveMs.default(3_000),
   requestTimeoutMs: positiveMs.default(30_000),
+  /** How old the producer's topic metadata may get: the longest a changed partition count goes unnoticed. */
+  metadataMaxAgeMs: positiveMs.default(30_000),
 });
 
 const relaySchema = z
@@ -30,6 +32,22 @@ const relaySchema = z
     publicationName: identifier.optional(),
     topicPrefix: z.string().regex(/^[a-zA-Z0-9._-]*$/, "may only contain letters, digits, '.', '_', '-'").default(DEFAULT_TOPIC_PREFIX),
     kafka: kafkaSchema,
+    /**
+     * The declared layout of the relay's topics. With it, the relay creates a missing topic with these settings and
+     * refuses to publish to one whose partition count differs; without it, topics are auto-created with the broker's
+     * defaults. A count that changes while the relay runs is refused either way.
+     */
+    topics: z
+      .strictObject({
+        partitions: z.number().int().min(1).max(10_000),
+        replicationFactor: z.number().int().min(1).max(32).default(1),
+        minInsyncReplicas: z.number().int().min(1).max(32).optional(),
+      })
+      .refine((topics) => topics.minInsyncReplicas === undefined || topics.minInsyncReplicas <= topics.replicationFactor, {
+        path: ['minInsyncReplicas'],
+        message: 'must not exceed replicationFactor (no write could ever be acknowledged)',
+      })
+      .optional(),
     /**
      * How the `headers` column becomes Kafka headers. `entries`: one header per entry (what most consumers want).
      * `json`: one header `headers` holding the column's JSON, as Debezium's EventRouter places it. `both`: the two.
@@ -115,7 +133,7 @@ const inboxSchema = z
     connectionString: z.string().min(1).optional(),
     pool: z.custom<Pool>((value) => value instanceof Pool, 'must be a pg.Pool').optional(),
     schema: identifier.default('public'),
-    kafka: kafkaSchema.omit({ clientId: true }).extend({ clientId: z.string().min(1).default('strangler-inbox') }),
+    kafka: kafkaSchema.omit({ clientId: true, metadataMaxAgeMs: true }).extend({ clientId: z.string().min(1).default('strangler-inbox') }),
     /** Attempts per event (the first try included) before it goes to the DLQ. */
     maxAttempts: z.number().int().positive().default(5),
     /** First retry delay; doubles per attempt. */

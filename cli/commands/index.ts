@@ -9,7 +9,8 @@ import { rolloutCommand } from './rollout';
 import { routesCommand } from './routes';
 import { statusCommand } from './status';
 import { syncCommand } from './sync';
+import { topicsCommand } from './topics';
 import { verifyCommand } from './verify';
 
 /** Every subcommand, in the order `strangler --help` lists them. */
-export const COMMANDS: Command[] = [backfillCommand, verifyCommand, syncCommand, relayCommand, proxyCommand, routesCommand, statusCommand, flipCommand, rolloutCommand, consoleCommand, explainCommand];
+export const COMMANDS: Command[] = [backfillCommand, verifyCommand, syncCommand, relayCommand, topicsCommand, proxyCommand, routesCommand, statusCommand, flipCommand, rolloutCommand, consoleCommand, explainCommand];

@@ -45,7 +45,7 @@ Examples:
   npx strangler relay --config relay.yaml --metrics-port 9401
   npx strangler relay --config relay.yaml --reset-slot`;
 
-function readConfigFile(file: string): Record<string, unknown> {
+export function readConfigFile(file: string): Record<string, unknown> {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');

@@ -30,7 +30,7 @@ describe('strangler CLI usage and errors', () => {
     expect(await strangler(['--version'])).toEqual({ code: 0, out: `${version}\n`, err: '' });
   });
 
-  it.each([['verify'], ['backfill'], ['sync'], ['relay'], ['routes'], ['flip'], ['rollout'], ['console'], ['status'], ['explain'], ['proxy']])(
+  it.each([['verify'], ['backfill'], ['sync'], ['relay'], ['topics'], ['routes'], ['flip'], ['rollout'], ['console'], ['status'], ['explain'], ['proxy']])(
     '%s: an unknown option exits 2 with the error and a pointer to --help, not the whole usage',
     async (command) => {
       const result = await strangler([command, '--bogus']);

@@ -158,6 +158,7 @@ export class InboxConsumer {
       groupId: this.options.groupId,
       connectionTimeoutMs: kafka.connectionTimeoutMs,
       requestTimeoutMs: kafka.requestTimeoutMs,
+      sessionTimeoutMs: kafka.sessionTimeoutMs,
     });
     const claim = `insert into ${qualified(this.options.schema, 'inbox')} (consumer, event_id) select $1, unnest($2::uuid[]) on conflict do nothing returning event_id`;
     // The notification rides on the claim (Postgres folds repeats of one channel and payload into one, sent at commit).

@@ -133,7 +133,14 @@ const inboxSchema = z
     connectionString: z.string().min(1).optional(),
     pool: z.custom<Pool>((value) => value instanceof Pool, 'must be a pg.Pool').optional(),
     schema: identifier.default('public'),
-    kafka: kafkaSchema.omit({ clientId: true, metadataMaxAgeMs: true }).extend({ clientId: z.string().min(1).default('strangler-inbox') }),
+    kafka: kafkaSchema.omit({ clientId: true, metadataMaxAgeMs: true }).extend({
+      clientId: z.string().min(1).default('strangler-inbox'),
+      /**
+       * How long the group waits for a silent member (a crashed process) before its partitions move to the others;
+       * the broker accepts 6 s to 5 min by default (group.min/max.session.timeout.ms).
+       */
+      sessionTimeoutMs: z.number().int().min(1_000).max(3_600_000).default(30_000),
+    }),
     /** Attempts per event (the first try included) before it goes to the DLQ. */
     maxAttempts: z.number().int().positive().default(5),
     /** First retry delay; doubles per attempt. */

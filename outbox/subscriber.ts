@@ -55,6 +55,8 @@ export interface KafkaSubscriberOptions {
   commitIntervalMs?: number;
   /** The longest the broker holds a fetch that has no records yet (default 100). */
   maxWaitTimeInMs?: number;
+  /** How long the group waits for a silent member before rebalancing its partitions (default 30000). */
+  sessionTimeoutMs?: number;
 }
 
 function headerStrings(message: KafkaMessage): Record<string, string> {
@@ -77,13 +79,20 @@ export class KafkaSubscriber implements Subscriber {
   private connected = false;
 
   constructor(options: KafkaSubscriberOptions) {
+    const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
     this.consumer = new Kafka({
       clientId: options.clientId,
       brokers: options.brokers,
       connectionTimeout: options.connectionTimeoutMs,
       requestTimeout: options.requestTimeoutMs,
       logLevel: logLevel.NOTHING,
-    }).consumer({ groupId: options.groupId, maxWaitTimeInMs: options.maxWaitTimeInMs ?? 100 });
+    }).consumer({
+      groupId: options.groupId,
+      maxWaitTimeInMs: options.maxWaitTimeInMs ?? 100,
+      sessionTimeout,
+      // kafkajs's 3 s, or less under a short session: a member misses about three heartbeats before it is dropped.
+      heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
+    });
     this.commitIntervalMs = options.commitIntervalMs ?? 250;
   }
 

@@ -1,9 +1,16 @@
 import http from 'node:http';
 import type { Registry } from 'prom-client';
 
-/** Serves GET /metrics from the registry on the port (0 picks a free one; every interface unless `host`); anything else is a 404. */
+/**
+ * Serves GET /metrics from the registry on the port (0 picks a free one; every interface unless `host`), and
+ * /healthz (200 while the process answers: a liveness probe); anything else is a 404.
+ */
 export function serveMetrics(registry: Registry, port: number, host?: string): Promise<http.Server> {
   const server = http.createServer((request, response) => {
+    if (request.url === '/healthz') {
+      response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    }
     if (request.url !== '/metrics') {
       response.writeHead(404).end();
       return;

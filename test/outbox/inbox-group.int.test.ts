@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { eventually, testEnv, uniqueName, type TestDatabase } from '../helpers';
-import { createOutboxDatabase, startRelay, testRelayOptions, writeWorkload, type Workload } from './support';
+import { createOutboxDatabase, createTopics, startRelay, testRelayOptions, writeWorkload, type Workload } from './support';
 
 const MEMBER_SCRIPT = path.join(__dirname, 'fixtures', 'inbox-member.ts');
 const PARTITIONS = 6;
@@ -56,17 +56,12 @@ describe('inbox consumers in one group (3 processes, 6 partitions, real Postgres
 
   it('share the partitions; one killed -9 mid-stream: every event applied once in effect, each aggregate in order', async () => {
     const options = testRelayOptions(db, { topics: { partitions: PARTITIONS } });
-    const workload: Workload = { aggregateType: 'Account', aggregates: 60, eventsPerAggregate: 100, writers: 3, perTransaction: 10, pauseMs: 25 };
+    const workload: Workload = { aggregateType: 'Account', aggregates: 60, eventsPerAggregate: 200, writers: 3, perTransaction: 10, pauseMs: 25 };
     const total = workload.aggregates * workload.eventsPerAggregate;
     const topic = `${options.topicPrefix}${workload.aggregateType}`;
     const consumer = uniqueName('group');
     const { relay } = await startRelay(options);
     try {
-      let killed!: () => void;
-      const lastTransactionAfter = new Promise<void>((resolve) => (killed = resolve));
-      let writing = true;
-      const writes = writeWorkload(db.pool, workload, { lastTransactionAfter }).finally(() => (writing = false));
-
       const env = {
         DATABASE_URL: db.url,
         KAFKA_BROKERS: testEnv().kafkaBrokers.join(','),
@@ -76,7 +71,14 @@ describe('inbox consumers in one group (3 processes, 6 partitions, real Postgres
         CONSUMER: consumer,
         SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
       };
+      await createTopics([topic], PARTITIONS);
       for (const name of ['m1', 'm2', 'm3']) members.push(spawnMember(name, env));
+      // The writes start once every member has subscribed, so the group settles while they still run.
+      for (const member of members) await eventually(() => member.output().includes('"started"'), 60_000, `${member.name} subscribed`);
+      let killed!: () => void;
+      const lastTransactionAfter = new Promise<void>((resolve) => (killed = resolve));
+      let writing = true;
+      const writes = writeWorkload(db.pool, workload, { lastTransactionAfter }).finally(() => (writing = false));
 
       // All three hold partitions: each applied events in the last two seconds.
       const activeMembers = async () =>

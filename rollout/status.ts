@@ -1,4 +1,4 @@
-import type { InventoryEntry, ProxyAdminClient, RoutesView } from '../strangler-proxy';
+import { ProxyReplicas, type InventoryEntry, type ProxyAdminClient, type ReplicaState } from '../strangler-proxy';
 import type { RolloutPlan } from './options';
 import type { QuerySamples, Sample } from './prometheus';
 import type { RolloutStore } from './store';
@@ -23,12 +23,15 @@ export interface StatusReport {
   driftRows: Record<string, number>;
   /** What legacy still answers since the proxy started, most requested first (GET /inventory). */
   legacyEndpoints: InventoryEntry[];
+  /** Each proxy replica's flags, configuration and last reload (one entry for a single proxy). */
+  replicas: ReplicaState[];
 }
 
 const byLabels = (samples: Sample[], ...names: string[]) => new Map(samples.map((sample) => [names.map((name) => sample.labels[name] ?? '').join('|'), sample.value]));
 
 export interface StatusSources {
-  admin: ProxyAdminClient;
+  /** One proxy, or every replica (their route tables summed). */
+  admin: ProxyAdminClient | ProxyReplicas;
   query: QuerySamples;
   /** Extra label matchers on every Prometheus query, e.g. `job="strangler-proxy"`. */
   selector?: string;
@@ -43,7 +46,8 @@ export interface StatusSources {
  */
 export async function collectStatus(sources: StatusSources): Promise<StatusReport> {
   const { admin, query } = sources;
-  const [view, inventory] = await Promise.all([admin.get<RoutesView>('/routes'), admin.get<{ endpoints: InventoryEntry[] }>('/inventory')]);
+  const proxies = admin instanceof ProxyReplicas ? admin : new ProxyReplicas([admin]);
+  const [{ view, replicas }, inventory] = await Promise.all([proxies.routes(), proxies.inventory()]);
   // Two seconds back: every scrape that started before `at` has been stored by then, so asking again at `at` later
   // gives the same answer.
   const at = Math.floor(Date.now() / 1000) - 2;
@@ -102,7 +106,8 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
     }),
     syncLagSeconds: Object.fromEntries((figures?.lag ?? []).map((sample) => [sample.labels.relay ?? '', sample.value])),
     driftRows: Object.fromEntries((figures?.drift ?? []).map((sample) => [sample.labels.aggregatetype ?? '', sample.value])),
-    legacyEndpoints: inventory.endpoints,
+    legacyEndpoints: inventory,
+    replicas,
   };
 }
 

@@ -3,11 +3,12 @@ import { ProxyError } from './errors';
 
 /** A client for the proxy's admin API (used by the `strangler routes|flip|explain` commands). */
 export class ProxyAdminClient {
-  private readonly baseUrl: string;
-  private readonly token: string;
+  /** The admin API's base URL, without a trailing slash. */
+  readonly url: string;
+  readonly token: string;
 
   constructor(options: { url: string; token: string }) {
-    this.baseUrl = options.url.replace(/\/+$/, '');
+    this.url = options.url.replace(/\/+$/, '');
     this.token = options.token;
   }
 
@@ -21,9 +22,9 @@ export class ProxyAdminClient {
   async get<T>(pathAndQuery: string): Promise<T> {
     let response: Response;
     try {
-      response = await fetch(`${this.baseUrl}${pathAndQuery}`, { headers: { authorization: `Bearer ${this.token}` } });
+      response = await fetch(`${this.url}${pathAndQuery}`, { headers: { authorization: `Bearer ${this.token}` } });
     } catch (error) {
-      throw new ProxyError('SFG_PROXY_ADMIN_UNREACHABLE', `cannot reach the proxy admin API at ${this.baseUrl}: ${(error as Error).message}`, { retriable: true, cause: error });
+      throw new ProxyError('SFG_PROXY_ADMIN_UNREACHABLE', `cannot reach the proxy admin API at ${this.url}: ${(error as Error).message}`, { retriable: true, cause: error });
     }
     if (response.status === 401) throw new ProxyError('SFG_PROXY_ADMIN_UNAUTHORISED', 'the admin API refused the token (set --token or STRANGLER_ADMIN_TOKEN)');
     const text = await response.text();
@@ -32,7 +33,14 @@ export class ProxyAdminClient {
   }
 }
 
-/** The shape of GET /routes. */
+/** Which configuration a proxy runs, and how its last reload went: tells replicas (and workers) apart. */
+export interface ConfigState {
+  /** Of the configuration in force, without listener addresses and token: equal on replicas that run the same file. */
+  digest: string;
+  loadedAt: string;
+  lastReload: { ok: boolean; at: string; error?: string } | null;
+}
+
 /** Requests per side since the proxy started, and over the last minute (`lastMinute`). */
 export interface RouteSplitView {
   legacy: number;
@@ -41,8 +49,10 @@ export interface RouteSplitView {
   lastMinute: RecentSplitView;
 }
 
+/** The shape of GET /routes. */
 export interface RoutesView {
   flagsReady: boolean;
+  config: ConfigState;
   routes: Array<{
     id: string;
     order: number;

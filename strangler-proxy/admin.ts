@@ -9,6 +9,7 @@ import { normalizePath } from './path';
 import type { LegacyInventory } from './inventory';
 import { extractedPercent, type RecentSplits } from './recent-split';
 import type { CompiledRoute, RouteTable } from './route-table';
+import type { ConfigState } from './admin-client';
 import type { ShadowRunner } from './shadow';
 
 /** What the admin API reads from (and asks of) the running proxy. */
@@ -21,6 +22,7 @@ export interface AdminSource {
   reload(): Promise<{ ok: true } | { ok: false; error: string }>;
   recentSplits: RecentSplits;
   inventory: LegacyInventory;
+  configState(): ConfigState;
 }
 
 export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
@@ -67,6 +69,7 @@ function routesView(source: AdminSource) {
   });
   return {
     flagsReady: flags.isReady(),
+    config: source.configState(),
     routes: table.routes.map((route) => ({
       id: route.id,
       order: route.config!.order,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -345,4 +346,16 @@ export function loadProxyConfigFile(file: string, env: NodeJS.ProcessEnv = proce
   flagFile.path = path.resolve(base, flagFile.path);
   if (config.shadow.mismatchLog) config.shadow.mismatchLog.path = path.resolve(base, config.shadow.mismatchLog.path);
   return config;
+}
+
+/**
+ * What `ConfigState.digest` shows: sha256 (first 12 hex digits) of the configuration without the listeners' addresses
+ * and the admin token, so replicas that run one file (with their own ports) show the same digest.
+ */
+export function configDigest(config: ProxyConfig): string {
+  const { proxy: _proxy, admin: _admin, probes, ...routing } = config;
+  return createHash('sha256')
+    .update(JSON.stringify({ ...routing, probesServeMetrics: probes?.metrics }))
+    .digest('hex')
+    .slice(0, 12);
 }

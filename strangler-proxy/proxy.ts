@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createAdminHandler } from './admin';
+import type { ConfigState } from './admin-client';
 import { createProbeHandler } from './probes';
 import { ClusterRuntime } from './cluster';
 import { ConsistencyTracker } from './consistency';
@@ -12,7 +13,7 @@ import { badPathError } from './errors';
 import type { FlagProvider } from './flags/provider';
 import { Exchange, requestIdOf, respondWithError, type ForwardingCore } from './forward';
 import { createProxyMetrics, type ProxyMetrics } from './metrics';
-import { loadProxyConfigFile, type ProxyConfig } from './options';
+import { configDigest, loadProxyConfigFile, type ProxyConfig } from './options';
 import { normalizePath } from './path';
 import { RecentSplits } from './recent-split';
 import { LegacyInventory } from './inventory';
@@ -63,6 +64,7 @@ export class StranglerProxy {
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopping: Promise<void> | undefined;
   private watching = false;
+  private configState: ConfigState;
   private readonly onConfigFileChange = (current: fs.Stats, previous: fs.Stats) => {
     if (current.mtimeMs !== previous.mtimeMs || current.size !== previous.size) void this.reload();
   };
@@ -83,6 +85,7 @@ export class StranglerProxy {
     this.inventory = new LegacyInventory(deps.registry);
     this.core = { flags: deps.flags, metrics: this.metrics, inventory: this.inventory, shadow: this.shadow, consistency: this.consistency, logger: this.logger };
     this.table = this.compile(this.config);
+    this.configState = { digest: configDigest(this.config), loadedAt: new Date().toISOString(), lastReload: null };
     this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.handle(req, res));
     this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head));
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
@@ -101,6 +104,7 @@ export class StranglerProxy {
         reload: () => this.reload(),
         recentSplits: this.recentSplits,
         inventory: this.inventory,
+        configState: () => this.configState,
       }),
     );
     if (this.config.probes) {
@@ -186,11 +190,14 @@ export class StranglerProxy {
     if (!this.options.configPath) return { ok: false, error: 'the proxy was started without a config file' };
     try {
       this.apply(loadProxyConfigFile(this.options.configPath, this.options.env));
+      const at = new Date().toISOString();
+      this.configState = { digest: configDigest(this.config), loadedAt: at, lastReload: { ok: true, at } };
       this.metrics.configReloads.labels('success').inc();
       this.metrics.configReloadFailed.set(0);
       this.logger.info({ routes: this.table.routes.length }, 'configuration reloaded');
       return { ok: true };
     } catch (error) {
+      this.configState = { ...this.configState, lastReload: { ok: false, at: new Date().toISOString(), error: (error as Error).message } };
       this.metrics.configReloads.labels('failure').inc();
       this.metrics.configReloadFailed.set(1);
       this.logger.error({ err: error }, 'configuration reload failed; keeping the previous route table');

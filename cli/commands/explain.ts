@@ -1,11 +1,11 @@
-import { ProxyAdminClient } from '../../strangler-proxy';
 import { parseCommandArgs, UsageError, type Command } from '../command';
-import { ADMIN_HELP, ADMIN_OPTIONS } from './routes';
+import { ADMIN_HELP, ADMIN_OPTIONS, replicasOf } from './routes';
 
 const help = `Usage: strangler explain <method> <path> [--user <id>] [--session <id>] [options]
 
 Asks the running proxy which route, which side and why a request would go (GET /explain on the admin API), with the
-same path normalisation, route table, flags and circuit state as real traffic. Nothing is sent upstream.
+same path normalisation, route table, flags and circuit state as real traffic. Nothing is sent upstream. Of several
+replicas, the first one given answers.
 
 Arguments:
   <method>           HTTP method, e.g. GET
@@ -49,7 +49,7 @@ export const explainCommand: Command = {
     const query = new URLSearchParams({ method: method.toUpperCase(), path });
     if (values.user) query.set('userId', values.user);
     if (values.session) query.set('sessionId', values.session);
-    const answer = await ProxyAdminClient.fromEnvironment({ url: values.admin, token: values.token }).get<Explanation>(`/explain?${query}`);
+    const answer = await (await replicasOf(values)).clients[0]!.get<Explanation>(`/explain?${query}`);
     if (values.json) {
       console.log(JSON.stringify(answer, null, 2));
       return 0;

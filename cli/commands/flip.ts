@@ -1,6 +1,6 @@
-import { ProxyAdminClient, UnleashRolloutClient, type RoutesView } from '../../strangler-proxy';
+import { UnleashRolloutClient } from '../../strangler-proxy';
 import { parseCommandArgs, UsageError, type Command } from '../command';
-import { ADMIN_HELP, ADMIN_OPTIONS } from './routes';
+import { ADMIN_HELP, ADMIN_OPTIONS, replicasOf } from './routes';
 
 const help = `Usage: strangler flip <route> <percent> [options]
 
@@ -8,6 +8,9 @@ Moves <percent> % of users of a route to its extracted service: sets the flexibl
 through the Unleash Admin API (existing constraints, stickiness and groupId are kept, so users keep their bucket),
 switches the flag on, reads it back to confirm, then waits until the running proxy reports the new rollout.
 0 sends everyone back to legacy.
+
+With several proxy replicas (--admin more than once, or --admin-dns), every one of them must be reachable before
+the flag is touched, and the command waits until each reports the new rollout, printing when each picked it up.
 
 Arguments:
   <route>               route id (its flag is looked up on the proxy admin API unless --flag is given)
@@ -50,19 +53,27 @@ export const flipCommand: Command = {
     const waitMs = Number(values['wait-ms']);
     if (!Number.isInteger(waitMs) || waitMs < 0) throw new UsageError('--wait-ms must be a non-negative integer');
 
-    const proxy = values.flag && waitMs === 0 ? undefined : ProxyAdminClient.fromEnvironment({ url: values.admin, token: values.token });
+    const proxy = values.flag && waitMs === 0 ? undefined : await replicasOf(values);
     let flag = values.flag;
-    if (!flag) {
-      const view = await proxy!.get<RoutesView>('/routes');
-      const route = view.routes.find((candidate) => candidate.id === routeId);
-      if (!route) throw new UsageError(`no route '${routeId}' (known: ${view.routes.map((candidate) => candidate.id).join(', ') || 'none'})`);
-      if (!route.flag) throw new UsageError(`route '${routeId}' has no flag: it always goes to cluster '${route.cluster}'`);
-      flag = route.flag;
+    if (proxy) {
+      const { view, replicas } = await proxy.routes();
+      const unreachable = replicas.filter((replica) => replica.error !== undefined);
+      if (unreachable.length > 0) {
+        console.error(unreachable.map((replica) => `replica ${replica.url} cannot be reached: ${replica.error}`).join('\n'));
+        console.error(`nothing changed: every replica must be reachable to confirm the flip (${unreachable.length} of ${replicas.length} are not)`);
+        return 1;
+      }
+      if (!flag) {
+        const route = view.routes.find((candidate) => candidate.id === routeId);
+        if (!route) throw new UsageError(`no route '${routeId}' (known: ${view.routes.map((candidate) => candidate.id).join(', ') || 'none'})`);
+        if (!route.flag) throw new UsageError(`route '${routeId}' has no flag: it always goes to cluster '${route.cluster}'`);
+        flag = route.flag;
+      }
     }
 
     const unleash = UnleashRolloutClient.fromEnvironment({ project: values.project, environment: values.environment });
-    await unleash.setRollout(flag, percent);
-    const confirmed = await unleash.readRollout(flag);
+    await unleash.setRollout(flag!, percent);
+    const confirmed = await unleash.readRollout(flag!);
     if (!confirmed.enabled || confirmed.percent !== percent) {
       console.error(`Unleash reads back ${confirmed.enabled ? `${confirmed.percent}%` : 'off'} for ${flag}, not ${percent}%`);
       return 1;
@@ -74,17 +85,29 @@ export const flipCommand: Command = {
       return 0;
     }
     const started = Date.now();
+    const pickedUp = new Map<string, number>();
     for (;;) {
-      const view = await proxy.get<RoutesView>('/routes');
-      const seen = view.routes.find((candidate) => candidate.id === routeId)?.rolloutPercent;
-      if (seen === percent) {
-        const tookMs = Date.now() - started;
-        output?.(`proxy routes ${percent}% of '${routeId}' to the extracted side (picked up in ${tookMs} ms)`);
-        if (values.json) console.log(JSON.stringify({ route: routeId, flag, percent, unleash: 'confirmed', proxy: 'confirmed', tookMs }));
+      const { replicas } = await proxy.routes();
+      for (const replica of replicas) {
+        if (pickedUp.has(replica.url) || replica.rollouts?.[routeId] !== percent) continue;
+        pickedUp.set(replica.url, Date.now() - started);
+        if (replicas.length > 1) output?.(`  ${replica.url} picked it up in ${pickedUp.get(replica.url)} ms`);
+      }
+      if (pickedUp.size === replicas.length) {
+        const tookMs = Math.max(...pickedUp.values());
+        const where = replicas.length > 1 ? `all ${replicas.length} proxy replicas route` : 'proxy routes';
+        output?.(`${where} ${percent}% of '${routeId}' to the extracted side (picked up in ${tookMs} ms)`);
+        if (values.json) {
+          const each = replicas.map((replica) => ({ url: replica.url, tookMs: pickedUp.get(replica.url) }));
+          console.log(JSON.stringify({ route: routeId, flag, percent, unleash: 'confirmed', proxy: 'confirmed', tookMs, ...(replicas.length > 1 ? { replicas: each } : {}) }));
+        }
         return 0;
       }
       if (Date.now() - started > waitMs) {
-        console.error(`the proxy still reports ${seen ?? 'unknown'}% for '${routeId}' after ${waitMs} ms (is it connected to Unleash?)`);
+        for (const replica of replicas.filter((candidate) => !pickedUp.has(candidate.url))) {
+          const seen = replica.error ?? `${replica.rollouts?.[routeId] ?? 'unknown'}%`;
+          console.error(`${replicas.length > 1 ? `replica ${replica.url}` : 'the proxy'} still reports ${seen} for '${routeId}' after ${waitMs} ms (is it connected to Unleash?)`);
+        }
         return 1;
       }
       await new Promise((resolve) => setTimeout(resolve, 250));

@@ -1,16 +1,65 @@
-import { ProxyAdminClient, type RoutesView } from '../../strangler-proxy';
+import { ProxyReplicas, type ReplicaState } from '../../strangler-proxy';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 
 /** Options every command that talks to the proxy admin API accepts. */
 export const ADMIN_OPTIONS = {
-  admin: { type: 'string' },
+  admin: { type: 'string', multiple: true },
+  'admin-dns': { type: 'string' },
   token: { type: 'string' },
   json: { type: 'boolean', default: false },
 } as const;
 
-export const ADMIN_HELP = `  --admin <url>      proxy admin API (default $STRANGLER_ADMIN_URL or http://127.0.0.1:8090)
+export const ADMIN_HELP = `  --admin <url>      a proxy replica's admin API; repeat it (or separate URLs with commas) for every replica
+                     (default $STRANGLER_ADMIN_URL or http://127.0.0.1:8090)
+  --admin-dns <host:port>
+                     every address the name resolves to is a replica's admin API, e.g. the Kubernetes headless
+                     Service strangler-proxy-admin:8090 (default $STRANGLER_ADMIN_DNS; --admin wins)
   --token <token>    admin bearer token (default $STRANGLER_ADMIN_TOKEN)
   --json             print the raw JSON answer`;
+
+/** The replicas named by --admin / --admin-dns / the environment. */
+export function replicasOf(values: { admin?: string[]; 'admin-dns'?: string; token?: string }): Promise<ProxyReplicas> {
+  if (values.admin?.length && values['admin-dns']) throw new UsageError('give --admin or --admin-dns, not both');
+  return ProxyReplicas.fromEnvironment({ urls: values.admin, dns: values['admin-dns'], token: values.token });
+}
+
+const clock = (iso: string) => iso.slice(11, 19);
+
+/** One line per replica: flags, configuration digest, last reload; then what the replicas disagree on. */
+export function describeReplicas(replicas: ReplicaState[]): string[] {
+  const rows = [['REPLICA', 'FLAGS', 'CONFIG', 'LOADED', 'LAST RELOAD']];
+  for (const replica of replicas) {
+    if (replica.error !== undefined) {
+      rows.push([replica.url, 'UNREACHABLE', '-', '-', replica.error]);
+      continue;
+    }
+    const reload = replica.config!.lastReload;
+    rows.push([
+      replica.url,
+      replica.flagsReady ? 'ready' : 'NOT ready',
+      replica.config!.digest,
+      clock(replica.config!.loadedAt),
+      reload === null ? 'none' : reload.ok ? `ok ${clock(reload.at)}` : `FAILED ${clock(reload.at)}: ${reload.error ?? ''}`,
+    ]);
+  }
+  const lines = [table(rows)];
+  const digests = new Set(replicas.flatMap((replica) => (replica.config ? [replica.config.digest] : [])));
+  if (digests.size > 1) lines.push(`replicas run ${digests.size} different configurations (${[...digests].join(', ')}): reload the ones behind`);
+  return lines;
+}
+
+/** A route's rollout across replicas: '10%', or each value with how many replicas report it when they disagree. */
+export function describeRollout(route: string, replicas: ReplicaState[]): string {
+  const counts = new Map<string, number>();
+  for (const replica of replicas) {
+    if (!replica.rollouts) continue;
+    const percent = replica.rollouts[route];
+    const shown = percent === undefined ? 'absent' : percent === null ? '?' : `${percent}%`;
+    counts.set(shown, (counts.get(shown) ?? 0) + 1);
+  }
+  if (counts.size === 1) return [...counts.keys()][0]!;
+  return [...counts].map(([shown, count]) => `${shown} on ${count}`).join(', ');
+}
 
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
@@ -22,6 +71,11 @@ const help = `Usage: strangler routes [options]
 Lists the running proxy's routes in match order with their flag, rollout, circuit state and the traffic split:
 requests per side over the last minute (LAST 1M, the share a rollout is giving now) and since the proxy started
 (SINCE START), from GET /routes on the admin API.
+
+With several replicas (--admin more than once, or --admin-dns), it first shows each replica's flag state,
+configuration digest and last reload; the route table is then the sum of them all: splits add up, a rollout the
+replicas disagree on shows each value and how many report it, a circuit shows its most open state. Exits 1 when a
+replica cannot be reached or the replicas disagree (configuration or rollout).
 
 Options:
 ${ADMIN_HELP}
@@ -41,11 +95,14 @@ export const routesCommand: Command = {
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, ADMIN_OPTIONS);
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    const view = await ProxyAdminClient.fromEnvironment({ url: values.admin, token: values.token }).get<RoutesView>('/routes');
+    const { view, replicas } = await (await replicasOf(values)).routes();
+    const disagreeing = view.routes.filter((route) => describeRollout(route.id, replicas).includes(' on '));
+    const healthy = replicas.every((replica) => replica.error === undefined) && new Set(replicas.map((replica) => replica.config?.digest)).size === 1 && disagreeing.length === 0;
     if (values.json) {
-      console.log(JSON.stringify(view, null, 2));
-      return 0;
+      console.log(JSON.stringify(replicas.length > 1 ? { ...view, replicas } : view, null, 2));
+      return healthy ? 0 : 1;
     }
+    if (replicas.length > 1) console.log(`${describeReplicas(replicas).join('\n')}\n`);
     const rows = [['ROUTE', 'ORDER', 'MATCH', 'CLUSTER', 'FLAG', 'ROLLOUT', 'CIRCUIT', 'LAST 1M (LEGACY/NEW)', 'SINCE START (LEGACY/NEW)']];
     for (const route of view.routes) {
       rows.push([
@@ -54,7 +111,7 @@ export const routesCommand: Command = {
         `${route.match.methods?.join(',') ?? '*'} ${route.match.path}`,
         route.cluster,
         route.flag ?? '-',
-        route.rolloutPercent === null ? '?' : `${route.rolloutPercent}%`,
+        describeRollout(route.id, replicas),
         route.circuit,
         describeSplit(route.split.lastMinute),
         describeSplit(route.split),
@@ -63,7 +120,11 @@ export const routesCommand: Command = {
     const unmatched = view.unmatched.split;
     rows.push(['(unmatched)', '-', '*', view.unmatched.cluster, '-', '-', '-', describeSplit(unmatched.lastMinute), describeSplit(unmatched)]);
     console.log(table(rows));
-    if (!view.flagsReady) console.log('\nflags are NOT ready: every flagged route is served by legacy');
-    return 0;
+    if (!view.flagsReady) console.log(`\nflags are NOT ready${replicas.length > 1 ? ' on every replica' : ''}: every flagged route is served by legacy${replicas.length > 1 ? ' there' : ''}`);
+    if (replicas.length === 1) {
+      const reload = replicas[0]!.config!.lastReload;
+      console.log(`\nconfig ${view.config.digest} loaded ${clock(view.config.loadedAt)}; last reload: ${reload === null ? 'none' : reload.ok ? 'ok' : `FAILED: ${reload.error ?? ''}`}`);
+    }
+    return healthy ? 0 : 1;
   },
 };

@@ -1,8 +1,7 @@
 import pg from 'pg';
 import { collectStatus, loadRolloutFile, prometheusSamples, RolloutStore, type StatusReport } from '../../rollout';
-import { ProxyAdminClient } from '../../strangler-proxy';
 import { integerOption, parseCommandArgs, printOrWatch, UsageError, type Command } from '../command';
-import { ADMIN_HELP, ADMIN_OPTIONS, table } from './routes';
+import { ADMIN_HELP, ADMIN_OPTIONS, describeReplicas, replicasOf, table } from './routes';
 
 const help = `Usage: strangler status [options]
 
@@ -11,7 +10,9 @@ is given), the live split over the last minute, the failure ratio (5xx; on the n
 legacy) and p99 of each side over the last 5 minutes, real
 shadow mismatches over the last hour and the circuit state; then sync lag per relay, drift per aggregate type,
 whether the proxy's flags and its last config reload are good, and the legacy endpoints still answered (the
-inventory: method and path pattern, most requested first). Route table and split come from the proxy admin API;
+inventory: method and path pattern, most requested first). With several proxy replicas (--admin more than once, or
+--admin-dns) the split and the inventory are summed over them, and each replica's flags, configuration digest and
+last reload are listed. Route table and split come from the proxy admin API;
 the rest from Prometheus (shown as ? when it cannot be reached).
 
 Options:
@@ -26,8 +27,8 @@ ${ADMIN_HELP}
 Example:
   STRANGLER_ADMIN_TOKEN=strangler-admin-token npx strangler status --watch`;
 
-async function collect(values: { admin?: string; token?: string; prometheus?: string; selector?: string; 'rollout-config'?: string }): Promise<StatusReport> {
-  const admin = ProxyAdminClient.fromEnvironment({ url: values.admin, token: values.token });
+async function collect(values: { admin?: string[]; 'admin-dns'?: string; token?: string; prometheus?: string; selector?: string; 'rollout-config'?: string }): Promise<StatusReport> {
+  const admin = await replicasOf(values);
   const query = prometheusSamples(values.prometheus ?? process.env.PROMETHEUS_URL ?? 'http://127.0.0.1:9090');
   if (!values['rollout-config']) return collectStatus({ admin, query, selector: values.selector });
   const file = loadRolloutFile(values['rollout-config']);
@@ -67,6 +68,7 @@ export function formatReport(report: StatusReport): string {
     `drift rows: ${report.prometheusError ? '?' : drift.join(', ') || 'no verify run reported'}`,
     `flags: ${report.flagsReady ? 'ready' : 'NOT ready (every flagged route is served by legacy)'}; last config reload: ${report.reloadFailed === undefined ? '?' : report.reloadFailed ? 'FAILED (the previous table is in force)' : 'ok'}`,
     ...(report.prometheusError ? [`Prometheus: ${report.prometheusError}`] : []),
+    ...(report.replicas.length > 1 ? ['', ...describeReplicas(report.replicas)] : []),
     '',
     `legacy still answers ${report.legacyEndpoints.length} endpoint${report.legacyEndpoints.length === 1 ? '' : 's'}${report.legacyEndpoints.length ? ', most requested first:' : ''}`,
     ...report.legacyEndpoints.slice(0, 10).map((entry) => `  ${String(entry.requests).padStart(8)}  ${entry.method.padEnd(7)} ${entry.endpoint}  (route ${entry.route}, last ${entry.lastSeen.slice(11, 19)})`),

@@ -12,7 +12,7 @@ import type { FlagContext, FlagProvider } from '../flags/provider';
 import { requestIdOf, respondWithError } from '../forward';
 import { LegacyInventory } from '../inventory';
 import { createProxyMetrics, type FallbackReason, type ProxyMetrics, type Target } from '../metrics';
-import { LEGACY, SAFE_METHODS, type ProxyConfig } from '../options';
+import { configDigest, LEGACY, SAFE_METHODS, type ProxyConfig } from '../options';
 import { normalizePath } from '../path';
 import { RecentSplits } from '../recent-split';
 import { gaugeSources, RouteCounters, RouteTable, type CompiledRoute } from '../route-table';
@@ -139,6 +139,7 @@ export class StranglerMiddleware {
     this.recentSplits.start();
     if (this.options.admin !== false) {
       const { admin } = this.options.config;
+      const configState = { digest: configDigest(this.options.config), loadedAt: new Date().toISOString(), lastReload: null };
       const shadow = new ShadowRunner(this.options.config.shadow, () => undefined, this.logger);
       this.adminServer = http.createServer(
         createAdminHandler({
@@ -150,6 +151,7 @@ export class StranglerMiddleware {
           reload: async () => ({ ok: false, error: 'the express middleware does not reload: restart the app' }),
           recentSplits: this.recentSplits,
           inventory: this.inventory,
+          configState: () => configState,
         }),
       );
       const server = this.adminServer;

@@ -24,13 +24,14 @@ export function replicasOf(values: { admin?: string[]; 'admin-dns'?: string; tok
 }
 
 const clock = (iso: string) => iso.slice(11, 19);
+const firstLine = (text: string) => text.split('\n', 1)[0]!;
 
 /** One line per replica: flags, configuration digest, last reload; then what the replicas disagree on. */
 export function describeReplicas(replicas: ReplicaState[]): string[] {
   const rows = [['REPLICA', 'FLAGS', 'CONFIG', 'LOADED', 'LAST RELOAD']];
   for (const replica of replicas) {
     if (replica.error !== undefined) {
-      rows.push([replica.url, 'UNREACHABLE', '-', '-', replica.error]);
+      rows.push([replica.url, 'UNREACHABLE', '-', '-', firstLine(replica.error)]);
       continue;
     }
     const reload = replica.config!.lastReload;
@@ -39,7 +40,7 @@ export function describeReplicas(replicas: ReplicaState[]): string[] {
       replica.flagsReady ? 'ready' : 'NOT ready',
       replica.config!.digest,
       clock(replica.config!.loadedAt),
-      reload === null ? 'none' : reload.ok ? `ok ${clock(reload.at)}` : `FAILED ${clock(reload.at)}: ${reload.error ?? ''}`,
+      reload === null ? 'none' : reload.ok ? `ok ${clock(reload.at)}` : `FAILED ${clock(reload.at)}: ${firstLine(reload.error ?? '')}`,
     ]);
   }
   const lines = [table(rows)];
@@ -123,7 +124,7 @@ export const routesCommand: Command = {
     if (!view.flagsReady) console.log(`\nflags are NOT ready${replicas.length > 1 ? ' on every replica' : ''}: every flagged route is served by legacy${replicas.length > 1 ? ' there' : ''}`);
     if (replicas.length === 1) {
       const reload = replicas[0]!.config!.lastReload;
-      console.log(`\nconfig ${view.config.digest} loaded ${clock(view.config.loadedAt)}; last reload: ${reload === null ? 'none' : reload.ok ? 'ok' : `FAILED: ${reload.error ?? ''}`}`);
+      console.log(`\nconfig ${view.config.digest} loaded ${clock(view.config.loadedAt)}; last reload: ${reload === null ? 'none' : reload.ok ? 'ok' : `FAILED: ${firstLine(reload.error ?? '')}`}`);
     }
     return healthy ? 0 : 1;
   },

@@ -3,26 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { main } from '../../cli';
 import { freePort, testEnv, UnleashAdmin, uniqueName } from '../helpers';
+import { runCli as run } from '../helpers/cli';
 import { ADMIN_TOKEN, request, sideOf, Upstream, waitFor } from './harness';
 
 const ROOT = path.resolve(__dirname, '../..');
-
-/** Runs a CLI command in-process and captures what it prints. */
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = jest.spyOn(console, 'log').mockImplementation((...parts: unknown[]) => void out.push(parts.join(' ')));
-  const error = jest.spyOn(console, 'error').mockImplementation((...parts: unknown[]) => void err.push(parts.join(' ')));
-  try {
-    const code = await main(args);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
 
 /** `strangler proxy` as a real process, driven by `strangler routes|explain|flip` and signals. */
 describe('strangler proxy CLI', () => {

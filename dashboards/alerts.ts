@@ -17,6 +17,8 @@ export const THRESHOLDS = {
   outboxLagSeconds: 30,
   /** WAL retained for a CDC relay's replication slot (256 MiB). */
   slotLagBytes: 256 * 1024 * 1024,
+  /** Window in which a relay's refusal to publish to a topic whose partition count changed pages. */
+  partitionsChangedWindow: '5m',
   /** Window in which any new dead-letter record pages. */
   dlqWindow: '10m',
   /** How long a circuit must stay out of the closed state (open or half-open) before paging. */
@@ -98,6 +100,15 @@ ${extractedTrafficFilter}`,
     severity: 'page',
     summary: 'Replication slot of relay {{ $labels.relay }} retains too much WAL',
     description: `Postgres retains {{ $value | humanize1024 }}B of WAL for relay {{ $labels.relay }} (threshold ${t.slotLagBytes / 1024 / 1024} MiB); the disk fills if it keeps growing.`,
+  },
+  {
+    alert: 'StranglerOutboxTopicPartitionsChanged',
+    // The relay holds every event for the topic (retrying) rather than send it to another partition than its key's earlier ones.
+    expr: `sum without (instance, code) (increase(strangler_outbox_publish_errors_total{code="SFG_OUTBOX_TOPIC_PARTITIONS_CHANGED"}[${t.partitionsChangedWindow}])) > 0`,
+    for: '0m',
+    severity: 'page',
+    summary: 'Outbox relay {{ $labels.relay }} refuses to publish: a topic\'s partition count changed',
+    description: `Relay {{ $labels.relay }} refused {{ $value | humanize }} sends in the last ${t.partitionsChangedWindow} because a topic no longer has the partition count it was declared (or first seen) with; its events wait in the outbox.`,
   },
   {
     alert: 'StranglerOutboxDeadLetters',

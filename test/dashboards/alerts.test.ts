@@ -42,6 +42,7 @@ describe('alerts', () => {
         'StranglerFlagsNotReady',
         'StranglerOutboxDeadLetters',
         'StranglerOutboxLagHigh',
+        'StranglerOutboxTopicPartitionsChanged',
         'StranglerReplicationSlotLagHigh',
         'StranglerRolloutRolledBack',
         'StranglerShadowMismatches',

@@ -25,10 +25,35 @@ export interface AdminSource {
   configState(): ConfigState;
 }
 
+/** One admin answer, independent of the transport (HTTP here, IPC between a worker and its primary). */
+export interface AdminAnswer {
+  status: number;
+  /** Sent as JSON. */
+  body?: unknown;
+  /** Sent as is, with `contentType` (the Prometheus exposition). */
+  text?: string;
+  contentType?: string;
+}
+
+/** An admin request as the endpoints see it: `path` without the `/admin` prefix, `query` its search string. */
+export interface AdminRequest {
+  method: string;
+  path: string;
+  query: string;
+}
+
+export type AdminEndpoints = (request: AdminRequest) => Promise<AdminAnswer>;
+
 export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body, null, 2);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+function sendAnswer(res: http.ServerResponse, answer: AdminAnswer): void {
+  if (answer.text === undefined) return sendJson(res, answer.status, answer.body);
+  res.writeHead(answer.status, { 'content-type': answer.contentType ?? 'text/plain; charset=utf-8' });
+  res.end(answer.text);
 }
 
 /** `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 9110 §11.1). */
@@ -39,8 +64,14 @@ export function authorised(header: string | undefined, token: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-/** 200 when flags are loaded and legacy answers its health check, else 503; each cluster's health and circuit either way. */
-export function sendReadiness(res: http.ServerResponse, source: Pick<AdminSource, 'table' | 'flags'>): void {
+/** Readiness as GET /readyz answers it; `ready` (200, else 503) needs flags loaded and legacy healthy. */
+export interface ReadinessView {
+  ready: boolean;
+  flagsReady: boolean;
+  clusters: Record<string, { healthy: boolean | null; circuit: string }>;
+}
+
+function readiness(source: Pick<AdminSource, 'table' | 'flags'>): AdminAnswer {
   const table = source.table();
   const clusters = Object.fromEntries(
     [table.unmatched.cluster, ...table.routes.map((entry) => entry.cluster)].map((cluster) => [
@@ -50,13 +81,7 @@ export function sendReadiness(res: http.ServerResponse, source: Pick<AdminSource
   );
   const flagsReady = source.flags.isReady();
   const ready = flagsReady && table.unmatched.cluster.healthy === true;
-  sendJson(res, ready ? 200 : 503, { ready, flagsReady, clusters });
-}
-
-export async function sendMetrics(res: http.ServerResponse, registry: Registry): Promise<void> {
-  const text = await registry.metrics();
-  res.writeHead(200, { 'content-type': registry.contentType });
-  res.end(text);
+  return { status: ready ? 200 : 503, body: { ready, flagsReady, clusters } satisfies ReadinessView };
 }
 
 function routesView(source: AdminSource) {
@@ -88,7 +113,7 @@ function routesView(source: AdminSource) {
   };
 }
 
-function explain(source: AdminSource, query: URLSearchParams) {
+function explain(source: AdminSource, query: URLSearchParams): AdminAnswer {
   const table = source.table();
   const method = (query.get('method') ?? 'GET').toUpperCase();
   const rawPath = query.get('path');
@@ -124,43 +149,77 @@ function explain(source: AdminSource, query: URLSearchParams) {
   };
 }
 
-/** The admin API: every endpoint needs `Authorization: Bearer <admin.token>`. */
-export function createAdminHandler(source: AdminSource): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+/** What this process answers on its admin API. */
+export function answerAdmin(source: AdminSource, request: AdminRequest): Promise<AdminAnswer> | AdminAnswer {
+  switch (`${request.method} ${request.path}`) {
+    case 'GET /healthz':
+      return { status: 200, body: { status: 'ok' } };
+    case 'GET /readyz':
+      return readiness(source);
+    case 'GET /metrics':
+      return source.registry.metrics().then((text) => ({ status: 200, text, contentType: source.registry.contentType }));
+    case 'GET /routes':
+      return { status: 200, body: routesView(source) };
+    case 'GET /explain':
+      return explain(source, new URLSearchParams(request.query));
+    case 'GET /inventory':
+      return { status: 200, body: { endpoints: source.inventory.entries() } };
+    case 'GET /shadow/mismatches':
+      return { status: 200, body: { mismatches: source.shadow.recentMismatches() } };
+    case 'POST /reload':
+      return source.reload().then((result) => ({ status: result.ok ? 200 : 422, body: result }));
+    default:
+      return { status: 404, body: { error: `no admin endpoint ${request.method} ${request.path}` } };
+  }
+}
+
+function adminRequestOf(req: http.IncomingMessage): AdminRequest {
+  const url = new URL(req.url ?? '/', 'http://admin');
+  return { method: req.method ?? 'GET', path: url.pathname.replace(/^\/admin(?=\/)/, ''), query: url.search };
+}
+
+function serve(res: http.ServerResponse, answer: Promise<AdminAnswer> | AdminAnswer): void {
+  Promise.resolve(answer).then(
+    (settled) => sendAnswer(res, settled),
+    (error: Error) => sendJson(res, 500, { error: error.message }),
+  );
+}
+
+/** The admin API over HTTP: every endpoint needs `Authorization: Bearer <adminToken()>`. */
+export function createAdminHandler(
+  endpoints: (request: AdminRequest) => Promise<AdminAnswer> | AdminAnswer,
+  adminToken: () => string,
+): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   return (req, res) => {
     req.resume();
-    if (!authorised(req.headers.authorization, source.adminToken())) {
+    if (!authorised(req.headers.authorization, adminToken())) {
       res.setHeader('www-authenticate', 'Bearer');
       sendJson(res, 401, { error: 'a valid bearer token is required' });
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://admin');
-    const route = `${req.method} ${url.pathname.replace(/^\/admin(?=\/)/, '')}`;
-    const handle = async () => {
-      switch (route) {
-        case 'GET /healthz':
-          return sendJson(res, 200, { status: 'ok' });
-        case 'GET /readyz':
-          return sendReadiness(res, source);
-        case 'GET /metrics':
-          return sendMetrics(res, source.registry);
-        case 'GET /routes':
-          return sendJson(res, 200, routesView(source));
-        case 'GET /explain': {
-          const { status, body } = explain(source, url.searchParams);
-          return sendJson(res, status, body);
-        }
-        case 'GET /inventory':
-          return sendJson(res, 200, { endpoints: source.inventory.entries() });
-        case 'GET /shadow/mismatches':
-          return sendJson(res, 200, { mismatches: source.shadow.recentMismatches() });
-        case 'POST /reload': {
-          const result = await source.reload();
-          return sendJson(res, result.ok ? 200 : 422, result);
-        }
-        default:
-          return sendJson(res, 404, { error: `no admin endpoint ${route}` });
-      }
-    };
-    handle().catch((error: Error) => sendJson(res, 500, { error: error.message }));
+    serve(res, endpoints(adminRequestOf(req)));
+  };
+}
+
+const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * The probe listener (`probes` in the config): GET or HEAD /healthz, /readyz and, unless `probes.metrics: false`,
+ * /metrics, without a token, for kubelet probes and Prometheus scrapes. It changes nothing and shows no route
+ * detail; every admin action stays on the admin listener behind its token.
+ */
+export function createProbeHandler(
+  endpoints: (request: AdminRequest) => Promise<AdminAnswer> | AdminAnswer,
+  serveMetrics: () => boolean,
+): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  return (req, res) => {
+    req.resume();
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return sendJson(res, 405, { error: 'the probe listener is read-only: GET or HEAD' });
+    }
+    const path = (req.url ?? '/').split('?', 1)[0]!;
+    if (PROBE_PATHS.has(path) && (path !== '/metrics' || serveMetrics())) return serve(res, endpoints({ method: 'GET', path, query: '' }));
+    sendJson(res, 404, { error: `the probe listener serves /healthz, /readyz${serveMetrics() ? ' and /metrics' : ''}` });
   };
 }

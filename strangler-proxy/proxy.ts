@@ -4,9 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { createAdminHandler } from './admin';
+import { answerAdmin, createAdminHandler, createProbeHandler, type AdminAnswer, type AdminRequest, type AdminSource } from './admin';
 import type { ConfigState } from './admin-client';
-import { createProbeHandler } from './probes';
 import { ClusterRuntime } from './cluster';
 import { ConsistencyTracker } from './consistency';
 import { badPathError } from './errors';
@@ -65,6 +64,8 @@ export class StranglerProxy {
   private stopping: Promise<void> | undefined;
   private watching = false;
   private configState: ConfigState;
+  /** The admin API's answers without HTTP: what a worker gives its primary over IPC. */
+  readonly answerAdmin: (request: AdminRequest) => Promise<AdminAnswer> | AdminAnswer;
   private readonly onConfigFileChange = (current: fs.Stats, previous: fs.Stats) => {
     if (current.mtimeMs !== previous.mtimeMs || current.size !== previous.size) void this.reload();
   };
@@ -94,23 +95,21 @@ export class StranglerProxy {
     });
     // A CONNECT is no request for an application behind the proxy: answer it rather than drop the socket.
     this.server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => socket.end(CONNECT_REFUSED));
-    this.adminServer = http.createServer(
-      createAdminHandler({
-        table: () => this.table,
-        adminToken: () => this.config.admin.token,
-        flags: deps.flags,
-        registry: deps.registry,
-        shadow: this.shadow,
-        reload: () => this.reload(),
-        recentSplits: this.recentSplits,
-        inventory: this.inventory,
-        configState: () => this.configState,
-      }),
-    );
+    const adminSource: AdminSource = {
+      table: () => this.table,
+      adminToken: () => this.config.admin.token,
+      flags: deps.flags,
+      registry: deps.registry,
+      shadow: this.shadow,
+      reload: () => this.reload(),
+      recentSplits: this.recentSplits,
+      inventory: this.inventory,
+      configState: () => this.configState,
+    };
+    this.answerAdmin = (request) => answerAdmin(adminSource, request);
+    this.adminServer = http.createServer(createAdminHandler(this.answerAdmin, () => this.config.admin.token));
     if (this.config.probes) {
-      this.probeServer = http.createServer(
-        createProbeHandler({ table: () => this.table, flags: deps.flags, registry: deps.registry, serveMetrics: () => this.config.probes?.metrics === true }),
-      );
+      this.probeServer = http.createServer(createProbeHandler(this.answerAdmin, () => this.config.probes?.metrics === true));
     }
   }
 

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { createAdminHandler } from '../admin';
+import { answerAdmin, createAdminHandler, type AdminSource } from '../admin';
 import { ClusterRuntime } from '../cluster';
 import { decide } from '../decision';
 import { badPathError, upstreamConnectError, upstreamTimeoutError } from '../errors';
@@ -141,19 +141,18 @@ export class StranglerMiddleware {
       const { admin } = this.options.config;
       const configState = { digest: configDigest(this.options.config), loadedAt: new Date().toISOString(), lastReload: null };
       const shadow = new ShadowRunner(this.options.config.shadow, () => undefined, this.logger);
-      this.adminServer = http.createServer(
-        createAdminHandler({
-          table: () => this.table,
-          adminToken: () => admin.token,
-          flags: this.deps.flags,
-          registry: this.deps.registry,
-          shadow,
-          reload: async () => ({ ok: false, error: 'the express middleware does not reload: restart the app' }),
-          recentSplits: this.recentSplits,
-          inventory: this.inventory,
-          configState: () => configState,
-        }),
-      );
+      const source: AdminSource = {
+        table: () => this.table,
+        adminToken: () => admin.token,
+        flags: this.deps.flags,
+        registry: this.deps.registry,
+        shadow,
+        reload: async () => ({ ok: false, error: 'the express middleware does not reload: restart the app' }),
+        recentSplits: this.recentSplits,
+        inventory: this.inventory,
+        configState: () => configState,
+      };
+      this.adminServer = http.createServer(createAdminHandler((request) => answerAdmin(source, request), () => admin.token));
       const server = this.adminServer;
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

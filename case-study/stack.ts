@@ -132,7 +132,7 @@ export class CaseStudyStack {
   }
 
   get adminUrl(): string {
-    return this.proxy!.address.admin;
+    return this.proxy!.address.admin!;
   }
 
   private track(name: string, part: { stop(): Promise<void> }): void {

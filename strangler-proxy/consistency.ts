@@ -14,6 +14,13 @@ interface Written {
   appliedBy: Set<string>;
 }
 
+/** A write as one worker tells the others. */
+export interface SharedWrite {
+  user: string;
+  writer: string;
+  headerValue: string;
+}
+
 interface UserWrites {
   writes: Written[];
   expiresAt: number;
@@ -34,6 +41,8 @@ export class ConsistencyTracker {
     private config: ConsistencyConfig,
     private readonly metrics: () => ProxyMetrics,
     private readonly warn: (cluster: string, message: string) => void,
+    /** Told of each write recorded here, to share it with the other workers of one proxy (see `learn`). */
+    private readonly onRecord?: (write: SharedWrite) => void,
   ) {}
 
   get enabled(): boolean {
@@ -51,6 +60,13 @@ export class ConsistencyTracker {
 
   /** Remembers the entries of a write's `header` value for `user`, answered by `writer`. */
   record(user: string, writer: string, headerValue: string): void {
+    this.learn({ user, writer, headerValue });
+    this.onRecord?.({ user, writer, headerValue });
+  }
+
+  /** Remembers a write another worker recorded. */
+  learn({ user, writer, headerValue }: SharedWrite): void {
+    if (!this.config.enabled) return;
     const now = Date.now();
     let known = this.users.get(user);
     if (known && known.expiresAt <= now) known = undefined;

@@ -5,7 +5,7 @@ import { UnleashFlagProvider } from './flags/unleash';
 import type { FlagsConfig } from './options';
 
 export { StranglerProxy, type StranglerProxyOptions, type StranglerProxyDeps, type ReloadResult } from './proxy';
-export { parseProxyConfig, loadProxyConfigFile, type ProxyConfig, type ClusterConfig, type RouteConfig, type ShadowConfig } from './options';
+export { parseProxyConfig, loadProxyConfigFile, workerCount, type ProxyConfig, type ClusterConfig, type RouteConfig, type ShadowConfig } from './options';
 export { normalizePath, type PathPolicy, type NormalizedPath } from './path';
 export { type FlagProvider, type FlagContext } from './flags/provider';
 export { UnleashFlagProvider, type UnleashFlagProviderOptions } from './flags/unleash';
@@ -21,3 +21,4 @@ export { ProxyAdminClient, type RoutesView, type ConfigState } from './admin-cli
 export { ProxyReplicas, mergeRoutesViews, mergeInventories, type ReplicaState } from './replicas';
 export { UnleashRolloutClient } from './flags/unleash-admin';
 export { endpointPattern, type InventoryEntry } from './inventory';
+export { ProxyWorkers, runProxyWorker, type ProxyWorkersOptions, type ProxyWorkersDeps, type ProxyWorkerDeps, type WorkerState } from './workers';

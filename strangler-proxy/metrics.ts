@@ -23,12 +23,18 @@ export interface ProxyMetrics {
   consistencyTracked: Gauge;
 }
 
+/**
+ * In worker mode the primary merges every worker's metrics (prom-client's AggregatorRegistry): counters and
+ * histograms add up; flags are ready when ready in every worker (min); a circuit shows its most open state, a rollout
+ * and a reload the highest value (max); workers share their tracked users, so that gauge is the max too.
+ */
 export function createProxyMetrics(registry: Registry, sources: ProxyGaugeSources): ProxyMetrics {
   const registers = [registry];
   new Gauge({
     name: 'strangler_proxy_flags_ready',
     help: '1 when the flag provider is ready (before that every request goes to legacy)',
     registers,
+    aggregator: 'min',
     collect() {
       this.set(sources.flagsReady() ? 1 : 0);
     },
@@ -38,6 +44,7 @@ export function createProxyMetrics(registry: Registry, sources: ProxyGaugeSource
     help: 'Circuit breaker state per cluster: 0 closed, 1 half-open, 2 open',
     labelNames: ['cluster'],
     registers,
+    aggregator: 'max',
     collect() {
       this.reset();
       for (const { cluster, state } of sources.circuitStates()) this.set({ cluster }, state);
@@ -48,6 +55,7 @@ export function createProxyMetrics(registry: Registry, sources: ProxyGaugeSource
     help: "Rollout percentage of the route's flag (0 when off, 100 for a route without flag)",
     labelNames: ['route'],
     registers,
+    aggregator: 'max',
     collect() {
       this.reset();
       for (const { route, percent } of sources.routeRollouts()) this.set({ route }, percent);
@@ -84,11 +92,13 @@ export function createProxyMetrics(registry: Registry, sources: ProxyGaugeSource
       help: 'Configuration reload attempts by result',
       labelNames: ['result'],
       registers,
+      aggregator: 'max',
     }),
     configReloadFailed: new Gauge({
       name: 'strangler_proxy_config_reload_failed',
       help: '1 while the last reload attempt failed (the previous route table stays in force)',
       registers,
+      aggregator: 'max',
     }),
     consistencyWaits: new Counter({
       name: 'strangler_proxy_consistency_waits_total',
@@ -107,6 +117,7 @@ export function createProxyMetrics(registry: Registry, sources: ProxyGaugeSource
       name: 'strangler_proxy_consistency_tracked_users',
       help: 'Users (or sessions) whose recent writes the proxy remembers for read-your-writes',
       registers,
+      aggregator: 'max',
     }),
   };
 }

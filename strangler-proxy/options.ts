@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
@@ -122,7 +123,14 @@ function flagsSchema(env: NodeJS.ProcessEnv) {
 
 function configSchema(env: NodeJS.ProcessEnv) {
   return z.strictObject({
-    proxy: z.strictObject({ host: z.string().default('0.0.0.0'), port: port.default(8080) }).prefault({}),
+    proxy: z
+      .strictObject({
+        host: z.string().default('0.0.0.0'),
+        port: port.default(8080),
+        /** Processes serving traffic: one (this process), a number, or `auto` (one per core); see `workerCount`. */
+        workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1),
+      })
+      .prefault({}),
     admin: z
       .strictObject({
         host: z.string().default('127.0.0.1'),
@@ -358,4 +366,9 @@ export function configDigest(config: ProxyConfig): string {
     .update(JSON.stringify({ ...routing, probesServeMetrics: probes?.metrics }))
     .digest('hex')
     .slice(0, 12);
+}
+
+/** How many processes `proxy.workers` asks for: `auto` is one per core (`os.availableParallelism()`). */
+export function workerCount(workers: ProxyConfig['proxy']['workers'], cores: number = os.availableParallelism()): number {
+  return workers === 'auto' ? Math.max(1, cores) : workers;
 }

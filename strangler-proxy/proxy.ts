@@ -1,14 +1,14 @@
 import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { answerAdmin, createAdminHandler, createProbeHandler, type AdminAnswer, type AdminRequest, type AdminSource } from './admin';
 import type { ConfigState } from './admin-client';
 import { ClusterRuntime } from './cluster';
-import { ConsistencyTracker } from './consistency';
+import { ConsistencyTracker, type SharedWrite } from './consistency';
 import { badPathError } from './errors';
+import { closeNow, listen, listenerUrl } from './listen';
 import type { FlagProvider } from './flags/provider';
 import { Exchange, requestIdOf, respondWithError, type ForwardingCore } from './forward';
 import { createProxyMetrics, type ProxyMetrics } from './metrics';
@@ -26,6 +26,13 @@ export interface StranglerProxyOptions {
   configPath?: string;
   /** Environment for `${VAR}` interpolation on reload (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * false: no admin or probe listener and no file watch, for a worker whose primary serves those and hands it each
+   * reloaded config (see `ProxyWorkers`). Default true.
+   */
+  serveAdmin?: boolean;
+  /** Told of each write recorded for read-your-writes, for a worker to share with the others (`learnWrite`). */
+  onWrite?: (write: SharedWrite) => void;
 }
 
 export interface StranglerProxyDeps {
@@ -57,7 +64,7 @@ export class StranglerProxy {
   private readonly consistency: ConsistencyTracker;
   private readonly logger: Logger;
   private readonly server: http.Server;
-  private readonly adminServer: http.Server;
+  private readonly adminServer: http.Server | undefined;
   private readonly probeServer: http.Server | undefined;
   private readonly upgraded = new Set<Duplex>();
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -82,7 +89,12 @@ export class StranglerProxy {
       (route, result) => this.metrics.shadowComparisons.labels(route, result).inc(),
       this.logger.child({ component: 'shadow' }),
     );
-    this.consistency = new ConsistencyTracker(this.config.consistency, () => this.metrics, (cluster, message) => this.logger.warn({ cluster }, message));
+    this.consistency = new ConsistencyTracker(
+      this.config.consistency,
+      () => this.metrics,
+      (cluster, message) => this.logger.warn({ cluster }, message),
+      options.onWrite,
+    );
     this.inventory = new LegacyInventory(deps.registry);
     this.core = { flags: deps.flags, metrics: this.metrics, inventory: this.inventory, shadow: this.shadow, consistency: this.consistency, logger: this.logger };
     this.table = this.compile(this.config);
@@ -107,21 +119,20 @@ export class StranglerProxy {
       configState: () => this.configState,
     };
     this.answerAdmin = (request) => answerAdmin(adminSource, request);
+    if (options.serveAdmin === false) return;
     this.adminServer = http.createServer(createAdminHandler(this.answerAdmin, () => this.config.admin.token));
     if (this.config.probes) {
       this.probeServer = http.createServer(createProbeHandler(this.answerAdmin, () => this.config.probes?.metrics === true));
     }
   }
 
-  /** Where each listener is bound; `probes` only when the config has a `probes` listener. */
-  get address(): { proxy: string; admin: string; probes?: string } {
-    const url = (server: http.Server) => {
-      const address = server.address() as AddressInfo | null;
-      if (!address) throw new Error('the proxy is not listening');
-      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
+  /** Where each listener is bound; `admin` unless `serveAdmin: false`, `probes` only when the config has a `probes` listener. */
+  get address(): { proxy: string; admin?: string; probes?: string } {
+    return {
+      proxy: listenerUrl(this.server),
+      ...(this.adminServer ? { admin: listenerUrl(this.adminServer) } : {}),
+      ...(this.probeServer ? { probes: listenerUrl(this.probeServer) } : {}),
     };
-    return { proxy: url(this.server), admin: url(this.adminServer), ...(this.probeServer ? { probes: url(this.probeServer) } : {}) };
   }
 
   async start(): Promise<void> {
@@ -129,18 +140,10 @@ export class StranglerProxy {
     this.state = 'starting';
     await this.deps.flags.start();
     for (const cluster of this.clusters.values()) cluster.startHealthChecks();
-    const listen = (server: http.Server, host: string, port: number) =>
-      new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
     await listen(this.server, this.config.proxy.host, this.config.proxy.port);
-    await listen(this.adminServer, this.config.admin.host, this.config.admin.port);
+    if (this.adminServer) await listen(this.adminServer, this.config.admin.host, this.config.admin.port);
     if (this.probeServer) await listen(this.probeServer, this.config.probes!.host, this.config.probes!.port);
-    if (this.options.configPath && this.config.reload.watchFile) {
+    if (this.options.configPath && this.config.reload.watchFile && this.options.serveAdmin !== false) {
       fs.watchFile(this.options.configPath, { interval: this.config.reload.pollIntervalMs, persistent: false }, this.onConfigFileChange);
       this.watching = true;
     }
@@ -171,12 +174,8 @@ export class StranglerProxy {
     await proxyClosed;
     clearTimeout(force);
     clearInterval(idleSweep);
-    this.adminServer.closeAllConnections();
-    await closed(this.adminServer);
-    if (this.probeServer) {
-      this.probeServer.closeAllConnections();
-      await closed(this.probeServer);
-    }
+    await closeNow(this.adminServer);
+    await closeNow(this.probeServer);
     await this.shadow.stop();
     await Promise.all([...this.clusters.values()].map((cluster) => cluster.close()));
     await this.deps.flags.stop();
@@ -184,11 +183,14 @@ export class StranglerProxy {
     this.logger.info('strangler proxy stopped');
   }
 
-  /** Re-reads the config file; a bad file keeps the current table, logs why and sets strangler_proxy_config_reload_failed. */
-  async reload(): Promise<ReloadResult> {
-    if (!this.options.configPath) return { ok: false, error: 'the proxy was started without a config file' };
+  /**
+   * Re-reads the config file, or applies `config` (already validated, as a primary hands it to its workers); a bad
+   * file keeps the current table, logs why and sets strangler_proxy_config_reload_failed.
+   */
+  async reload(config?: ProxyConfig): Promise<ReloadResult> {
+    if (!config && !this.options.configPath) return { ok: false, error: 'the proxy was started without a config file' };
     try {
-      this.apply(loadProxyConfigFile(this.options.configPath, this.options.env));
+      this.apply(config ?? loadProxyConfigFile(this.options.configPath!, this.options.env));
       const at = new Date().toISOString();
       this.configState = { digest: configDigest(this.config), loadedAt: at, lastReload: { ok: true, at } };
       this.metrics.configReloads.labels('success').inc();
@@ -202,6 +204,11 @@ export class StranglerProxy {
       this.logger.error({ err: error }, 'configuration reload failed; keeping the previous route table');
       return { ok: false, error: (error as Error).message };
     }
+  }
+
+  /** Remembers a write another worker recorded for read-your-writes (see `onWrite`). */
+  learnWrite(write: SharedWrite): void {
+    this.consistency.learn(write);
   }
 
   private apply(config: ProxyConfig): void {

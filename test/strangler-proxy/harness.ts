@@ -206,7 +206,7 @@ export async function startProxy(
     proxy,
     registry,
     url,
-    admin,
+    admin: admin!,
     configPath,
     async adminGet(pathAndQuery) {
       const response = await fetch(`${admin}${pathAndQuery}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });

@@ -70,6 +70,8 @@ export interface WorkerState {
   error?: string;
   flagsReady?: boolean;
   config?: ConfigState;
+  /** Requests this worker answered since it started: how evenly the primary spreads connections (round robin). */
+  requests?: number;
 }
 
 /** A worker that ran for less than this before it exited is restarted after a growing delay. */
@@ -360,7 +362,7 @@ export class ProxyWorkers {
         const workers = results.map(({ slot, answer, error }): WorkerState => {
           const view = answer?.body as RoutesView | undefined;
           return view
-            ? { worker: slot.index, pid: slot.worker.process.pid, flagsReady: view.flagsReady, config: view.config }
+            ? { worker: slot.index, pid: slot.worker.process.pid, flagsReady: view.flagsReady, config: view.config, requests: answeredBy(view) }
             : { worker: slot.index, pid: slot.worker.process.pid, error: error ?? `answered ${answer?.status}` };
         });
         return { status: 200, body: { ...mergeRoutesViews(views), config: this.configState, workers } };
@@ -379,6 +381,10 @@ export class ProxyWorkers {
     const merged = AggregatorRegistry.aggregate([own, ...results.flatMap(({ answer }) => (answer ? [answer] : []))]);
     return merged.metrics();
   }
+}
+
+function answeredBy(view: RoutesView): number {
+  return [...view.routes.map((route) => route.split), view.unmatched.split].reduce((sum, split) => sum + split.legacy + split.extracted, 0);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {

@@ -35,6 +35,8 @@ export class Upstream {
   failStatus: number | undefined;
   /** When set, every Nth request except /healthz is answered 503 (N = 20: 5 % of them). */
   failEvery: number | undefined;
+  /** When set, sent as the `strangler-written` header (read-your-writes) on every answer to a non-GET request. */
+  writtenHeader: string | undefined;
   private answered = 0;
   port = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -104,7 +106,8 @@ export class Upstream {
       }
       this.answered += 1;
       const failing = this.failEvery !== undefined && this.answered % this.failEvery === 0;
-      const reply = () => send(this.failStatus ?? (failing ? 503 : 200), { side: this.side, method: req.method, url, headers: req.headers, body });
+      const written = this.writtenHeader !== undefined && req.method !== 'GET' ? { 'strangler-written': this.writtenHeader } : {};
+      const reply = () => send(this.failStatus ?? (failing ? 503 : 200), { side: this.side, method: req.method, url, headers: req.headers, body }, written);
       if (slow) this.later(Number(slow[1]), reply);
       else reply();
     });

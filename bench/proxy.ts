@@ -11,9 +11,12 @@
  * rate (half of the proxy's when nginx is absent).
  * The strangler-proxy target has a 4-route table (three routes that do not match before the one that does);
  * `--routes <n>` adds a target whose table has n routes, the matching one last, and reports the req/s ratio of the two.
+ * `--workers <n>` adds strangler-proxy in worker mode (n node:cluster workers behind one primary) and reports its
+ * req/s and CPU per request against the single process's.
  * Prints a table, then one JSON line last. `--help` lists the options.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import cluster from 'node:cluster';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -26,7 +29,7 @@ import { Registry } from 'prom-client';
 import YAML from 'yaml';
 import { resolveEnvironment } from '../infra';
 import { StranglerMiddleware } from '../strangler-proxy/express';
-import { FileFlagProvider, parseProxyConfig, StranglerProxy, UnleashFlagProvider, UnleashRolloutClient, type FlagProvider } from '../strangler-proxy';
+import { createFlagProvider, parseProxyConfig, ProxyWorkers, runProxyWorker, StranglerProxy, UnleashRolloutClient } from '../strangler-proxy';
 
 const CONNECTIONS = 50;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
@@ -43,6 +46,8 @@ const USAGE = `Usage: npm run bench:proxy -- [options]
 Options:
   --routes <n>       also measure strangler-proxy with an n-route table (the matching route last) and report
                      route_table_ratio, its req/s over the ${BASE_ROUTES}-route table's (n >= ${BASE_ROUTES})
+  --workers <n>      also measure strangler-proxy in worker mode with n workers (n >= 2) and report
+                     worker_scaling: req/s and CPU µs per request for 1 and n workers, and their ratio
   --targets <list>   comma-separated subset of targets to measure (default: all); strangler-proxy is always kept
   -h, --help         show this help
 
@@ -64,7 +69,7 @@ function benchRoutes(count: number): Array<Record<string, unknown>> {
   return routes;
 }
 
-type Role = 'upstream' | 'strangler' | 'express-strangler' | 'hpm' | 'node-floor' | 'undici-floor' | 'paced';
+type Role = 'upstream' | 'strangler' | 'strangler-workers' | 'express-strangler' | 'hpm' | 'node-floor' | 'undici-floor' | 'paced';
 
 function listenAndAnnounce(server: http.Server): void {
   server.keepAliveTimeout = 65_000;
@@ -147,7 +152,12 @@ class UndiciFloorHandler {
 }
 
 /** Child process bodies. */
-async function runRole(role: Role, upstreamPort: number, flagsMode: string, routeCount: number): Promise<void> {
+async function runRole(role: Role, upstreamPort: number, flagsMode: string, routeCount: number, workerCount: number): Promise<void> {
+  if (cluster.isWorker) {
+    // A worker of the strangler-workers role: its primary hands it the config.
+    const logger = pino({ level: 'silent' });
+    return runProxyWorker({ logger, registry: new Registry(), createFlags: (flags) => createFlagProvider(flags, { logger }) });
+  }
   if (role === 'upstream') {
     listenAndAnnounce(
       http.createServer((req, res) => {
@@ -195,26 +205,24 @@ async function runRole(role: Role, upstreamPort: number, flagsMode: string, rout
   const logger = pino({ level: 'silent' });
   const env = resolveEnvironment();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-bench-'));
-  let flags: FlagProvider;
+  let flagsSection: Record<string, unknown>;
   if (flagsMode === 'unleash') {
-    flags = new UnleashFlagProvider(
-      { url: env.unleashUrl, clientToken: env.unleashClientToken, appName: 'strangler-bench', refreshIntervalMs: 5_000, backupDir: dir, sendMetrics: false },
-      { logger },
-    );
+    flagsSection = { provider: 'unleash', unleash: { url: env.unleashUrl, clientToken: env.unleashClientToken, appName: 'strangler-bench', refreshIntervalMs: 5_000, backupDir: dir, sendMetrics: false } };
   } else {
     const file = path.join(dir, 'flags.yaml');
     fs.writeFileSync(file, YAML.stringify({ flags: { [FLAG]: { enabled: true, rollout: 50 } } }));
-    flags = new FileFlagProvider({ path: file, pollIntervalMs: 60_000 }, { logger });
+    flagsSection = { provider: 'file', file: { path: file, pollIntervalMs: 60_000 } };
   }
   const upstream = `http://127.0.0.1:${upstreamPort}`;
   const config = parseProxyConfig({
     proxy: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0, token: 'bench-admin-token' },
-    flags: { provider: 'file' },
+    flags: flagsSection,
     // Both sides are the same tiny server: the flag is evaluated per request and both label sets are used.
     clusters: { legacy: { url: upstream }, extracted: { url: upstream } },
     routes: benchRoutes(routeCount),
   });
+  const flags = createFlagProvider(config.flags, { logger });
   const flagsReady = async () => {
     const deadline = Date.now() + 15_000;
     while (!flags.isReady() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -229,6 +237,15 @@ async function runRole(role: Role, upstreamPort: number, flagsMode: string, rout
     const app = express();
     app.use(middleware.handle);
     listenAndAnnounce(http.createServer(app));
+    return;
+  }
+  if (role === 'strangler-workers') {
+    const workers = new ProxyWorkers({ config, count: workerCount }, { logger, registry: new Registry() });
+    await workers.start();
+    const deadline = Date.now() + 15_000;
+    while ((await workers.answerAdmin({ method: 'GET', path: '/readyz', query: '' })).status !== 200 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    console.log(`READY ${new URL(workers.address.proxy).port}`);
+    process.on('SIGTERM', () => void workers.stop().then(() => process.exit(0)));
     return;
   }
   const proxy = new StranglerProxy({ config }, { logger, registry: new Registry(), flags });
@@ -267,7 +284,8 @@ function childPids(pid: number): number[] {
   return found ? found.split('\n').map(Number) : [];
 }
 
-function startChild(command: string, args: string[], readyPattern: RegExp | undefined, fixedPort?: number): Promise<Server> {
+/** `withChildren`: the child's own children are charged to it too (nginx's workers, the proxy's in worker mode). */
+function startChild(command: string, args: string[], readyPattern: RegExp | undefined, fixedPort?: number, withChildren = false): Promise<Server> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -275,7 +293,7 @@ function startChild(command: string, args: string[], readyPattern: RegExp | unde
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const ready = readyPattern?.exec(output);
-      if (ready) resolve({ port: Number(ready[1]), pids: () => [child.pid!], stop });
+      if (ready) resolve({ port: Number(ready[1]), pids: () => [child.pid!, ...(withChildren ? childPids(child.pid!) : [])], stop });
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
@@ -307,8 +325,14 @@ function paced(port: number, rate: number): Promise<{ p50: number; p99: number; 
   });
 }
 
-const startRole = (role: Role, upstreamPort: number, flagsMode: string, routeCount = BASE_ROUTES) =>
-  startChild(process.execPath, ['--import', 'tsx', __filename, '--role', role, String(upstreamPort), flagsMode, String(routeCount)], /READY (\d+)/);
+const startRole = (role: Role, upstreamPort: number, flagsMode: string, routeCount = BASE_ROUTES, workerCount = 1) =>
+  startChild(
+    process.execPath,
+    ['--import', 'tsx', __filename, '--role', role, String(upstreamPort), flagsMode, String(routeCount), String(workerCount)],
+    /READY (\d+)/,
+    undefined,
+    role === 'strangler-workers',
+  );
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -400,6 +424,7 @@ class UsageError extends Error {}
 
 interface BenchOptions {
   routes: number | undefined;
+  workers: number | undefined;
   targets: Set<string> | undefined;
 }
 
@@ -409,7 +434,7 @@ const TARGET_NAMES = ['direct', 'strangler-proxy', 'node-floor', 'undici-floor',
 function parseOptions(argv: string[]): BenchOptions | undefined {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, strict: true, options: { routes: { type: 'string' }, targets: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values } = parseArgs({ args: argv, strict: true, options: { routes: { type: 'string' }, workers: { type: 'string' }, targets: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n\n${USAGE}`);
   }
@@ -420,11 +445,13 @@ function parseOptions(argv: string[]): BenchOptions | undefined {
   const problems: string[] = [];
   const routes = values.routes === undefined ? undefined : Number(values.routes);
   if (routes !== undefined && (!Number.isInteger(routes) || routes < BASE_ROUTES || routes > 100_000)) problems.push(`--routes must be an integer from ${BASE_ROUTES} to 100000, got '${values.routes}'`);
+  const workers = values.workers === undefined ? undefined : Number(values.workers);
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 2 || workers > 64)) problems.push(`--workers must be an integer from 2 to 64, got '${values.workers}'`);
   const targets = values.targets === undefined ? undefined : new Set(values.targets.split(',').map((name) => name.trim()));
   for (const name of targets ?? []) if (!TARGET_NAMES.includes(name)) problems.push(`--targets: unknown target '${name}' (known: ${TARGET_NAMES.join(', ')})`);
   if (problems.length) throw new UsageError(`${problems.join('\n')}\n\n${USAGE}`);
   targets?.add('strangler-proxy');
-  return { routes, targets };
+  return { routes, workers, targets };
 }
 
 async function main(options: BenchOptions): Promise<void> {
@@ -439,6 +466,8 @@ async function main(options: BenchOptions): Promise<void> {
   await add('direct', async () => ({ port: upstream.port, pids: () => [], stop: () => undefined }));
   await add('strangler-proxy', () => startRole('strangler', upstream.port, flagsMode));
   if (largeTable) targets.push({ name: largeTable, server: await startRole('strangler', upstream.port, flagsMode, options.routes) });
+  const workerMode = options.workers === undefined ? undefined : `strangler-proxy@${options.workers}workers`;
+  if (workerMode) targets.push({ name: workerMode, server: await startRole('strangler-workers', upstream.port, flagsMode, BASE_ROUTES, options.workers) });
   await add('node-floor', () => startRole('node-floor', upstream.port, flagsMode));
   await add('undici-floor', () => startRole('undici-floor', upstream.port, flagsMode));
   await add('express+hpm', () => startRole('hpm', upstream.port, flagsMode));
@@ -522,6 +551,18 @@ async function main(options: BenchOptions): Promise<void> {
         node_floor_rps: rounded('node-floor'),
         undici_floor_rps: rounded('undici-floor'),
         ...(largeTable ? { routes: options.routes, route_table_ratio: perRoundRatio(largeTable, (sample) => sample.rps), route_table_cpu_ratio: perRoundRatio(largeTable, (sample) => sample.cpuUsPerRequest) } : {}),
+        ...(workerMode
+          ? {
+              worker_scaling: {
+                workers: options.workers,
+                rps_1: Math.round(proxyRps),
+                rps_n: Math.round(maxRps(workerMode)!),
+                rps_ratio: perRoundRatio(workerMode, (sample) => sample.rps),
+                cpu_us_per_request_1: cpuPerRequest('strangler-proxy') ?? null,
+                cpu_us_per_request_n: cpuPerRequest(workerMode) ?? null,
+              },
+            }
+          : {}),
         cpu_us_per_request: Object.fromEntries(targets.filter((target) => target.name !== 'direct').map((target) => [target.name, cpuPerRequest(target.name) ?? null])),
         hpm_rps: rounded('express+hpm'),
         express_middleware_rps: rounded('express+StranglerMiddleware'),
@@ -537,8 +578,8 @@ async function main(options: BenchOptions): Promise<void> {
 
 const roleIndex = process.argv.indexOf('--role');
 if (roleIndex !== -1) {
-  const [role, port, extra, routeCount] = process.argv.slice(roleIndex + 1) as [Role, string, string, string];
-  (role === 'paced' ? pacedLoad(Number(port), Number(extra), DURATION_S) : runRole(role, Number(port), extra, Number(routeCount))).catch((error: unknown) => {
+  const [role, port, extra, routeCount, workerCount] = process.argv.slice(roleIndex + 1) as [Role, string, string, string, string];
+  (role === 'paced' ? pacedLoad(Number(port), Number(extra), DURATION_S) : runRole(role, Number(port), extra, Number(routeCount), Number(workerCount))).catch((error: unknown) => {
     console.error(error);
     process.exit(1);
   });

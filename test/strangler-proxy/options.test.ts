@@ -23,7 +23,7 @@ function issuesOf(input: unknown, env: NodeJS.ProcessEnv = {}): Array<{ path: st
 describe('parseProxyConfig', () => {
   it('fills documented defaults', () => {
     const config = parseProxyConfig({ ...base, routes: [{ id: 'orders', order: 10, match: { path: '/api/orders/{**rest}' }, cluster: 'orders', flag: 'f' }] }, {});
-    expect(config.proxy).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(config.proxy).toEqual({ host: '0.0.0.0', port: 8080, workers: 1 });
     expect(config.admin.port).toBe(8090);
     expect(config.clusters.orders).toMatchObject({ connectTimeoutMs: 1000, responseTimeoutMs: 30000, healthPath: '/healthz', circuit: { failureThreshold: 5, openMs: 10000 } });
     expect(config.routes[0]).toMatchObject({ stickiness: 'user', fallback: 'safe-methods', maxBodyBytes: 10485760 });

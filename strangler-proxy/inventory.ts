@@ -1,4 +1,5 @@
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { BatchedCounter, type CountSlot } from './batched-metrics';
 
 /** Distinct (route, method, endpoint) series kept; requests beyond land on endpoint `(other)`. */
 export const MAX_ENDPOINTS = 500;
@@ -34,7 +35,7 @@ export interface InventoryEntry {
 }
 
 interface Tally {
-  counter: Counter.Internal;
+  requests: CountSlot<'route' | 'method' | 'endpoint'>;
   entry: InventoryEntry;
   lastSeenMs: number;
 }
@@ -44,12 +45,12 @@ interface Tally {
  * `strangler_proxy_legacy_requests_total` and for the admin API, so a team sees what is left to strangle.
  */
 export class LegacyInventory {
-  private readonly counter: Counter<'route' | 'method' | 'endpoint'>;
+  private readonly counter: BatchedCounter<'route' | 'method' | 'endpoint'>;
   private readonly tallies = new Map<string, Tally>();
   private readonly byPath = new Map<string, Tally>();
 
   constructor(registry: Registry) {
-    this.counter = new Counter({
+    this.counter = new BatchedCounter({
       name: 'strangler_proxy_legacy_requests_total',
       help: `Requests legacy answered, by route, method and endpoint (path with identifiers as {id}; at most ${MAX_ENDPOINTS} series, then endpoint="${OTHER}")`,
       labelNames: ['route', 'method', 'endpoint'],
@@ -66,7 +67,7 @@ export class LegacyInventory {
       if (this.byPath.size >= MAX_CACHED_PATHS) this.byPath.clear();
       this.byPath.set(key, tally);
     }
-    tally.counter.inc();
+    tally.requests.pending += 1;
     tally.entry.requests += 1;
     tally.lastSeenMs = Date.now();
   }
@@ -83,7 +84,7 @@ export class LegacyInventory {
     const key = `${route} ${method} ${endpoint}`;
     let tally = this.tallies.get(key);
     if (!tally) {
-      tally = { counter: this.counter.labels(route, method, endpoint), entry: { route, method, endpoint, requests: 0, lastSeen: '' }, lastSeenMs: 0 };
+      tally = { requests: this.counter.slot({ route, method, endpoint }), entry: { route, method, endpoint, requests: 0, lastSeen: '' }, lastSeenMs: 0 };
       this.tallies.set(key, tally);
     }
     return tally;

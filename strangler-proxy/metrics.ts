@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { BatchedCounter, BatchedHistogram, type CountSlot, type HistogramSlot } from './batched-metrics';
 
 export type Target = 'legacy' | 'extracted';
 export type FallbackReason = 'connect_error' | 'timeout' | 'upstream_5xx' | 'circuit_open' | 'flags_not_ready';
@@ -12,8 +13,9 @@ export interface ProxyGaugeSources {
 }
 
 export interface ProxyMetrics {
-  requests: Counter<'route' | 'target' | 'method' | 'code'>;
-  duration: Histogram<'route' | 'target'>;
+  /** Per request: counted by the request path in slots (see batched-metrics.ts), handed over on each scrape. */
+  requests: BatchedCounter<'route' | 'target' | 'method' | 'code'>;
+  duration: BatchedHistogram<'route' | 'target'>;
   fallbacks: Counter<'route' | 'reason'>;
   shadowComparisons: Counter<'route' | 'result'>;
   configReloads: Counter<'result'>;
@@ -62,13 +64,13 @@ export function createProxyMetrics(registry: Registry, sources: ProxyGaugeSource
     },
   });
   return {
-    requests: new Counter({
+    requests: new BatchedCounter({
       name: 'strangler_proxy_requests_total',
       help: 'Requests answered, by route id (unmatched for the default), target side, method and status code',
       labelNames: ['route', 'target', 'method', 'code'],
       registers,
     }),
-    duration: new Histogram({
+    duration: new BatchedHistogram({
       name: 'strangler_proxy_request_duration_seconds',
       help: 'Time from request arrival to the end of the response, by route and target side',
       labelNames: ['route', 'target'],
@@ -125,19 +127,19 @@ export function createProxyMetrics(registry: Registry, sources: ProxyGaugeSource
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
- * Prebound metric children for one (route, target): the per-request path does a two-level map lookup instead of
- * building label objects.
+ * The request series of one (route, target): the per-request path does a two-level map lookup and adds to plain
+ * numbers, without building label objects.
  */
 export class RouteTargetMetrics {
-  private readonly byMethod = new Map<string, Map<number, Counter.Internal>>();
-  readonly duration: Histogram.Internal<'route' | 'target'>;
+  private readonly byMethod = new Map<string, Map<number, CountSlot<'route' | 'target' | 'method' | 'code'>>>();
+  private readonly duration: HistogramSlot<'route' | 'target'>;
 
   constructor(
     private readonly metrics: ProxyMetrics,
     private readonly route: string,
     private readonly target: Target,
   ) {
-    this.duration = metrics.duration.labels(route, target);
+    this.duration = metrics.duration.slot({ route, target });
   }
 
   observe(method: string, code: number, seconds: number): void {
@@ -147,12 +149,12 @@ export class RouteTargetMetrics {
       byCode = new Map();
       this.byMethod.set(label, byCode);
     }
-    let counter = byCode.get(code);
-    if (!counter) {
-      counter = this.metrics.requests.labels(this.route, this.target, label, String(code));
-      byCode.set(code, counter);
+    let requests = byCode.get(code);
+    if (!requests) {
+      requests = this.metrics.requests.slot({ route: this.route, target: this.target, method: label, code: String(code) });
+      byCode.set(code, requests);
     }
-    counter.inc();
+    requests.pending += 1;
     this.duration.observe(seconds);
   }
 }

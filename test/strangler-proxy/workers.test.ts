@@ -1,5 +1,5 @@
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
-import { createProxyMetrics } from '../../strangler-proxy/metrics';
+import { createProxyMetrics, RouteTargetMetrics } from '../../strangler-proxy/metrics';
 import { configDigest, parseProxyConfig, workerCount } from '../../strangler-proxy/options';
 import { mergeMismatches, mergeReadiness } from '../../strangler-proxy/workers';
 
@@ -61,7 +61,9 @@ describe('worker mode, pure parts', () => {
   it("merges the workers' metrics: counters add up, flags are ready only everywhere, a circuit shows its most open state", async () => {
     const worker = (requests: number, flagsReady: boolean, circuit: number) => {
       const registry = new Registry();
-      createProxyMetrics(registry, { flagsReady: () => flagsReady, circuitStates: () => [{ cluster: 'orders', state: circuit }], routeRollouts: () => [{ route: 'orders', percent: 50 }] }).requests.labels('orders', 'legacy', 'GET', '200').inc(requests);
+      const metrics = createProxyMetrics(registry, { flagsReady: () => flagsReady, circuitStates: () => [{ cluster: 'orders', state: circuit }], routeRollouts: () => [{ route: 'orders', percent: 50 }] });
+      const legacy = new RouteTargetMetrics(metrics, 'orders', 'legacy');
+      for (let n = 0; n < requests; n += 1) legacy.observe('GET', 200, 0.003);
       return registry.getMetricsAsJSON();
     };
     const primary = new Registry();
@@ -69,6 +71,9 @@ describe('worker mode, pure parts', () => {
     new Gauge({ name: 'strangler_proxy_config_reload_failed', help: 'h', registers: [primary], aggregator: 'max' }).set(0);
     const merged = await AggregatorRegistry.aggregate([await primary.getMetricsAsJSON(), await worker(3, true, 0), await worker(4, false, 2)]).metrics();
     expect(merged).toMatch(/^strangler_proxy_requests_total\{route="orders",target="legacy",method="GET",code="200"\} 7$/m);
+    expect(merged).toMatch(/^strangler_proxy_request_duration_seconds_bucket\{route="orders",target="legacy",le="0.0025"\} 0$/m);
+    expect(merged).toMatch(/^strangler_proxy_request_duration_seconds_bucket\{route="orders",target="legacy",le="0.005"\} 7$/m);
+    expect(merged).toMatch(/^strangler_proxy_request_duration_seconds_count\{route="orders",target="legacy"\} 7$/m);
     expect(merged).toMatch(/^strangler_proxy_flags_ready 0$/m);
     expect(merged).toMatch(/^strangler_proxy_circuit_state\{cluster="orders"\} 2$/m);
     expect(merged).toMatch(/^strangler_proxy_route_rollout_percent\{route="orders"\} 50$/m);

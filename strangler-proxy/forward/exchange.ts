@@ -1,20 +1,21 @@
-import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
-import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Dispatcher } from 'undici';
-import type { ClusterRuntime } from './cluster';
-import type { ConsistencyTracker } from './consistency';
-import type { RequestIdentity } from './context';
-import { decide } from './decision';
-import { bodyTooLargeError, upstreamConnectError, upstreamTimeoutError, type ProxyError } from './errors';
-import type { FlagContext, FlagProvider } from './flags/provider';
-import type { LegacyInventory } from './inventory';
-import type { FallbackReason, ProxyMetrics, Target } from './metrics';
-import { SAFE_METHODS } from './options';
-import type { CompiledRoute, RouteTable } from './route-table';
-import type { ShadowRunner } from './shadow';
+import type { ClusterRuntime } from '../cluster';
+import type { ConsistencyTracker } from '../consistency';
+import type { RequestIdentity } from '../context';
+import { decide } from '../decision';
+import { bodyTooLargeError, upstreamConnectError, upstreamTimeoutError, type ProxyError } from '../errors';
+import type { FlagContext, FlagProvider } from '../flags/provider';
+import type { LegacyInventory } from '../inventory';
+import type { FallbackReason, ProxyMetrics, Target } from '../metrics';
+import { SAFE_METHODS } from '../options';
+import type { CompiledRoute, RouteTable } from '../route-table';
+import type { ShadowRunner } from '../shadow';
+import { respondWithError } from './error-response';
+import { forwardedResponseHeaders, rawHeaderValues, upstreamHeaders, type UpstreamHeaders } from './headers';
+import { ResponseCapture } from './response-capture';
+import { UpstreamAttempt, type AttemptOwner } from './upstream-attempt';
 
 /** What an exchange needs from the proxy; one object shared by every request. */
 export interface ForwardingCore {
@@ -26,112 +27,15 @@ export interface ForwardingCore {
   logger: Logger;
 }
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
-/** Request headers never forwarded: hop-by-hop ones, and Expect (node's server has already answered 100-continue). */
-const NOT_FORWARDED = new Set([...HOP_BY_HOP, 'expect']);
-
-/** Header names listed in `Connection:` are hop-by-hop too (RFC 9110 7.6.1). */
-function connectionListed(value: string | undefined): string[] {
-  if (!value || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close') return [];
-  const names: string[] = [];
-  for (const token of value.split(',')) {
-    const name = token.trim().toLowerCase();
-    if (name && name !== 'close' && name !== 'keep-alive' && name !== 'upgrade') names.push(name);
-  }
-  return names;
-}
-
-function firstHeader(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** Header values as node's server parsed them (strings, set-cookie a list): what undici and node:http both accept. */
-export type UpstreamHeaders = Record<string, string | string[] | undefined>;
-
 /**
- * Request headers for the upstream: hop-by-hop headers stripped, X-Forwarded-* and X-Request-Id set,
- * everything else (traceparent included) passed through. X-Forwarded-For gets the client's address appended (the
- * last entry is the one the proxy saw); X-Forwarded-Host and -Proto describe the request the proxy received, unless
- * `trustForwarded` keeps the values a load balancer in front set.
+ * Where an exchange is:
+ * - `routing`: deciding the side, waiting for the user's recent writes, or reading a body to shadow;
+ * - `waiting`: an upstream attempt is out and nothing has reached the client yet;
+ * - `streaming`: the upstream's status and headers went to the client, the body follows;
+ * - `answered`: the proxy answered the client itself (an error);
+ * - `closed`: the client's response closed and the request is counted. Nothing happens after that.
  */
-export function upstreamHeaders(req: http.IncomingMessage, requestId: string, keepUpgrade: boolean, trustForwarded: boolean): UpstreamHeaders {
-  const incoming = req.headers;
-  const headers: UpstreamHeaders = {};
-  for (const name in incoming) {
-    if (!NOT_FORWARDED.has(name)) headers[name] = incoming[name];
-  }
-  for (const name of connectionListed(incoming.connection)) delete headers[name];
-  if (keepUpgrade && incoming.upgrade) {
-    headers.connection = 'upgrade';
-    headers.upgrade = incoming.upgrade;
-  }
-  const remote = req.socket.remoteAddress ?? '';
-  const forwardedFor = incoming['x-forwarded-for'];
-  headers['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${remote}` : remote;
-  if (!trustForwarded || !incoming['x-forwarded-proto']) headers['x-forwarded-proto'] = (req.socket as Socket & { encrypted?: boolean }).encrypted ? 'https' : 'http';
-  if (!trustForwarded || !incoming['x-forwarded-host']) {
-    if (incoming.host) headers['x-forwarded-host'] = incoming.host;
-    else delete headers['x-forwarded-host'];
-  }
-  headers['x-request-id'] = requestId;
-  return headers;
-}
-
-/**
- * The upstream's raw response headers (latin1 bytes, as node's own parser reads them) as a [name, value, ...] list
- * (no header object is built), without hop-by-hop headers, plus the request id and, for a new session, its cookie.
- */
-function forwardedResponseHeaders(raw: Buffer[], requestId: string, sessionCookie: string | undefined): string[] {
-  const headers: string[] = [];
-  let listed: string[] | undefined;
-  for (let index = 0; index < raw.length; index += 2) {
-    const name = raw[index]!.toString('latin1');
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower)) {
-      if (lower === 'connection') listed = connectionListed(raw[index + 1]!.toString('latin1'));
-      continue;
-    }
-    headers.push(name, raw[index + 1]!.toString('latin1'));
-  }
-  if (listed && listed.length > 0) {
-    const drop = new Set(listed);
-    for (let index = headers.length - 2; index >= 0; index -= 2) if (drop.has(headers[index]!.toLowerCase())) headers.splice(index, 2);
-  }
-  headers.push('x-request-id', requestId);
-  if (sessionCookie !== undefined) headers.push('set-cookie', sessionCookie);
-  return headers;
-}
-
-export function errorBody(error: ProxyError, requestId: string): string {
-  return JSON.stringify({ error: { code: error.code, message: error.message, requestId } });
-}
-
-/** Answers with the consistent JSON error body, or cuts the connection when the response has already started. */
-export function respondWithError(res: http.ServerResponse, error: ProxyError & { status: number }, requestId: string, closeConnection = false): void {
-  if (res.headersSent) {
-    res.destroy(error);
-    return;
-  }
-  const body = errorBody(error, requestId);
-  const headers: http.OutgoingHttpHeaders = {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'x-request-id': requestId,
-  };
-  if (closeConnection) headers.connection = 'close';
-  res.writeHead(error.status, headers);
-  res.end(body);
-}
+type Phase = 'routing' | 'waiting' | 'streaming' | 'answered' | 'closed';
 
 const NO_CONTEXT: FlagContext = Object.freeze({});
 const EXCHANGE = Symbol('strangler.exchange');
@@ -157,71 +61,34 @@ function onRequestChunk(this: http.IncomingMessage & Carrier, chunk: Buffer): vo
   this[EXCHANGE]?.countBody(chunk);
 }
 
-/**
- * undici's handler for one upstream attempt. Uses the raw callback API (Buffer headers, no per-request controller or
- * header object), which undici 7 dispatches natively. Callbacks of an attempt the exchange has moved on from
- * (fallback, retry, timeout) are ignored; the exchange compares identities.
- */
-class UpstreamAttempt implements Dispatcher.DispatchHandler {
-  private abortUpstream: ((reason?: Error) => void) | undefined;
-  private cancelledWith: Error | undefined;
-
-  constructor(private readonly exchange: Exchange) {}
-
-  /** Stops the attempt now, or as soon as undici starts it when it still waits for a pooled connection. */
-  cancel(reason: Error): void {
-    if (this.abortUpstream) this.abortUpstream(reason);
-    else this.cancelledWith = reason;
-  }
-
-  onConnect(abort: (reason?: Error) => void): void {
-    if (this.cancelledWith) abort(this.cancelledWith);
-    else this.abortUpstream = abort;
-  }
-
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    return this.exchange.onResponse(this, statusCode, rawHeaders, resume);
-  }
-
-  onData(chunk: Buffer): boolean {
-    return this.exchange.onResponseData(this, chunk);
-  }
-
-  onComplete(): void {
-    this.exchange.onResponseEnd(this);
-  }
-
-  onError(error: Error): void {
-    this.exchange.onUpstreamError(this, error);
-  }
-}
-
 /** One client request on its way through the proxy, including a possible fallback to legacy. */
-export class Exchange {
+export class Exchange implements AttemptOwner {
+  private phase: Phase = 'routing';
   private readonly startedAt = performance.now();
   private readonly method: string;
   private readonly contentLength: number; // -1: chunked, length unknown
-  private identitySession: string | undefined;
+  /** A session id the proxy made up for this request: the response sets its cookie. */
+  private newSession: string | undefined;
   private target: Target = 'legacy';
+  private cluster!: ClusterRuntime;
+  private headers!: UpstreamHeaders;
+  /** The attempt whose callbacks count; undefined between attempts and once the response ended. */
   private attempt: UpstreamAttempt | undefined;
-  /** Set once the upstream answered: lets undici read on after the client's socket drained. */
-  resumeUpstream: (() => void) | undefined;
-  private waitingForDrain = false;
   private timer: NodeJS.Timeout | undefined;
+  /** The status the client got (0 until then). */
   private status = 0;
-  private verdictPending = false;
-  private retriedDroppedConnection = false;
-  private done = false;
+  /** The extracted cluster's breaker admitted this request and waits for its verdict. */
+  private owesBreakerVerdict = false;
+  /** A safe request goes once more after a dropped pooled connection, not twice. */
+  private retried = false;
+  private listeningForDrain = false;
   private bodyBytes = 0;
   private requestBody: Buffer | undefined;
-  private captured: Buffer[] | undefined;
-  private capturedBytes = 0;
-  private shadowDropped = false;
-  private headers!: UpstreamHeaders;
-  private attemptCluster!: ClusterRuntime;
-  private timedOut = false;
+  private capture: ResponseCapture | undefined;
   /** Whose writes this request must see (read-your-writes): its userId, its session; empty when consistency is off. */
   private writerKeys: string[] = [];
+  /** Set while streaming: lets undici read on after the client's socket drained. */
+  resumeUpstream: (() => void) | undefined;
 
   constructor(
     private readonly core: ForwardingCore,
@@ -248,22 +115,23 @@ export class Exchange {
     let identity: RequestIdentity | undefined;
     if (route.flag !== undefined || route.shadow?.flag !== undefined) {
       identity = this.table.identity.read(req.headers, route.useUserId, req.socket.remoteAddress);
-      if (identity.newSession) this.identitySession = identity.sessionId;
+      if (identity.newSession) this.newSession = identity.sessionId;
     }
     const context: FlagContext | undefined = identity;
     const decision = decide(route, this.table.unmatched.cluster, this.core.flags, context ?? NO_CONTEXT, true);
     if (decision.fallback) this.core.metrics.fallbacks.labels(route.id, decision.fallback).inc();
     this.target = decision.target;
+    this.owesBreakerVerdict = decision.target === 'extracted';
     if (this.core.consistency.enabled) {
       identity ??= this.table.identity.read(req.headers, true, req.socket.remoteAddress);
       if (identity.userId !== undefined) this.writerKeys.push(identity.userId);
       // A session id made up for this request is a key only when the response sets its cookie. Both keys count: a
       // sign-up is known by its session, the requests after logging in by their userId too.
-      if (identity.sessionId !== undefined && (!identity.newSession || this.identitySession !== undefined)) this.writerKeys.push(identity.sessionId);
+      if (identity.sessionId !== undefined && (!identity.newSession || this.newSession !== undefined)) this.writerKeys.push(identity.sessionId);
       const pending = this.core.consistency.pendingFor(this.writerKeys, decision.cluster.name);
       if (pending) {
         void this.core.consistency.waitFor(decision.cluster, pending, route.id).then(() => {
-          if (!this.done) this.proceed(decision.cluster, context);
+          if (this.phase === 'routing') this.proceed(decision.cluster, context);
         });
         return;
       }
@@ -273,14 +141,13 @@ export class Exchange {
 
   private proceed(cluster: ClusterRuntime, context: FlagContext | undefined): void {
     const { route, req } = this;
-    this.verdictPending = this.target === 'extracted';
     this.headers = upstreamHeaders(req, this.requestId, false, this.table.trustForwardedHeaders);
     if (this.contentLength === -1 && Number.isFinite(route.maxBodyBytes)) {
       (req as http.IncomingMessage & Carrier)[EXCHANGE] = this;
       req.on('data', onRequestChunk);
     }
     if (this.shouldShadow(context)) {
-      this.captured = [];
+      this.capture = new ResponseCapture(route.shadow!.maxBodyBytes);
       if (this.contentLength > 0) {
         this.bufferBodyThen(cluster);
         return;
@@ -306,7 +173,7 @@ export class Exchange {
     this.req.on('data', (chunk: Buffer) => chunks.push(chunk));
     this.req.once('end', () => {
       this.requestBody = Buffer.concat(chunks);
-      if (!this.done) this.dispatch(cluster);
+      if (this.phase === 'routing') this.dispatch(cluster);
     });
   }
 
@@ -316,12 +183,12 @@ export class Exchange {
   }
 
   private dispatch(cluster: ClusterRuntime): void {
-    this.attemptCluster = cluster;
+    this.phase = 'waiting';
+    this.cluster = cluster;
     const headers = this.headers;
     headers.host = cluster.config.preserveHost && this.req.headers.host ? this.req.headers.host : cluster.hostHeader;
     const attempt = new UpstreamAttempt(this);
     this.attempt = attempt;
-    this.timedOut = false;
     // Armed first: undici reports a request it refuses (closed pool, invalid header) synchronously.
     this.timer = setTimeout(onResponseTimeout, cluster.config.responseTimeoutMs, this);
     cluster.pool.dispatch({ method: this.method, path: cluster.basePath + this.forwardPath, headers, body: this.upstreamBody() }, attempt);
@@ -341,6 +208,7 @@ export class Exchange {
   private abandonAttempt(reason: Error): void {
     const attempt = this.attempt;
     this.attempt = undefined;
+    clearTimeout(this.timer);
     attempt?.cancel(reason);
   }
 
@@ -351,9 +219,10 @@ export class Exchange {
     this.dispatch(this.table.unmatched.cluster);
   }
 
+  /** Tells the extracted cluster's breaker how its request went; undefined: it never learnt (the client left). */
   private settleBreaker(success: boolean | undefined): void {
-    if (!this.verdictPending) return;
-    this.verdictPending = false;
+    if (!this.owesBreakerVerdict) return;
+    this.owesBreakerVerdict = false;
     const breaker = this.route.cluster.breaker;
     if (success === undefined) breaker.onAbandon();
     else if (success) breaker.onSuccess();
@@ -372,32 +241,25 @@ export class Exchange {
         return true;
       }
     }
+    this.phase = 'streaming';
     this.status = status;
     this.resumeUpstream = resume;
-    if (this.writerKeys.length > 0 && status < 400 && !SAFE_METHODS.has(this.method)) this.recordWritten(rawHeaders);
-    const cookie = this.identitySession === undefined ? undefined : this.table.identity.setCookieValue(this.identitySession);
+    if (this.writerKeys.length > 0 && status < 400 && !SAFE_METHODS.has(this.method)) {
+      // Remembers the events a successful write lists in the consistency header, for this user's later requests.
+      for (const written of rawHeaderValues(rawHeaders, this.core.consistency.header)) this.core.consistency.record(this.writerKeys[0]!, this.cluster.name, written);
+    }
+    const cookie = this.newSession === undefined ? undefined : this.table.identity.setCookieValue(this.newSession);
     this.res.writeHead(status, forwardedResponseHeaders(rawHeaders, this.requestId, cookie));
     return true;
-  }
-
-  /** Remembers the events a successful write lists in the consistency header, for this user's later requests. */
-  private recordWritten(rawHeaders: Buffer[]): void {
-    const header = this.core.consistency.header;
-    for (let index = 0; index < rawHeaders.length; index += 2) {
-      const name = rawHeaders[index]!;
-      if (name.length === header.length && name.toString('latin1').toLowerCase() === header) {
-        this.core.consistency.record(this.writerKeys[0]!, this.attemptCluster.name, rawHeaders[index + 1]!.toString('latin1'));
-      }
-    }
   }
 
   /** Streams a body chunk to the client; false pauses undici until the client's socket drains. */
   onResponseData(attempt: UpstreamAttempt, chunk: Buffer): boolean {
     if (attempt !== this.attempt) return true;
-    if (this.captured) this.capture(chunk);
+    this.capture?.add(chunk);
     if (this.res.write(chunk)) return true;
-    if (!this.waitingForDrain) {
-      this.waitingForDrain = true;
+    if (!this.listeningForDrain) {
+      this.listeningForDrain = true;
       this.res.on('drain', onClientDrain);
     }
     return false;
@@ -410,96 +272,84 @@ export class Exchange {
   }
 
   timeOut(): void {
-    if (!this.attempt || this.done) return;
+    if (!this.attempt || this.phase === 'closed') return;
     this.abandonAttempt(RESPONSE_TIMED_OUT);
-    this.timedOut = true;
     this.attemptFailed(RESPONSE_TIMED_OUT);
   }
 
   onUpstreamError(attempt: UpstreamAttempt, error: Error): void {
-    if (attempt !== this.attempt || this.done) return;
+    if (attempt !== this.attempt || this.phase === 'closed') return;
     this.attempt = undefined;
     this.attemptFailed(error);
   }
 
   private attemptFailed(error: Error & { code?: string }): void {
     clearTimeout(this.timer);
-    if (this.status !== 0) {
+    if (this.phase === 'streaming') {
       // The response had started: the client sees a cut connection, never a mixed answer.
       this.res.destroy(error);
       return;
     }
+    const timedOut = error === RESPONSE_TIMED_OUT;
     const safeToRepeat = SAFE_METHODS.has(this.method) && this.contentLength === 0;
-    if (safeToRepeat && !this.retriedDroppedConnection && !this.timedOut && DROPPED_CONNECTION.has(error.code ?? '')) {
+    if (safeToRepeat && !this.retried && !timedOut && DROPPED_CONNECTION.has(error.code ?? '')) {
       // Typically a pooled keep-alive connection the upstream had just closed; a safe, bodyless request may go once more.
-      this.retriedDroppedConnection = true;
-      this.dispatch(this.attemptCluster);
+      this.retried = true;
+      this.dispatch(this.cluster);
       return;
     }
-    const reason: FallbackReason = this.timedOut ? 'timeout' : 'connect_error';
     this.core.logger.debug({ route: this.route.id, target: this.target, requestId: this.requestId, err: error }, 'upstream request failed');
     if (this.target === 'extracted') {
       this.settleBreaker(false);
       if (this.canFallBack()) {
-        this.fallBack(reason);
+        this.fallBack(timedOut ? 'timeout' : 'connect_error');
         return;
       }
     }
-    const cluster = this.attemptCluster.name;
-    this.reject(reason === 'timeout' ? upstreamTimeoutError(cluster) : upstreamConnectError(cluster, error), false);
+    this.reject(timedOut ? upstreamTimeoutError(this.cluster.name) : upstreamConnectError(this.cluster.name, error), false);
   }
 
   countBody(chunk: Buffer): void {
     this.bodyBytes += chunk.length;
-    if (this.bodyBytes <= this.route.maxBodyBytes || this.done) return;
+    if (this.bodyBytes <= this.route.maxBodyBytes || this.phase === 'answered' || this.phase === 'closed') return;
     this.abandonAttempt(BODY_TOO_LARGE);
-    clearTimeout(this.timer);
     this.settleBreaker(undefined);
     this.reject(bodyTooLargeError(this.route.maxBodyBytes), true);
   }
 
-  private capture(chunk: Buffer): void {
-    if (!this.captured) return;
-    this.capturedBytes += chunk.length;
-    if (this.capturedBytes > (this.route.shadow?.maxBodyBytes ?? 0)) {
-      this.captured = undefined;
-      this.shadowDropped = true;
-    } else this.captured.push(chunk);
-  }
-
   /** Answers with an error from the proxy itself; counted like any response. */
   private reject(error: ProxyError & { status: number }, closeConnection: boolean): void {
+    this.phase = 'answered';
     this.status = error.status;
-    this.captured = undefined; // nothing to compare: no upstream answered
-    this.shadowDropped = false;
+    this.capture = undefined; // nothing to compare: no upstream answered
     respondWithError(this.res, error, this.requestId, closeConnection);
   }
 
   onClientClose(): void {
-    this.done = true;
-    clearTimeout(this.timer);
     const completed = this.res.writableFinished;
     if (!completed) {
       this.abandonAttempt(CLIENT_GONE);
       this.settleBreaker(undefined);
-    }
+    } else clearTimeout(this.timer);
+    this.phase = 'closed';
     const status = completed ? this.status : 499;
     const route = this.route;
     route.metrics[this.target].observe(this.method, status, (performance.now() - this.startedAt) / 1000);
     route.split[this.target] += 1;
     if (this.target === 'legacy') this.core.inventory.record(route.id, this.method, this.forwardPath);
-    if (completed && (this.captured || this.shadowDropped)) this.enqueueShadow();
+    if (completed && this.capture) this.enqueueShadow(this.capture);
   }
 
-  private enqueueShadow(): void {
+  private enqueueShadow(capture: ResponseCapture): void {
     const route = this.route;
-    const shadow = route.shadow!;
-    if (this.shadowDropped || !this.captured) {
+    const body = capture.body();
+    if (!body) {
       this.core.metrics.shadowComparisons.labels(route.id, 'dropped').inc();
       return;
     }
     const other: Target = this.target === 'extracted' ? 'legacy' : 'extracted';
     const cluster = other === 'extracted' ? route.cluster : this.table.unmatched.cluster;
+    const shadow = route.shadow!;
     this.core.shadow.enqueue({
       route: route.id,
       method: this.method,
@@ -510,13 +360,8 @@ export class Exchange {
       timeoutMs: shadow.timeoutMs,
       maxBodyBytes: shadow.maxBodyBytes,
       rules: shadow.rules,
-      primary: { target: this.target, status: this.status, body: Buffer.concat(this.captured), cluster: this.attemptCluster },
+      primary: { target: this.target, status: this.status, body, cluster: this.cluster },
       shadow: { target: other, cluster },
     });
   }
-}
-
-export function requestIdOf(req: http.IncomingMessage): string {
-  const given = firstHeader(req.headers['x-request-id']);
-  return given && given.length <= 200 ? given : randomUUID();
 }

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { decide } from './decision';
-import { upstreamHeaders, type ForwardingCore } from './forward';
+import { upgradeHeaders, type ForwardingCore } from './forward';
 import type { RouteTable } from './route-table';
 
 function statusLine(status: number, message: string | undefined): string {
@@ -49,8 +49,8 @@ export function forwardUpgrade(
     route.metrics[decision.target].observe(method, status, (performance.now() - startedAt) / 1000);
     route.split[decision.target] += 1;
   };
-  const headers = upstreamHeaders(req, requestId, true, table.trustForwardedHeaders);
-  headers.host = cluster.config.preserveHost && req.headers.host ? req.headers.host : cluster.hostHeader;
+  const host = cluster.config.preserveHost && req.headers.host ? req.headers.host : cluster.hostHeader;
+  const headers = upgradeHeaders(req, requestId, table.trustForwardedHeaders, host);
   const upstream = cluster.transport.request({ hostname: cluster.hostname, port: cluster.port, method, path: cluster.basePath + path.forwardPath, headers });
   const timer = setTimeout(() => upstream.destroy(new Error('upgrade timed out')), cluster.config.connectTimeoutMs + cluster.config.responseTimeoutMs);
   socket.on('error', () => upstream.destroy());

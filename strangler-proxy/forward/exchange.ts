@@ -13,7 +13,7 @@ import { SAFE_METHODS } from '../options';
 import type { CompiledRoute, RouteTable } from '../route-table';
 import type { ShadowRunner } from '../shadow';
 import { respondWithError } from './error-response';
-import { forwardedResponseHeaders, rawHeaderValues, upstreamHeaders, type UpstreamHeaders } from './headers';
+import { forwardedResponseHeaders, headerObject, rawHeaderValues, upstreamHeaderList } from './headers';
 import { ResponseCapture } from './response-capture';
 import { UpstreamAttempt, type AttemptOwner } from './upstream-attempt';
 
@@ -71,7 +71,8 @@ export class Exchange implements AttemptOwner {
   private newSession: string | undefined;
   private target: Target = 'legacy';
   private cluster!: ClusterRuntime;
-  private headers!: UpstreamHeaders;
+  /** The upstream request's headers, `host` first (see upstreamHeaderList). */
+  private headers!: string[];
   /** The attempt whose callbacks count; undefined between attempts and once the response ended. */
   private attempt: UpstreamAttempt | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -141,7 +142,7 @@ export class Exchange implements AttemptOwner {
 
   private proceed(cluster: ClusterRuntime, context: FlagContext | undefined): void {
     const { route, req } = this;
-    this.headers = upstreamHeaders(req, this.requestId, false, this.table.trustForwardedHeaders);
+    this.headers = upstreamHeaderList(req, this.requestId, this.table.trustForwardedHeaders);
     if (this.contentLength === -1 && Number.isFinite(route.maxBodyBytes)) {
       (req as http.IncomingMessage & Carrier)[EXCHANGE] = this;
       req.on('data', onRequestChunk);
@@ -186,7 +187,7 @@ export class Exchange implements AttemptOwner {
     this.phase = 'waiting';
     this.cluster = cluster;
     const headers = this.headers;
-    headers.host = cluster.config.preserveHost && this.req.headers.host ? this.req.headers.host : cluster.hostHeader;
+    headers[1] = cluster.config.preserveHost && this.req.headers.host ? this.req.headers.host : cluster.hostHeader;
     const attempt = new UpstreamAttempt(this);
     this.attempt = attempt;
     // Armed first: undici reports a request it refuses (closed pool, invalid header) synchronously.
@@ -354,7 +355,7 @@ export class Exchange implements AttemptOwner {
       route: route.id,
       method: this.method,
       path: this.forwardPath,
-      headers: { ...this.headers, host: cluster.hostHeader, 'x-shadow': '1' },
+      headers: { ...headerObject(this.headers), host: cluster.hostHeader, 'x-shadow': '1' },
       body: this.requestBody,
       requestId: this.requestId,
       timeoutMs: shadow.timeoutMs,

@@ -27,37 +27,67 @@ function connectionListed(value: string | undefined): string[] {
   return names;
 }
 
-/** Header values as node's server parsed them (strings, set-cookie a list): what undici and node:http both accept. */
+/** Header values as node's server parsed them (strings, set-cookie a list): what node:http's client accepts. */
 export type UpstreamHeaders = Record<string, string | string[] | undefined>;
 
+/** Set by the proxy itself (below), never copied from the client. */
+const REWRITTEN = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+
 /**
- * Request headers for the upstream: hop-by-hop headers stripped, X-Forwarded-* and X-Request-Id set,
- * everything else (traceparent included) passed through. X-Forwarded-For gets the client's address appended (the
- * last entry is the one the proxy saw); X-Forwarded-Host and -Proto describe the request the proxy received, unless
- * `trustForwarded` keeps the values a load balancer in front set.
+ * Request headers for the upstream as a flat `[name, value, ...]` list, which undici takes as it is (no header object
+ * is built per request). Hop-by-hop headers are stripped, X-Forwarded-* and X-Request-Id set, everything else
+ * (traceparent included) passed through. X-Forwarded-For gets the client's address appended (the last entry is the
+ * one the proxy saw); X-Forwarded-Host and -Proto describe the request the proxy received, unless `trustForwarded`
+ * keeps the values a load balancer in front set. `host` comes first with an empty value: each attempt sets
+ * `list[1]` to the host its cluster wants.
  */
-export function upstreamHeaders(req: http.IncomingMessage, requestId: string, keepUpgrade: boolean, trustForwarded: boolean): UpstreamHeaders {
+export function upstreamHeaderList(req: http.IncomingMessage, requestId: string, trustForwarded: boolean): string[] {
   const incoming = req.headers;
-  const headers: UpstreamHeaders = {};
+  const list = ['host', ''];
+  const listed = connectionListed(incoming.connection);
   for (const name in incoming) {
-    if (!NOT_FORWARDED.has(name)) headers[name] = incoming[name];
-  }
-  for (const name of connectionListed(incoming.connection)) delete headers[name];
-  if (keepUpgrade && incoming.upgrade) {
-    headers.connection = 'upgrade';
-    headers.upgrade = incoming.upgrade;
+    if (NOT_FORWARDED.has(name) || REWRITTEN.has(name) || (listed.length > 0 && listed.includes(name))) continue;
+    const value = incoming[name]!;
+    if (typeof value === 'string') list.push(name, value);
+    else for (const each of value) list.push(name, each);
   }
   const remote = req.socket.remoteAddress ?? '';
   const forwardedFor = incoming['x-forwarded-for'];
-  headers['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${remote}` : remote;
-  if (!trustForwarded || !incoming['x-forwarded-proto']) headers['x-forwarded-proto'] = (req.socket as Socket & { encrypted?: boolean }).encrypted ? 'https' : 'http';
-  if (!trustForwarded || !incoming['x-forwarded-host']) {
-    if (incoming.host) headers['x-forwarded-host'] = incoming.host;
-    else delete headers['x-forwarded-host'];
+  list.push('x-forwarded-for', forwardedFor ? `${forwardedFor}, ${remote}` : remote);
+  const proto = incoming['x-forwarded-proto'] as string | undefined; // node joins repeats of any header but set-cookie
+  list.push('x-forwarded-proto', trustForwarded && proto ? proto : (req.socket as Socket & { encrypted?: boolean }).encrypted ? 'https' : 'http');
+  const forwardedHost = trustForwarded && incoming['x-forwarded-host'] ? (incoming['x-forwarded-host'] as string) : incoming.host;
+  if (forwardedHost) list.push('x-forwarded-host', forwardedHost);
+  list.push('x-request-id', requestId);
+  return list;
+}
+
+/** A header list as an object for node:http's client (repeated names become a list). */
+export function headerObject(list: readonly string[]): UpstreamHeaders {
+  const headers: UpstreamHeaders = {};
+  for (let index = 0; index < list.length; index += 2) {
+    const name = list[index]!;
+    const value = list[index + 1]!;
+    const previous = headers[name];
+    headers[name] = previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [previous, value];
   }
-  headers['x-request-id'] = requestId;
   return headers;
 }
+
+/** Headers for an upgrade request (WebSocket): the upstream list plus `Connection: upgrade` and the client's Upgrade. */
+export function upgradeHeaders(req: http.IncomingMessage, requestId: string, trustForwarded: boolean, host: string): UpstreamHeaders {
+  const list = upstreamHeaderList(req, requestId, trustForwarded);
+  list[1] = host;
+  const headers = headerObject(list);
+  if (req.headers.upgrade) {
+    headers.connection = 'upgrade';
+    headers.upgrade = req.headers.upgrade;
+  }
+  return headers;
+}
+
+/** Lengths of the hop-by-hop names: most response headers are passed on without being lower-cased. */
+const HOP_BY_HOP_LENGTHS = new Set([...HOP_BY_HOP].map((name) => name.length));
 
 /**
  * The upstream's raw response headers (latin1 bytes, as node's own parser reads them) as a [name, value, ...] list
@@ -68,10 +98,12 @@ export function forwardedResponseHeaders(raw: Buffer[], requestId: string, sessi
   let listed: string[] | undefined;
   for (let index = 0; index < raw.length; index += 2) {
     const name = raw[index]!.toString('latin1');
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower)) {
-      if (lower === 'connection') listed = connectionListed(raw[index + 1]!.toString('latin1'));
-      continue;
+    if (HOP_BY_HOP_LENGTHS.has(name.length)) {
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower)) {
+        if (lower === 'connection') listed = connectionListed(raw[index + 1]!.toString('latin1'));
+        continue;
+      }
     }
     headers.push(name, raw[index + 1]!.toString('latin1'));
   }

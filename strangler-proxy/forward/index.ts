@@ -1,3 +1,3 @@
 export { Exchange, type ForwardingCore } from './exchange';
 export { errorBody, respondWithError } from './error-response';
-export { requestIdOf, upstreamHeaders, type UpstreamHeaders } from './headers';
+export { requestIdOf, upgradeHeaders, type UpstreamHeaders } from './headers';

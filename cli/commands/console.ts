@@ -1,9 +1,9 @@
 import pg from 'pg';
 import pino from 'pino';
 import { MigrationConsole, prometheusRange, prometheusSamples, RolloutStore } from '../../rollout';
-import { ProxyAdminClient } from '../../strangler-proxy';
 import { integerOption, parseCommandArgs, UsageError, type Command } from '../command';
 import { readRolloutFile } from './rollout';
+import { replicaHelp, replicasOf } from './routes';
 
 const help = `Usage: strangler console --config <rollout file> [options]
 
@@ -11,11 +11,13 @@ Serves the migration console: a web page with every route's status (as strangler
 minutes (share served by the new side, failed requests and p99 per side), the rollout event log, and buttons to
 start, pause, resume and abort a rollout. The page asks for the proxy's admin token; every figure and button goes
 through the console's /api, which refuses any other. Figures come from the proxy admin API and from the rollout
-file's Prometheus; rollouts from its database. SIGTERM or Ctrl-C stops it.
+file's Prometheus; rollouts from its database. With several proxy replicas the split and the inventory are summed
+over them and each replica's flags, configuration and last reload are listed; an --admin-dns name is resolved
+again on every refresh. SIGTERM or Ctrl-C stops it.
 
 Options:
   --config <file>           the rollout file (docs/rollout.md)
-  --admin <url>             proxy admin API (default $STRANGLER_ADMIN_URL or http://127.0.0.1:8090)
+${replicaHelp(28)}
   --token <token>           the admin token, for the proxy and the console (default $STRANGLER_ADMIN_TOKEN)
   --host <host>             listen on (default 127.0.0.1)
   --port <port>             listen on (default 9460; 0 picks a free port)
@@ -36,7 +38,8 @@ export const consoleCommand: Command = {
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {
       config: { type: 'string' },
-      admin: { type: 'string' },
+      admin: { type: 'string', multiple: true },
+      'admin-dns': { type: 'string' },
       token: { type: 'string' },
       host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string', default: '9460' },
@@ -51,6 +54,8 @@ export const consoleCommand: Command = {
     if (port > 65_535) throw new UsageError(`--port must be a port number, got '${port}'`);
     const token = values.token ?? process.env.STRANGLER_ADMIN_TOKEN;
     if (!token) throw new UsageError('no admin token: pass --token or set STRANGLER_ADMIN_TOKEN');
+    const replicas = { admin: values.admin, 'admin-dns': values['admin-dns'], token };
+    await replicasOf(replicas); // refuses a bad --admin / --admin-dns now, not on the first refresh
     const file = readRolloutFile(values.config);
     const logger = pino({ level: values['log-level'] });
     const pool = new pg.Pool({ connectionString: file.database.url, max: 4 });
@@ -65,7 +70,7 @@ export const consoleCommand: Command = {
         ...(values['chart-minutes'] === undefined ? {} : { chartMinutes: integerOption('chart-minutes', values['chart-minutes'], { min: 1 }) }),
         ...(values.selector === undefined ? {} : { selector: values.selector }),
       },
-      { admin: ProxyAdminClient.fromEnvironment({ url: values.admin, token }), samples: prometheusSamples(file.prometheus.url), range: prometheusRange(file.prometheus.url), store, plans: file.rollouts, logger },
+      { admin: () => replicasOf(replicas), samples: prometheusSamples(file.prometheus.url), range: prometheusRange(file.prometheus.url), store, plans: file.rollouts, logger },
     );
     try {
       await store.migrate();

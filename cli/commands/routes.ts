@@ -9,11 +9,20 @@ export const ADMIN_OPTIONS = {
   json: { type: 'boolean', default: false },
 } as const;
 
-export const ADMIN_HELP = `  --admin <url>      a proxy replica's admin API; repeat it (or separate URLs with commas) for every replica
-                     (default $STRANGLER_ADMIN_URL or http://127.0.0.1:8090)
-  --admin-dns <host:port>
-                     every address the name resolves to is a replica's admin API, e.g. the Kubernetes headless
-                     Service strangler-proxy-admin:8090 (default $STRANGLER_ADMIN_DNS; --admin wins)
+/** Help lines for --admin and --admin-dns, their descriptions starting at `column`. */
+export function replicaHelp(column: number): string {
+  const indent = ' '.repeat(column);
+  const option = (name: string) => `  ${name}`.padEnd(column);
+  return [
+    `${option('--admin <url>')}a proxy replica's admin API; repeat it (or separate URLs with commas) for every replica`,
+    `${indent}(default $STRANGLER_ADMIN_URL or http://127.0.0.1:8090)`,
+    '  --admin-dns <host:port>',
+    `${indent}every address the name resolves to is a replica's admin API, e.g. the Kubernetes headless`,
+    `${indent}Service strangler-proxy-admin:8090 (default $STRANGLER_ADMIN_DNS; --admin wins)`,
+  ].join('\n');
+}
+
+export const ADMIN_HELP = `${replicaHelp(21)}
   --token <token>    admin bearer token (default $STRANGLER_ADMIN_TOKEN)
   --json             print the raw JSON answer`;
 

@@ -25,6 +25,9 @@ export function consolePage(options: { refreshMs: number }): string {
     <th>Route</th><th>Rollout</th><th>Step</th><th>Status</th><th>Last minute on the new side</th><th>Failed legacy / new (5m)</th><th>p99 legacy / new (5m)</th><th>Mismatches (1h)</th><th>Circuit</th><th>Actions</th>
   </tr></thead><tbody></tbody></table>
   <p id="health" data-testid="health"></p></section>
+  <section><h2>Proxy replicas</h2><table id="replicas" data-testid="replicas"><thead><tr>
+    <th>Admin API</th><th>State</th><th>Flags</th><th>Configuration</th><th>Loaded</th><th>Last reload</th>
+  </tr></thead><tbody></tbody></table></section>
   <section><h2>Over time</h2><div id="charts" data-testid="charts"></div></section>
   <section class="halves">
     <div><h2>Rollout events</h2><table id="events" data-testid="events"><thead><tr><th>At</th><th>Route</th><th>Event</th><th>Step</th><th>Weight</th><th>Detail</th></tr></thead><tbody></tbody></table></div>
@@ -142,6 +145,19 @@ function renderStatus(report) {
   document.getElementById('health').textContent = 'Sync lag: ' + lag + '. Drift rows: ' + drift + '. Flags: ' + (report.flagsReady ? 'ready' : 'NOT ready') +
     '. Last config reload: ' + (report.reloadFailed === undefined ? '?' : report.reloadFailed ? 'FAILED' : 'ok') + '.' + (report.prometheusError ? ' Prometheus: ' + report.prometheusError : '');
   document.getElementById('routes').setAttribute('data-at', report.at);
+  const time = (iso) => new Date(iso).toLocaleTimeString();
+  document.querySelector('#replicas tbody').replaceChildren(...report.replicas.map((replica) => {
+    if (replica.error !== undefined) return el('tr', { 'data-replica': replica.url, 'data-state': 'unreachable' }, [el('td', {}, replica.url), el('td', { class: 'error' }, 'unreachable'), el('td', { colspan: 4 }, replica.error.split('\n')[0])]);
+    const reload = replica.config.lastReload;
+    return el('tr', { 'data-replica': replica.url, 'data-state': 'ok', 'data-digest': replica.config.digest }, [
+      el('td', {}, replica.url),
+      el('td', {}, 'ok'),
+      el('td', { class: replica.flagsReady ? '' : 'error' }, replica.flagsReady ? 'ready' : 'NOT ready'),
+      el('td', {}, replica.config.digest),
+      el('td', {}, time(replica.config.loadedAt)),
+      el('td', { class: reload && !reload.ok ? 'error' : '' }, reload === null ? 'none' : (reload.ok ? 'ok ' : 'FAILED ') + time(reload.at) + (reload.ok ? '' : ': ' + (reload.error || '').split('\n')[0])),
+    ]);
+  }));
   document.querySelector('#inventory tbody').replaceChildren(...report.legacyEndpoints.slice(0, 50).map((entry) =>
     el('tr', {}, [el('td', { class: 'number' }, entry.requests), el('td', {}, entry.method), el('td', {}, entry.endpoint), el('td', {}, entry.route)])));
 }

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { ProxyAdminClient } from '../../strangler-proxy';
+import type { ProxyAdminClient, ProxyReplicas } from '../../strangler-proxy';
 import { authorised } from '../../strangler-proxy/admin';
 import { RolloutError } from '../errors';
 import type { RolloutPlan } from '../options';
@@ -12,7 +12,11 @@ import { parseConsoleOptions, type ConsoleOptions, type ConsoleOptionsInput } fr
 import { consolePage } from './page';
 
 export interface ConsoleDeps {
-  admin: ProxyAdminClient;
+  /**
+   * The proxy admin API: one replica, several, or a function asked again on every refresh (a DNS name resolved anew
+   * as replicas come and go).
+   */
+  admin: ProxyAdminClient | ProxyReplicas | (() => Promise<ProxyReplicas>);
   samples: QuerySamples;
   range: QueryRange;
   store: RolloutStore;
@@ -124,7 +128,8 @@ export class MigrationConsole {
       return;
     }
     if (url.pathname === '/api/status') {
-      const report = await collectStatus({ admin: this.deps.admin, query: this.deps.samples, selector: this.options.selector, plans: this.deps.plans, store: this.deps.store });
+      const admin = typeof this.deps.admin === 'function' ? await this.deps.admin() : this.deps.admin;
+      const report = await collectStatus({ admin, query: this.deps.samples, selector: this.options.selector, plans: this.deps.plans, store: this.deps.store });
       const states = await this.deps.store.list();
       const plans = this.deps.plans.map((plan) => ({ route: plan.route, steps: plan.steps, state: states.find((state) => state.route === plan.route) ?? null }));
       send(res, 200, { ...report, plans });

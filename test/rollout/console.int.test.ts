@@ -1,9 +1,9 @@
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { MigrationConsole, parseRolloutPlan, prometheusRange, prometheusSamples, RolloutStore } from '../../rollout';
-import { ProxyAdminClient } from '../../strangler-proxy';
+import { ProxyAdminClient, ProxyReplicas } from '../../strangler-proxy';
 import { launchChromium, waitForCount, waitForText } from '../helpers/browser';
-import { createTestDatabase, eventually, testEnv, type TestDatabase } from '../helpers';
+import { createTestDatabase, eventually, portBelowEphemeralRange, testEnv, type TestDatabase } from '../helpers';
 import { ADMIN_TOKEN, silentLogger } from '../strangler-proxy/harness';
 import { inProcessController, startStack, unleashFlags, type Stack } from './stack';
 
@@ -14,6 +14,8 @@ describe('the migration console on the real stack, in headless Chromium', () => 
   let stack: Stack;
   let controller: ReturnType<typeof inProcessController>;
   let migrationConsole: MigrationConsole;
+  /** A second replica nothing listens on: the console lists it as unreachable and shows the other's figures. */
+  let goneReplica: string;
 
   beforeAll(async () => {
     db = await createTestDatabase('sfg_console');
@@ -24,10 +26,12 @@ describe('the migration console on the real stack, in headless Chromium', () => 
     controller = inProcessController(db, [plan]);
     await controller.start();
     const prometheus = testEnv().prometheusUrl;
+    goneReplica = `http://127.0.0.1:${await portBelowEphemeralRange()}`;
+    const replicas = new ProxyReplicas([stack.proxy.admin, goneReplica].map((url) => new ProxyAdminClient({ url, token: ADMIN_TOKEN })));
     migrationConsole = new MigrationConsole(
       { port: 0, token: ADMIN_TOKEN, refreshMs: 500, chartMinutes: 5, chartStepSeconds: 2, selector: plan.selector },
       {
-        admin: new ProxyAdminClient({ url: stack.proxy.admin, token: ADMIN_TOKEN }),
+        admin: async () => replicas,
         samples: prometheusSamples(prometheus),
         range: prometheusRange(prometheus),
         store: new RolloutStore(db.pool),
@@ -67,6 +71,13 @@ describe('the migration console on the real stack, in headless Chromium', () => 
       await page.goto(migrationConsole.url);
       await page.fill('#token', ADMIN_TOKEN);
       await page.click('button[type=submit]');
+
+      // Each replica with its own state: the live one with the digest its admin API reports, the other unreachable.
+      const digest = ((await (await fetch(`${stack.proxy.admin}/routes`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { config: { digest: string } }).config.digest;
+      await waitForCount(page.locator(`#replicas tbody tr[data-state="ok"][data-digest="${digest}"]`), 1, 10_000);
+      await waitForCount(page.locator(`#replicas tbody tr[data-state="unreachable"][data-replica="${goneReplica}"]`), 1, 10_000);
+      await waitForText(page.locator(`#replicas tbody tr[data-state="ok"] td`).nth(2), 'ready', 10_000);
+
       await page.getByTestId('start-orders').click();
       await waitForText(page.getByTestId('status-orders'), 'progressing', 30_000);
       await waitForText(page.getByTestId('rollout-orders'), '10%', 30_000);

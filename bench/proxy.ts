@@ -6,7 +6,8 @@
  * Every server runs in its own process; autocannon (50 connections) runs here. Each target is measured
  * BENCH_ROUNDS times (default 3) for BENCH_DURATION_S seconds (default 10), rounds interleaved, medians reported.
  * Bare forwarders show the ceilings: `node-floor` (http.request + Agent as upstream client) and `undici-floor`
- * (undici Pool + dispatch, strangler-proxy's upstream client).
+ * (undici Pool + dispatch, strangler-proxy's upstream client); `tcp-floor` splices each client connection to an
+ * upstream connection with no HTTP parsing at all, the least a node process can spend per request.
  * Then added p99: the upstream directly vs through strangler-proxy, with steady (paced) load at half of nginx's max
  * rate (half of the proxy's when nginx is absent).
  * The strangler-proxy target has a 4-route table (three routes that do not match before the one that does);
@@ -19,7 +20,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import cluster from 'node:cluster';
 import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -69,10 +70,10 @@ function benchRoutes(count: number): Array<Record<string, unknown>> {
   return routes;
 }
 
-type Role = 'upstream' | 'strangler' | 'strangler-workers' | 'express-strangler' | 'hpm' | 'node-floor' | 'undici-floor' | 'paced';
+type Role = 'upstream' | 'strangler' | 'strangler-workers' | 'express-strangler' | 'hpm' | 'node-floor' | 'undici-floor' | 'tcp-floor' | 'paced';
 
-function listenAndAnnounce(server: http.Server): void {
-  server.keepAliveTimeout = 65_000;
+function listenAndAnnounce(server: http.Server | net.Server): void {
+  if (server instanceof http.Server) server.keepAliveTimeout = 65_000;
   server.listen(0, '127.0.0.1', () => console.log(`READY ${(server.address() as AddressInfo).port}`));
   process.on('SIGTERM', () => process.exit(0));
 }
@@ -190,6 +191,21 @@ async function runRole(role: Role, upstreamPort: number, flagsMode: string, rout
       http.createServer((req, res) => {
         const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
         pool.dispatch({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.rawHeaders, body: hasBody ? req : null }, new UndiciFloorHandler(res));
+      }),
+    );
+    return;
+  }
+  if (role === 'tcp-floor') {
+    // No HTTP at all: each client connection spliced to its own upstream connection. What a node process spends
+    // just moving the bytes (two reads and two writes per request), below any HTTP proxy written for node.
+    listenAndAnnounce(
+      net.createServer((client) => {
+        const upstream = net.connect(upstreamPort, '127.0.0.1');
+        client.setNoDelay(true);
+        upstream.setNoDelay(true);
+        client.pipe(upstream).pipe(client);
+        client.on('error', () => upstream.destroy());
+        upstream.on('error', () => client.destroy());
       }),
     );
     return;
@@ -428,7 +444,7 @@ interface BenchOptions {
   targets: Set<string> | undefined;
 }
 
-const TARGET_NAMES = ['direct', 'strangler-proxy', 'node-floor', 'undici-floor', 'express+hpm', 'express+StranglerMiddleware', 'nginx'];
+const TARGET_NAMES = ['direct', 'strangler-proxy', 'node-floor', 'undici-floor', 'tcp-floor', 'express+hpm', 'express+StranglerMiddleware', 'nginx'];
 
 /** The command line, every problem at once; undefined after --help. */
 function parseOptions(argv: string[]): BenchOptions | undefined {
@@ -470,6 +486,7 @@ async function main(options: BenchOptions): Promise<void> {
   if (workerMode) targets.push({ name: workerMode, server: await startRole('strangler-workers', upstream.port, flagsMode, BASE_ROUTES, options.workers) });
   await add('node-floor', () => startRole('node-floor', upstream.port, flagsMode));
   await add('undici-floor', () => startRole('undici-floor', upstream.port, flagsMode));
+  await add('tcp-floor', () => startRole('tcp-floor', upstream.port, flagsMode));
   await add('express+hpm', () => startRole('hpm', upstream.port, flagsMode));
   await add('express+StranglerMiddleware', () => startRole('express-strangler', upstream.port, flagsMode));
   await add('nginx', () => startNginx(upstream.port));
@@ -550,6 +567,7 @@ async function main(options: BenchOptions): Promise<void> {
         p99_added_ms_half_proxy_rate: p99Added('halfProxy'),
         node_floor_rps: rounded('node-floor'),
         undici_floor_rps: rounded('undici-floor'),
+        tcp_floor_rps: rounded('tcp-floor'),
         ...(largeTable ? { routes: options.routes, route_table_ratio: perRoundRatio(largeTable, (sample) => sample.rps), route_table_cpu_ratio: perRoundRatio(largeTable, (sample) => sample.cpuUsPerRequest) } : {}),
         ...(workerMode
           ? {

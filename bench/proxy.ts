@@ -507,7 +507,8 @@ async function main(options: BenchOptions): Promise<void> {
     const nginxRps = maxRps('nginx');
     const proxyRps = maxRps('strangler-proxy')!;
     // The required figure is at half of nginx's max rate; half of the proxy's own max shows the unsaturated cost.
-    const rates = { halfNginx: Math.round((nginxRps ?? proxyRps) / 2), halfProxy: Math.round(proxyRps / 2) };
+    const pacedRps = Number(process.env.BENCH_PACED_RPS) || undefined; // one rate for both, to compare builds
+    const rates = { halfNginx: pacedRps ?? Math.round((nginxRps ?? proxyRps) / 2), halfProxy: pacedRps ?? Math.round(proxyRps / 2) };
     const added: Record<keyof typeof rates, { direct: number[]; proxy: number[] }> = { halfNginx: { direct: [], proxy: [] }, halfProxy: { direct: [], proxy: [] } };
     for (const key of Object.keys(rates) as Array<keyof typeof rates>) {
       for (let round = 1; round <= ROUNDS; round++) {

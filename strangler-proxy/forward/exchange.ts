@@ -13,7 +13,7 @@ import { SAFE_METHODS } from '../options';
 import type { CompiledRoute, RouteTable } from '../route-table';
 import type { ShadowRunner } from '../shadow';
 import { respondWithError } from './error-response';
-import { forwardedResponseHeaders, headerObject, headerValues, upstreamHeaderList } from './headers';
+import { forwardedResponseHeaders, headerObject, rawHeaderValues, upstreamHeaderList } from './headers';
 import { ResponseCapture } from './response-capture';
 import { UpstreamAttempt, type AttemptOwner } from './upstream-attempt';
 
@@ -45,7 +45,7 @@ const RESPONSE_TIMED_OUT = new Error('response timed out');
 const CLIENT_GONE = new Error('client closed the connection');
 const BODY_TOO_LARGE = new Error('request body too large');
 /** The connection broke after it was established (e.g. a pooled keep-alive socket the upstream had just closed). */
-const DROPPED_CONNECTION = new Set(['ECONNRESET', 'EPIPE', 'SFG_HTTP_SOCKET_CLOSED']);
+const DROPPED_CONNECTION = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 
 // Listeners are module-level functions that find their exchange on the emitter: no closures per request.
 function onResponseTimeout(exchange: Exchange): void {
@@ -88,7 +88,7 @@ export class Exchange implements AttemptOwner {
   private capture: ResponseCapture | undefined;
   /** Whose writes this request must see (read-your-writes): its userId, its session; empty when consistency is off. */
   private writerKeys: string[] = [];
-  /** Set while streaming: lets the upstream connection read on after the client's socket drained. */
+  /** Set while streaming: lets undici read on after the client's socket drained. */
   resumeUpstream: (() => void) | undefined;
 
   constructor(
@@ -190,15 +190,15 @@ export class Exchange implements AttemptOwner {
     headers[1] = cluster.config.preserveHost && this.req.headers.host ? this.req.headers.host : cluster.hostHeader;
     const attempt = new UpstreamAttempt(this);
     this.attempt = attempt;
-    // Armed first: the client reports a request it refuses (closed pool, invalid header) synchronously.
+    // Armed first: undici reports a request it refuses (closed pool, invalid header) synchronously.
     this.timer = setTimeout(onResponseTimeout, cluster.config.responseTimeoutMs, this);
-    cluster.client.dispatch({ method: this.method, path: cluster.basePath + this.forwardPath, headers, body: this.upstreamBody() }, attempt);
+    cluster.pool.dispatch({ method: this.method, path: cluster.basePath + this.forwardPath, headers, body: this.upstreamBody() }, attempt);
   }
 
   private upstreamBody(): Buffer | PassThrough | null {
     if (this.requestBody !== undefined) return this.requestBody;
     if (this.contentLength === 0) return null;
-    // The client destroys a body stream it stops reading; through a pass-through, the client's request (and the
+    // undici destroys a body stream it stops reading; through a pass-through, the client's request (and the
     // connection the proxy still answers on) survives an aborted attempt.
     const body = new PassThrough();
     this.req.pipe(body);
@@ -231,7 +231,7 @@ export class Exchange implements AttemptOwner {
   }
 
   /** Final status and headers from the upstream; a superseded attempt's response is read and discarded (its connection stays pooled). */
-  onResponse(attempt: UpstreamAttempt, status: number, headers: string[], resume: () => void): boolean {
+  onResponse(attempt: UpstreamAttempt, status: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (attempt !== this.attempt || status < 200) return true;
     clearTimeout(this.timer);
     if (this.target === 'extracted') {
@@ -247,14 +247,14 @@ export class Exchange implements AttemptOwner {
     this.resumeUpstream = resume;
     if (this.writerKeys.length > 0 && status < 400 && !SAFE_METHODS.has(this.method)) {
       // Remembers the events a successful write lists in the consistency header, for this user's later requests.
-      for (const written of headerValues(headers, this.core.consistency.header)) this.core.consistency.record(this.writerKeys[0]!, this.cluster.name, written);
+      for (const written of rawHeaderValues(rawHeaders, this.core.consistency.header)) this.core.consistency.record(this.writerKeys[0]!, this.cluster.name, written);
     }
     const cookie = this.newSession === undefined ? undefined : this.table.identity.setCookieValue(this.newSession);
-    this.res.writeHead(status, forwardedResponseHeaders(headers, this.requestId, cookie));
+    this.res.writeHead(status, forwardedResponseHeaders(rawHeaders, this.requestId, cookie));
     return true;
   }
 
-  /** Streams a body chunk to the client; false pauses the upstream connection until the client's socket drains. */
+  /** Streams a body chunk to the client; false pauses undici until the client's socket drains. */
   onResponseData(attempt: UpstreamAttempt, chunk: Buffer): boolean {
     if (attempt !== this.attempt) return true;
     this.capture?.add(chunk);

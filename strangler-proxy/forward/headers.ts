@@ -90,22 +90,22 @@ export function upgradeHeaders(req: http.IncomingMessage, requestId: string, tru
 const HOP_BY_HOP_LENGTHS = new Set([...HOP_BY_HOP].map((name) => name.length));
 
 /**
- * The upstream's response headers (a [name, value, ...] list, names as sent) for the client, without hop-by-hop
- * headers, plus the request id and, for a new session, its cookie. No header object is built.
+ * The upstream's raw response headers (latin1 bytes, as node's own parser reads them) as a [name, value, ...] list
+ * (no header object is built), without hop-by-hop headers, plus the request id and, for a new session, its cookie.
  */
-export function forwardedResponseHeaders(raw: readonly string[], requestId: string, sessionCookie: string | undefined): string[] {
+export function forwardedResponseHeaders(raw: Buffer[], requestId: string, sessionCookie: string | undefined): string[] {
   const headers: string[] = [];
   let listed: string[] | undefined;
   for (let index = 0; index < raw.length; index += 2) {
-    const name = raw[index]!;
+    const name = raw[index]!.toString('latin1');
     if (HOP_BY_HOP_LENGTHS.has(name.length)) {
       const lower = name.toLowerCase();
       if (HOP_BY_HOP.has(lower)) {
-        if (lower === 'connection') listed = connectionListed(raw[index + 1]);
+        if (lower === 'connection') listed = connectionListed(raw[index + 1]!.toString('latin1'));
         continue;
       }
     }
-    headers.push(name, raw[index + 1]!);
+    headers.push(name, raw[index + 1]!.toString('latin1'));
   }
   if (listed && listed.length > 0) {
     const drop = new Set(listed);
@@ -116,12 +116,12 @@ export function forwardedResponseHeaders(raw: readonly string[], requestId: stri
   return headers;
 }
 
-/** Every value of the header `lowerName` in a [name, value, ...] list (names compared without case). */
-export function headerValues(list: readonly string[], lowerName: string): string[] {
+/** Every value of the raw header `lowerName` (names compared without case), as latin1. */
+export function rawHeaderValues(raw: Buffer[], lowerName: string): string[] {
   const values: string[] = [];
-  for (let index = 0; index < list.length; index += 2) {
-    const name = list[index]!;
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) values.push(list[index + 1]!);
+  for (let index = 0; index < raw.length; index += 2) {
+    const name = raw[index]!;
+    if (name.length === lowerName.length && name.toString('latin1').toLowerCase() === lowerName) values.push(raw[index + 1]!.toString('latin1'));
   }
   return values;
 }

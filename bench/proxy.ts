@@ -9,7 +9,7 @@
  * (undici Pool + dispatch, strangler-proxy's upstream client); `tcp-floor` splices each client connection to an
  * upstream connection with no HTTP parsing at all, the least a node process can spend per request.
  * Then added p99: the upstream directly vs through strangler-proxy, with steady (paced) load at half of nginx's max
- * rate (half of the proxy's when nginx is absent).
+ * rate (half of the proxy's when nginx is absent), or at BENCH_PACED_RPS.
  * The strangler-proxy target has a 4-route table (three routes that do not match before the one that does);
  * `--routes <n>` adds a target whose table has n routes, the matching one last, and reports the req/s ratio of the two.
  * `--workers <n>` adds strangler-proxy in worker mode (n node:cluster workers behind one primary) and reports its
@@ -53,7 +53,8 @@ Options:
   -h, --help         show this help
 
 Environment: BENCH_ROUNDS (default 3), BENCH_DURATION_S (default 10), BENCH_FLAGS (unleash | file; default unleash
-when the server answers).`;
+when the server answers), BENCH_PACED_RPS (the paced-load rate for the p99 figures, instead of half of nginx's and
+half of the proxy's max; one fixed rate compares two builds).`;
 
 /**
  * A table of `count` routes whose last one matches the benchmark's requests (GET /api/items/{user}); the others
@@ -442,6 +443,8 @@ interface BenchOptions {
   routes: number | undefined;
   workers: number | undefined;
   targets: Set<string> | undefined;
+  /** BENCH_PACED_RPS: one paced rate for both p99 figures. */
+  pacedRps: number | undefined;
 }
 
 const TARGET_NAMES = ['direct', 'strangler-proxy', 'node-floor', 'undici-floor', 'tcp-floor', 'express+hpm', 'express+StranglerMiddleware', 'nginx'];
@@ -465,9 +468,12 @@ function parseOptions(argv: string[]): BenchOptions | undefined {
   if (workers !== undefined && (!Number.isInteger(workers) || workers < 2 || workers > 64)) problems.push(`--workers must be an integer from 2 to 64, got '${values.workers}'`);
   const targets = values.targets === undefined ? undefined : new Set(values.targets.split(',').map((name) => name.trim()));
   for (const name of targets ?? []) if (!TARGET_NAMES.includes(name)) problems.push(`--targets: unknown target '${name}' (known: ${TARGET_NAMES.join(', ')})`);
+  const pacedText = process.env.BENCH_PACED_RPS;
+  const pacedRps = pacedText === undefined || pacedText === '' ? undefined : Number(pacedText);
+  if (pacedRps !== undefined && (!Number.isInteger(pacedRps) || pacedRps < 1 || pacedRps > 1_000_000)) problems.push(`BENCH_PACED_RPS must be an integer from 1 to 1000000, got '${pacedText}'`);
   if (problems.length) throw new UsageError(`${problems.join('\n')}\n\n${USAGE}`);
   targets?.add('strangler-proxy');
-  return { routes, workers, targets };
+  return { routes, workers, targets, pacedRps };
 }
 
 async function main(options: BenchOptions): Promise<void> {
@@ -507,7 +513,7 @@ async function main(options: BenchOptions): Promise<void> {
     const nginxRps = maxRps('nginx');
     const proxyRps = maxRps('strangler-proxy')!;
     // The required figure is at half of nginx's max rate; half of the proxy's own max shows the unsaturated cost.
-    const pacedRps = Number(process.env.BENCH_PACED_RPS) || undefined; // one rate for both, to compare builds
+    const pacedRps = options.pacedRps;
     const rates = { halfNginx: pacedRps ?? Math.round((nginxRps ?? proxyRps) / 2), halfProxy: pacedRps ?? Math.round(proxyRps / 2) };
     const added: Record<keyof typeof rates, { direct: number[]; proxy: number[] }> = { halfNginx: { direct: [], proxy: [] }, halfProxy: { direct: [], proxy: [] } };
     for (const key of Object.keys(rates) as Array<keyof typeof rates>) {

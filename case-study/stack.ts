@@ -3,7 +3,7 @@ import { Client, type Pool } from 'pg';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { withDatabase } from '../infra';
-import { createRelay } from '../outbox';
+import { createRelay, createTopicsWithLeaders } from '../outbox';
 import { createFlagProvider, parseProxyConfig, StranglerProxy } from '../strangler-proxy';
 import { AGGREGATE_TYPES, LegacyMonolith, type AggregateType } from '../legacy-monolith';
 import type { HttpApplication } from '../service-kit';
@@ -167,10 +167,10 @@ export class CaseStudyStack {
     const admin = new Kafka({ clientId: `${this.options.instanceName}-admin`, brokers: this.options.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     try {
-      await admin.createTopics({
-        topics: AGGREGATE_TYPES.map((aggregateType) => ({ topic: `${this.options.topicPrefix}${aggregateType}`, numPartitions: 3 })),
-        waitForLeaders: true,
-      });
+      await createTopicsWithLeaders(
+        admin,
+        AGGREGATE_TYPES.map((aggregateType) => ({ topic: `${this.options.topicPrefix}${aggregateType}`, numPartitions: 3 })),
+      );
     } finally {
       await admin.disconnect();
     }

@@ -111,6 +111,18 @@ export class TopicPartitionsChangedError extends OutboxError {
   }
 }
 
+/** Topics were created, but the broker did not report a leader for each partition in time. */
+export class TopicLeadersTimeoutError extends OutboxError {
+  override readonly name = 'TopicLeadersTimeoutError';
+  constructor(
+    readonly topics: string[],
+    timeoutMs: number,
+    waitingFor: string,
+  ) {
+    super('SFG_OUTBOX_TOPIC_LEADERS_TIMEOUT', `created topics ${topics.join(', ')}, but after ${timeoutMs} ms the broker still had no ${waitingFor}`, { retriable: true });
+  }
+}
+
 /** The error's stable code, for metrics and DLQ headers; `unknown` when it has none. */
 export function errorCode(error: unknown): string {
   const code = (error as { code?: unknown; type?: unknown } | undefined)?.code ?? (error as { type?: unknown } | undefined)?.type;

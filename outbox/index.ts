@@ -9,6 +9,7 @@ export {
   UnpublishableEventError,
   PublishError,
   TopicPartitionsChangedError,
+  TopicLeadersTimeoutError,
 } from './errors';
 export { parseRelayOptions, parseInboxOptions, type RelayOptions, type RelayOptionsInput, type InboxOptions, type InboxOptionsInput } from './options';
 export { KafkaPublisher, type Publisher, type PublishRecord, type KafkaPublisherOptions } from './publisher';
@@ -17,7 +18,7 @@ export { CdcRelay } from './cdc-relay';
 export { resetReplicationSlot, type SlotReset } from './slot-reset';
 export { PollingRelay, pollingMigrations } from './polling-relay';
 export { createRelay } from './relay';
-export { DEFAULT_TOPIC_PREFIX, ensureTopics, describeTopics, ensureAndDescribeTopics, layoutDifferences, type TopicLayout, type TopicDescription } from './topics';
+export { DEFAULT_TOPIC_PREFIX, ensureTopics, createTopicsWithLeaders, describeTopics, ensureAndDescribeTopics, layoutDifferences, type TopicLayout, type TopicDescription } from './topics';
 export type { RelayDeps } from './leadership';
 export { createRelayMetrics, createInboxMetrics } from './metrics';
 export { expandJsonHeaders, InboxConsumer, type InboxEvent, type InboxHandler, type InboxBatchHandler, type HandlerOutcome, type InboxDeps } from './inbox';

@@ -1,4 +1,5 @@
-import { ConfigResourceTypes, Kafka, logLevel, type Admin } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel, type Admin, type ITopicConfig } from 'kafkajs';
+import { TopicLeadersTimeoutError } from './errors';
 
 export const DEFAULT_TOPIC_PREFIX = 'outbox.event.';
 const LEGAL_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -47,12 +48,47 @@ async function createMissing(admin: Admin, topics: string[], layout: Partial<Top
   const missing = [...new Set(topics)].filter((topic) => !existing.has(topic));
   if (missing.length) {
     const configEntries = layout.minInsyncReplicas === undefined ? undefined : [{ name: 'min.insync.replicas', value: String(layout.minInsyncReplicas) }];
-    await admin.createTopics({
-      topics: missing.map((topic) => ({ topic, numPartitions: layout.partitions ?? 3, replicationFactor: layout.replicationFactor, configEntries })),
-      waitForLeaders: true,
-    });
+    await createTopicsWithLeaders(
+      admin,
+      missing.map((topic) => ({ topic, numPartitions: layout.partitions ?? 3, replicationFactor: layout.replicationFactor, configEntries })),
+    );
   }
   return missing;
+}
+
+/** What a broker answers for a topic whose creation it has not caught up with yet. */
+const SETTLING = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+function kafkaType(error: unknown): string | undefined {
+  const { type, originalError } = error as { type?: string; originalError?: { type?: string } };
+  return type ?? originalError?.type;
+}
+
+/**
+ * Creates the topics (those that exist already are left alone) and resolves once every partition of every one has a
+ * leader. A KRaft broker can answer UNKNOWN_TOPIC_OR_PARTITION for a moment after CreateTopics returns, which kafkajs's
+ * own `waitForLeaders` gives up on (tulios/kafkajs#1563), so the wait is done here. Resolves to false when every topic
+ * existed already.
+ */
+export async function createTopicsWithLeaders(admin: Admin, topics: ITopicConfig[], timeoutMs = 30_000): Promise<boolean> {
+  const created = await admin.createTopics({ topics, waitForLeaders: false });
+  const names = [...new Set(topics.map((topic) => topic.topic))];
+  const deadline = Date.now() + timeoutMs;
+  let waitingFor = 'topic metadata';
+  for (;;) {
+    try {
+      const { topics: metadata } = await admin.fetchTopicMetadata({ topics: names });
+      const leaderless = metadata.filter((topic) => topic.partitions.length === 0 || topic.partitions.some((partition) => partition.leader < 0));
+      if (metadata.length === names.length && leaderless.length === 0) return created;
+      waitingFor = `leaders of ${leaderless.map((topic) => topic.name).join(', ') || 'every topic'}`;
+    } catch (error) {
+      const type = kafkaType(error);
+      if (!type || !SETTLING.has(type)) throw error;
+      waitingFor = `topic metadata (${type})`;
+    }
+    if (Date.now() >= deadline) throw new TopicLeadersTimeoutError(names, timeoutMs, waitingFor);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 async function describe(admin: Admin, topics: string[]): Promise<Map<string, TopicDescription | undefined>> {

@@ -9,7 +9,7 @@ import { Registry } from 'prom-client';
 import YAML from 'yaml';
 import { saveAggregate } from '../../legacy-monolith';
 import { legacyProduct, migrateSide, saveCatalogProduct } from '../case-study/shop-data';
-import { append, createRelay, InboxConsumer, type InboxHandler, type InboxOptionsInput, type OutboxEvent } from '../../outbox';
+import { append, createRelay, createTopicsWithLeaders, InboxConsumer, type InboxHandler, type InboxOptionsInput, type OutboxEvent } from '../../outbox';
 import { CASE_STUDY_MAPPING_FILE } from '../../case-study/mapping';
 import { parseRolloutPlan, prometheusQuery, RolloutController } from '../../rollout';
 import { createFlagProvider, parseProxyConfig, StranglerProxy, UnleashRolloutClient } from '../../strangler-proxy';
@@ -364,7 +364,7 @@ async function createTopics(topics: string[]): Promise<void> {
   const admin = testKafka('strangler-dashboards-admin').admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })), waitForLeaders: true });
+    await createTopicsWithLeaders(admin, topics.map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })));
   } finally {
     await admin.disconnect();
   }

@@ -1,4 +1,5 @@
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
+import { createTopicsWithLeaders } from '../../outbox';
 import { testEnv, uniqueName } from './env';
 
 export function testKafka(clientId = 'strangler-test'): Kafka {
@@ -11,7 +12,7 @@ export async function createUniqueTopic(prefix = 'sfg-test', partitions = 3): Pr
   const admin = testKafka('strangler-test-admin').admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+    await createTopicsWithLeaders(admin, [{ topic, numPartitions: partitions, replicationFactor: 1 }]);
   } finally {
     await admin.disconnect();
   }

@@ -1,5 +1,5 @@
 import { Registry } from 'prom-client';
-import { createRelay, SlotMissingError, type PublishRecord, type Publisher } from '../../outbox';
+import { createRelay, createTopicsWithLeaders, SlotMissingError, type PublishRecord, type Publisher } from '../../outbox';
 import { collectRecords, eventually, testKafka, type TestDatabase } from '../helpers';
 import { createOutboxDatabase, createTopics, quietLogger, startRelay, testRelayOptions } from './support';
 
@@ -141,7 +141,7 @@ describe('CDC relay operations (real Postgres and Kafka)', () => {
     await createTopics([topic, options.dlqTopic]);
     const admin = testKafka('ops-admin').admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: strictTopic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '1500' }] }], waitForLeaders: true });
+    await createTopicsWithLeaders(admin, [{ topic: strictTopic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '1500' }] }]);
     await admin.disconnect();
 
     const registry = new Registry();

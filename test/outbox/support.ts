@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Pool, PoolConfig } from 'pg';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { appendMany, createRelay, migrateOutbox, parseRelayOptions, type OutboxEvent, type RelayOptions, type RelayOptionsInput } from '../../outbox';
+import { appendMany, createRelay, createTopicsWithLeaders, migrateOutbox, parseRelayOptions, type OutboxEvent, type RelayOptions, type RelayOptionsInput } from '../../outbox';
 import { createTestDatabase, testEnv, testKafka, uniqueName, type CollectedRecord, type TestDatabase } from '../helpers';
 
 export const quietLogger = pino({ level: process.env.SFG_TEST_LOG_LEVEL ?? 'silent' });
@@ -61,7 +61,7 @@ export async function createTopics(topics: string[], partitions = 3): Promise<vo
   const admin = testKafka('strangler-test-admin').admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })), waitForLeaders: true });
+    await createTopicsWithLeaders(admin, topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })));
   } finally {
     await admin.disconnect();
   }

@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { main } from '../../cli';
-import { appendMany, ensureAndDescribeTopics, layoutDifferences, parseRelayOptions, type RelayOptions } from '../../outbox';
+import { appendMany, createTopicsWithLeaders, ensureAndDescribeTopics, layoutDifferences, parseRelayOptions, type RelayOptions } from '../../outbox';
 import { eventually, testEnv, testKafka, uniqueName, type TestDatabase } from '../helpers';
 import { createOutboxDatabase, createTopics, startRelay, testRelayOptions } from './support';
 
@@ -132,5 +132,26 @@ describe('strangler topics', () => {
     expect(result.code).toBe(2);
     expect(result.err).toContain("--partitions must be an integer of at least 1, got '0'");
     expect(result.err).toContain('--min-insync-replicas 2 exceeds the replication factor 1');
+  });
+  it('createTopicsWithLeaders resolves only once every new partition has a leader that takes acks=all writes', async () => {
+    const topics = [0, 1].map((index) => `${uniqueName(`leaders-${index}`).replace(/_/g, '-')}`);
+    const configs = topics.map((topic) => ({ topic, numPartitions: 6, replicationFactor: 1 }));
+    await withAdmin(async (admin) => {
+      await expect(createTopicsWithLeaders(admin, configs)).resolves.toBe(true);
+      const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
+      expect(metadata.map((topic) => topic.partitions.filter((partition) => partition.leader >= 0).length)).toEqual([6, 6]);
+      await expect(createTopicsWithLeaders(admin, configs)).resolves.toBe(false);
+    });
+    const producer = testKafka('strangler-test-leaders').producer();
+    await producer.connect();
+    try {
+      const sent = await producer.sendBatch({
+        acks: -1,
+        topicMessages: topics.map((topic) => ({ topic, messages: Array.from({ length: 6 }, (_, partition) => ({ partition, value: `p${partition}` })) })),
+      });
+      expect(sent.filter((result) => result.errorCode === 0)).toHaveLength(12);
+    } finally {
+      await producer.disconnect();
+    }
   });
 });

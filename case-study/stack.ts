@@ -1,9 +1,8 @@
-import { Kafka, logLevel } from 'kafkajs';
 import { Client, type Pool } from 'pg';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { withDatabase } from '../infra';
-import { createRelay, createTopicsWithLeaders } from '../outbox';
+import { createRelay, ensureTopics } from '../outbox';
 import { createFlagProvider, parseProxyConfig, StranglerProxy } from '../strangler-proxy';
 import { AGGREGATE_TYPES, LegacyMonolith, type AggregateType } from '../legacy-monolith';
 import type { HttpApplication } from '../service-kit';
@@ -164,17 +163,10 @@ export class CaseStudyStack {
 
   /** Creates the event topics up front, so consumers can subscribe before the first event and relays never wait on auto-creation. */
   private async createTopics(): Promise<void> {
-    const admin = new Kafka({ clientId: `${this.options.instanceName}-admin`, brokers: this.options.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
-    await admin.connect();
-    try {
-      await createTopicsWithLeaders(
-        admin,
-        AGGREGATE_TYPES.map((aggregateType) => ({ topic: `${this.options.topicPrefix}${aggregateType}`, numPartitions: 3 })),
-      );
-    } finally {
-      await admin.disconnect();
-    }
+    const topics = AGGREGATE_TYPES.map((aggregateType) => `${this.options.topicPrefix}${aggregateType}`);
+    await ensureTopics({ brokers: this.options.kafkaBrokers, clientId: `${this.options.instanceName}-admin` }, topics, { partitions: 3 });
   }
+
 
   private async startNode(
     origin: string,

@@ -128,3 +128,14 @@ export function errorCode(error: unknown): string {
   const code = (error as { code?: unknown; type?: unknown } | undefined)?.code ?? (error as { type?: unknown } | undefined)?.type;
   return typeof code === 'string' && code ? code : 'unknown';
 }
+
+/** The innermost kafkajs protocol error type (e.g. MESSAGE_TOO_LARGE) of a kafkajs failure, looking through retry and aggregate wrappers. */
+export function kafkaErrorType(error: unknown): string | undefined {
+  let current = error as { type?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown[] } | undefined;
+  for (let depth = 0; current && depth < 8; depth += 1) {
+    if (typeof current.type === 'string') return current.type;
+    const nested = current.originalError ?? current.cause ?? current.errors?.[0];
+    current = nested as typeof current;
+  }
+  return undefined;
+}

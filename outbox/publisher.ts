@@ -1,6 +1,6 @@
 import { Kafka, Partitioners, logLevel, type Admin, type ICustomPartitioner, type Producer, type TopicMessages } from 'kafkajs';
 import type { Logger } from 'pino';
-import { PublishError, TopicPartitionsChangedError } from './errors';
+import { kafkaErrorType, PublishError, TopicPartitionsChangedError } from './errors';
 import { ensureAndDescribeTopicsWith, type TopicLayout } from './topics';
 
 export interface PublishRecord {
@@ -55,17 +55,6 @@ const NEVER_ACCEPTED = new Set([
  * producer id, sequences from 0), as the Java client does.
  */
 const RESETS_PRODUCER = new Set([...NEVER_ACCEPTED, 'OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']);
-
-/** The innermost kafkajs protocol error type (e.g. MESSAGE_TOO_LARGE) of a send failure. */
-function kafkaErrorType(error: unknown): string | undefined {
-  let current = error as { type?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown[] } | undefined;
-  for (let depth = 0; current && depth < 8; depth += 1) {
-    if (typeof current.type === 'string') return current.type;
-    const nested = current.originalError ?? current.cause ?? current.errors?.[0];
-    current = nested as typeof current;
-  }
-  return undefined;
-}
 
 /**
  * Holds every topic to one partition count: the declared one, else the first one seen. kafkajs calls the partitioner

@@ -1,5 +1,5 @@
 import { ConfigResourceTypes, Kafka, logLevel, type Admin, type ITopicConfig } from 'kafkajs';
-import { TopicLeadersTimeoutError } from './errors';
+import { kafkaErrorType, TopicLeadersTimeoutError } from './errors';
 
 export const DEFAULT_TOPIC_PREFIX = 'outbox.event.';
 const LEGAL_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -59,11 +59,6 @@ async function createMissing(admin: Admin, topics: string[], layout: Partial<Top
 /** What a broker answers for a topic whose creation it has not caught up with yet. */
 const SETTLING = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
 
-function kafkaType(error: unknown): string | undefined {
-  const { type, originalError } = error as { type?: string; originalError?: { type?: string } };
-  return type ?? originalError?.type;
-}
-
 /**
  * Creates the topics (those that exist already are left alone) and resolves once every partition of every one has a
  * leader. A KRaft broker can answer UNKNOWN_TOPIC_OR_PARTITION for a moment after CreateTopics returns, which kafkajs's
@@ -82,7 +77,7 @@ export async function createTopicsWithLeaders(admin: Admin, topics: ITopicConfig
       if (metadata.length === names.length && leaderless.length === 0) return created;
       waitingFor = `leaders of ${leaderless.map((topic) => topic.name).join(', ') || 'every topic'}`;
     } catch (error) {
-      const type = kafkaType(error);
+      const type = kafkaErrorType(error);
       if (!type || !SETTLING.has(type)) throw error;
       waitingFor = `topic metadata (${type})`;
     }

@@ -49,7 +49,7 @@ live summary of answers per route and status.
 
 /**
  * Resolves on the first SIGINT/SIGTERM and absorbs later ones until dispose(): under `npm start` one Ctrl-C
- * reaches this process twice (from the terminal, and relayed by tsx), and an unhandled second SIGINT would kill
+ * can reach this process twice (from the terminal, and relayed by npm), and an unhandled second SIGINT would kill
  * it in the middle of stopping.
  */
 function shutdownSignal(): { received: Promise<NodeJS.Signals>; dispose(): void } {

@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import type { Pgoutput } from 'pg-logical-replication';
-import { OutboxError, SlotLostError, SlotMissingError } from './errors';
+import { SlotMissingError } from './errors';
 import type { OutboxRow } from './pipeline';
-import { ReplicationSlotRelay, type TransactionDecoder } from './slot-stream';
+import { existingSlot, ReplicationSlotRelay, type TransactionDecoder } from './slot-stream';
 import { qualified, quoteIdent } from './sql';
 
 const keepText = (raw: unknown) => raw;
@@ -21,25 +21,7 @@ export class CdcRelay extends ReplicationSlotRelay {
     }
     const ledger = qualified(schema, 'strangler_relay_slots');
     await client.query(`create table if not exists ${ledger} (slot_name varchar(63) primary key, created_at timestamptz not null default now())`);
-    const slot = await client.query<{ wal_status: string | null; plugin: string; database: string; ours: boolean }>(
-      'select wal_status, plugin, database, database = current_database() as ours from pg_replication_slots where slot_name = $1',
-      [slotName],
-    );
-    const existing = slot.rows[0];
-    if (existing) {
-      // Slot names are per cluster: two databases' relays with the same name would fight over one slot.
-      if (!existing.ours) {
-        throw new OutboxError(
-          'SFG_OUTBOX_SLOT_IN_OTHER_DATABASE',
-          `replication slot "${slotName}" belongs to database "${existing.database}": give each database's relay its own name or slotName`,
-        );
-      }
-      if (existing.wal_status === 'lost') throw new SlotLostError(slotName);
-      if (existing.plugin !== 'pgoutput') {
-        throw new OutboxError('SFG_OUTBOX_SLOT_PLUGIN', `replication slot "${slotName}" uses plugin ${existing.plugin}, not pgoutput`);
-      }
-      return;
-    }
+    if (await existingSlot(client, slotName)) return;
     const known = await client.query(`select 1 from ${ledger} where slot_name = $1`, [slotName]);
     if (known.rowCount) throw new SlotMissingError(slotName);
     await client.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName]);

@@ -39,11 +39,12 @@ export class InvalidOptionsError extends OutboxError {
 /** The replication slot exists but Postgres already removed WAL it needs: events were lost. */
 export class SlotLostError extends OutboxError {
   override readonly name = 'SlotLostError';
-  constructor(slotName: string) {
+  /** `resetCommand`: the command that resets this relay's slot (the table-capture relay names its mode). */
+  constructor(slotName: string, resetCommand = 'strangler relay --reset-slot') {
     super(
       'SFG_OUTBOX_SLOT_LOST',
       `replication slot "${slotName}" has wal_status 'lost': WAL it needed was removed and events may be missing. ` +
-        'Recovery: reconcile the consumers (e.g. `strangler verify`/backfill), run `strangler relay --reset-slot` ' +
+        `Recovery: reconcile the consumers (e.g. \`strangler verify\`/backfill), run \`${resetCommand}\` ` +
         '(resetReplicationSlot), then start the relay again (docs/outbox.md, "Lost slot").',
     );
   }
@@ -52,11 +53,11 @@ export class SlotLostError extends OutboxError {
 /** The slot this relay created earlier disappeared; recreating it would silently skip events. */
 export class SlotMissingError extends OutboxError {
   override readonly name = 'SlotMissingError';
-  constructor(slotName: string) {
+  constructor(slotName: string, resetCommand = 'strangler relay --reset-slot') {
     super(
       'SFG_OUTBOX_SLOT_MISSING',
       `replication slot "${slotName}" was created by this relay before but no longer exists. ` +
-        'Recovery: reconcile the consumers, run `strangler relay --reset-slot` (resetReplicationSlot) to let the relay create ' +
+        `Recovery: reconcile the consumers, run \`${resetCommand}\` (resetReplicationSlot) to let the relay create ` +
         'a new slot (docs/outbox.md, "Lost slot").',
     );
   }

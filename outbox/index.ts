@@ -18,6 +18,18 @@ export { CdcRelay } from './cdc-relay';
 export { resetReplicationSlot, type SlotReset } from './slot-reset';
 export { PollingRelay, pollingMigrations } from './polling-relay';
 export { createRelay } from './relay';
+export {
+  TableCaptureRelay,
+  markOrigin,
+  captureEventId,
+  CapturePreflightError,
+  ORIGIN_MESSAGE_PREFIX,
+  UNAVAILABLE_VALUE_PLACEHOLDER,
+  type CaptureOptions,
+  type CaptureOptionsInput,
+  type CaptureEventIdInput,
+  type PreflightProblem,
+} from './capture';
 export { DEFAULT_TOPIC_PREFIX, ensureTopics, createTopicsWithLeaders, describeTopics, ensureAndDescribeTopics, layoutDifferences, type TopicLayout, type TopicDescription } from './topics';
 export type { RelayDeps } from './leadership';
 export { createRelayMetrics, createInboxMetrics } from './metrics';

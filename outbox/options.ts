@@ -1,5 +1,6 @@
 import { Pool } from 'pg';
 import { z } from 'zod';
+import { captureSchema, notForTables, type CaptureOptions } from './capture/options';
 import { InvalidOptionsError, type OptionIssue } from './errors';
 import { IDENTIFIER_PATTERN } from './sql';
 import { DEFAULT_TOPIC_PREFIX } from './topics';
@@ -20,9 +21,13 @@ const kafkaSchema = z.strictObject({
 
 const relaySchema = z
   .strictObject({
-    /** The `relay` label of every metric, and part of default slot, publication and lock names. */
-    name: z.string().regex(/^[a-z0-9_]{1,40}$/, 'must be 1-40 of [a-z0-9_]').default('outbox'),
-    mode: z.enum(['cdc', 'polling']).default('cdc'),
+    /**
+     * The `relay` label of every metric, and part of default slot, publication and lock names (and of the topic
+     * prefix in mode tables). Default `outbox`, or `capture` in mode tables.
+     */
+    name: z.string().regex(/^[a-z0-9_]{1,40}$/, 'must be 1-40 of [a-z0-9_]').optional(),
+    /** cdc and polling publish an outbox table; tables captures the row changes of tables (`capture`). */
+    mode: z.enum(['cdc', 'polling', 'tables']).default('cdc'),
     connectionString: z.string().min(1, 'is required (postgres://...)'),
     schema: identifier.default('public'),
     table: identifier.default('outbox'),
@@ -86,12 +91,17 @@ const relaySchema = z
       .prefault({}),
     /** stop() waits this long for in-flight sends before giving up on them (they are re-sent after restart). */
     stopTimeoutMs: positiveMs.default(30_000),
+    /** Mode tables: which tables, and how their changes become Debezium's records (outbox/capture/options.ts). */
+    capture: captureSchema.optional(),
   });
 
 export type RelayOptionsInput = z.input<typeof relaySchema>;
 export type ParsedRelayOptions = z.output<typeof relaySchema>;
 /** Parsed options with every default and derived name filled in. */
-export interface RelayOptions extends ParsedRelayOptions {
+export interface RelayOptions extends Omit<ParsedRelayOptions, 'capture'> {
+  name: string;
+  /** Set in mode tables (and only there), with topicPrefix filled in. */
+  capture?: CaptureOptions;
   slotName: string;
   publicationName: string;
   leadership: ParsedRelayOptions['leadership'] & { lockKey: string };
@@ -110,12 +120,38 @@ export function issuesOf(error: z.ZodError, prefix = ''): OptionIssue[] {
 /** Validates relay options, reporting every problem at once with its path, and fills in defaults. */
 export function parseRelayOptions(input: unknown): RelayOptions {
   const result = relaySchema.safeParse(input);
-  if (!result.success) throw new InvalidOptionsError(issuesOf(result.error));
-  const options = result.data;
+  const issues = result.success ? [] : issuesOf(result.error);
+  const raw = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+  const mode = result.success ? result.data.mode : raw.mode;
+  const name = result.data?.name ?? (mode === 'tables' ? 'capture' : 'outbox');
+  if (mode === 'tables') {
+    if (raw.capture === undefined) issues.push({ path: 'capture', message: 'is required in mode tables (at least capture.tables)' });
+    issues.push(...notForTables(raw, result.data?.capture?.topicPrefix ?? name));
+  } else if (raw.capture !== undefined) {
+    issues.push({ path: 'capture', message: "only applies to mode 'tables'" });
+  }
+  if (!result.success || issues.length > 0) throw new InvalidOptionsError(issues);
+  const { capture, ...options } = result.data;
+  const slotName = options.slotName ?? `strangler_${name}`;
+  if (capture) {
+    const topicPrefix = capture.topicPrefix ?? name;
+    return {
+      ...options,
+      name,
+      migrate: false,
+      topicPrefix: `${topicPrefix}.`,
+      dlqTopic: raw.dlqTopic === undefined ? `${topicPrefix}.dlq` : options.dlqTopic,
+      capture: { ...capture, topicPrefix },
+      slotName,
+      publicationName: options.publicationName ?? `strangler_${name}`,
+      leadership: { ...options.leadership, lockKey: options.leadership.lockKey ?? `strangler-relay:tables:${slotName}` },
+    };
+  }
   return {
     ...options,
-    slotName: options.slotName ?? `strangler_${options.name}`,
-    publicationName: options.publicationName ?? `strangler_${options.name}`,
+    name,
+    slotName,
+    publicationName: options.publicationName ?? `strangler_${name}`,
     leadership: {
       ...options.leadership,
       lockKey: options.leadership.lockKey ?? `strangler-relay:${options.schema}.${options.table}:${options.mode}`,

@@ -14,6 +14,8 @@ export interface OutboxRow {
   payload: string | null;
   /** The headers jsonb column as text, e.g. `{"origin": "legacy"}`. */
   headers: string | null;
+  /** Kafka headers ready to send (table capture): taken as they are instead of being built from id, type and headers. */
+  kafkaHeaders?: Record<string, string>;
 }
 
 /** Rows that become durable together (a WAL transaction, a poll) and the position that marks them done. */
@@ -188,8 +190,7 @@ export class PublishPipeline<T> {
     return entry;
   }
 
-  /** The Debezium EventRouter record for a row, with the reason when Kafka could never accept it. */
-  private toRecord(row: OutboxRow): PublishRecord & { refusal?: UnpublishableEventError } {
+  private headersOf(row: OutboxRow): Record<string, string> {
     const headers: Record<string, string> = { id: row.id, type: row.type };
     const placement = this.options.headerPlacement;
     if (placement !== 'json' && row.headers && row.headers !== '{}') {
@@ -198,6 +199,12 @@ export class PublishPipeline<T> {
       }
     }
     if (placement !== 'entries') headers.headers = row.headers ?? '{}';
+    return headers;
+  }
+
+  /** The Kafka record for a row (Debezium EventRouter's, or a captured change's), with the reason when Kafka could never accept it. */
+  private toRecord(row: OutboxRow): PublishRecord & { refusal?: UnpublishableEventError } {
+    const headers = row.kafkaHeaders ?? this.headersOf(row);
     const { topic, legal } = this.topicFor(row.aggregatetype);
     const record = { topic, key: row.aggregateid, value: row.payload, headers };
     if (!legal) {

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type pg from 'pg';
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
-import { OutboxError } from './errors';
+import { OutboxError, SlotLostError } from './errors';
 import { LeaderElectedRelay, type LeaderSession } from './leadership';
 import { beforeLsn, formatLsn, parseLsn } from './lsn';
 import { PublishPipeline, type OutboxRow } from './pipeline';
@@ -16,6 +16,31 @@ const ACKNOWLEDGE_COALESCE_MS = 20;
 /** The socket under pg-logical-replication's connection, to pause the stream while Kafka catches up. */
 function replicationSocket(service: LogicalReplicationService): Socket | undefined {
   return (service as unknown as { _connection?: { stream?: Socket } })._connection?.stream;
+}
+
+/**
+ * The relay's existing slot, checked: refuses one of another database (slot names are per cluster: two databases'
+ * relays with the same name would fight over one slot), a lost one (naming `resetCommand`) or one of another
+ * plugin. Undefined when there is no such slot; else its confirmed position.
+ */
+export async function existingSlot(client: pg.Client, slotName: string, resetCommand?: string): Promise<{ confirmed: string } | undefined> {
+  const [slot] = (
+    await client.query<{ wal_status: string | null; plugin: string; database: string; ours: boolean; confirmed: string | null }>(
+      `select wal_status, plugin, database, database = current_database() as ours, confirmed_flush_lsn::text as confirmed
+       from pg_replication_slots where slot_name = $1`,
+      [slotName],
+    )
+  ).rows;
+  if (!slot) return undefined;
+  if (!slot.ours) {
+    throw new OutboxError(
+      'SFG_OUTBOX_SLOT_IN_OTHER_DATABASE',
+      `replication slot "${slotName}" belongs to database "${slot.database}": give each database's relay its own name or slotName`,
+    );
+  }
+  if (slot.wal_status === 'lost') throw new SlotLostError(slotName, resetCommand);
+  if (slot.plugin !== 'pgoutput') throw new OutboxError('SFG_OUTBOX_SLOT_PLUGIN', `replication slot "${slotName}" uses plugin ${slot.plugin}, not pgoutput`);
+  return { confirmed: slot.confirmed ?? '0/0' };
 }
 
 /**
@@ -48,6 +73,9 @@ export abstract class ReplicationSlotRelay extends LeaderElectedRelay {
   /** Whether the stream carries logical decoding messages (pg_logical_emit_message). */
   protected readonly logicalMessages: boolean = false;
 
+  /** Startup options of the replication connection (`-c name=value ...`): the text formats the decoder reads. */
+  protected readonly replicationSettings: string | undefined = undefined;
+
   protected async refreshSlotLag(client: pg.Client): Promise<void> {
     const { rows } = await client.query<{ lag: string | null }>(
       'select (pg_current_wal_lsn() - confirmed_flush_lsn)::text as lag from pg_replication_slots where slot_name = $1',
@@ -61,7 +89,11 @@ export abstract class ReplicationSlotRelay extends LeaderElectedRelay {
     await this.prepareSlot(session.client);
     const decoder = this.createDecoder();
     const service = new LogicalReplicationService(
-      { connectionString: options.connectionString, application_name: `strangler-relay-${options.name}-wal` },
+      {
+        connectionString: options.connectionString,
+        application_name: `strangler-relay-${options.name}-wal`,
+        ...(this.replicationSettings ? { options: this.replicationSettings } : {}),
+      },
       { acknowledge: { auto: false, timeoutSeconds: 0 } },
     );
     let failed!: (error: Error) => void;

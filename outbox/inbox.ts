@@ -45,6 +45,14 @@ interface InboxCommonDeps {
    * handler, counted as outcome `skipped`. For events known to need nothing, such as a side's own events read back.
    */
   skip?: (event: InboxEvent) => boolean;
+  /**
+   * The id of a record that has no `id` header (Debezium's change events carry none): a deterministic UUID derived
+   * from the record, so a re-sent record is claimed once. Undefined: the record is refused as without an id. Records
+   * with an `id` header never reach it.
+   */
+  eventId?: (record: ConsumedRecord, payload: unknown, topic: string, partition: number) => string | undefined;
+  /** The aggregate type of a topic's events (the metric label and InboxEvent.aggregateType); default: the topic without `topicPrefix`. */
+  aggregateType?: (topic: string) => string | undefined;
 }
 
 /**
@@ -314,6 +322,8 @@ export class InboxConsumer {
   }
 
   private aggregateTypeOf(topic: string): string {
+    const named = this.deps.aggregateType?.(topic);
+    if (named !== undefined) return named;
     const { topicPrefix } = this.options;
     return topicPrefix && topic.startsWith(topicPrefix) ? topic.slice(topicPrefix.length) : topic;
   }
@@ -322,8 +332,9 @@ export class InboxConsumer {
     const known = this.decoded.get(message);
     if (known) return known;
     const headers = expandJsonHeaders(message.headers);
-    const id = headers.id ?? '';
-    if (!UUID.test(id)) throw new OutboxError('SFG_OUTBOX_INVALID_EVENT', `record has no uuid 'id' header (got "${id}")`);
+    const derive = headers.id === undefined ? this.deps.eventId : undefined;
+    let id = headers.id ?? '';
+    if (!derive && !UUID.test(id)) throw new OutboxError('SFG_OUTBOX_INVALID_EVENT', `record has no uuid 'id' header (got "${id}")`);
     let payload: unknown = null;
     if (message.value) {
       try {
@@ -331,6 +342,12 @@ export class InboxConsumer {
       } catch (error) {
         throw new OutboxError('SFG_OUTBOX_INVALID_EVENT', `value is not JSON: ${(error as Error).message}`, { cause: error });
       }
+    }
+    if (derive) {
+      const derived = derive(message, payload, topic, partition);
+      if (derived === undefined) throw new OutboxError('SFG_OUTBOX_INVALID_EVENT', `record has no uuid 'id' header (got "")`);
+      if (!UUID.test(derived)) throw new OutboxError('SFG_OUTBOX_INVALID_EVENT', `record has no uuid 'id' header and the derived id is not a uuid (got "${derived}")`);
+      id = derived;
     }
     const event: InboxEvent = {
       id,

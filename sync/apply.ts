@@ -60,11 +60,13 @@ export class MappingApplier {
     if (!origin) throw new UnsyncableEventError(`${event.aggregateType} event has no origin header`);
     if (origin === this.origin) return 'stale';
     if (!event.payload || typeof event.payload !== 'object' || Array.isArray(event.payload)) throw new UnsyncableEventError(`${event.aggregateType} event payload is not a JSON object`);
+    const versionField = store.mapping.versionField;
+    if (versionField === undefined) throw new UnsyncableEventError(`${event.aggregateType}: the ${this.side} side is captured; its changes are applied by the captured sync (SyncConsumer), not from versioned events`);
     const document = this.translate(aggregate, origin, event.payload as Document);
     const key = document[store.mapping.keyField];
-    const version = Number(document[store.mapping.versionField]);
+    const version = Number(document[versionField]);
     if (key === undefined || key === null) throw new UnsyncableEventError(`${event.aggregateType} event lacks its key '${store.mapping.keyField}'`);
-    if (!Number.isInteger(version)) throw new UnsyncableEventError(`${event.aggregateType} ${String(key)} event lacks an integer version '${store.mapping.versionField}'`);
+    if (!Number.isInteger(version)) throw new UnsyncableEventError(`${event.aggregateType} ${String(key)} event lacks an integer version '${versionField}'`);
 
     const stored = await store.lock(client, key);
     if (stored) {

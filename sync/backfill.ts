@@ -1,4 +1,6 @@
 import type { Pool } from 'pg';
+import { CapturedSync } from './captured';
+import { ensureSyncTables } from './state';
 import type { AggregateStores } from './store';
 
 export const CHECKPOINT_TABLE = 'strangler_sync_backfill';
@@ -56,6 +58,11 @@ async function ensureCheckpointTable(target: Pool): Promise<void> {
  * keep taking writes. A row is written only where the service's version is older (a newer row that sync already
  * delivered is never overwritten), and the checkpoint advances in the same service transaction: a crash or Ctrl-C
  * resumes after the last committed chunk. No outbox event is written: a backfill is sync, not a change.
+ *
+ * A captured legacy side has no version: each page's keys go through the captured sync's read-through under their
+ * sync state locks. A key the sync never saw is written where the service lacks it or holds different content (by
+ * normalized content hash), and its sync state is initialised; a key the sync already handles is decided as a
+ * captured change would be (an agreed key is skipped, a concurrent service write is a conflict, never overwritten).
  */
 export async function backfill(
   stores: AggregateStores,
@@ -79,22 +86,29 @@ export async function backfill(
   if (result.alreadyComplete) return { ...progress, ...result };
   onProgress(progress);
 
+  // A captured legacy side has no version: documents are compared by content and the sync state is set up.
+  const captured = mapping.legacy.captured ? new CapturedSync({ legacy: options.legacyOrigin, service: '' }, [stores], { pools }) : undefined;
+  if (captured) await ensureSyncTables(pools.service);
   for await (const page of legacy.pages(pools.legacy, { chunkSize: options.chunkSize, afterKey: checkpoint.last_key ?? undefined })) {
     const client = await pools.service.connect();
     try {
       await client.query('begin');
       let copied = 0;
-      for (const { document, origin } of page) {
+      if (captured) {
+        const outcomes = await captured.applyFromLegacy(client, mapping.aggregateType, [...new Set(page.map(({ key }) => key))].sort(), { backfill: true });
+        for (const outcome of outcomes.values()) if (outcome !== 'stale') copied += 1;
+      }
+      for (const { document, origin } of captured ? [] : page) {
         const translated = mapping.toService(document);
         const stored = await service.lock(client, translated[service.mapping.keyField]);
-        if (stored && stored.version >= Number(translated[service.mapping.versionField])) continue;
+        if (stored && stored.version >= Number(translated[service.mapping.versionField!])) continue;
         await service.write(client, translated, origin ?? options.legacyOrigin);
         copied += 1;
       }
       progress.scanned += page.length;
       progress.copied += copied;
       progress.skipped += page.length - copied;
-      const lastKey = String(page[page.length - 1]!.document[legacy.mapping.keyField]);
+      const lastKey = page[page.length - 1]!.key;
       await client.query(
         `update ${CHECKPOINT_TABLE} set last_key = $2, scanned = $3, copied = $4, skipped = $5, updated_at = now() where name = $1`,
         [options.checkpointName, lastKey, progress.scanned, progress.copied, progress.skipped],

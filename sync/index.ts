@@ -1,9 +1,38 @@
 export { parseMapping, loadMappingFile, selectAggregates, type Mapping, type AggregateMapping, type SideMapping, type SideName, type TranslationRule } from './options';
 export { openAggregates, openSide } from './stores';
-export { SideStore, type AggregateStores, type Queryable, type StoredVersion } from './store';
+export { SideStore, quoteTable, TOAST_PLACEHOLDER, type AggregateStores, type Queryable, type StoredVersion } from './store';
 export { backfill, CHECKPOINT_TABLE, type BackfillOptions, type BackfillProgress, type BackfillResult } from './backfill';
 export { verify, type DriftExample, type DriftKind, type VerifyReport } from './verify';
 export { MappingApplier, incomingWinsTie, type ApplyOutcome, type ReplicatedEvent } from './apply';
-export { createDriftGauge } from './metrics';
+export { SyncConsumer, deriveCaptureEventId, type SyncConsumerOptions, type SyncConsumerDeps } from './consumer';
+export {
+  CapturedSync,
+  aggregateKeysOf,
+  keyTextOf,
+  capturedTopic,
+  capturedRoutes,
+  qualifiedTableName,
+  assertNoPlaceholder,
+  emitOriginMessage,
+  ORIGIN_MESSAGE_PREFIX,
+  ConcurrentWriteError,
+  PlaceholderValueError,
+  type CapturedTable,
+  type KeyOutcome,
+  type MarkOrigin,
+} from './captured';
+export {
+  SYNC_STATE_TABLE,
+  CONFLICTS_TABLE,
+  CONFLICT_KINDS,
+  ensureSyncTables,
+  decideFromLegacy,
+  decideFromService,
+  type ConflictKind,
+  type SyncState,
+  type SyncDecision,
+} from './state';
+export { listConflicts, applyConflict, type ConflictRow } from './conflicts';
+export { createDriftGauge, createConflictCounter } from './metrics';
 export { UntranslatableError, type Document, type Translator } from './translate';
 export { SyncError, MappingInvalidError, UnsyncableEventError, SyncConflictError, type MappingIssue } from './errors';

@@ -24,11 +24,16 @@ const joinedSchema = z.strictObject({
 
 const sideSchema = z.strictObject({
   table: tableName,
+  /**
+   * The side's tables are captured from the database's log (a table-capture relay or Debezium), not written with an
+   * outbox: no version and no origin column; order is the source's commit order. Only `legacy` may be captured.
+   */
+  captured: z.boolean().default(false),
   /** Document field of the key (its column comes from `fields`). */
   key: fieldName,
-  /** Document field of the version: an integer, higher is newer. */
-  version: fieldName,
-  /** Column recording which origin wrote the stored version (the conflict rule needs it on a tie). */
+  /** Document field of the version: an integer, higher is newer. Required unless the side is captured. */
+  version: fieldName.optional(),
+  /** Column recording which origin wrote the stored version (the conflict rule needs it on a tie). Not on a captured side. */
   origin: columnName.optional(),
   fields: fieldsSchema,
   joined: z.array(joinedSchema).default([]),
@@ -66,6 +71,8 @@ const aggregateSchema = z.strictObject({
 const mappingSchema = z.strictObject({
   /** The `origin` header each side writes into its outbox events. */
   origins: z.strictObject({ legacy: z.string().min(1).default('legacy'), service: z.string().min(1).default('service') }).prefault({}),
+  /** Where a captured side's row changes are: topics `<topicPrefix>.<schema>.<table>` (Debezium's `topic.prefix`). */
+  capture: z.strictObject({ topicPrefix: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a Kafka topic prefix (letters, digits, . _ -)') }).optional(),
   aggregates: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be an outbox aggregatetype'), aggregateSchema).refine((aggregates) => Object.keys(aggregates).length > 0, 'must declare at least one aggregate'),
 });
 
@@ -89,10 +96,12 @@ export interface JoinedTable {
 export interface SideMapping {
   side: SideName;
   table: string;
+  /** Captured from the database's log: no version and no origin column (then both are undefined). */
+  captured: boolean;
   keyField: string;
   keyColumn: string;
-  versionField: string;
-  versionColumn: string;
+  versionField: string | undefined;
+  versionColumn: string | undefined;
   originColumn?: string;
   fields: ColumnField[];
   joined: JoinedTable[];
@@ -114,6 +123,8 @@ export interface Mapping {
   /** The file it came from, for messages. */
   source?: string;
   origins: { legacy: string; service: string };
+  /** Present when a side is captured: the topic prefix of its row changes. */
+  capture?: { topicPrefix: string };
   aggregates: Map<string, AggregateMapping>;
 }
 
@@ -134,14 +145,23 @@ function compileSide(side: SideName, input: z.infer<typeof sideSchema>, at: stri
     if (!found) issues.push({ path: `${at}.${what}`, message: `'${field}' must be a field of the main table (${at}.fields)` });
     return found?.column ?? field;
   };
+  if (input.captured) {
+    if (side !== 'legacy') issues.push({ path: `${at}.captured`, message: 'only the legacy side can be captured for now (the service side keeps its version and outbox)' });
+    if (input.version !== undefined) issues.push({ path: `${at}.version`, message: 'a captured side has no version: its changes are ordered by the source\'s commit order (remove it; a version column can still be an ordinary field)' });
+    if (input.origin !== undefined) issues.push({ path: `${at}.origin`, message: 'a captured side has no origin column: the capture tags the sync\'s write-backs with their origin (remove it)' });
+  } else if (input.version === undefined) {
+    issues.push({ path: `${at}.version`, message: 'required: the document field of the version (only a captured side has none)' });
+  }
+  const versioned = !input.captured && input.version !== undefined;
   return {
     side,
     table: input.table,
+    captured: input.captured,
     keyField: input.key,
     keyColumn: column(input.key, 'key'),
-    versionField: input.version,
-    versionColumn: column(input.version, 'version'),
-    originColumn: input.origin,
+    versionField: versioned ? input.version : undefined,
+    versionColumn: versioned ? column(input.version!, 'version') : undefined,
+    originColumn: input.captured ? undefined : input.origin,
     fields,
     joined,
     documentFields,
@@ -169,12 +189,14 @@ function translatorFor(
   }
   const module = custom?.[direction];
   if (module) return module;
-  for (const field of to.documentFields) {
+  // A captured source has no version: the sync sets the target's version, so it needs no source.
+  const targetFields = from.captured ? to.documentFields.filter((field) => field !== to.versionField || field in rules) : to.documentFields;
+  for (const field of targetFields) {
     if (!(field in rules) && !from.documentFields.includes(field)) {
       issues.push({ path: `${at}.${direction}`, message: `${to.side} field '${field}' has no source: no ${from.side} field of that name and no rule (or name a translators module)` });
     }
   }
-  return compileTranslator(rules, to.documentFields);
+  return compileTranslator(rules, targetFields);
 }
 
 /** Validates a mapping object; throws MappingInvalidError listing every problem with its path. */
@@ -188,8 +210,12 @@ export function parseMapping(input: unknown, options: { source?: string; baseDir
     }
     throw new MappingInvalidError('SFG_SYNC_MAPPING_INVALID', issues, options.source);
   }
-  const { origins } = result.data;
+  const { origins, capture } = result.data;
   if (origins.legacy === origins.service) issues.push({ path: 'origins', message: 'the two sides need different origin names' });
+  const captured = Object.entries(result.data.aggregates).filter(([, declared]) => declared.legacy.captured || declared.service.captured).map(([name]) => name);
+  if (captured.length && !capture) {
+    issues.push({ path: 'capture.topicPrefix', message: `required when a side is captured (${captured.join(', ')}): the capture relay's topic prefix (Debezium's topic.prefix), topics <prefix>.<schema>.<table>` });
+  }
   const aggregates = new Map<string, AggregateMapping>();
   for (const [aggregateType, declared] of Object.entries(result.data.aggregates)) {
     const at = `aggregates.${aggregateType}`;
@@ -214,7 +240,7 @@ export function parseMapping(input: unknown, options: { source?: string; baseDir
     });
   }
   if (issues.length) throw new MappingInvalidError('SFG_SYNC_MAPPING_INVALID', issues, options.source);
-  return { source: options.source, origins, aggregates };
+  return { source: options.source, origins, ...(capture ? { capture } : {}), aggregates };
 }
 
 /** Reads and validates a YAML (or JSON) mapping file; a translators module is resolved against its directory. */

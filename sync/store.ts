@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ClientBase, Pool } from 'pg';
 import type { MappingIssue } from './errors';
 import type { AggregateMapping, ColumnField, JoinedTable, SideMapping } from './options';
@@ -9,8 +10,13 @@ export type Queryable = Pool | ClientBase;
 type ColumnKind = 'integer' | 'number' | 'timestamp' | 'json' | 'boolean' | 'text';
 
 interface LiveColumn {
+  /** The type without modifiers, for messages: `numeric`, `character varying`. */
   type: string;
+  /** The type as SQL casts take it, modifiers included: `numeric(10,2)`, `character(5)`. */
+  sqlType: string;
   kind: ColumnKind;
+  /** An array-typed column (unnest would flatten it). */
+  array: boolean;
 }
 
 function kindOf(typeName: string, category: string): ColumnKind {
@@ -61,39 +67,68 @@ export interface StoredVersion {
   origin: string | undefined;
 }
 
+/** The column alias carrying a row's key as Postgres prints it: the one form keys are compared and looked up in. */
+const KEY_ALIAS = '__strangler_key';
+
+/** Debezium's `unavailable.value.placeholder`: what a captured record carries for a TOASTed value an update left alone. */
+export const TOAST_PLACEHOLDER = '__debezium_unavailable_value';
+
 /**
  * One side's tables for one aggregate, checked against the live schema and with every statement built once:
- * read in key order (keyset pages), lock a row's version, write a document (main table, joined tables).
+ * read in key order (keyset pages) or by keys, lock rows, write documents (main table, joined tables), delete them.
+ * Every identifier is quoted (reserved words, non-public schemas); keys travel as text and are cast to the live
+ * key type in SQL, so any key type works.
  */
 export class SideStore {
   private readonly statements;
+  /** Every table's columns can go through `unnest` (no array-typed column): writes of many documents are a few statements. */
+  private readonly batchable: boolean;
 
   private constructor(
     readonly mapping: SideMapping,
     private readonly columns: Map<string, Map<string, LiveColumn>>,
   ) {
     const main = mapping;
+    const table = quoteTable(main.table);
     const key = quote(main.keyColumn);
-    const keyType = this.column(main.table, main.keyColumn).type;
-    const collate = this.column(main.table, main.keyColumn).kind === 'text' && keyType !== 'uuid' ? ' collate "C"' : '';
-    const selected = [...main.fields.map(({ column }) => quote(column)), ...(main.originColumn ? [quote(main.originColumn)] : [])];
+    const keyColumn = this.column(main.table, main.keyColumn);
+    const keyType = keyColumn.sqlType;
+    const collate = keyColumn.kind === 'text' && keyColumn.type !== 'uuid' ? ' collate "C"' : '';
+    const selected = [`${key}::text as ${quote(KEY_ALIAS)}`, ...main.fields.map(({ column }) => quote(column)), ...(main.originColumn ? [quote(main.originColumn)] : [])];
     const insertColumns = [...main.fields.map(({ column }) => column), ...(main.originColumn ? [main.originColumn] : [])];
+    const anyKey = (column: string, type: string) => `${quote(column)} = any($1::text[]::${type}[])`;
+    this.batchable = [...columns.values()].every((live) => [...live.values()].every((column) => !column.array));
     this.statements = {
-      firstPage: `select ${selected.join(', ')} from ${main.table} order by ${key}${collate} limit $1`,
-      nextPage: `select ${selected.join(', ')} from ${main.table} where ${key}${collate} > $2 order by ${key}${collate} limit $1`,
-      count: `select count(*)::bigint as count from ${main.table}`,
-      lock: `select ${quote(main.versionColumn)} as version${main.originColumn ? `, ${quote(main.originColumn)} as origin` : ''} from ${main.table} where ${key} = $1 for update`,
-      upsertMain: upsert(main.table, main.keyColumn, insertColumns),
-      joined: mapping.joined.map((table) => {
-        const joinedColumns = [...table.fields.map(({ column }) => column), ...(table.positionColumn ? [table.positionColumn] : [])];
-        const order = table.positionColumn ? `, ${quote(table.positionColumn)}` : '';
+      firstPage: `select ${selected.join(', ')} from ${table} order by ${key}${collate} limit $1`,
+      nextPage: `select ${selected.join(', ')} from ${table} where ${key}${collate} > $2 order by ${key}${collate} limit $1`,
+      count: `select count(*)::bigint as count from ${table}`,
+      lock: main.versionColumn
+        ? `select ${quote(main.versionColumn)} as version${main.originColumn ? `, ${quote(main.originColumn)} as origin` : ''} from ${table} where ${key} = $1 for update`
+        : undefined,
+      readMany: `select ${selected.join(', ')} from ${table} where ${anyKey(main.keyColumn, keyType)}`,
+      lockMany: `select ${key}::text as ${quote(KEY_ALIAS)}${main.versionColumn ? `, ${quote(main.versionColumn)} as version` : ''}${main.originColumn ? `, ${quote(main.originColumn)} as origin` : ''} from ${table} where ${anyKey(main.keyColumn, keyType)} order by ${key}${collate} for update`,
+      upsertMain: upsert(table, main.keyColumn, insertColumns),
+      insertMain: `${insertValues(table, insertColumns)} on conflict do nothing`,
+      upsertMainMany: upsertUnnest(table, main.keyColumn, insertColumns.map((column) => ({ column, type: this.column(main.table, column).sqlType })), 'update'),
+      insertMainMany: `${upsertUnnest(table, main.keyColumn, insertColumns.map((column) => ({ column, type: this.column(main.table, column).sqlType })), 'nothing')} returning 1`,
+      deleteMain: `delete from ${table} where ${anyKey(main.keyColumn, keyType)}`,
+      joined: mapping.joined.map((joined) => {
+        const joinedTable = quoteTable(joined.table);
+        const joinedKey = quote(joined.keyColumn);
+        const joinedKeyType = this.column(joined.table, joined.keyColumn).sqlType;
+        const joinedColumns = [...joined.fields.map(({ column }) => column), ...(joined.positionColumn ? [joined.positionColumn] : [])];
+        const typed = [joined.keyColumn, ...joinedColumns].map((column) => ({ column, type: this.column(joined.table, column).sqlType }));
+        const order = joined.positionColumn ? `, ${quote(joined.positionColumn)}` : '';
+        const fields = joined.fields.map(({ column }) => quote(column)).join(', ');
         return {
-          table,
-          read: `select ${quote(table.keyColumn)} as key, ${table.fields.map(({ column }) => quote(column)).join(', ')} from ${table.table} where ${quote(table.keyColumn)} = any($1::${keyType}[]) order by ${quote(table.keyColumn)}${order}`,
-          write: table.as
-            ? upsertless(table.table, [table.keyColumn, ...joinedColumns])
-            : upsert(table.table, table.keyColumn, [table.keyColumn, ...joinedColumns]),
-          remove: `delete from ${table.table} where ${quote(table.keyColumn)} = $1`,
+          table: joined,
+          read: `select ${joinedKey}::text as ${quote(KEY_ALIAS)}, ${fields} from ${joinedTable} where ${anyKey(joined.keyColumn, joinedKeyType)} order by ${joinedKey}${order}`,
+          write: joined.as
+            ? insertValues(joinedTable, [joined.keyColumn, ...joinedColumns])
+            : upsert(joinedTable, joined.keyColumn, [joined.keyColumn, ...joinedColumns]),
+          writeMany: joined.as ? upsertUnnest(joinedTable, joined.keyColumn, typed, 'none') : upsertUnnest(joinedTable, joined.keyColumn, typed, 'update'),
+          remove: `delete from ${joinedTable} where ${joinedKey} = $1`,
+          removeMany: `delete from ${joinedTable} where ${anyKey(joined.keyColumn, joinedKeyType)}`,
         };
       }),
     };
@@ -101,7 +136,8 @@ export class SideStore {
 
   /**
    * Reads the live columns of every table the side names and reports, each with its path under `at`, a missing
-   * table, a missing column, a version that is not an integer, or a key without a unique index.
+   * table, a missing column, a version that is not an integer, or a key without a unique index. On a captured side,
+   * also a joined table whose deletes could not be traced to their aggregate (see below).
    */
   static async open(pool: Queryable, mapping: SideMapping, at: string, issues: MappingIssue[]): Promise<SideStore | undefined> {
     const before = issues.length;
@@ -131,8 +167,23 @@ export class SideStore {
         issues.push({ path: entry.table === mapping.table ? `${at}.key` : `${entry.at}.key`, message: `${entry.table}.${entry.uniqueKey} needs a primary key or unique index (rows are upserted by it)` });
       }
     }
-    const version = columns.get(mapping.table)?.get(mapping.versionColumn);
-    if (version && version.kind !== 'integer') issues.push({ path: `${at}.version`, message: `${mapping.table}.${mapping.versionColumn} is ${version.type}; the version must be an integer column` });
+    if (mapping.versionColumn) {
+      const version = columns.get(mapping.table)?.get(mapping.versionColumn);
+      if (version && version.kind !== 'integer') issues.push({ path: `${at}.version`, message: `${mapping.table}.${mapping.versionColumn} is ${version.type}; the version must be an integer column` });
+    }
+    if (mapping.captured) {
+      // A delete's record carries only what the replica identity gives: with DEFAULT, the primary key columns. A joined
+      // row's aggregate is found by its key column, so that column must be among them, or the table must log FULL rows.
+      for (const [index, table] of mapping.joined.entries()) {
+        if (!columns.get(table.table)?.has(table.keyColumn)) continue;
+        const identity = await replicaIdentity(pool, table.table);
+        if (identity.full || identity.columns.includes(table.keyColumn)) continue;
+        issues.push({
+          path: `${at}.joined.${index}.key`,
+          message: `${table.table}.${table.keyColumn} is not in the table's replica identity (${identity.columns.join(', ') || 'none'}): a captured delete would not name its aggregate; run ALTER TABLE ${quoteTable(table.table)} REPLICA IDENTITY FULL`,
+        });
+      }
+    }
     return issues.length > before ? undefined : new SideStore(mapping, columns);
   }
 
@@ -145,24 +196,46 @@ export class SideStore {
     return this.column(this.mapping.table, this.mapping.keyColumn).kind === 'integer' ? 'integer' : 'text';
   }
 
+  /** The live SQL type of a column of one of the side's tables (with its modifiers, e.g. `numeric(10,2)`); undefined when unknown. */
+  sqlTypeOf(table: string, column: string): string | undefined {
+    return this.columns.get(table)?.get(column)?.sqlType;
+  }
+
   async count(pool: Queryable): Promise<number> {
     return Number((await pool.query(this.statements.count)).rows[0].count);
   }
 
-  /** Documents in key order, `chunkSize` per page, after `afterKey` when resuming; each with its stored origin. */
-  async *pages(pool: Queryable, options: { chunkSize: number; afterKey?: string }): AsyncGenerator<Array<{ document: Document; origin: string | undefined }>> {
+  /**
+   * Documents in key order, `chunkSize` per page, after `afterKey` when resuming; each with its stored origin and
+   * its key as Postgres prints it (what `afterKey` and the by-key reads take).
+   */
+  async *pages(pool: Queryable, options: { chunkSize: number; afterKey?: string }): AsyncGenerator<Array<{ document: Document; origin: string | undefined; key: string }>> {
     let afterKey = options.afterKey;
     for (;;) {
       const { rows } = afterKey === undefined
         ? await pool.query(this.statements.firstPage, [options.chunkSize])
         : await pool.query(this.statements.nextPage, [options.chunkSize, afterKey]);
       if (rows.length === 0) return;
-      const page = rows.map((row: Record<string, unknown>) => ({ document: this.fromRow(this.mapping.fields, row), origin: this.mapping.originColumn ? stringOrUndefined(row[this.mapping.originColumn]) : undefined }));
-      await this.attachJoined(pool, page.map(({ document }) => document));
+      const page = (rows as Array<Record<string, unknown>>).map((row) => ({
+        document: this.fromRow(this.mapping.fields, row),
+        origin: this.mapping.originColumn ? stringOrUndefined(row[this.mapping.originColumn]) : undefined,
+        key: String(row[KEY_ALIAS]),
+      }));
+      await this.attachJoined(pool, new Map(page.map(({ key, document }) => [key, document])));
       yield page;
-      afterKey = String(page[page.length - 1]!.document[this.mapping.keyField]);
+      afterKey = page[page.length - 1]!.key;
       if (rows.length < options.chunkSize) return;
     }
+  }
+
+  /** The current documents of `keys` (keys as Postgres prints them), main and joined tables; absent keys are missing from the map. */
+  async readMany(pool: Queryable, keys: readonly string[]): Promise<Map<string, Document>> {
+    const documents = new Map<string, Document>();
+    if (keys.length === 0) return documents;
+    const { rows } = await pool.query(this.statements.readMany, [keys]);
+    for (const row of rows as Array<Record<string, unknown>>) documents.set(String(row[KEY_ALIAS]), this.fromRow(this.mapping.fields, row));
+    await this.attachJoined(pool, documents);
+    return documents;
   }
 
   private fromRow(fields: ColumnField[], row: Record<string, unknown>): Document {
@@ -174,14 +247,13 @@ export class SideStore {
     return document;
   }
 
-  private async attachJoined(pool: Queryable, documents: Document[]): Promise<void> {
-    if (this.statements.joined.length === 0 || documents.length === 0) return;
-    const byKey = new Map(documents.map((document) => [String(document[this.mapping.keyField]), document]));
+  private async attachJoined(pool: Queryable, byKey: Map<string, Document>): Promise<void> {
+    if (this.statements.joined.length === 0 || byKey.size === 0) return;
     for (const { table, read } of this.statements.joined) {
-      if (table.as) for (const document of documents) document[table.as] = [];
+      if (table.as) for (const document of byKey.values()) document[table.as] = [];
       const { rows } = await pool.query(read, [[...byKey.keys()]]);
       for (const row of rows as Array<Record<string, unknown>>) {
-        const document = byKey.get(String(row.key));
+        const document = byKey.get(String(row[KEY_ALIAS]));
         if (!document) continue;
         const values = this.fromRow(table.fields, row);
         if (table.as) (document[table.as] as Document[]).push(values);
@@ -192,16 +264,43 @@ export class SideStore {
 
   /** The stored version and origin of `key`, locked until the transaction ends; undefined when absent. */
   async lock(client: ClientBase, key: unknown): Promise<StoredVersion | undefined> {
+    if (!this.statements.lock) throw new Error(`${this.mapping.side} side of ${this.mapping.table} has no version to lock`);
     const row = (await client.query(this.statements.lock, [key])).rows[0] as { version: unknown; origin?: unknown } | undefined;
     return row ? { version: Number(row.version), origin: stringOrUndefined(row.origin) } : undefined;
   }
 
+  /**
+   * Locks the main rows of `keys` (in key order, until the transaction ends) and answers the version and origin of
+   * each present one (version 0 on a side without versions); absent keys are missing from the map.
+   */
+  async lockMany(client: ClientBase, keys: readonly string[]): Promise<Map<string, StoredVersion>> {
+    const stored = new Map<string, StoredVersion>();
+    if (keys.length === 0) return stored;
+    const { rows } = await client.query(this.statements.lockMany, [keys]);
+    for (const row of rows as Array<Record<string, unknown>>) stored.set(String(row[KEY_ALIAS]), { version: row.version === undefined ? 0 : Number(row.version), origin: stringOrUndefined(row.origin) });
+    return stored;
+  }
+
+  /** The key of a document as Postgres prints it (what the by-key methods take). */
+  keyOf(document: Document): string {
+    const value = document[this.mapping.keyField];
+    return value instanceof Date ? value.toISOString() : String(value);
+  }
+
   /** Writes `document` over whatever the side stores for its key: main row, one-row tables, many-row tables replaced. */
   async write(client: ClientBase, document: Document, origin: string): Promise<void> {
+    await this.writeOne(client, document, origin, false);
+  }
+
+  private async writeOne(client: ClientBase, document: Document, origin: string, onlyNew: boolean): Promise<boolean> {
     const main = this.mapping;
-    const params = main.fields.map(({ field, column }) => toParameter(this.column(main.table, column).kind, document[field]));
-    if (main.originColumn) params.push(origin);
-    await client.query(this.statements.upsertMain, params);
+    const params = this.mainParams(document, origin);
+    if (onlyNew) {
+      const inserted = await client.query(this.statements.insertMain, params);
+      if (inserted.rowCount === 0) return false;
+    } else {
+      await client.query(this.statements.upsertMain, params);
+    }
     const key = document[main.keyField];
     for (const { table, write, remove } of this.statements.joined) {
       if (!table.as) {
@@ -212,22 +311,84 @@ export class SideStore {
       const items = Array.isArray(document[table.as]) ? (document[table.as] as Document[]) : [];
       for (const [index, item] of items.entries()) await client.query(write, [key, ...this.joinedParams(table, item), ...(table.positionColumn ? [index] : [])]);
     }
+    return true;
+  }
+
+  /**
+   * Writes many documents in a few statements (multi-row `unnest` upserts; a table with an array-typed column is
+   * written row by row). Documents whose main row the caller found absent (`absent`, keys as Postgres prints them)
+   * are inserted only if still absent: when one appeared meanwhile (a concurrent writer), nothing more is written
+   * and the answer is false, so the caller can roll back and decide again.
+   */
+  async writeMany(client: ClientBase, documents: readonly Document[], origin: string, absent: ReadonlySet<string> = new Set()): Promise<boolean> {
+    if (documents.length === 0) return true;
+    if (!this.batchable) {
+      for (const document of documents) if (!(await this.writeOne(client, document, origin, absent.has(this.keyOf(document))))) return false;
+      return true;
+    }
+    const fresh = documents.filter((document) => absent.has(this.keyOf(document)));
+    const present = fresh.length === 0 ? documents : documents.filter((document) => !absent.has(this.keyOf(document)));
+    if (fresh.length) {
+      const inserted = await client.query(this.statements.insertMainMany, columnsOf(fresh.map((document) => this.mainParams(document, origin))));
+      if (inserted.rowCount !== fresh.length) return false;
+    }
+    if (present.length) await client.query(this.statements.upsertMainMany, columnsOf(present.map((document) => this.mainParams(document, origin))));
+    const keys = documents.map((document) => this.keyOf(document));
+    for (const { table, writeMany, removeMany } of this.statements.joined) {
+      const rows: unknown[][] = [];
+      if (!table.as) {
+        for (const document of documents) rows.push([document[this.mapping.keyField], ...this.joinedParams(table, document)]);
+      } else {
+        await client.query(removeMany, [keys]);
+        for (const document of documents) {
+          const items = Array.isArray(document[table.as]) ? (document[table.as] as Document[]) : [];
+          for (const [index, item] of items.entries()) rows.push([document[this.mapping.keyField], ...this.joinedParams(table, item), ...(table.positionColumn ? [index] : [])]);
+        }
+      }
+      if (rows.length) await client.query(writeMany, columnsOf(rows));
+    }
+    return true;
+  }
+
+  /** Deletes the aggregates of `keys` (keys as Postgres prints them): joined rows first, then the main row. */
+  async deleteMany(client: ClientBase, keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    for (const { removeMany } of [...this.statements.joined].reverse()) await client.query(removeMany, [keys]);
+    await client.query(this.statements.deleteMain, [keys]);
+  }
+
+  private mainParams(document: Document, origin: string): unknown[] {
+    const main = this.mapping;
+    const params = main.fields.map(({ field, column }) => toParameter(this.column(main.table, column).kind, document[field]));
+    if (main.originColumn) params.push(origin);
+    return params;
   }
 
   private joinedParams(table: JoinedTable, values: Document): unknown[] {
     return table.fields.map(({ field, column }) => toParameter(this.column(table.table, column).kind, values[field]));
   }
 
-  /** The document as verify compares it: every value in one representation, by the live type of its column. */
-  normalized(document: Document): Document {
+  /**
+   * The document as verify compares it: every value in one representation, by the live type of its column.
+   * `withoutVersion` leaves the version field out (a captured side has none to compare with).
+   */
+  normalized(document: Document, options: { withoutVersion?: boolean } = {}): Document {
     const result: Document = {};
-    for (const { field, column } of this.mapping.fields) result[field] = normalize(this.column(this.mapping.table, column).kind, document[field]);
+    for (const { field, column } of this.mapping.fields) {
+      if (options.withoutVersion && field === this.mapping.versionField) continue;
+      result[field] = normalize(this.column(this.mapping.table, column).kind, document[field]);
+    }
     for (const table of this.mapping.joined) {
       const one = (values: Document) => Object.fromEntries(table.fields.map(({ field, column }) => [field, normalize(this.column(table.table, column).kind, values[field])]));
       if (table.as) result[table.as] = (Array.isArray(document[table.as]) ? (document[table.as] as Document[]) : []).map(one);
       else Object.assign(result, one(document));
     }
     return result;
+  }
+
+  /** sha256 of the normalized document without its version: equal content, equal hash, whichever side it came from. */
+  contentHash(document: Document): string {
+    return createHash('sha256').update(JSON.stringify(this.normalized(document, { withoutVersion: true }))).digest('hex');
   }
 }
 
@@ -238,19 +399,46 @@ export interface AggregateStores {
   service: SideStore;
 }
 
-function quote(identifier: string): string {
+export function quote(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
 }
 
-function upsert(table: string, keyColumn: string, columns: string[]): string {
-  const placeholders = columns.map((_, index) => `$${index + 1}`);
-  const updates = columns.filter((column) => column !== keyColumn).map((column) => `${quote(column)} = excluded.${quote(column)}`);
-  const onConflict = updates.length ? `do update set ${updates.join(', ')}` : 'do nothing';
-  return `insert into ${table} (${columns.map(quote).join(', ')}) values (${placeholders.join(', ')}) on conflict (${quote(keyColumn)}) ${onConflict}`;
+/**
+ * A mapping's table name (`table` or `schema.table`) as a quoted SQL name. Unquoted SQL folds names to lower case,
+ * so the parts are folded first: `Books` names the same table as before, and `public.order` works though `order`
+ * is a reserved word.
+ */
+export function quoteTable(name: string): string {
+  return name.split('.').map((part) => quote(part.toLowerCase())).join('.');
 }
 
-function upsertless(table: string, columns: string[]): string {
+function upsert(table: string, keyColumn: string, columns: string[]): string {
+  const updates = columns.filter((column) => column !== keyColumn).map((column) => `${quote(column)} = excluded.${quote(column)}`);
+  const onConflict = updates.length ? `do update set ${updates.join(', ')}` : 'do nothing';
+  return `${insertValues(table, columns)} on conflict (${quote(keyColumn)}) ${onConflict}`;
+}
+
+function insertValues(table: string, columns: string[]): string {
   return `insert into ${table} (${columns.map(quote).join(', ')}) values (${columns.map((_, index) => `$${index + 1}`).join(', ')})`;
+}
+
+/**
+ * A multi-row insert from one array parameter per column: `update` upserts by the key, `nothing` skips existing keys,
+ * `none` has no conflict clause (many-row tables, whose rows were deleted first).
+ */
+function upsertUnnest(table: string, keyColumn: string, columns: Array<{ column: string; type: string }>, onConflict: 'update' | 'nothing' | 'none'): string {
+  const names = columns.map(({ column }) => quote(column));
+  const source = `select * from unnest(${columns.map(({ type }, index) => `$${index + 1}::${type}[]`).join(', ')})`;
+  const updates = columns.filter(({ column }) => column !== keyColumn).map(({ column }) => `${quote(column)} = excluded.${quote(column)}`);
+  const clause = onConflict === 'none' ? '' : onConflict === 'nothing' || updates.length === 0 ? ` on conflict (${quote(keyColumn)}) do nothing` : ` on conflict (${quote(keyColumn)}) do update set ${updates.join(', ')}`;
+  return `insert into ${table} (${names.join(', ')}) ${source}${clause}`;
+}
+
+/** Rows of parameters -> one array per column (what `unnest` takes). */
+function columnsOf(rows: unknown[][]): unknown[][] {
+  const columns: unknown[][] = rows[0]!.map(() => []);
+  for (const row of rows) for (const [index, value] of row.entries()) columns[index]!.push(value);
+  return columns;
 }
 
 function stringOrUndefined(value: unknown): string | undefined {
@@ -263,20 +451,39 @@ async function liveColumns(pool: Queryable, table: string): Promise<Map<string, 
        from pg_attribute a join pg_type t on t.oid = a.atttypid
       where a.attrelid = to_regclass($1) and a.attnum > 0 and not a.attisdropped
       order by a.attnum`,
-    [table],
+    [quoteTable(table)],
   );
   if (rows.length === 0) {
-    const exists = (await pool.query('select to_regclass($1) is not null as found', [table])).rows[0].found as boolean;
+    const exists = (await pool.query('select to_regclass($1) is not null as found', [quoteTable(table)])).rows[0].found as boolean;
     if (!exists) return undefined;
   }
-  return new Map(rows.map((row: { name: string; type: string; typname: string; category: string }) => [row.name, { type: row.type.replace(/\(.*\)/, ''), kind: kindOf(row.typname, row.category) }]));
+  return new Map(
+    rows.map((row: { name: string; type: string; typname: string; category: string }) => [
+      row.name,
+      { type: row.type.replace(/\(.*\)/, ''), sqlType: row.type, kind: kindOf(row.typname, row.category), array: row.category === 'A' },
+    ]),
+  );
 }
 
 async function hasUniqueIndex(pool: Queryable, table: string, column: string): Promise<boolean> {
   const { rows } = await pool.query(
     `select 1 from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
       where i.indrelid = to_regclass($1) and i.indisunique and i.indnkeyatts = 1 and a.attname = $2`,
-    [table, column],
+    [quoteTable(table), column],
   );
   return rows.length > 0;
+}
+
+/** The columns a table's deletes log (its replica identity): FULL, or those of the primary key or chosen index. */
+async function replicaIdentity(pool: Queryable, table: string): Promise<{ full: boolean; columns: string[] }> {
+  const { rows } = await pool.query(
+    `select c.relreplident as identity,
+            coalesce((select array_agg(a.attname::text order by a.attnum)
+                        from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
+                       where i.indrelid = c.oid and ((c.relreplident = 'd' and i.indisprimary) or (c.relreplident = 'i' and i.indisreplident))), '{}') as columns
+       from pg_class c where c.oid = to_regclass($1)`,
+    [quoteTable(table)],
+  );
+  const row = rows[0] as { identity: string; columns: string[] } | undefined;
+  return { full: row?.identity === 'f', columns: row?.columns ?? [] };
 }

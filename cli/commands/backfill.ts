@@ -12,6 +12,12 @@ service database records the last copied key, so after Ctrl-C or a crash the nex
 is written only where the service's version is older, so newer rows that sync already delivered are never
 overwritten. No outbox event is written. Progress goes to stderr.
 
+A captured legacy side (captured: true in the mapping) has no version: a document is copied where the service
+lacks it or holds different content (compared by the hash of the normalized translated document), and the sync
+state (strangler_sync_state, service database) is initialised, under the same per-key locks strangler sync takes;
+a key the sync already keeps is decided as a captured change would be (a concurrent service write is recorded
+as a conflict, never overwritten).
+
 Options:
 ${DATABASE_OPTIONS_HELP}
   --chunk-size <n>      rows per chunk and per service transaction (default 500)

@@ -1,5 +1,6 @@
 import type { Command } from '../command';
 import { backfillCommand } from './backfill';
+import { conflictsCommand } from './conflicts';
 import { consoleCommand } from './console';
 import { explainCommand } from './explain';
 import { flipCommand } from './flip';
@@ -13,4 +14,4 @@ import { topicsCommand } from './topics';
 import { verifyCommand } from './verify';
 
 /** Every subcommand, in the order `strangler --help` lists them. */
-export const COMMANDS: Command[] = [backfillCommand, verifyCommand, syncCommand, relayCommand, topicsCommand, proxyCommand, routesCommand, statusCommand, flipCommand, rolloutCommand, consoleCommand, explainCommand];
+export const COMMANDS: Command[] = [backfillCommand, verifyCommand, syncCommand, conflictsCommand, relayCommand, topicsCommand, proxyCommand, routesCommand, statusCommand, flipCommand, rolloutCommand, consoleCommand, explainCommand];

@@ -11,7 +11,9 @@ row by key, version and content: legacy rows are translated through the mapping 
 one normalized form. The mapping is first checked against both live schemas. Prints the drift: rows
 missing in the service, missing in legacy (written on the new side and not synced back), stale (different
 versions) and different (same version, different content), with examples. Exits 1 when any drift
-remains, 0 when none.
+remains, 0 when none. A captured legacy side has no version: its rows compare by content only (the hash of
+the normalized translated document against the service's without its version), so drift is missing or
+different, never stale.
 
 Sync is asynchronous, so a verify during traffic can see rows in flight: --attempts re-runs the comparison
 until it is clean or the attempts are used up.

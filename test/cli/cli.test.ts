@@ -30,7 +30,7 @@ describe('strangler CLI usage and errors', () => {
     expect(await strangler(['--version'])).toEqual({ code: 0, out: `${version}\n`, err: '' });
   });
 
-  it.each([['verify'], ['backfill'], ['sync'], ['relay'], ['topics'], ['routes'], ['flip'], ['rollout'], ['console'], ['status'], ['explain'], ['proxy']])(
+  it.each([['verify'], ['backfill'], ['sync'], ['conflicts'], ['relay'], ['topics'], ['routes'], ['flip'], ['rollout'], ['console'], ['status'], ['explain'], ['proxy']])(
     '%s: an unknown option exits 2 with the error and a pointer to --help, not the whole usage',
     async (command) => {
       const result = await strangler([command, '--bogus']);
@@ -85,6 +85,20 @@ describe('strangler CLI usage and errors', () => {
     expect(unknown).toMatchObject({ code: 2, err: expect.stringContaining("no aggregate 'widget'") });
     const unreachable = await strangler(['sync', 'product', '--into', 'service', '--mapping', CASE_STUDY_MAPPING_FILE, '--service', 'postgres://postgres@127.0.0.1:1/catalog']);
     expect(unreachable).toMatchObject({ code: 1, err: expect.stringContaining('cannot reach the service database postgres://postgres@127.0.0.1:1/catalog') });
+  });
+
+  it('conflicts: names the missing action, id, side and database before connecting anywhere', async () => {
+    expect(await strangler(['conflicts', '--help'])).toMatchObject({ code: 0, out: expect.stringContaining('strangler conflicts apply <id> --keep <legacy|service>') });
+    expect(await strangler(['conflicts'])).toMatchObject({ code: 2, err: expect.stringContaining('name an action: list or apply') });
+    expect(await strangler(['conflicts', 'list'], { STRANGLER_SERVICE_URL: '' })).toMatchObject({ code: 2, err: expect.stringContaining('--service <url> is required') });
+    const service = ['--service', 'postgres://postgres@127.0.0.1:1/catalog'];
+    expect(await strangler(['conflicts', 'apply', ...service])).toMatchObject({ code: 2, err: expect.stringContaining('apply needs the conflict id') });
+    expect(await strangler(['conflicts', 'apply', 'x1', ...service])).toMatchObject({ code: 2, err: expect.stringContaining("the conflict id must be a number, got 'x1'") });
+    expect(await strangler(['conflicts', 'apply', '7', ...service])).toMatchObject({ code: 2, err: expect.stringContaining('--keep <legacy|service> is required') });
+    expect(await strangler(['conflicts', 'apply', '7', '--keep', 'both', ...service])).toMatchObject({ code: 2, err: expect.stringContaining("--keep must be legacy or service, got 'both'") });
+    expect(await strangler(['conflicts', 'apply', '7', '--keep', 'legacy', ...service], { STRANGLER_MAPPING: '' })).toMatchObject({ code: 2, err: expect.stringContaining('--mapping <file> is required with apply') });
+    expect(await strangler(['conflicts', 'apply', '7', '--keep', 'legacy', '--mapping', CASE_STUDY_MAPPING_FILE, ...service])).toMatchObject({ code: 2, err: expect.stringContaining('declares no aggregate with a captured legacy side') });
+    expect(await strangler(['conflicts', 'list', ...service])).toMatchObject({ code: 1, err: expect.stringContaining('cannot reach the service database') });
   });
 
   it('reports every problem of a bad mapping file at once, with its path', async () => {

@@ -1,0 +1,430 @@
+import type { ClientBase, Pool } from 'pg';
+import type { Counter } from 'prom-client';
+import { SyncError, UnsyncableEventError } from './errors';
+import type { AggregateMapping, Mapping } from './options';
+import {
+  decideFromLegacy,
+  decideFromService,
+  lockSyncState,
+  recordConflicts,
+  saveSyncState,
+  type ConflictRecord,
+  type SyncDecision,
+} from './state';
+import { TOAST_PLACEHOLDER, type AggregateStores, type SideStore } from './store';
+import type { Document } from './translate';
+
+/** What one key of a chunk came to: the `outcome` label of strangler_sync_events_total. */
+export type KeyOutcome = 'applied' | 'stale' | 'conflict';
+
+/** Marks a legacy transaction as the sync's write-back, so the capture tags its changes with `origin` (no echo). */
+export type MarkOrigin = (client: ClientBase, origin: string) => Promise<void>;
+
+/** The logical decoding message the capture relay reads a transaction's origin from (transactional: it commits with the writes). */
+export const ORIGIN_MESSAGE_PREFIX = 'strangler.origin';
+
+/** Emits `pg_logical_emit_message(true, 'strangler.origin', origin)` in the caller's transaction (no superuser needed). */
+export const emitOriginMessage: MarkOrigin = async (client, origin) => {
+  await client.query('select pg_logical_emit_message(true, $1, $2)', [ORIGIN_MESSAGE_PREFIX, origin]);
+};
+
+/** A concurrent writer created a row the sync found absent a moment before: retried, and decided again. */
+export class ConcurrentWriteError extends SyncError {
+  constructor(message: string) {
+    super('SFG_SYNC_CONCURRENT_WRITE', message, { retriable: true });
+  }
+}
+
+/** A document about to be written holds Debezium's TOAST placeholder: writing it would destroy the stored value. */
+export class PlaceholderValueError extends SyncError {
+  constructor(message: string) {
+    super('SFG_SYNC_TOAST_PLACEHOLDER', message);
+  }
+}
+
+/** Refuses a document holding `__debezium_unavailable_value` anywhere (joined rows included), naming the field. */
+export function assertNoPlaceholder(document: Document, what: string): void {
+  const visit = (value: unknown, path: string): void => {
+    if (value === TOAST_PLACEHOLDER) {
+      throw new PlaceholderValueError(`${what}: field '${path}' holds Debezium's TOAST placeholder ${TOAST_PLACEHOLDER}; it is never written (the stored value would be lost)`);
+    }
+    if (Array.isArray(value)) value.forEach((item, index) => visit(item, `${path}[${index}]`));
+    else if (value && typeof value === 'object' && !(value instanceof Date) && !Buffer.isBuffer(value)) {
+      for (const [field, inner] of Object.entries(value)) visit(inner, path ? `${path}.${field}` : field);
+    }
+  };
+  visit(document, '');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Captured records: topics, keys
+
+/** One table of a captured aggregate, as its topic names it: which aggregate, and the column holding its key. */
+export interface CapturedTable {
+  aggregate: string;
+  /** `schema.table` as the capture names it (unqualified mapping tables are in `public`). */
+  table: string;
+  role: 'main' | 'joined';
+  keyColumn: string;
+  /** The key column's live SQL type (decides how a record's key value is read). */
+  keyType: string;
+}
+
+/** `schema.table` of a mapping table name (unqualified: `public`), folded to lower case as unquoted SQL does. */
+export function qualifiedTableName(name: string): string {
+  const parts = name.toLowerCase().split('.');
+  return parts.length === 1 ? `public.${parts[0]}` : parts.join('.');
+}
+
+/** The topic a capture relay (or Debezium) writes a table's changes to: `<topicPrefix>.<schema>.<table>`. */
+export function capturedTopic(topicPrefix: string, table: string): string {
+  return `${topicPrefix}.${qualifiedTableName(table)}`;
+}
+
+/** Every captured table of the given aggregates by topic (a table in several aggregates routes to each). */
+export function capturedRoutes(mapping: Mapping, stores: Iterable<AggregateStores>): Map<string, CapturedTable[]> {
+  const routes = new Map<string, CapturedTable[]>();
+  const prefix = mapping.capture?.topicPrefix;
+  if (!prefix) return routes;
+  const add = (table: CapturedTable) => {
+    const topic = capturedTopic(prefix, table.table);
+    routes.set(topic, [...(routes.get(topic) ?? []), table]);
+  };
+  for (const { mapping: aggregate, legacy } of stores) {
+    if (!aggregate.legacy.captured) continue;
+    const side = aggregate.legacy;
+    add({ aggregate: aggregate.aggregateType, table: qualifiedTableName(side.table), role: 'main', keyColumn: side.keyColumn, keyType: legacy.sqlTypeOf(side.table, side.keyColumn) ?? 'text' });
+    for (const joined of side.joined) {
+      add({ aggregate: aggregate.aggregateType, table: qualifiedTableName(joined.table), role: 'joined', keyColumn: joined.keyColumn, keyType: legacy.sqlTypeOf(joined.table, joined.keyColumn) ?? 'text' });
+    }
+  }
+  return routes;
+}
+
+const PLAIN_DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+/** Debezium's `decimal.handling.mode=precise` without schemas: the unscaled value as big-endian two's complement, base64. */
+function decodePreciseDecimal(base64: string, scale: number): string {
+  const bytes = Buffer.from(base64, 'base64');
+  if (bytes.length === 0) throw new Error('empty decimal');
+  let unscaled = 0n;
+  for (const byte of bytes) unscaled = (unscaled << 8n) | BigInt(byte);
+  if (bytes[0]! & 0x80) unscaled -= 1n << BigInt(bytes.length * 8);
+  const negative = unscaled < 0n;
+  const digits = (negative ? -unscaled : unscaled).toString().padStart(scale + 1, '0');
+  const text = scale > 0 ? `${digits.slice(0, -scale)}.${digits.slice(-scale)}` : digits;
+  return negative ? `-${text}` : text;
+}
+
+/**
+ * A key column's value as a record carries it -> the text Postgres reads it from (cast to the column's type in SQL).
+ * Integers, text, uuid and booleans come as they are; numeric keys in any of Debezium's decimal modes (`precise`:
+ * base64 with the column's scale, or {scale, value} for unconstrained numeric; `string`; `double`). Other encoded
+ * types (temporal keys as epoch numbers) are refused with the column's type named. Undefined: no value here (null,
+ * or a field the record does not carry).
+ */
+export function keyTextOf(value: unknown, keyType: string): string | undefined {
+  if (value === null || value === undefined || value === TOAST_PLACEHOLDER) return undefined;
+  const numeric = /^(numeric|decimal)\b/.test(keyType);
+  if (typeof value === 'string') {
+    if (!numeric || PLAIN_DECIMAL.test(value)) return value;
+    const scale = Number(/\(\s*\d+\s*,\s*(\d+)\s*\)/.exec(keyType)?.[1] ?? 0);
+    return decodePreciseDecimal(value, scale);
+  }
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') {
+    if (typeof value === 'number' && /^(date|time|timestamp|interval)/.test(keyType)) {
+      throw new UnsyncableEventError(`a ${keyType} key arrives as an epoch number (${value}); temporal keys are not supported by the captured sync`);
+    }
+    return String(value);
+  }
+  if (numeric && typeof value === 'object' && typeof (value as { value?: unknown }).value === 'string' && typeof (value as { scale?: unknown }).scale === 'number') {
+    return decodePreciseDecimal((value as { value: string }).value, (value as { scale: number }).scale);
+  }
+  throw new UnsyncableEventError(`a ${keyType} key value ${JSON.stringify(value)} cannot be read as a key`);
+}
+
+/**
+ * The aggregate keys a captured row change names: the key column's value in `after` and in `before` (an update that
+ * moved a joined row to another aggregate names both, when the table logs full rows). Tombstones name none.
+ */
+export function aggregateKeysOf(envelope: unknown, table: Pick<CapturedTable, 'keyColumn' | 'keyType' | 'table'>): string[] {
+  if (envelope === null || envelope === undefined) return [];
+  if (typeof envelope !== 'object' || Array.isArray(envelope)) throw new UnsyncableEventError(`${table.table}: the record's value is not a change event envelope`);
+  const { before, after } = envelope as { before?: unknown; after?: unknown };
+  const keys: string[] = [];
+  for (const image of [after, before]) {
+    if (!image || typeof image !== 'object') continue;
+    const text = keyTextOf((image as Record<string, unknown>)[table.keyColumn], table.keyType);
+    if (text !== undefined && !keys.includes(text)) keys.push(text);
+  }
+  if (keys.length === 0 && (after || before)) {
+    throw new UnsyncableEventError(`${table.table}: the change carries no value of ${table.keyColumn} in before or after (a delete names only the replica identity's columns)`);
+  }
+  return keys;
+}
+
+/** Key types whose JSON value is already the text Postgres prints for them; others are canonicalised by a cast. */
+const CANONICAL_KEY_TYPES = /^(smallint|integer|bigint|text|character varying|uuid)(\(\d+\))?$/;
+
+/** `keys` (deduplicated) in the form Postgres prints them for the column type: the one form the sync state and reads use. */
+export async function canonicalKeys(queryable: Pick<ClientBase, 'query'>, keys: Iterable<string>, keyType: string): Promise<Map<string, string>> {
+  const unique = [...new Set(keys)];
+  if (CANONICAL_KEY_TYPES.test(keyType) || unique.length === 0) return new Map(unique.map((key) => [key, key]));
+  const { rows } = await queryable.query<{ canonical: string }>(`select k::${keyType}::text as canonical from unnest($1::text[]) with ordinality as u(k, n) order by n`, [unique]);
+  return new Map(unique.map((key, index) => [key, rows[index]!.canonical]));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Appliers
+
+export interface Origins {
+  legacy: string;
+  service: string;
+}
+
+/** One captured aggregate's two stores and translations, and how its documents compare. */
+class CapturedAggregate {
+  readonly name: string;
+  readonly legacyOwns: boolean;
+
+  constructor(
+    readonly stores: AggregateStores,
+    origins: Origins,
+  ) {
+    this.name = stores.mapping.aggregateType;
+    this.legacyOwns = stores.mapping.ownerOrigin === origins.legacy;
+  }
+
+  get mapping(): AggregateMapping {
+    return this.stores.mapping;
+  }
+
+  /** Content hash of a legacy document in the service's shape (null: no document). */
+  legacyHash(document: Document | undefined): string | null {
+    return document ? this.stores.service.contentHash(this.mapping.toService(document)) : null;
+  }
+
+  serviceHash(document: Document | undefined): string | null {
+    return document ? this.stores.service.contentHash(document) : null;
+  }
+}
+
+export interface CapturedApplierDeps {
+  /** Pools of both databases: read-through reads legacy; write-backs write it. */
+  pools: { legacy: Pool; service: Pool };
+  /** strangler_sync_conflicts_total; none: not counted. */
+  conflicts?: Counter<'aggregatetype' | 'kind'>;
+  markOrigin?: MarkOrigin;
+}
+
+/**
+ * The sync of aggregates whose legacy side is captured, in both directions, with the sync state and conflicts in
+ * the service database. Every method works in the caller's service transaction (the inbox's), so the inbox rows, the
+ * state and the service's writes commit together.
+ */
+export class CapturedSync {
+  private readonly aggregates = new Map<string, CapturedAggregate>();
+  private readonly markOrigin: MarkOrigin;
+
+  constructor(
+    /** The origin names: legacy's is recorded on the service's rows, the service's marks the write-backs. */
+    readonly origins: Origins,
+    stores: Iterable<AggregateStores>,
+    private readonly deps: CapturedApplierDeps,
+  ) {
+    for (const entry of stores) if (entry.mapping.legacy.captured) this.aggregates.set(entry.mapping.aggregateType, new CapturedAggregate(entry, origins));
+    this.markOrigin = deps.markOrigin ?? emitOriginMessage;
+  }
+
+  has(aggregate: string): boolean {
+    return this.aggregates.has(aggregate);
+  }
+
+  private aggregate(name: string): CapturedAggregate {
+    const found = this.aggregates.get(name);
+    if (!found) throw new UnsyncableEventError(`aggregate '${name}' has no captured legacy side in the mapping`);
+    return found;
+  }
+
+  /**
+   * Legacy -> service, read-through: brings the service's copy of each of `keys` (keys as the legacy key column
+   * prints them) up to legacy's current document, under the keys' sync state locks. Legacy is read in one snapshot
+   * (all its tables), so a document is never torn between two legacy commits. Answers each key's outcome.
+   */
+  async applyFromLegacy(client: ClientBase, aggregateName: string, keys: readonly string[], options: { backfill?: boolean } = {}): Promise<Map<string, KeyOutcome>> {
+    const aggregate = this.aggregate(aggregateName);
+    const { legacy, service } = aggregate.stores;
+    const outcomes = new Map<string, KeyOutcome>();
+    if (keys.length === 0) return outcomes;
+    const states = await lockSyncState(client, aggregate.name, keys);
+    const legacyDocuments = await readSnapshot(this.deps.pools.legacy, legacy, keys);
+    const versions = await service.lockMany(client, keys);
+    const legacyHashes = new Map(keys.map((key) => [key, aggregate.legacyHash(legacyDocuments.get(key))]));
+    // The service's content is read only where it moved since the agreed point (or was never agreed).
+    const movedKeys = keys.filter((key) => {
+      const state = states.get(key)!;
+      if (state.known && legacyHashes.get(key) === state.legacyHash) return false;
+      const version = versions.get(key)?.version ?? null;
+      return state.known ? version !== state.serviceVersion : version !== null;
+    });
+    const serviceDocuments = movedKeys.length ? await service.readMany(client, movedKeys) : new Map<string, Document>();
+
+    const writes: Document[] = [];
+    const absent = new Set<string>();
+    const deletes: string[] = [];
+    const conflicts: ConflictRecord[] = [];
+    const saved = new Map<string, { legacyHash: string | null; serviceVersion: number | null }>();
+    for (const key of keys) {
+      const stored = versions.get(key);
+      const decision = decideFromLegacy({
+        state: states.get(key)!,
+        legacyHash: legacyHashes.get(key)!,
+        serviceVersion: stored ? stored.version : null,
+        serviceHash: serviceDocuments.has(key) || movedKeys.includes(key) ? aggregate.serviceHash(serviceDocuments.get(key)) : undefined,
+        legacyOwns: aggregate.legacyOwns,
+        backfill: options.backfill,
+      });
+      outcomes.set(key, decision.outcome);
+      if (decision.state) saved.set(key, decision.state);
+      if (decision.action === 'write') {
+        const document = aggregate.mapping.toService(legacyDocuments.get(key)!);
+        document[service.mapping.versionField!] = decision.state!.serviceVersion;
+        assertNoPlaceholder(document, `${aggregate.name} ${key} -> service`);
+        writes.push(document);
+        if (!stored) absent.add(service.keyOf(document));
+      } else if (decision.action === 'delete') {
+        deletes.push(key);
+      }
+      if (decision.conflict) conflicts.push(conflictOf(aggregate.name, key, decision, legacyDocuments.get(key), serviceDocuments.get(key)));
+    }
+    if (!(await service.writeMany(client, writes, this.origins.legacy, absent))) {
+      throw new ConcurrentWriteError(`${aggregate.name}: a service row appeared while the sync wrote legacy's change; deciding again`);
+    }
+    await service.deleteMany(client, deletes);
+    await this.recordConflicts(client, conflicts);
+    await saveSyncState(client, aggregate.name, saved);
+    return outcomes;
+  }
+
+  /**
+   * Service -> captured legacy: writes the service's documents (or deletes) into legacy's tables through the
+   * mapping, in one legacy transaction marked with the service's origin (the capture tags its changes, so the other
+   * direction skips them: no echo). Legacy commits first, then the caller's service transaction (inbox + state): a
+   * crash in between re-applies the same documents, which legacy then already holds (stale, and marked again).
+   * `events` are per aggregate key: the newest version of each.
+   */
+  async applyFromService(client: ClientBase, events: ReadonlyArray<{ aggregate: string; key: string; version: number; document: Document | null }>): Promise<Map<string, KeyOutcome>> {
+    const outcomes = new Map<string, KeyOutcome>();
+    const byAggregate = new Map<string, Map<string, { version: number; document: Document | null }>>();
+    for (const event of events) {
+      this.aggregate(event.aggregate);
+      const keys = byAggregate.get(event.aggregate) ?? new Map();
+      const known = keys.get(event.key);
+      if (!known || known.version < event.version) keys.set(event.key, { version: event.version, document: event.document });
+      byAggregate.set(event.aggregate, keys);
+    }
+    const work: Array<{ aggregate: CapturedAggregate; states: Awaited<ReturnType<typeof lockSyncState>>; keys: Map<string, { version: number; document: Document | null }> }> = [];
+    for (const name of [...byAggregate.keys()].sort()) {
+      const aggregate = this.aggregate(name);
+      const keys = byAggregate.get(name)!;
+      const states = await lockSyncState(client, name, [...keys.keys()]);
+      // At or below the agreed version: stale without reading legacy.
+      for (const [key, event] of keys) {
+        const state = states.get(key)!;
+        if (state.known && state.serviceVersion !== null && event.version <= state.serviceVersion) {
+          outcomes.set(`${name}\u0000${key}`, 'stale');
+          keys.delete(key);
+        }
+      }
+      if (keys.size) work.push({ aggregate, states, keys });
+    }
+    if (work.length === 0) return outcomes;
+
+    const conflicts: ConflictRecord[] = [];
+    const saved: Array<{ aggregate: string; states: Map<string, { legacyHash: string | null; serviceVersion: number | null }> }> = [];
+    const legacyClient = await this.deps.pools.legacy.connect();
+    let broken = false;
+    const markBroken = () => (broken = true);
+    legacyClient.on('error', markBroken);
+    try {
+      await legacyClient.query('begin');
+      await this.markOrigin(legacyClient, this.origins.service);
+      for (const { aggregate, states, keys } of work) {
+        const { legacy } = aggregate.stores;
+        const keyList = [...keys.keys()];
+        const present = await legacy.lockMany(legacyClient, keyList);
+        const current = await legacy.readMany(legacyClient, keyList);
+        const writes: Document[] = [];
+        const absent = new Set<string>();
+        const deletes: string[] = [];
+        const states2 = new Map<string, { legacyHash: string | null; serviceVersion: number | null }>();
+        for (const [key, event] of keys) {
+          const target = event.document ? aggregate.mapping.toLegacy(event.document) : undefined;
+          const decision = decideFromService({
+            state: states.get(key)!,
+            version: event.version,
+            targetHash: aggregate.legacyHash(target),
+            legacyHash: aggregate.legacyHash(current.get(key)),
+            legacyOwns: aggregate.legacyOwns,
+          });
+          outcomes.set(`${aggregate.name}\u0000${key}`, decision.outcome);
+          if (decision.state) states2.set(key, decision.state);
+          if (decision.action === 'write') {
+            assertNoPlaceholder(target!, `${aggregate.name} ${key} -> legacy`);
+            writes.push(target!);
+            if (!present.has(key)) absent.add(legacy.keyOf(target!));
+          } else if (decision.action === 'delete') {
+            deletes.push(key);
+          }
+          if (decision.conflict) conflicts.push(conflictOf(aggregate.name, key, decision, current.get(key), event.document ?? undefined));
+        }
+        if (!(await legacy.writeMany(legacyClient, writes, this.origins.service, absent))) {
+          throw new ConcurrentWriteError(`${aggregate.name}: a legacy row appeared while the sync wrote the service's change; deciding again`);
+        }
+        await legacy.deleteMany(legacyClient, deletes);
+        saved.push({ aggregate: aggregate.name, states: states2 });
+      }
+      await legacyClient.query('commit');
+    } catch (error) {
+      await legacyClient.query('rollback').catch(() => (broken = true));
+      throw error;
+    } finally {
+      legacyClient.off('error', markBroken);
+      legacyClient.release(broken);
+    }
+    await this.recordConflicts(client, conflicts);
+    for (const { aggregate, states } of saved) await saveSyncState(client, aggregate, states);
+    return outcomes;
+  }
+
+  private async recordConflicts(client: ClientBase, conflicts: ConflictRecord[]): Promise<void> {
+    if (conflicts.length === 0) return;
+    await recordConflicts(client, conflicts);
+    for (const conflict of conflicts) this.deps.conflicts?.inc({ aggregatetype: conflict.aggregate, kind: conflict.kind });
+  }
+}
+
+function conflictOf(aggregate: string, key: string, decision: SyncDecision, legacyImage: Document | undefined, serviceImage: Document | undefined): ConflictRecord {
+  return { aggregate, key, kind: decision.conflict!.kind, kept: decision.conflict!.kept, legacyImage: legacyImage ?? null, serviceImage: serviceImage ?? null };
+}
+
+/** Reads documents of `keys` in one snapshot (repeatable read): main and joined tables as of one instant. */
+export async function readSnapshot(pool: Pool, store: SideStore, keys: readonly string[]): Promise<Map<string, Document>> {
+  const client = await pool.connect();
+  let broken = false;
+  const markBroken = () => (broken = true);
+  client.on('error', markBroken);
+  try {
+    if (store.mapping.joined.length === 0) return await store.readMany(client, keys);
+    await client.query('begin isolation level repeatable read read only');
+    const documents = await store.readMany(client, keys);
+    await client.query('commit');
+    return documents;
+  } catch (error) {
+    await client.query('rollback').catch(() => (broken = true));
+    throw error;
+  } finally {
+    client.off('error', markBroken);
+    client.release(broken);
+  }
+}

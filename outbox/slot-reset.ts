@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { forgetCaptureSlot } from './capture/slot';
 import { OutboxError } from './errors';
 import type { RelayOptions } from './options';
 import { qualified } from './sql';
@@ -7,18 +8,18 @@ export interface SlotReset {
   slot: string;
   /** `wal_status` of the slot that was dropped; undefined when there was no slot (a vanished one). */
   droppedWalStatus?: string;
-  /** Whether the relay's record of having created the slot was removed. */
+  /** Whether the relay's record of having created the slot (its ledger row, or its line in the capture publication's comment) was removed. */
   forgotten: boolean;
 }
 
 /**
  * The recovery step after `SFG_OUTBOX_SLOT_LOST` or `SFG_OUTBOX_SLOT_MISSING`, once the consumers are reconciled:
- * drops the CDC relay's slot and forgets it, so the next start creates a new slot that captures from then on.
+ * drops the CDC or table-capture relay's slot and forgets it, so the next start creates a new slot that captures from then on.
  * Refuses a slot a running relay streams from, a slot of another database, and (unless `force`) a healthy slot,
  * whose events would be skipped.
  */
 export async function resetReplicationSlot(
-  options: Pick<RelayOptions, 'connectionString' | 'schema' | 'slotName'>,
+  options: Pick<RelayOptions, 'connectionString' | 'schema' | 'slotName'> & Partial<Pick<RelayOptions, 'mode' | 'publicationName'>>,
   { force = false }: { force?: boolean } = {},
 ): Promise<SlotReset> {
   const { slotName } = options;
@@ -43,11 +44,15 @@ export async function resetReplicationSlot(
       );
     }
     if (slot) await client.query('select pg_drop_replication_slot($1)', [slotName]);
-    const ledger = qualified(options.schema, 'strangler_relay_slots');
-    const ledgerExists = (await client.query('select to_regclass($1) is not null as present', [ledger])).rows[0]?.present as boolean;
-    const forgotten = ledgerExists ? ((await client.query(`delete from ${ledger} where slot_name = $1`, [slotName])).rowCount ?? 0) > 0 : false;
+    const forgotten = options.mode === 'tables' ? await forgetCaptureSlot(client, options.publicationName ?? `strangler_capture`, slotName) : await forgetLedgerRow(client, options.schema, slotName);
     return { slot: slotName, ...(slot ? { droppedWalStatus: slot.wal_status ?? 'unknown' } : {}), forgotten };
   } finally {
     await client.end();
   }
+}
+
+async function forgetLedgerRow(client: pg.Client, schema: string, slotName: string): Promise<boolean> {
+  const ledger = qualified(schema, 'strangler_relay_slots');
+  const ledgerExists = (await client.query('select to_regclass($1) is not null as present', [ledger])).rows[0]?.present as boolean;
+  return ledgerExists ? ((await client.query(`delete from ${ledger} where slot_name = $1`, [slotName])).rowCount ?? 0) > 0 : false;
 }

@@ -1,5 +1,6 @@
 import type { ClientBase, Pool } from 'pg';
 import type { Counter } from 'prom-client';
+import { markOrigin } from '../outbox/capture';
 import { SyncError, UnsyncableEventError } from './errors';
 import type { AggregateMapping, Mapping } from './options';
 import {
@@ -20,13 +21,8 @@ export type KeyOutcome = 'applied' | 'stale' | 'conflict';
 /** Marks a legacy transaction as the sync's write-back, so the capture tags its changes with `origin` (no echo). */
 export type MarkOrigin = (client: ClientBase, origin: string) => Promise<void>;
 
-/** The logical decoding message the capture relay reads a transaction's origin from (transactional: it commits with the writes). */
-export const ORIGIN_MESSAGE_PREFIX = 'strangler.origin';
-
-/** Emits `pg_logical_emit_message(true, 'strangler.origin', origin)` in the caller's transaction (no superuser needed). */
-export const emitOriginMessage: MarkOrigin = async (client, origin) => {
-  await client.query('select pg_logical_emit_message(true, $1, $2)', [ORIGIN_MESSAGE_PREFIX, origin]);
-};
+/** The capture relay's markOrigin: `pg_logical_emit_message(true, 'strangler.origin', origin)` in the caller's transaction. */
+export const emitOriginMessage: MarkOrigin = (client, origin) => markOrigin(client, origin);
 
 /** A concurrent writer created a row the sync found absent a moment before: retried, and decided again. */
 export class ConcurrentWriteError extends SyncError {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { InboxConsumer, migrateOutbox, type ConsumedRecord, type HandlerOutcome, type InboxEvent, type Subscriber } from '../outbox';
+import { captureEventId, InboxConsumer, migrateOutbox, type ConsumedRecord, type HandlerOutcome, type InboxEvent, type Subscriber } from '../outbox';
 import { MappingApplier } from './apply';
 import {
   aggregateKeysOf,
@@ -56,24 +56,17 @@ export interface SyncConsumerDeps {
   registry: Registry;
   /** Marks a legacy write-back transaction with its origin; default: pg_logical_emit_message(true, 'strangler.origin', origin). */
   markOrigin?: MarkOrigin;
-  /** The id of a captured record without an `id` header (Debezium's); default: derived from its envelope. */
-  captureEventId?: (fields: { db: string; lsn: string; schema: string; table: string; op: string; key: string }) => string;
   /** Consumer group members for tests (one per inbox, in the order they are created). */
   subscribers?: Subscriber[];
 }
 
-/** A sha1 name-based UUID (version 5 layout) of `name`. */
+/** A sha1 name-based UUID (version 5 layout) of `name`: the id of a tombstone, which carries no envelope. */
 function nameUuid(name: string): string {
   const bytes = createHash('sha1').update(name).digest().subarray(0, 16);
   bytes[6] = (bytes[6]! & 0x0f) | 0x50;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
   const hex = bytes.toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-/** The id of a captured change from its envelope: db / lsn / schema.table / op / key JSON (the capture relay's derivation). */
-export function deriveCaptureEventId(fields: { db: string; lsn: string; schema: string; table: string; op: string; key: string }): string {
-  return nameUuid(`${fields.db}/${fields.lsn}/${fields.schema}.${fields.table}/${fields.op}/${fields.key}`);
 }
 
 interface InboxPlan {
@@ -235,8 +228,8 @@ export class SyncConsumer {
     const source = (payload as { source?: Record<string, unknown> }).source;
     const op = (payload as { op?: unknown }).op;
     if (!source || typeof op !== 'string') return undefined;
-    const derive = this.deps.captureEventId ?? deriveCaptureEventId;
-    return derive({ db: String(source.db), lsn: String(source.lsn), schema: String(source.schema), table: String(source.table), op, key: record.key ?? '' });
+    // Debezium's records carry no id header: the capture relay's derivation (db / lsn / schema.table / op / key) gives the same id on a re-send.
+    return captureEventId({ db: String(source.db), lsn: source.lsn as string | number, schema: String(source.schema), table: String(source.table), op, key: record.key ?? '' });
   }
 
   private async applyDirect(event: InboxEvent, client: PoolClient): Promise<HandlerOutcome> {

@@ -4,7 +4,7 @@ export { SideStore, quoteTable, TOAST_PLACEHOLDER, type AggregateStores, type Qu
 export { backfill, CHECKPOINT_TABLE, type BackfillOptions, type BackfillProgress, type BackfillResult } from './backfill';
 export { verify, type DriftExample, type DriftKind, type VerifyReport } from './verify';
 export { MappingApplier, incomingWinsTie, type ApplyOutcome, type ReplicatedEvent } from './apply';
-export { SyncConsumer, deriveCaptureEventId, type SyncConsumerOptions, type SyncConsumerDeps } from './consumer';
+export { SyncConsumer, type SyncConsumerOptions, type SyncConsumerDeps } from './consumer';
 export {
   CapturedSync,
   aggregateKeysOf,
@@ -13,8 +13,6 @@ export {
   capturedRoutes,
   qualifiedTableName,
   assertNoPlaceholder,
-  emitOriginMessage,
-  ORIGIN_MESSAGE_PREFIX,
   ConcurrentWriteError,
   PlaceholderValueError,
   type CapturedTable,

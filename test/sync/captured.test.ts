@@ -4,7 +4,6 @@ import {
   capturedTopic,
   decideFromLegacy,
   decideFromService,
-  deriveCaptureEventId,
   keyTextOf,
   MappingInvalidError,
   parseMapping,
@@ -109,14 +108,6 @@ describe('aggregate keys of captured changes', () => {
     expect(keyTextOf(null, 'integer')).toBeUndefined();
     expect(() => keyTextOf(1_700_000_000_000, 'timestamp without time zone')).toThrow(/temporal keys/);
     expect(() => keyTextOf({ nested: true }, 'integer')).toThrow(UnsyncableEventError);
-  });
-
-  it('derives one uuid per change, the same on a re-send', () => {
-    const fields = { db: 'shop', lsn: '24023128', schema: 'lib', table: 'books', op: 'u', key: '{"id":7}' };
-    const id = deriveCaptureEventId(fields);
-    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect(deriveCaptureEventId({ ...fields })).toBe(id);
-    expect(deriveCaptureEventId({ ...fields, lsn: '24023129' })).not.toBe(id);
   });
 });
 

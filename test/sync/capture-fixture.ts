@@ -1,0 +1,288 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { PoolClient } from 'pg';
+import { Registry } from 'prom-client';
+import { appendMany, createRelay, migrateOutbox, parseRelayOptions } from '../../outbox';
+import { loadMappingFile, openAggregates, SyncConsumer, type AggregateStores, type Mapping } from '../../sync';
+import { createTestDatabase, eventually, testEnv, testKafka, uniqueName, type TestDatabase } from '../helpers';
+import { createTopics, quietLogger, testRelayOptions } from '../outbox/support';
+
+/**
+ * A legacy schema nobody here designed, captured from its tables: `lib.books` in a non-public schema with a
+ * reserved-word column ("order"), a many-row joined table `lib.copies` (its own serial key; the aggregate's key is a
+ * foreign key, logged in full so a delete names its book), and a text column that TOASTs. The service models the
+ * same aggregate its own way (`titles` + `title_shelves`, a revision, a writer column) and publishes an outbox.
+ */
+export const LEGACY_SQL = `
+  create schema lib;
+  create table lib.books (
+    id integer primary key,
+    title text not null,
+    "order" integer not null default 0,
+    blurb text,
+    notes text not null default ''
+  );
+  create table lib.copies (
+    id serial primary key,
+    book_id integer not null references lib.books (id) on delete cascade,
+    shelf text not null,
+    "position" integer not null
+  );
+  alter table lib.copies replica identity full;
+`;
+
+export const SERVICE_SQL = `
+  create table titles (
+    title_id integer primary key,
+    name text not null,
+    sort_order integer not null,
+    summary text,
+    notes text not null,
+    revision integer not null,
+    written_by text
+  );
+  create table title_shelves (
+    title_id integer not null references titles (title_id) on delete cascade,
+    line_no integer not null,
+    shelf_code text not null,
+    primary key (title_id, line_no)
+  );
+`;
+
+const TRANSLATORS = `
+exports.toService = ({ id, title, order, blurb, notes, copies }) => ({
+  titleId: id, name: title, sortOrder: order, summary: blurb, notes,
+  shelves: (copies || []).map(({ shelf }) => ({ shelfCode: shelf })),
+});
+exports.toLegacy = ({ titleId, name, sortOrder, summary, notes, shelves }) => ({
+  id: titleId, title: name, order: sortOrder, blurb: summary, notes,
+  copies: (shelves || []).map(({ shelfCode }) => ({ shelf: shelfCode })),
+});
+`;
+
+function mappingYaml(topicPrefix: string): string {
+  return `origins: { legacy: legacy, service: catalog }
+capture: { topicPrefix: ${topicPrefix} }
+aggregates:
+  book:
+    owner: service
+    translators: ./translators.js
+    legacy:
+      captured: true
+      table: lib.books
+      key: id
+      fields: { id: id, title: title, order: order, blurb: blurb, notes: notes }
+      joined:
+        - { table: lib.copies, key: book_id, as: copies, position: position, fields: { shelf: shelf } }
+    service:
+      table: titles
+      key: titleId
+      version: revision
+      origin: written_by
+      fields: { titleId: title_id, name: name, sortOrder: sort_order, summary: summary, notes: notes, revision: revision }
+      joined:
+        - { table: title_shelves, key: title_id, as: shelves, position: line_no, fields: { shelfCode: shelf_code } }
+`;
+}
+
+export interface ServiceDocument {
+  titleId: number;
+  name: string;
+  sortOrder: number;
+  summary: string | null;
+  notes: string;
+  revision: number;
+  shelves: Array<{ shelfCode: string }>;
+}
+
+export interface CaptureStack {
+  legacy: TestDatabase;
+  service: TestDatabase;
+  mapping: Mapping;
+  mappingFile: string;
+  stores: AggregateStores[];
+  captureTopicPrefix: string;
+  outboxTopicPrefix: string;
+  /** The registries of the two sync consumers: into the service (legacy's captured changes) and into legacy. */
+  registries: { toService: Registry; toLegacy: Registry };
+  startSync(which?: Array<'toService' | 'toLegacy'>): Promise<void>;
+  stopSync(which?: Array<'toService' | 'toLegacy'>): Promise<void>;
+  /**
+   * Waits until every captured record of legacy's commits so far is consumed by the sync into the service: the
+   * capture slot passed legacy's current WAL position (so all were acknowledged by Kafka), and the consumer group's
+   * committed offsets reached the captured topics' high watermarks.
+   */
+  toServiceCaughtUp(timeoutMs?: number): Promise<void>;
+  /** strangler_sync_events_total of one consumer, summed over aggregate types, for one outcome. */
+  outcomes(which: 'toService' | 'toLegacy', outcome: string): Promise<number>;
+  /** A service write as the service's own code makes it: its tables and its outbox event in one transaction. */
+  serviceWrite(titleId: number, change: (document: ServiceDocument | undefined) => Omit<ServiceDocument, 'revision'> | null): Promise<ServiceDocument | null>;
+  serviceDocument(titleId: number): Promise<ServiceDocument | undefined>;
+  legacyBook(id: number): Promise<{ id: number; title: string; order: number; blurb: string | null; notes: string; copies: string[] } | undefined>;
+  close(): Promise<void>;
+}
+
+/** Two databases, the capture relay on legacy, the outbox relay on the service, and the two sync consumers (not started). */
+export async function captureStack(prefix: string, options: { maxBatchEvents?: number; partitionsConsumedConcurrently?: number; seed?: string } = {}): Promise<CaptureStack> {
+  const [legacy, service] = await Promise.all([createTestDatabase(`${prefix}_legacy`, { max: 20 }), createTestDatabase(`${prefix}_service`, { max: 20 })]);
+  await legacy.pool.query(LEGACY_SQL);
+  // Rows the capture never sees: they exist before the relay's slot does (what backfill is for).
+  if (options.seed) await legacy.pool.query(options.seed);
+  await service.pool.query(SERVICE_SQL);
+  await migrateOutbox(service.pool);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-capture-'));
+  const captureTopicPrefix = uniqueName('cap').replace(/_/g, '-').slice(0, 40);
+  fs.writeFileSync(path.join(dir, 'translators.js'), TRANSLATORS);
+  const mappingFile = path.join(dir, 'mapping.yaml');
+  fs.writeFileSync(mappingFile, mappingYaml(captureTopicPrefix));
+  const mapping = loadMappingFile(mappingFile);
+  const stores = await openAggregates(mapping, [...mapping.aggregates.values()], { legacy: legacy.pool, service: service.pool });
+
+  const outboxOptions = testRelayOptions(service);
+  const outboxTopicPrefix = outboxOptions.topicPrefix;
+  const captureOptions = parseRelayOptions({
+    name: uniqueName('capture').slice(0, 40),
+    mode: 'tables',
+    connectionString: legacy.url,
+    heartbeatIntervalMs: 500,
+    leadership: { retryIntervalMs: 200 },
+    capture: { tables: ['lib.books', 'lib.copies'], topicPrefix: captureTopicPrefix, origin: 'legacy' },
+    kafka: { brokers: testEnv().kafkaBrokers },
+  });
+  await createTopics([`${outboxTopicPrefix}book`, `${captureTopicPrefix}.lib.books`, `${captureTopicPrefix}.lib.copies`]);
+  const relays: Array<ReturnType<typeof createRelay>> = [createRelay(captureOptions, { logger: quietLogger, registry: new Registry() }), createRelay(outboxOptions, { logger: quietLogger, registry: new Registry() })];
+  for (const relay of relays) await relay.start();
+
+  const registries = { toService: new Registry(), toLegacy: new Registry() };
+  const groups = { toService: uniqueName('sync-svc'), toLegacy: uniqueName('sync-leg') };
+  const consumers: Partial<Record<'toService' | 'toLegacy', SyncConsumer>> = {};
+  const both: Array<'toService' | 'toLegacy'> = ['toService', 'toLegacy'];
+  const makeConsumer = (which: 'toService' | 'toLegacy') =>
+    new SyncConsumer(
+      {
+        mapping,
+        into: which === 'toService' ? 'service' : 'legacy',
+        pools: { legacy: legacy.pool, service: service.pool },
+        groupId: groups[which],
+        topicPrefix: outboxTopicPrefix,
+        kafka: { brokers: testEnv().kafkaBrokers, sessionTimeoutMs: 6_000 },
+        retryBackoffMs: 50,
+        maxBatchEvents: options.maxBatchEvents,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
+        migrate: true,
+      },
+      { logger: quietLogger, registry: registries[which] },
+    );
+
+  const readService = async (client: Pick<PoolClient, 'query'>, titleId: number): Promise<ServiceDocument | undefined> => {
+    const row = (await client.query('select title_id, name, sort_order, summary, notes, revision from titles where title_id = $1', [titleId])).rows[0];
+    if (!row) return undefined;
+    const shelves = (await client.query('select shelf_code from title_shelves where title_id = $1 order by line_no', [titleId])).rows.map((shelf) => ({ shelfCode: shelf.shelf_code as string }));
+    return { titleId: row.title_id, name: row.name, sortOrder: row.sort_order, summary: row.summary, notes: row.notes, revision: row.revision, shelves };
+  };
+
+  const capturedTopics = [`${captureTopicPrefix}.lib.books`, `${captureTopicPrefix}.lib.copies`];
+  const toServiceCaughtUp = async (timeoutMs = 30_000) => {
+    const lsn = (await legacy.pool.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')).rows[0]!.lsn;
+    await eventually(
+      async () => (await legacy.pool.query(`select pg_wal_lsn_diff(confirmed_flush_lsn, $1::pg_lsn) >= -1 as ok from pg_replication_slots where slot_name = $2`, [lsn, captureOptions.slotName])).rows[0]?.ok === true,
+      timeoutMs,
+      'the capture slot passed the last legacy commit',
+    );
+    const admin = testKafka('strangler-test-admin').admin();
+    await admin.connect();
+    try {
+      const high = new Map<string, number>();
+      for (const topic of capturedTopics) for (const partition of await admin.fetchTopicOffsets(topic)) high.set(`${topic}/${partition.partition}`, Number(partition.high));
+      await eventually(
+        async () => {
+          const committed = await admin.fetchOffsets({ groupId: groups.toService, topics: capturedTopics });
+          return committed.every(({ topic, partitions }) => partitions.every(({ partition, offset }) => Math.max(0, Number(offset)) >= (high.get(`${topic}/${partition}`) ?? 0)));
+        },
+        timeoutMs,
+        'the sync into the service consumed every captured record',
+        100,
+      );
+    } finally {
+      await admin.disconnect();
+    }
+  };
+  const stopSync = async (which = both) => {
+    for (const name of which) {
+      await consumers[name]?.stop();
+      delete consumers[name];
+    }
+  };
+  return {
+    legacy,
+    service,
+    mapping,
+    mappingFile,
+    stores,
+    captureTopicPrefix,
+    outboxTopicPrefix,
+    registries,
+    async startSync(which = both) {
+      for (const name of which) {
+        consumers[name] ??= makeConsumer(name);
+        await consumers[name]!.start();
+      }
+    },
+    stopSync,
+    toServiceCaughtUp,
+    async outcomes(which, outcome) {
+      const metric = registries[which].getSingleMetric('strangler_sync_events_total');
+      if (!metric) return 0;
+      const { values } = await metric.get();
+      return values.filter((value) => value.labels.outcome === outcome).reduce((sum, value) => sum + value.value, 0);
+    },
+    async serviceWrite(titleId, change) {
+      const client = await service.pool.connect();
+      try {
+        await client.query('begin');
+        await client.query('select 1 from titles where title_id = $1 for update', [titleId]);
+        const current = await readService(client, titleId);
+        const next = change(current);
+        if (next === null) {
+          if (!current) throw new Error(`no title ${titleId} to delete`);
+          await client.query('delete from titles where title_id = $1', [titleId]);
+          const version = current.revision + 1;
+          await appendMany(client, [{ aggregateType: 'book', aggregateId: String(titleId), type: 'TitleDeleted', payload: null, headers: { origin: 'catalog', version: String(version) } }], { topicPrefix: outboxTopicPrefix });
+          await client.query('commit');
+          return null;
+        }
+        const revision = (current?.revision ?? 0) + 1;
+        await client.query(
+          `insert into titles (title_id, name, sort_order, summary, notes, revision, written_by) values ($1, $2, $3, $4, $5, $6, 'catalog')
+           on conflict (title_id) do update set name = excluded.name, sort_order = excluded.sort_order, summary = excluded.summary, notes = excluded.notes, revision = excluded.revision, written_by = 'catalog'`,
+          [titleId, next.name, next.sortOrder, next.summary, next.notes, revision],
+        );
+        await client.query('delete from title_shelves where title_id = $1', [titleId]);
+        for (const [index, shelf] of next.shelves.entries()) await client.query('insert into title_shelves (title_id, line_no, shelf_code) values ($1, $2, $3)', [titleId, index, shelf.shelfCode]);
+        const document: ServiceDocument = { ...next, titleId, revision };
+        await appendMany(client, [{ aggregateType: 'book', aggregateId: String(titleId), type: 'TitleChanged', payload: document, headers: { origin: 'catalog' } }], { topicPrefix: outboxTopicPrefix });
+        await client.query('commit');
+        return document;
+      } catch (error) {
+        await client.query('rollback').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    serviceDocument: (titleId) => readService(service.pool, titleId),
+    async legacyBook(id) {
+      const row = (await legacy.pool.query('select id, title, "order", blurb, notes from lib.books where id = $1', [id])).rows[0];
+      if (!row) return undefined;
+      const copies = (await legacy.pool.query('select shelf from lib.copies where book_id = $1 order by "position"', [id])).rows.map((copy) => copy.shelf as string);
+      return { ...row, copies };
+    },
+    async close() {
+      await stopSync();
+      for (const relay of relays.reverse()) await relay.stop();
+      await Promise.all([legacy.drop(), service.drop()]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -17,7 +17,7 @@ export { KafkaSubscriber, type Subscriber, type SubscribeOptions, type RecordBat
 export { CdcRelay } from './cdc-relay';
 export { resetReplicationSlot, type SlotReset } from './slot-reset';
 export { PollingRelay, pollingMigrations } from './polling-relay';
-export { createRelay } from './relay';
+export { createRelay, type Relay } from './relay';
 export {
   TableCaptureRelay,
   markOrigin,

@@ -4,8 +4,11 @@ import type { RelayDeps } from './leadership';
 import { parseRelayOptions, type RelayOptions } from './options';
 import { PollingRelay } from './polling-relay';
 
+/** Any relay createRelay builds: they share start(), stop(), done, isLeader and the leader/standby/fatal events. */
+export type Relay = CdcRelay | PollingRelay | TableCaptureRelay;
+
 /** Builds the relay for `options.mode` (default cdc); options are parsed here if they are raw input. */
-export function createRelay(options: RelayOptions | unknown, deps: RelayDeps): CdcRelay | PollingRelay | TableCaptureRelay {
+export function createRelay(options: RelayOptions | unknown, deps: RelayDeps): Relay {
   const parsed = parseRelayOptions(options);
   if (parsed.mode === 'tables') return new TableCaptureRelay(parsed, deps);
   return parsed.mode === 'polling' ? new PollingRelay(parsed, deps) : new CdcRelay(parsed, deps);

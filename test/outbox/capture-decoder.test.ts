@@ -118,7 +118,7 @@ describe('ChangeDecoder: pgoutput changes to Debezium change events', () => {
   });
 
   it('a delete with the replica identity key: before holds the key, then a tombstone (unless tombstonesOnDelete is false)', () => {
-    const { instance, relation, tuple } = decoder();
+    const { instance, relation } = decoder();
     instance.begin(begin());
     instance.message({ tag: 'delete', relation, old: null, key: { order_id: relation.columns[0]!.parser('7'), line: relation.columns[1]!.parser('1') } }, '0/1F0');
     const [deleted, tombstone] = instance.commit(commit, '0/230');

@@ -68,9 +68,12 @@ const asFloat: Encoder = (text) => {
   return first === 78 /* N */ || first === 73 /* I */ || text === '-Infinity' ? `"${text}"` : text;
 };
 
-/** Milliseconds since the epoch of a UTC date (years 0-99 too, which Date.UTC would move to the 1900s). */
-function epochMs(text: string): number {
-  const year = +text.slice(0, 4);
+/**
+ * Milliseconds since the epoch of a UTC date "YYYY-MM-DD" (years 0-99 too, which Date.UTC would move to the 1900s);
+ * `bc`: the year is before Christ, proleptic Gregorian as Debezium counts it (1 BC is year 0).
+ */
+function epochMs(text: string, bc = false): number {
+  const year = bc ? 1 - +text.slice(0, 4) : +text.slice(0, 4);
   const ms = Date.UTC(year, +text.slice(5, 7) - 1, +text.slice(8, 10));
   if (year >= 100) return ms;
   const date = new Date(ms);
@@ -78,8 +81,21 @@ function epochMs(text: string): number {
   return date.getTime();
 }
 
-/** Days since the epoch; infinity and BC dates stay text. */
-const asDays: Encoder = (text) => (text.length === 10 ? String(epochMs(text) / MS_PER_DAY) : JSON.stringify(text));
+/**
+ * Debezium's numbers for infinite dates and timestamps: the JDBC driver's stand-ins (PGStatement's
+ * DATE_POSITIVE_INFINITY and DATE_NEGATIVE_INFINITY, in ms) carried through Debezium's conversions unchanged.
+ * Written as their digits (they pass 2^53).
+ */
+const INFINITE_DAYS = { infinity: '-2147472692', '-infinity': '-2147472691' } as const;
+const INFINITE_TIMESTAMP_MICROS = { infinity: '9223372036825200000', '-infinity': '-9223372036832400000' } as const;
+const INFINITE_TIMESTAMP_MILLIS = { infinity: '9223372036825200', '-infinity': '-9223372036832400' } as const;
+
+/** Days since the epoch, as Debezium's Date (BC dates and infinities too). */
+const asDays: Encoder = (text) => {
+  if (text.length === 10) return String(epochMs(text) / MS_PER_DAY);
+  if (text.length === 13 && text.endsWith(' BC')) return String(epochMs(text, true) / MS_PER_DAY);
+  return text === 'infinity' || text === '-infinity' ? INFINITE_DAYS[text] : JSON.stringify(text);
+};
 
 /** Microseconds in "HH:MM:SS[.ffffff]" (the fraction padded to 6 digits). */
 function microsOfTime(text: string, from: number, end: number): number {
@@ -97,12 +113,20 @@ function timeEncoder(typeMod: number): Encoder {
   };
 }
 
-/** timestamp without time zone (adaptive): milliseconds or microseconds since the epoch. */
+/** timestamp without time zone (adaptive): milliseconds or microseconds since the epoch (BC and infinities as Debezium). */
 function timestampEncoder(typeMod: number): Encoder {
   const millis = precisionOf(typeMod) <= 3;
+  const infinite = millis ? INFINITE_TIMESTAMP_MILLIS : INFINITE_TIMESTAMP_MICROS;
   return (text) => {
-    if (text.length < 19 || text.charCodeAt(4) !== 45 /* - */ || text.endsWith(' BC')) return JSON.stringify(text);
-    const micros = epochMs(text) * 1000 + microsOfTime(text, 11, text.length);
+    if (text.length < 19 || text.charCodeAt(4) !== 45 /* - */) {
+      return text === 'infinity' || text === '-infinity' ? infinite[text] : JSON.stringify(text);
+    }
+    const bc = text.endsWith(' BC');
+    const ms = epochMs(text, bc);
+    const ofDay = microsOfTime(text, 11, bc ? text.length - 3 : text.length);
+    // Before 1685 or after 2254 the microseconds pass 2^53: exact in BigInt.
+    if (!millis && Math.abs(ms) > 9e12) return String(BigInt(ms) * 1000n + BigInt(ofDay));
+    const micros = ms * 1000 + ofDay;
     return String(millis ? Math.floor(micros / 1000) : micros);
   };
 }

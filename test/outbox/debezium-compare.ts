@@ -109,6 +109,12 @@ export interface CompareOptions {
   debeziumOnlyHeaderPrefixes?: string[];
   /** Headers that only we send (the design's `origin`, `id`, `txid`, `lsn`, `commit_lsn`). */
   oursOnlyHeaders?: string[];
+  /**
+   * source.sequence is `["<last commit LSN>","<LSN>"]`. On its first transaction after its first start Debezium has
+   * seen no commit and writes null first; ours names the slot's confirmed position. When set, that first element may
+   * differ where Debezium's is null (the second must still be equal).
+   */
+  debeziumLastCommitMayBeNull?: boolean;
 }
 
 const ALWAYS_ALLOWED = ['ts_ms', 'ts_us', 'ts_ns', 'source.name', 'source.version'];
@@ -193,8 +199,13 @@ export function compareCaptures(debezium: CapturedRecord[], ours: CapturedRecord
         if (dbz.value !== our.value) problems.push(`${where}: tombstone on one side only (Debezium ${dbz.value === null ? 'tombstone' : 'value'}, ours ${our.value === null ? 'tombstone' : 'value'})`);
       } else {
         const lines: string[] = [];
-        const dbzValue = parseExact(dbz.value) as { source?: { name?: Exact } };
-        const ourValue = parseExact(our.value) as { source?: { name?: Exact } };
+        const dbzValue = parseExact(dbz.value) as { source?: { name?: Exact; sequence?: Exact } };
+        const ourValue = parseExact(our.value) as { source?: { name?: Exact; sequence?: Exact } };
+        const dbzSequence = dbzValue.source?.sequence;
+        const ourSequence = ourValue.source?.sequence;
+        if (options.debeziumLastCommitMayBeNull && typeof dbzSequence === 'string' && typeof ourSequence === 'string' && dbzSequence.startsWith('[null,')) {
+          if (ourSequence.slice(ourSequence.indexOf(',')) === dbzSequence.slice(dbzSequence.indexOf(','))) ourValue.source!.sequence = dbzSequence;
+        }
         diffValues('', dbzValue as Exact, ourValue as Exact, allowed, lines);
         if (dbzValue.source?.name !== options.debeziumPrefix) lines.push(`source.name: Debezium ${show(dbzValue.source?.name)}, not its prefix`);
         if (ourValue.source?.name !== options.oursPrefix) lines.push(`source.name: ours ${show(ourValue.source?.name)}, not our prefix ${options.oursPrefix}`);

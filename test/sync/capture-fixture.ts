@@ -61,12 +61,12 @@ exports.toLegacy = ({ titleId, name, sortOrder, summary, notes, shelves }) => ({
 });
 `;
 
-function mappingYaml(topicPrefix: string): string {
+function mappingYaml(topicPrefix: string, owner: 'legacy' | 'service'): string {
   return `origins: { legacy: legacy, service: catalog }
 capture: { topicPrefix: ${topicPrefix} }
 aggregates:
   book:
-    owner: service
+    owner: ${owner}
     translators: ./translators.js
     legacy:
       captured: true
@@ -114,6 +114,8 @@ export interface CaptureStack {
    * committed offsets reached the captured topics' high watermarks.
    */
   toServiceCaughtUp(timeoutMs?: number): Promise<void>;
+  /** The same for the service's outbox events and the sync into legacy. */
+  toLegacyCaughtUp(timeoutMs?: number): Promise<void>;
   /** strangler_sync_events_total of one consumer, summed over aggregate types, for one outcome. */
   outcomes(which: 'toService' | 'toLegacy', outcome: string): Promise<number>;
   /** A service write as the service's own code makes it: its tables and its outbox event in one transaction. */
@@ -124,7 +126,7 @@ export interface CaptureStack {
 }
 
 /** Two databases, the capture relay on legacy, the outbox relay on the service, and the two sync consumers (not started). */
-export async function captureStack(prefix: string, options: { maxBatchEvents?: number; partitionsConsumedConcurrently?: number; seed?: string } = {}): Promise<CaptureStack> {
+export async function captureStack(prefix: string, options: { maxBatchEvents?: number; partitionsConsumedConcurrently?: number; seed?: string; owner?: 'legacy' | 'service' } = {}): Promise<CaptureStack> {
   const [legacy, service] = await Promise.all([createTestDatabase(`${prefix}_legacy`, { max: 20 }), createTestDatabase(`${prefix}_service`, { max: 20 })]);
   await legacy.pool.query(LEGACY_SQL);
   // Rows the capture never sees: they exist before the relay's slot does (what backfill is for).
@@ -135,7 +137,7 @@ export async function captureStack(prefix: string, options: { maxBatchEvents?: n
   const captureTopicPrefix = uniqueName('cap').replace(/_/g, '-').slice(0, 40);
   fs.writeFileSync(path.join(dir, 'translators.js'), TRANSLATORS);
   const mappingFile = path.join(dir, 'mapping.yaml');
-  fs.writeFileSync(mappingFile, mappingYaml(captureTopicPrefix));
+  fs.writeFileSync(mappingFile, mappingYaml(captureTopicPrefix, options.owner ?? 'service'));
   const mapping = loadMappingFile(mappingFile);
   const stores = await openAggregates(mapping, [...mapping.aggregates.values()], { legacy: legacy.pool, service: service.pool });
 
@@ -182,32 +184,35 @@ export async function captureStack(prefix: string, options: { maxBatchEvents?: n
     return { titleId: row.title_id, name: row.name, sortOrder: row.sort_order, summary: row.summary, notes: row.notes, revision: row.revision, shelves };
   };
 
-  const capturedTopics = [`${captureTopicPrefix}.lib.books`, `${captureTopicPrefix}.lib.copies`];
-  const toServiceCaughtUp = async (timeoutMs = 30_000) => {
-    const lsn = (await legacy.pool.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')).rows[0]!.lsn;
+  /** Every change committed so far on the `from` database is published (slot past it) and consumed by `groupId` (offsets at the high watermarks). */
+  const caughtUp = async (from: TestDatabase, slotName: string, topics: string[], groupId: string, timeoutMs: number) => {
+    const lsn = (await from.pool.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')).rows[0]!.lsn;
     await eventually(
-      async () => (await legacy.pool.query(`select pg_wal_lsn_diff(confirmed_flush_lsn, $1::pg_lsn) >= -1 as ok from pg_replication_slots where slot_name = $2`, [lsn, captureOptions.slotName])).rows[0]?.ok === true,
+      async () => (await from.pool.query(`select pg_wal_lsn_diff(confirmed_flush_lsn, $1::pg_lsn) >= -1 as ok from pg_replication_slots where slot_name = $2`, [lsn, slotName])).rows[0]?.ok === true,
       timeoutMs,
-      'the capture slot passed the last legacy commit',
+      `the slot ${slotName} passed the last commit`,
     );
     const admin = testKafka('strangler-test-admin').admin();
     await admin.connect();
     try {
       const high = new Map<string, number>();
-      for (const topic of capturedTopics) for (const partition of await admin.fetchTopicOffsets(topic)) high.set(`${topic}/${partition.partition}`, Number(partition.high));
+      for (const topic of topics) for (const partition of await admin.fetchTopicOffsets(topic)) high.set(`${topic}/${partition.partition}`, Number(partition.high));
       await eventually(
         async () => {
-          const committed = await admin.fetchOffsets({ groupId: groups.toService, topics: capturedTopics });
+          const committed = await admin.fetchOffsets({ groupId, topics });
           return committed.every(({ topic, partitions }) => partitions.every(({ partition, offset }) => Math.max(0, Number(offset)) >= (high.get(`${topic}/${partition}`) ?? 0)));
         },
         timeoutMs,
-        'the sync into the service consumed every captured record',
+        `${groupId} consumed every record of ${topics.join(', ')}`,
         100,
       );
     } finally {
       await admin.disconnect();
     }
   };
+  const capturedTopics = [`${captureTopicPrefix}.lib.books`, `${captureTopicPrefix}.lib.copies`];
+  const toServiceCaughtUp = (timeoutMs = 30_000) => caughtUp(legacy, captureOptions.slotName, capturedTopics, groups.toService, timeoutMs);
+  const toLegacyCaughtUp = (timeoutMs = 30_000) => caughtUp(service, outboxOptions.slotName, [`${outboxTopicPrefix}book`], groups.toLegacy, timeoutMs);
   const stopSync = async (which = both) => {
     for (const name of which) {
       await consumers[name]?.stop();
@@ -231,6 +236,7 @@ export async function captureStack(prefix: string, options: { maxBatchEvents?: n
     },
     stopSync,
     toServiceCaughtUp,
+    toLegacyCaughtUp,
     async outcomes(which, outcome) {
       const metric = registries[which].getSingleMetric('strangler_sync_events_total');
       if (!metric) return 0;

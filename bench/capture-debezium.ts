@@ -1,0 +1,258 @@
+/**
+ * Table capture, side by side with real Debezium (real Postgres and Kafka, see infra/; Debezium 3.6.1's Postgres
+ * connector in Kafka Connect standalone, see infra/debezium.ts; its jars are fetched from Maven Central on first use).
+ *
+ * One table, two captures of it, each with its own publication and slot: Debezium (its defaults, pgoutput) and our
+ * TableCaptureRelay. Both are started once (slots created, nothing to send) and stopped; then, per round, a backlog of
+ * BENCH_CHANGES row updates is committed (BENCH_PER_TX rows per transaction) while both are stopped, and each in turn
+ * is started on it: Debezium, then ours (alternating the order each round). Per capture and round:
+ * - rate: changes/s from the first to the last record on Kafka (the records' CreateTime, set by each producer when it
+ *   batches the record; the same measure for both);
+ * - wall: from the start call to the last record on Kafka (Debezium's includes its JVM's start, a few seconds).
+ * Prints a table (medians over BENCH_ROUNDS rounds), then one JSON line.
+ * Env: BENCH_CHANGES (default 100000), BENCH_ROWS (10000), BENCH_PER_TX (1000), BENCH_ROUNDS (3); BENCH_OURS_MAX_EVENTS
+ * sets our relay's batch.maxEvents (default: the relay's default). Both captures run with their defaults otherwise.
+ * Ctrl-C stops both and drops the benchmark's database and slots.
+ */
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import pg from 'pg';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { resolveEnvironment, withDatabase } from '../infra';
+import { DEBEZIUM_VERSION, startDebezium } from '../infra/debezium';
+import { createRelay, createTopicsWithLeaders, parseRelayOptions, type Relay } from '../outbox';
+import { admin, dropDatabase } from './support';
+
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
+const env = resolveEnvironment();
+const CHANGES = Number(process.env.BENCH_CHANGES ?? 100_000);
+const ROWS = Number(process.env.BENCH_ROWS ?? 10_000);
+const PER_TX = Number(process.env.BENCH_PER_TX ?? 1_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const OURS_MAX_EVENTS = process.env.BENCH_OURS_MAX_EVENTS ? Number(process.env.BENCH_OURS_MAX_EVENTS) : undefined;
+const PARTITIONS = 3;
+const run = `bench_capdbz_${process.pid}_${Date.now().toString(36)}`;
+const database = run;
+const url = withDatabase(env.databaseUrl, database);
+const kafka = new Kafka({ clientId: 'bench-capture-debezium', brokers: env.kafkaBrokers, logLevel: logLevel.NOTHING });
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+interface Measure {
+  ratePerS: number;
+  wallMs: number;
+}
+
+interface Capture {
+  label: string;
+  topic: string;
+  /** Starts on the stored position (the slot's, or Debezium's offsets file). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function endOffsets(kafkaAdmin: Admin, topic: string): Promise<Map<number, bigint>> {
+  const offsets = await kafkaAdmin.fetchTopicOffsets(topic);
+  return new Map(offsets.map((entry) => [entry.partition, BigInt(entry.high)]));
+}
+
+function added(before: Map<number, bigint>, now: Map<number, bigint>): number {
+  let total = 0n;
+  for (const [partition, high] of now) total += high - (before.get(partition) ?? 0n);
+  return Number(total);
+}
+
+/** Reads the records from `from` on and returns their first and last CreateTime. */
+async function timestamps(topic: string, from: Map<number, bigint>, count: number): Promise<{ first: number; last: number }> {
+  const consumer = kafka.consumer({ groupId: `${run}_reader_${topic}_${Date.now()}`, maxWaitTimeInMs: 100, maxBytesPerPartition: 8 << 20 });
+  let first = Infinity;
+  let last = -Infinity;
+  let seen = 0;
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    let reached!: () => void;
+    const done = new Promise<void>((resolve) => (reached = resolve));
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      for (const [partition, offset] of from) consumer.seek({ topic, partition, offset: offset.toString() });
+    });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        const start = from.get(batch.partition) ?? 0n;
+        for (const message of batch.messages) {
+          if (BigInt(message.offset) < start) continue;
+          const at = Number(message.timestamp);
+          if (at < first) first = at;
+          if (at > last) last = at;
+          seen += 1;
+        }
+        if (seen >= count) reached();
+      },
+    });
+    await done;
+    return { first, last };
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+async function measure(capture: Capture, kafkaAdmin: Admin): Promise<Measure> {
+  const before = await endOffsets(kafkaAdmin, capture.topic);
+  const started = performance.now();
+  await capture.start();
+  let allAt = 0;
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    const count = added(before, await endOffsets(kafkaAdmin, capture.topic));
+    if (count >= CHANGES) {
+      allAt = performance.now();
+      if (count > CHANGES) log(`${capture.label}: ${count - CHANGES} records more than the ${CHANGES} changes`);
+      break;
+    }
+    if (Date.now() > deadline) throw new Error(`${capture.label}: ${count} of ${CHANGES} records after 600 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await capture.stop();
+  const { first, last } = await timestamps(capture.topic, before, CHANGES);
+  return { ratePerS: (CHANGES - 1) / Math.max(0.001, (last - first) / 1000), wallMs: allAt - started };
+}
+
+async function writeBacklog(pool: pg.Pool, round: number): Promise<void> {
+  let done = 0;
+  let from = 0;
+  while (done < CHANGES) {
+    const rows = Math.min(PER_TX, CHANGES - done, ROWS - from);
+    await pool.query(
+      `update bench.account_rows set balance = balance + 1.25, status = $3, note = note || '', updated_at = now()
+        where id > $1 and id <= $2`,
+      [from, from + rows, `round-${round}-${done}`],
+    );
+    done += rows;
+    from = (from + rows) % ROWS;
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+async function main(): Promise<void> {
+  await admin(`create database "${database}"`);
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  const kafkaAdmin = kafka.admin();
+  await kafkaAdmin.connect();
+  const prefixDebezium = `${run.replace(/_/g, '-')}-dbz`;
+  const prefixOurs = `${run.replace(/_/g, '-')}-sfg`;
+  const table = 'bench.account_rows';
+  let debezium: Awaited<ReturnType<typeof startDebezium>> | undefined;
+  let relay: Relay | undefined;
+  const debeziumDir = `/tmp/${run}-debezium`;
+  const cleanUp = async () => {
+    await debezium?.stop().catch(() => undefined);
+    await relay?.stop().catch(() => undefined);
+    await kafkaAdmin.disconnect();
+    await pool.end();
+    await dropDatabase(database);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping both captures and dropping ${database}`);
+      void cleanUp().finally(() => process.exit(130));
+    });
+  }
+  try {
+    await pool.query(`create schema bench;
+      create table bench.account_rows (id bigint primary key, account_id integer not null, status text not null,
+        balance numeric(14,2) not null, note text not null, updated_at timestamptz not null);
+      insert into bench.account_rows select g, g % 977, 'new', 100.00, 'row ' || g, now() from generate_series(1, ${ROWS}) g;`);
+    await createTopicsWithLeaders(kafkaAdmin, [prefixDebezium, prefixOurs].map((prefix) => ({ topic: `${prefix}.${table}`, numPartitions: PARTITIONS, replicationFactor: 1 })));
+
+    const debeziumCapture: Capture = {
+      label: `Debezium ${DEBEZIUM_VERSION}`,
+      topic: `${prefixDebezium}.${table}`,
+      async start() {
+        debezium = await startDebezium({
+          name: 'bench',
+          databaseUrl: url,
+          topicPrefix: prefixDebezium,
+          tables: [table],
+          slotName: `${run}_dbz`,
+          publicationName: `${run}_dbz`,
+          dir: debeziumDir,
+          log,
+        });
+      },
+      async stop() {
+        await debezium?.stop();
+        debezium = undefined;
+      },
+    };
+    const oursCapture: Capture = {
+      label: 'strangler-fig TableCaptureRelay',
+      topic: `${prefixOurs}.${table}`,
+      async start() {
+        relay = createRelay(
+          parseRelayOptions({
+            name: `${run}_sfg`,
+            mode: 'tables',
+            connectionString: url,
+            capture: { tables: [table], topicPrefix: prefixOurs },
+            kafka: { brokers: env.kafkaBrokers },
+            ...(OURS_MAX_EVENTS ? { batch: { maxEvents: OURS_MAX_EVENTS } } : {}),
+          }),
+          { logger, registry: new Registry() },
+        );
+        await relay.start();
+      },
+      async stop() {
+        await relay?.stop();
+        relay = undefined;
+      },
+    };
+    // First starts create the slots (and Debezium's offsets file); the backlogs are committed while both are stopped.
+    for (const capture of [debeziumCapture, oursCapture]) {
+      await capture.start();
+      await capture.stop();
+    }
+    const results = new Map<string, Measure[]>([[debeziumCapture.label, []], [oursCapture.label, []]]);
+    for (let round = 1; round <= ROUNDS; round++) {
+      await writeBacklog(pool, round);
+      const order = round % 2 ? [debeziumCapture, oursCapture] : [oursCapture, debeziumCapture];
+      for (const capture of order) {
+        const result = await measure(capture, kafkaAdmin);
+        log(`round ${round}: ${capture.label}: ${Math.round(result.ratePerS)} changes/s, ${Math.round(result.wallMs)} ms from start to all on Kafka`);
+        results.get(capture.label)!.push(result);
+      }
+    }
+    const summary = [...results].map(([label, measures]) => ({
+      capture: label,
+      'changes/s (median)': Math.round(median(measures.map((entry) => entry.ratePerS))),
+      'changes/s (each round)': measures.map((entry) => Math.round(entry.ratePerS)).join(' '),
+      'start to all on Kafka, ms (median)': Math.round(median(measures.map((entry) => entry.wallMs))),
+    }));
+    console.log(`capture side by side: ${CHANGES} row updates backlog (${PER_TX} per transaction, ${ROWS} rows), ${ROUNDS} rounds, ${PARTITIONS} partitions`);
+    console.table(summary);
+    const [dbz, ours] = summary;
+    console.log(
+      JSON.stringify({
+        bench: 'capture-debezium',
+        changes: CHANGES,
+        rounds: ROUNDS,
+        debezium_version: DEBEZIUM_VERSION,
+        debezium_changes_per_s: dbz!['changes/s (median)'],
+        ours_changes_per_s: ours!['changes/s (median)'],
+        debezium_start_to_all_ms: dbz!['start to all on Kafka, ms (median)'],
+        ours_start_to_all_ms: ours!['start to all on Kafka, ms (median)'],
+      }),
+    );
+  } finally {
+    await cleanUp();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -14,6 +14,9 @@
  * sets our relay's batch.maxEvents (default: the relay's default). Both captures run with their defaults otherwise.
  * Ctrl-C stops both and drops the benchmark's database and slots.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import pg from 'pg';
 import pino from 'pino';
@@ -148,13 +151,14 @@ async function main(): Promise<void> {
   const table = 'bench.account_rows';
   let debezium: Awaited<ReturnType<typeof startDebezium>> | undefined;
   let relay: Relay | undefined;
-  const debeziumDir = `/tmp/${run}-debezium`;
+  const debeziumDir = path.join(os.tmpdir(), `${run}-debezium`);
   const cleanUp = async () => {
     await debezium?.stop().catch(() => undefined);
     await relay?.stop().catch(() => undefined);
     await kafkaAdmin.disconnect();
     await pool.end();
     await dropDatabase(database);
+    fs.rmSync(debeziumDir, { recursive: true, force: true });
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {

@@ -2,16 +2,17 @@
  * Table capture, side by side with real Debezium (real Postgres and Kafka, see infra/; Debezium 3.6.1's Postgres
  * connector in Kafka Connect standalone, see infra/debezium.ts; its jars are fetched from Maven Central on first use).
  *
- * One table, two captures of it, each with its own publication and slot: Debezium (its defaults, pgoutput) and our
- * TableCaptureRelay. Both are started once (slots created, nothing to send) and stopped; then, per round, a backlog of
- * BENCH_CHANGES row updates is committed (BENCH_PER_TX rows per transaction) while both are stopped, and each in turn
- * is started on it: Debezium, then ours (alternating the order each round). Per capture and round:
- * - rate: changes/s from the first to the last record on Kafka (the records' CreateTime, set by each producer when it
- *   batches the record; the same measure for both);
- * - wall: from the start call to the last record on Kafka (Debezium's includes its JVM's start, a few seconds).
+ * The backlog of bench/capture.ts (three tables shop.customers, shop.orders, shop.order_lines with a composite key;
+ * updates, 100 rows per transaction, 4 writers, hot keys), captured twice, each capture with its own publication
+ * and slot: Debezium (its defaults, pgoutput) and our TableCaptureRelay (its defaults). Both are started once (slots
+ * created, nothing to send) and stopped; then, per round, BENCH_CHANGES row changes are committed while both are
+ * stopped, and each in turn starts on them (Debezium first in odd rounds, ours first in even ones). Per capture and
+ * round:
+ * - changes/s from the first to the last record on Kafka (the records' CreateTime, which each producer sets when it
+ *   batches the record: the same measure for both);
+ * - start to all on Kafka: from the start call to the last record (Debezium's includes its JVM's start).
  * Prints a table (medians over BENCH_ROUNDS rounds), then one JSON line.
- * Env: BENCH_CHANGES (default 100000), BENCH_ROWS (10000), BENCH_PER_TX (1000), BENCH_ROUNDS (3); BENCH_OURS_MAX_EVENTS
- * sets our relay's batch.maxEvents (default: the relay's default). Both captures run with their defaults otherwise.
+ * Env: BENCH_CHANGES (default 100000), BENCH_ROUNDS (3); BENCH_OURS_MAX_EVENTS sets our relay's batch.maxEvents.
  * Ctrl-C stops both and drops the benchmark's database and slots.
  */
 import fs from 'node:fs';
@@ -22,18 +23,23 @@ import pg from 'pg';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { resolveEnvironment, withDatabase } from '../infra';
-import { DEBEZIUM_VERSION, startDebezium } from '../infra/debezium';
+import { DEBEZIUM_VERSION, startDebezium, type RunningDebezium } from '../infra/debezium';
 import { createRelay, createTopicsWithLeaders, parseRelayOptions, type Relay } from '../outbox';
 import { admin, dropDatabase } from './support';
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
 const env = resolveEnvironment();
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 100_000);
-const ROWS = Number(process.env.BENCH_ROWS ?? 10_000);
-const PER_TX = Number(process.env.BENCH_PER_TX ?? 1_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const OURS_MAX_EVENTS = process.env.BENCH_OURS_MAX_EVENTS ? Number(process.env.BENCH_OURS_MAX_EVENTS) : undefined;
 const PARTITIONS = 3;
+// The backlog of bench/capture.ts.
+const PER_TX = 100;
+const WRITERS = 4;
+const CUSTOMERS = 2_000;
+const ORDERS = 10_000;
+const LINES_PER_ORDER = 3;
+const TABLES = ['shop.customers', 'shop.orders', 'shop.order_lines'];
 const run = `bench_capdbz_${process.pid}_${Date.now().toString(36)}`;
 const database = run;
 const url = withDatabase(env.databaseUrl, database);
@@ -47,41 +53,99 @@ interface Measure {
 
 interface Capture {
   label: string;
-  topic: string;
+  prefix: string;
   /** Starts on the stored position (the slot's, or Debezium's offsets file). */
   start(): Promise<void>;
   stop(): Promise<void>;
 }
 
-async function endOffsets(kafkaAdmin: Admin, topic: string): Promise<Map<number, bigint>> {
-  const offsets = await kafkaAdmin.fetchTopicOffsets(topic);
-  return new Map(offsets.map((entry) => [entry.partition, BigInt(entry.high)]));
+const topicsOf = (prefix: string) => TABLES.map((table) => `${prefix}.${table}`);
+
+async function createSchema(pool: pg.Pool): Promise<void> {
+  await pool.query(`
+    create schema shop;
+    create table shop.customers (id bigint primary key, name text not null, email varchar(120), tier int not null default 0,
+      updated_at timestamptz not null default now());
+    create table shop.orders (id bigint primary key, customer_id bigint not null, status varchar(20) not null,
+      total numeric(12,2) not null, placed_at timestamptz not null default now(), note text);
+    create table shop.order_lines (order_id bigint, line_no int, sku varchar(32) not null, qty int not null,
+      price numeric(10,2) not null, primary key (order_id, line_no));
+    insert into shop.customers (id, name, email) select i, 'customer ' || i, 'c' || i || '@example.com' from generate_series(1, ${CUSTOMERS}) i;
+    insert into shop.orders (id, customer_id, status, total, note)
+      select i, 1 + i % ${CUSTOMERS}, 'NEW', (i % 997) + 0.99, 'order note ' || i from generate_series(1, ${ORDERS}) i;
+    insert into shop.order_lines select o, l, 'sku-' || (o * l % 5000), 1 + l, 9.99 * l
+      from generate_series(1, ${ORDERS}) o, generate_series(1, ${LINES_PER_ORDER}) l;`);
 }
 
-function added(before: Map<number, bigint>, now: Map<number, bigint>): number {
+/** As bench/capture.ts: order lines (by order range), orders and customers in turn; every tenth hits hot keys. */
+function transaction(offset: number, count: number): string {
+  const kind = Math.floor(offset / count) % 3;
+  const hot = Math.floor(offset / count) % 10 === 9;
+  if (kind === 0) {
+    const first = hot ? 1 : 1 + (Math.floor(offset / LINES_PER_ORDER) % (ORDERS - count));
+    return `update shop.order_lines set qty = qty + 1, price = price + 0.01 where order_id >= ${first} and order_id < ${first + Math.ceil(count / LINES_PER_ORDER)}`;
+  }
+  if (kind === 1) {
+    const first = hot ? 1 : 1 + (offset % (ORDERS - count));
+    return `update shop.orders set status = case status when 'NEW' then 'PAID' else 'NEW' end, total = total + 1 where id >= ${first} and id < ${first + count}`;
+  }
+  const first = hot ? 1 : 1 + (offset % (CUSTOMERS - count));
+  return `update shop.customers set tier = tier + 1, updated_at = now() where id >= ${first} and id < ${first + count}`;
+}
+
+/** Commits CHANGES row changes with 4 writers; returns how many rows changed (order lines come in whole orders). */
+async function writeBacklog(pool: pg.Pool): Promise<number> {
+  let next = 0;
+  let changed = 0;
+  await Promise.all(
+    Array.from({ length: WRITERS }, async () => {
+      for (;;) {
+        const offset = next;
+        next += PER_TX;
+        if (offset >= CHANGES) return;
+        const result = await pool.query(transaction(offset, Math.min(PER_TX, CHANGES - offset)));
+        changed += result.rowCount ?? 0;
+      }
+    }),
+  );
+  return changed;
+}
+
+async function endOffsets(kafkaAdmin: Admin, prefix: string): Promise<Map<string, bigint>> {
+  const ends = new Map<string, bigint>();
+  for (const topic of topicsOf(prefix)) {
+    for (const entry of await kafkaAdmin.fetchTopicOffsets(topic)) ends.set(`${topic}/${entry.partition}`, BigInt(entry.high));
+  }
+  return ends;
+}
+
+function added(before: Map<string, bigint>, now: Map<string, bigint>): number {
   let total = 0n;
   for (const [partition, high] of now) total += high - (before.get(partition) ?? 0n);
   return Number(total);
 }
 
 /** Reads the records from `from` on and returns their first and last CreateTime. */
-async function timestamps(topic: string, from: Map<number, bigint>, count: number): Promise<{ first: number; last: number }> {
-  const consumer = kafka.consumer({ groupId: `${run}_reader_${topic}_${Date.now()}`, maxWaitTimeInMs: 100, maxBytesPerPartition: 8 << 20 });
+async function createTimes(prefix: string, from: Map<string, bigint>, count: number): Promise<{ first: number; last: number }> {
+  const consumer = kafka.consumer({ groupId: `${run}_reader_${prefix}_${Date.now()}`, maxWaitTimeInMs: 100, maxBytesPerPartition: 8 << 20 });
   let first = Infinity;
   let last = -Infinity;
   let seen = 0;
   await consumer.connect();
   try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.subscribe({ topics: topicsOf(prefix), fromBeginning: true });
     let reached!: () => void;
     const done = new Promise<void>((resolve) => (reached = resolve));
     consumer.on(consumer.events.GROUP_JOIN, () => {
-      for (const [partition, offset] of from) consumer.seek({ topic, partition, offset: offset.toString() });
+      for (const [key, offset] of from) {
+        const slash = key.lastIndexOf('/');
+        consumer.seek({ topic: key.slice(0, slash), partition: Number(key.slice(slash + 1)), offset: offset.toString() });
+      }
     });
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
-        const start = from.get(batch.partition) ?? 0n;
+        const start = from.get(`${batch.topic}/${batch.partition}`) ?? 0n;
         for (const message of batch.messages) {
           if (BigInt(message.offset) < start) continue;
           const at = Number(message.timestamp);
@@ -99,40 +163,25 @@ async function timestamps(topic: string, from: Map<number, bigint>, count: numbe
   }
 }
 
-async function measure(capture: Capture, kafkaAdmin: Admin): Promise<Measure> {
-  const before = await endOffsets(kafkaAdmin, capture.topic);
+async function measure(capture: Capture, kafkaAdmin: Admin, expected: number): Promise<Measure> {
+  const before = await endOffsets(kafkaAdmin, capture.prefix);
   const started = performance.now();
   await capture.start();
   let allAt = 0;
   const deadline = Date.now() + 600_000;
   for (;;) {
-    const count = added(before, await endOffsets(kafkaAdmin, capture.topic));
-    if (count >= CHANGES) {
+    const count = added(before, await endOffsets(kafkaAdmin, capture.prefix));
+    if (count >= expected) {
       allAt = performance.now();
-      if (count > CHANGES) log(`${capture.label}: ${count - CHANGES} records more than the ${CHANGES} changes`);
+      if (count > expected) log(`${capture.label}: ${count - expected} records more than the ${expected} changes`);
       break;
     }
-    if (Date.now() > deadline) throw new Error(`${capture.label}: ${count} of ${CHANGES} records after 600 s`);
+    if (Date.now() > deadline) throw new Error(`${capture.label}: ${count} of ${expected} records after 600 s`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   await capture.stop();
-  const { first, last } = await timestamps(capture.topic, before, CHANGES);
-  return { ratePerS: (CHANGES - 1) / Math.max(0.001, (last - first) / 1000), wallMs: allAt - started };
-}
-
-async function writeBacklog(pool: pg.Pool, round: number): Promise<void> {
-  let done = 0;
-  let from = 0;
-  while (done < CHANGES) {
-    const rows = Math.min(PER_TX, CHANGES - done, ROWS - from);
-    await pool.query(
-      `update bench.account_rows set balance = balance + 1.25, status = $3, note = note || '', updated_at = now()
-        where id > $1 and id <= $2`,
-      [from, from + rows, `round-${round}-${done}`],
-    );
-    done += rows;
-    from = (from + rows) % ROWS;
-  }
+  const { first, last } = await createTimes(capture.prefix, before, expected);
+  return { ratePerS: (expected - 1) / Math.max(0.001, (last - first) / 1000), wallMs: allAt - started };
 }
 
 function median(values: number[]): number {
@@ -143,15 +192,14 @@ function median(values: number[]): number {
 
 async function main(): Promise<void> {
   await admin(`create database "${database}"`);
-  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  const pool = new pg.Pool({ connectionString: url, max: WRITERS });
   const kafkaAdmin = kafka.admin();
   await kafkaAdmin.connect();
   const prefixDebezium = `${run.replace(/_/g, '-')}-dbz`;
   const prefixOurs = `${run.replace(/_/g, '-')}-sfg`;
-  const table = 'bench.account_rows';
-  let debezium: Awaited<ReturnType<typeof startDebezium>> | undefined;
-  let relay: Relay | undefined;
   const debeziumDir = path.join(os.tmpdir(), `${run}-debezium`);
+  let debezium: RunningDebezium | undefined;
+  let relay: Relay | undefined;
   const cleanUp = async () => {
     await debezium?.stop().catch(() => undefined);
     await relay?.stop().catch(() => undefined);
@@ -167,21 +215,20 @@ async function main(): Promise<void> {
     });
   }
   try {
-    await pool.query(`create schema bench;
-      create table bench.account_rows (id bigint primary key, account_id integer not null, status text not null,
-        balance numeric(14,2) not null, note text not null, updated_at timestamptz not null);
-      insert into bench.account_rows select g, g % 977, 'new', 100.00, 'row ' || g, now() from generate_series(1, ${ROWS}) g;`);
-    await createTopicsWithLeaders(kafkaAdmin, [prefixDebezium, prefixOurs].map((prefix) => ({ topic: `${prefix}.${table}`, numPartitions: PARTITIONS, replicationFactor: 1 })));
-
+    await createSchema(pool);
+    await createTopicsWithLeaders(
+      kafkaAdmin,
+      [prefixDebezium, prefixOurs].flatMap(topicsOf).map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
+    );
     const debeziumCapture: Capture = {
       label: `Debezium ${DEBEZIUM_VERSION}`,
-      topic: `${prefixDebezium}.${table}`,
+      prefix: prefixDebezium,
       async start() {
         debezium = await startDebezium({
           name: 'bench',
           databaseUrl: url,
           topicPrefix: prefixDebezium,
-          tables: [table],
+          tables: TABLES,
           slotName: `${run}_dbz`,
           publicationName: `${run}_dbz`,
           dir: debeziumDir,
@@ -195,14 +242,14 @@ async function main(): Promise<void> {
     };
     const oursCapture: Capture = {
       label: 'strangler-fig TableCaptureRelay',
-      topic: `${prefixOurs}.${table}`,
+      prefix: prefixOurs,
       async start() {
         relay = createRelay(
           parseRelayOptions({
             name: `${run}_sfg`,
             mode: 'tables',
             connectionString: url,
-            capture: { tables: [table], topicPrefix: prefixOurs },
+            capture: { tables: TABLES, topicPrefix: prefixOurs },
             kafka: { brokers: env.kafkaBrokers },
             ...(OURS_MAX_EVENTS ? { batch: { maxEvents: OURS_MAX_EVENTS } } : {}),
           }),
@@ -221,12 +268,13 @@ async function main(): Promise<void> {
       await capture.stop();
     }
     const results = new Map<string, Measure[]>([[debeziumCapture.label, []], [oursCapture.label, []]]);
+    let changed = 0;
     for (let round = 1; round <= ROUNDS; round++) {
-      await writeBacklog(pool, round);
+      changed = await writeBacklog(pool);
       const order = round % 2 ? [debeziumCapture, oursCapture] : [oursCapture, debeziumCapture];
       for (const capture of order) {
-        const result = await measure(capture, kafkaAdmin);
-        log(`round ${round}: ${capture.label}: ${Math.round(result.ratePerS)} changes/s, ${Math.round(result.wallMs)} ms from start to all on Kafka`);
+        const result = await measure(capture, kafkaAdmin, changed);
+        log(`round ${round}: ${capture.label}: ${Math.round(result.ratePerS)} changes/s, ${Math.round(result.wallMs)} ms from start to all ${changed} on Kafka`);
         results.get(capture.label)!.push(result);
       }
     }
@@ -236,13 +284,16 @@ async function main(): Promise<void> {
       'changes/s (each round)': measures.map((entry) => Math.round(entry.ratePerS)).join(' '),
       'start to all on Kafka, ms (median)': Math.round(median(measures.map((entry) => entry.wallMs))),
     }));
-    console.log(`capture side by side: ${CHANGES} row updates backlog (${PER_TX} per transaction, ${ROWS} rows), ${ROUNDS} rounds, ${PARTITIONS} partitions`);
+    console.log(
+      `capture side by side: backlog of ${changed} row changes (bench/capture.ts's: 3 tables, ${PER_TX} per transaction, ${WRITERS} writers), ` +
+        `${ROUNDS} rounds, ${PARTITIONS} partitions per topic, each capture with its defaults${OURS_MAX_EVENTS ? ` (ours: batch.maxEvents ${OURS_MAX_EVENTS})` : ''}`,
+    );
     console.table(summary);
     const [dbz, ours] = summary;
     console.log(
       JSON.stringify({
         bench: 'capture-debezium',
-        changes: CHANGES,
+        changes: changed,
         rounds: ROUNDS,
         debezium_version: DEBEZIUM_VERSION,
         debezium_changes_per_s: dbz!['changes/s (median)'],

@@ -80,7 +80,10 @@ export interface DebeziumConnectorOptions {
   connectorProperties?: Record<string, string>;
   /** More worker properties (Connect's names). They win. */
   workerProperties?: Record<string, string>;
-  /** Where the properties, the offsets file and connect.log go; a fresh temporary directory by default. Reuse it to resume from the stored offsets. */
+  /**
+   * Where the properties, the offsets file and connect.log go. Default: a fresh temporary directory, removed by stop().
+   * Pass one (and keep it) to resume from the stored offsets at the next start.
+   */
   dir?: string;
   /** Connect's REST port (127.0.0.1); a free one by default. */
   restPort?: number;
@@ -219,6 +222,7 @@ export async function startDebezium(options: DebeziumConnectorOptions): Promise<
   const log = options.log ?? (() => undefined);
   if (!commandExists('java')) throw new InfraError('SFG_INFRA_MISSING_TOOL', 'debezium: java not found: install JDK 17+');
   const jarsDir = ensureDebeziumJars(log, options.env);
+  const ownDir = options.dir === undefined;
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), `sfg-debezium-${options.name}-`));
   fs.mkdirSync(dir, { recursive: true });
   const restPort = options.restPort ?? (await freeRestPort());
@@ -278,6 +282,8 @@ export async function startDebezium(options: DebeziumConnectorOptions): Promise<
       if (groupAlive(pid)) signalGroup(pid, 'SIGKILL');
       while (groupAlive(pid)) await sleep(50);
       child.stdin?.destroy();
+      // A directory of our own goes with the worker (its offsets mean nothing to another one).
+      if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
     })());
 
   const status = async (): Promise<ConnectorStatus> => {
@@ -311,6 +317,7 @@ export async function startDebezium(options: DebeziumConnectorOptions): Promise<
       },
     );
   } catch (error) {
+    // The error quotes the log's tail already.
     await stop(5000);
     throw error;
   }

@@ -160,12 +160,14 @@ export function aggregateKeysOf(envelope: unknown, table: Pick<CapturedTable, 'k
 }
 
 /** Key types whose JSON value is already the text Postgres prints for them; others are canonicalised by a cast. */
-const CANONICAL_KEY_TYPES = /^(smallint|integer|bigint|text|character varying|uuid)(\(\d+\))?$/;
+const CANONICAL_KEY_TYPES = /^(smallint|integer|bigint|text|character varying)(\(\d+\))?$/;
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** `keys` (deduplicated) in the form Postgres prints them for the column type: the one form the sync state and reads use. */
 export async function canonicalKeys(queryable: Pick<ClientBase, 'query'>, keys: Iterable<string>, keyType: string): Promise<Map<string, string>> {
   const unique = [...new Set(keys)];
   if (CANONICAL_KEY_TYPES.test(keyType) || unique.length === 0) return new Map(unique.map((key) => [key, key]));
+  if (keyType === 'uuid' && unique.every((key) => CANONICAL_UUID.test(key.toLowerCase()))) return new Map(unique.map((key) => [key, key.toLowerCase()]));
   const { rows } = await queryable.query<{ canonical: string }>(`select k::${keyType}::text as canonical from unnest($1::text[]) with ordinality as u(k, n) order by n`, [unique]);
   return new Map(unique.map((key, index) => [key, rows[index]!.canonical]));
 }
@@ -404,19 +406,16 @@ function conflictOf(aggregate: string, key: string, decision: SyncDecision, lega
   return { aggregate, key, kind: decision.conflict!.kind, kept: decision.conflict!.kept, legacyImage: legacyImage ?? null, serviceImage: serviceImage ?? null };
 }
 
-/** Reads documents of `keys` in one snapshot (repeatable read): main and joined tables as of one instant. */
+/** Reads documents of `keys` in one snapshot (repeatable read): main and joined tables as of one instant, in one round trip. */
 export async function readSnapshot(pool: Pool, store: SideStore, keys: readonly string[]): Promise<Map<string, Document>> {
   const client = await pool.connect();
   let broken = false;
   const markBroken = () => (broken = true);
   client.on('error', markBroken);
   try {
-    if (store.mapping.joined.length === 0) return await store.readMany(client, keys);
-    await client.query('begin isolation level repeatable read read only');
-    const documents = await store.readMany(client, keys);
-    await client.query('commit');
-    return documents;
+    return await store.readConsistent(client, keys);
   } catch (error) {
+    // A failure inside the multi-statement query leaves its transaction open.
     await client.query('rollback').catch(() => (broken = true));
     throw error;
   } finally {

@@ -66,10 +66,14 @@ export async function ensureSyncTables(pool: Queryable): Promise<void> {
 export async function lockSyncState(client: ClientBase, aggregate: string, keys: readonly string[]): Promise<Map<string, SyncState>> {
   const states = new Map<string, SyncState>();
   if (keys.length === 0) return states;
-  await client.query(`insert into ${SYNC_STATE_TABLE} (aggregate, key) select $1, unnest($2::text[]) on conflict do nothing`, [aggregate, keys]);
+  // One statement creates the missing rows and locks them all (an upsert locks the row it finds), in one order
+  // everywhere: two transactions over overlapping keys wait for each other, never deadlock.
+  const sorted = [...new Set(keys)].sort();
   const { rows } = await client.query<{ key: string; legacy_hash: string | null; service_version: string | null; updated_at: Date | null }>(
-    `select key, legacy_hash, service_version, updated_at from ${SYNC_STATE_TABLE} where aggregate = $1 and key = any($2::text[]) order by key collate "C" for update`,
-    [aggregate, keys],
+    `insert into ${SYNC_STATE_TABLE} as s (aggregate, key) select $1, unnest($2::text[])
+     on conflict (aggregate, key) do update set aggregate = s.aggregate
+     returning key, legacy_hash, service_version, updated_at`,
+    [aggregate, sorted],
   );
   for (const row of rows) {
     states.set(row.key, row.updated_at === null ? UNKNOWN : { known: true, legacyHash: row.legacy_hash, serviceVersion: row.service_version === null ? null : Number(row.service_version) });

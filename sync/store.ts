@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ClientBase, Pool } from 'pg';
+import { escapeLiteral, type ClientBase, type Pool } from 'pg';
 import type { MappingIssue } from './errors';
 import type { AggregateMapping, ColumnField, JoinedTable, SideMapping } from './options';
 import type { Document } from './translate';
@@ -238,6 +238,33 @@ export class SideStore {
     return documents;
   }
 
+  /**
+   * readMany in one round trip and one snapshot, on a connection that is in no transaction: the reads of the main
+   * and joined tables go as one simple-protocol query inside a repeatable-read, read-only transaction (the keys
+   * inlined as an escaped array literal), so a document is never torn between two commits.
+   */
+  async readConsistent(client: ClientBase, keys: readonly string[]): Promise<Map<string, Document>> {
+    const documents = new Map<string, Document>();
+    if (keys.length === 0) return documents;
+    if (this.statements.joined.length === 0) return this.readMany(client, keys);
+    const literal = escapeLiteral(`{${keys.map((key) => `"${key.replace(/[\\"]/g, (match) => `\\${match}`)}"`).join(',')}}`);
+    const inline = (statement: string) => statement.replace('$1::text[]', () => `${literal}::text[]`);
+    const text = ['begin isolation level repeatable read read only', inline(this.statements.readMany), ...this.statements.joined.map(({ read }) => inline(read)), 'commit'].join(';\n');
+    const results = (await client.query(text)) as unknown as Array<{ rows: Array<Record<string, unknown>> }>;
+    for (const row of results[1]!.rows) documents.set(String(row[KEY_ALIAS]), this.fromRow(this.mapping.fields, row));
+    for (const [index, { table }] of this.statements.joined.entries()) {
+      if (table.as) for (const document of documents.values()) document[table.as] = [];
+      for (const row of results[2 + index]!.rows) {
+        const document = documents.get(String(row[KEY_ALIAS]));
+        if (!document) continue;
+        const values = this.fromRow(table.fields, row);
+        if (table.as) (document[table.as] as Document[]).push(values);
+        else Object.assign(document, values);
+      }
+    }
+    return documents;
+  }
+
   private fromRow(fields: ColumnField[], row: Record<string, unknown>): Document {
     const document: Document = {};
     for (const { field, column } of fields) {
@@ -328,26 +355,28 @@ export class SideStore {
     }
     const fresh = documents.filter((document) => absent.has(this.keyOf(document)));
     const present = fresh.length === 0 ? documents : documents.filter((document) => !absent.has(this.keyOf(document)));
-    if (fresh.length) {
-      const inserted = await client.query(this.statements.insertMainMany, columnsOf(fresh.map((document) => this.mainParams(document, origin))));
-      if (inserted.rowCount !== fresh.length) return false;
-    }
-    if (present.length) await client.query(this.statements.upsertMainMany, columnsOf(present.map((document) => this.mainParams(document, origin))));
+    // Every statement goes in one round trip: the simple protocol takes several statements at once, with the values
+    // inlined as escaped array literals (one per column).
+    const statements: string[] = [];
+    if (fresh.length) statements.push(inlined(this.statements.insertMainMany, columnsOf(fresh.map((document) => this.mainParams(document, origin)))));
+    if (present.length) statements.push(inlined(this.statements.upsertMainMany, columnsOf(present.map((document) => this.mainParams(document, origin)))));
     const keys = documents.map((document) => this.keyOf(document));
     for (const { table, writeMany, removeMany } of this.statements.joined) {
       const rows: unknown[][] = [];
       if (!table.as) {
         for (const document of documents) rows.push([document[this.mapping.keyField], ...this.joinedParams(table, document)]);
       } else {
-        await client.query(removeMany, [keys]);
+        statements.push(inlined(removeMany, [keys]));
         for (const document of documents) {
           const items = Array.isArray(document[table.as]) ? (document[table.as] as Document[]) : [];
           for (const [index, item] of items.entries()) rows.push([document[this.mapping.keyField], ...this.joinedParams(table, item), ...(table.positionColumn ? [index] : [])]);
         }
       }
-      if (rows.length) await client.query(writeMany, columnsOf(rows));
+      if (rows.length) statements.push(inlined(writeMany, columnsOf(rows)));
     }
-    return true;
+    const answer = (await client.query(statements.join(';\n'))) as unknown as { rowCount: number | null } | Array<{ rowCount: number | null }>;
+    const first = Array.isArray(answer) ? answer[0]! : answer;
+    return fresh.length === 0 || first.rowCount === fresh.length;
   }
 
   /** Deletes the aggregates of `keys` (keys as Postgres prints them): joined rows first, then the main row. */
@@ -432,6 +461,18 @@ function upsertUnnest(table: string, keyColumn: string, columns: Array<{ column:
   const updates = columns.filter(({ column }) => column !== keyColumn).map(({ column }) => `${quote(column)} = excluded.${quote(column)}`);
   const clause = onConflict === 'none' ? '' : onConflict === 'nothing' || updates.length === 0 ? ` on conflict (${quote(keyColumn)}) do nothing` : ` on conflict (${quote(keyColumn)}) do update set ${updates.join(', ')}`;
   return `insert into ${table} (${names.join(', ')}) ${source}${clause}`;
+}
+
+/** One value inside a Postgres array literal: NULL, or a double-quoted element with `"` and `\` escaped. */
+function arrayElement(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  const text = value instanceof Date ? value.toISOString() : Buffer.isBuffer(value) ? `\\x${value.toString('hex')}` : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return `"${text.replace(/[\\"]/g, (match) => `\\${match}`)}"`;
+}
+
+/** A statement with its `$n` array parameters replaced by escaped array literals (for the simple protocol). */
+function inlined(statement: string, parameters: unknown[][]): string {
+  return statement.replace(/\$(\d+)::/g, (_, index: string) => `${escapeLiteral(`{${parameters[Number(index) - 1]!.map(arrayElement).join(',')}}`)}::`);
 }
 
 /** Rows of parameters -> one array per column (what `unnest` takes). */

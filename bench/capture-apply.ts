@@ -1,0 +1,403 @@
+/**
+ * The apply half of the capture benchmark (real Postgres and Kafka, see infra/): captured row changes of a legacy
+ * schema applied to a differently shaped, multi-table service schema through the mapping by the sync consumer
+ * (SyncConsumer, read-through: per chunk the keys are deduplicated, the legacy documents read with `= any`, written
+ * with multi-row `unnest` statements, the sync state kept per key).
+ * - backlog: BENCH_CHANGES row changes (order updates, and line inserts with an order update, 20 per transaction;
+ *   20 % of them on 10 hot orders, the rest over 5,000) are captured by the table-capture relay and published while
+ *   the sync is stopped; then it starts, and changes/s is counted from its start to the last change consumed;
+ * - latency: with everything running, writers offer BENCH_CAPTURE_RATE changes/s (default 2,000, 20 per transaction)
+ *   for BENCH_SECONDS after BENCH_WARMUP_SECONDS; each change's latency is its commit (as the writer saw it return) to
+ *   the moment the service holds its state or a later one (a trigger on the service's table logs clock_timestamp()).
+ * Run alone (`tsx bench/capture-apply.ts`: a table, then one JSON line) or call measureCaptureApply() from bench/capture.ts.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { resolveEnvironment, withDatabase } from '../infra';
+import { createRelay, ensureTopics, parseRelayOptions } from '../outbox';
+import { loadMappingFile, SyncConsumer } from '../sync';
+import { admin, dropDatabase, percentile } from './support';
+
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
+const env = resolveEnvironment();
+
+export interface CaptureApplyOptions {
+  /** Row changes in the backlog. */
+  changes: number;
+  /** Changes per second offered in the latency run. */
+  rate: number;
+  seconds: number;
+  warmupSeconds: number;
+  /** Partitions per captured topic, worked on at once by the sync. */
+  partitions: number;
+  /** maxBatchEvents of the sync's inbox. */
+  batch: number;
+}
+
+export interface CaptureApplyResult {
+  /** Captured changes consumed per second from the backlog, through the mapping into the service. */
+  applyRate: number;
+  backlogChanges: number;
+  backlogSeconds: number;
+  /** Distinct aggregates written to the service by the backlog run (hot keys fold within a chunk). */
+  aggregates: number;
+  latency: { offered: number; p50: number; p99: number; max: number; samples: number };
+}
+
+const ORDERS = 5_000;
+const HOT = 10;
+const PER_TX = 20;
+
+const LEGACY_SQL = `
+  create schema bench;
+  create table bench.orders (id integer primary key, customer text not null, status char(1) not null, total numeric(10,2) not null, note text not null default '');
+  create table bench.order_lines (id bigserial primary key, order_id integer not null references bench.orders (id), sku text not null, qty integer not null, line_no integer not null);
+  create index on bench.order_lines (order_id);
+  alter table bench.order_lines replica identity full;
+  insert into bench.orders (id, customer, status, total) select n, 'customer ' || n, 'P', n * 1.5 from generate_series(1, ${ORDERS}) n;
+  insert into bench.order_lines (order_id, sku, qty, line_no) select n, 'SKU-' || n, 1, 0 from generate_series(1, ${ORDERS}) n;
+`;
+
+const SERVICE_SQL = `
+  create table orders (order_id integer primary key, customer_name text not null, state text not null, total_cents bigint not null, note text not null, version integer not null, written_by text);
+  create table order_lines (order_id integer not null references orders (order_id) on delete cascade, line_no integer not null, sku text not null, quantity integer not null, primary key (order_id, line_no));
+`;
+
+/** Logs when the service holds each order's note (the writers put a sequence number there): the latency probe. */
+const PROBE_SQL = `
+  create table applied_log (order_id integer not null, marker bigint not null, at timestamptz not null);
+  create function log_applied() returns trigger language plpgsql as $$
+  begin
+    if new.note <> '' then insert into applied_log values (new.order_id, new.note::bigint, clock_timestamp()); end if;
+    return new;
+  end $$;
+  create trigger log_applied after insert or update on orders for each row execute function log_applied();
+`;
+
+const TRANSLATORS = `
+const STATES = { P: 'placed', S: 'shipped', C: 'cancelled' };
+exports.toService = ({ id, customer, status, total, note, lines }) => ({
+  orderId: id, customerName: customer, state: STATES[String(status).trim()] || 'placed', totalCents: Math.round(Number(total) * 100), note,
+  lines: (lines || []).map(({ sku, qty }) => ({ sku, quantity: qty })),
+});
+exports.toLegacy = ({ orderId, customerName, state, totalCents, note, lines }) => ({
+  id: orderId, customer: customerName, status: { placed: 'P', shipped: 'S', cancelled: 'C' }[state], total: totalCents / 100, note,
+  lines: (lines || []).map(({ sku, quantity }) => ({ sku, qty: quantity })),
+});
+`;
+
+function mappingYaml(topicPrefix: string): string {
+  return `origins: { legacy: legacy, service: orders }
+capture: { topicPrefix: ${topicPrefix} }
+aggregates:
+  order:
+    owner: service
+    translators: ./translators.js
+    legacy:
+      captured: true
+      table: bench.orders
+      key: id
+      fields: { id: id, customer: customer, status: status, total: total, note: note }
+      joined:
+        - { table: bench.order_lines, key: order_id, as: lines, position: line_no, fields: { sku: sku, qty: qty } }
+    service:
+      table: orders
+      key: orderId
+      version: version
+      origin: written_by
+      fields: { orderId: order_id, customerName: customer_name, state: state, totalCents: total_cents, note: note, version: version }
+      joined:
+        - { table: order_lines, key: order_id, as: lines, position: line_no, fields: { sku: sku, quantity: quantity } }
+`;
+}
+
+/** Deterministic pseudo-random numbers, so runs are comparable. */
+function generator(seed: number): (below: number) => number {
+  let state = seed;
+  return (below) => {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return Math.floor(state / 65_536) % below;
+  };
+}
+
+/**
+ * One transaction of legacy changes: `count` of them, each an order update or a line insert plus an order update,
+ * in key order (concurrent writers never deadlock). The note keeps the highest marker, so it only moves forward
+ * whichever of two overlapping transactions commits first. Answers the keys and markers written.
+ */
+async function writeChanges(pool: pg.Pool, random: (below: number) => number, next: () => number, count: number): Promise<{ changes: number; touched: Array<{ key: number; marker: number }> }> {
+  const planned: Array<{ key: number; marker: number; line: boolean }> = [];
+  for (let changes = 0; changes < count; ) {
+    const key = random(5) === 0 ? 1 + random(HOT) : 1 + HOT + random(ORDERS - HOT);
+    const line = random(5) === 0 && changes + 2 <= count;
+    planned.push({ key, marker: next(), line });
+    changes += line ? 2 : 1;
+  }
+  planned.sort((a, b) => a.key - b.key || a.marker - b.marker);
+  const client = await pool.connect();
+  let changes = 0;
+  try {
+    await client.query('begin');
+    for (const { key, marker, line } of planned) {
+      if (line) {
+        await client.query(`insert into bench.order_lines (order_id, sku, qty, line_no) values ($1, $2, 1, (select count(*) from bench.order_lines where order_id = $1))`, [key, `SKU-${marker}`]);
+        changes += 1;
+      }
+      await client.query(`update bench.orders set note = greatest(nullif(note, '')::bigint, $2::bigint)::text, total = total + 1 where id = $1`, [key, marker]);
+      changes += 1;
+    }
+    await client.query('commit');
+    return { changes, touched: planned.map(({ key, marker }) => ({ key, marker })) };
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** The legacy and service databases, the capture relay and the sync into the service, for one measurement. */
+class CapturePath {
+  readonly legacy: pg.Pool;
+  readonly service: pg.Pool;
+  readonly registry = new Registry();
+  readonly relayRegistry = new Registry();
+  readonly topics: string[];
+  private readonly relay;
+  private readonly sync: SyncConsumer;
+  private readonly dir: string;
+
+  private constructor(
+    readonly name: string,
+    private readonly run: string,
+    options: CaptureApplyOptions,
+  ) {
+    const topicPrefix = `${run.replace(/_/g, '-')}-${name}`;
+    this.topics = [`${topicPrefix}.bench.orders`, `${topicPrefix}.bench.order_lines`];
+    this.legacy = new pg.Pool({ connectionString: withDatabase(env.databaseUrl, `${run}_${name}_legacy`), max: options.partitions * 2 + 4 });
+    this.service = new pg.Pool({ connectionString: withDatabase(env.databaseUrl, `${run}_${name}_service`), max: options.partitions * 2 + 2 });
+    // The forced drop at the end terminates sockets the pools have let go of but not yet closed.
+    this.legacy.on('error', () => undefined);
+    this.service.on('error', () => undefined);
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-bench-capture-'));
+    fs.writeFileSync(path.join(this.dir, 'translators.js'), TRANSLATORS);
+    fs.writeFileSync(path.join(this.dir, 'mapping.yaml'), mappingYaml(topicPrefix));
+    const mapping = loadMappingFile(path.join(this.dir, 'mapping.yaml'));
+    this.relay = createRelay(
+      parseRelayOptions({
+        name: `${name}_${process.pid}`,
+        mode: 'tables',
+        connectionString: withDatabase(env.databaseUrl, `${run}_${name}_legacy`),
+        capture: { tables: ['bench.orders', 'bench.order_lines'], topicPrefix },
+        kafka: { brokers: env.kafkaBrokers },
+      }),
+      { logger, registry: this.relayRegistry },
+    );
+    this.sync = new SyncConsumer(
+      {
+        mapping,
+        into: 'service',
+        pools: { legacy: this.legacy, service: this.service },
+        groupId: `${run}-${name}`,
+        topicPrefix: `${run}-outbox.`,
+        kafka: { brokers: env.kafkaBrokers },
+        maxBatchEvents: options.batch,
+        partitionsConsumedConcurrently: options.partitions,
+        migrate: true,
+      },
+      { logger, registry: this.registry },
+    );
+  }
+
+  static async open(name: string, run: string, options: CaptureApplyOptions, probe: boolean): Promise<CapturePath> {
+    await admin(`create database "${run}_${name}_legacy"`);
+    await admin(`create database "${run}_${name}_service"`);
+    const capture = new CapturePath(name, run, options);
+    await capture.legacy.query(LEGACY_SQL);
+    await capture.service.query(SERVICE_SQL);
+    if (probe) await capture.service.query(PROBE_SQL);
+    await ensureTopics({ brokers: env.kafkaBrokers }, capture.topics, { partitions: options.partitions });
+    return capture;
+  }
+
+  startRelay = () => this.relay.start();
+  startSync = () => this.sync.start();
+
+  /** Captured changes the sync has handled (every outcome but retried). */
+  async handled(): Promise<number> {
+    const metric = this.registry.getSingleMetric('strangler_sync_events_total');
+    if (!metric) return 0;
+    return (await metric.get()).values.filter((value) => value.labels.outcome !== 'retried').reduce((sum, value) => sum + value.value, 0);
+  }
+
+  /** Records on the captured topics (every change, no deletes so no tombstones). */
+  async published(): Promise<number> {
+    const client = new Kafka({ brokers: env.kafkaBrokers, clientId: `${this.run}-offsets`, logLevel: logLevel.NOTHING }).admin();
+    await client.connect();
+    try {
+      let total = 0;
+      for (const topic of this.topics) for (const partition of await client.fetchTopicOffsets(topic)) total += Number(partition.high);
+      return total;
+    } finally {
+      await client.disconnect();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.sync.stop();
+    await this.relay.stop();
+    await this.legacy.end();
+    await this.service.end();
+    await dropDatabase(`${this.run}_${this.name}_legacy`);
+    await dropDatabase(`${this.run}_${this.name}_service`);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function pollUntil(probe: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`benchmark timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function backlog(run: string, options: CaptureApplyOptions): Promise<Pick<CaptureApplyResult, 'applyRate' | 'backlogChanges' | 'backlogSeconds' | 'aggregates'>> {
+  const capture = await CapturePath.open('backlog', run, options, false);
+  try {
+    await capture.startRelay();
+    const random = generator(7);
+    let marker = 0;
+    let changes = 0;
+    const writers = 4;
+    const perWriter = Math.ceil(options.changes / PER_TX / writers);
+    await Promise.all(
+      Array.from({ length: writers }, async () => {
+        for (let index = 0; index < perWriter && changes < options.changes; index += 1) {
+          const written = await writeChanges(capture.legacy, random, () => (marker += 1), PER_TX);
+          changes += written.changes;
+        }
+      }),
+    );
+    // The relay publishes the whole backlog before the sync starts: the rate below is the sync's alone.
+    await pollUntil(async () => (await capture.published()) >= changes, 600_000, 'the backlog captured');
+    const started = performance.now();
+    await capture.startSync();
+    await pollUntil(async () => (await capture.handled()) >= changes, 600_000, 'the backlog applied');
+    const seconds = (performance.now() - started) / 1000;
+    const aggregates = Number((await capture.service.query('select count(*) as n from orders')).rows[0].n);
+    // Every order the backlog touched holds its last note on the service (nothing lost, nothing stale).
+    const { rows } = await capture.legacy.query(`select id, note from bench.orders where note <> ''`);
+    const held = new Map((await capture.service.query('select order_id, note from orders')).rows.map((row) => [row.order_id as number, row.note as string]));
+    const wrong = (rows as Array<{ id: number; note: string }>).filter((row) => held.get(row.id) !== row.note);
+    if (wrong.length) throw new Error(`${wrong.length} orders differ on the service after the backlog (e.g. ${JSON.stringify(wrong[0])})`);
+    return { applyRate: changes / seconds, backlogChanges: changes, backlogSeconds: seconds, aggregates };
+  } finally {
+    await capture.close();
+  }
+}
+
+async function latency(run: string, options: CaptureApplyOptions): Promise<CaptureApplyResult['latency']> {
+  const capture = await CapturePath.open('latency', run, options, true);
+  try {
+    await capture.startRelay();
+    await capture.startSync();
+    const random = generator(11);
+    let marker = 0;
+    const committed: Array<{ key: number; marker: number; at: number; warmup: boolean }> = [];
+    const warmupTransactions = Math.round((options.rate * options.warmupSeconds) / PER_TX);
+    const transactions = warmupTransactions + Math.round((options.rate * options.seconds) / PER_TX);
+    const intervalMs = (1000 * PER_TX) / options.rate;
+    const started = performance.now();
+    const origin = Date.now() - started;
+    const inFlight: Promise<void>[] = [];
+    for (let index = 0; index < transactions; index += 1) {
+      const wait = started + index * intervalMs - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      inFlight.push(
+        writeChanges(capture.legacy, random, () => (marker += 1), PER_TX).then(({ touched }) => {
+          const at = origin + performance.now();
+          for (const entry of touched) committed.push({ ...entry, at, warmup: index < warmupTransactions });
+        }),
+      );
+    }
+    await Promise.all(inFlight);
+    const offered = (transactions * PER_TX) / ((performance.now() - started) / 1000);
+    const last = new Map<number, number>();
+    for (const entry of committed) last.set(entry.key, Math.max(last.get(entry.key) ?? 0, entry.marker));
+    await pollUntil(
+      async () => {
+        const { rows } = await capture.service.query(`select order_id, note from orders where note <> ''`);
+        const held = new Map((rows as Array<{ order_id: number; note: string }>).map((row) => [row.order_id, Number(row.note)]));
+        return [...last].every(([key, value]) => (held.get(key) ?? 0) >= value);
+      },
+      120_000,
+      'every change applied',
+    );
+    const log = (await capture.service.query(`select order_id, marker, extract(epoch from at) * 1000 as at from applied_log order by at`)).rows as Array<{ order_id: number; marker: string; at: string }>;
+    const byKey = new Map<number, Array<{ marker: number; at: number }>>();
+    for (const row of log) {
+      const entries = byKey.get(row.order_id) ?? [];
+      entries.push({ marker: Number(row.marker), at: Number(row.at) });
+      byKey.set(row.order_id, entries);
+    }
+    const samples: number[] = [];
+    for (const change of committed) {
+      if (change.warmup) continue;
+      const applied = byKey.get(change.key)?.find((entry) => entry.marker >= change.marker);
+      if (!applied) throw new Error(`change ${change.marker} of order ${change.key} never reached the service`);
+      samples.push(Math.max(0, applied.at - change.at));
+    }
+    samples.sort((a, b) => a - b);
+    return { offered, p50: percentile(samples, 50), p99: percentile(samples, 99), max: samples[samples.length - 1] ?? NaN, samples: samples.length };
+  } finally {
+    await capture.close();
+  }
+}
+
+/** Both measurements, one after the other (each on databases and topics of its own). */
+export async function measureCaptureApply(options: Partial<CaptureApplyOptions> = {}): Promise<CaptureApplyResult> {
+  const resolved: CaptureApplyOptions = {
+    changes: Number(process.env.BENCH_CHANGES ?? 50_000),
+    rate: Number(process.env.BENCH_CAPTURE_RATE ?? 2_000),
+    seconds: Number(process.env.BENCH_SECONDS ?? 10),
+    warmupSeconds: Number(process.env.BENCH_WARMUP_SECONDS ?? 3),
+    partitions: Number(process.env.BENCH_PARTITIONS ?? 4),
+    batch: Number(process.env.BENCH_BATCH ?? 1_000),
+    ...options,
+  };
+  const run = `bench_capapply_${process.pid}_${Date.now().toString(36)}`;
+  const rate = await backlog(run, resolved);
+  const lat = await latency(run, resolved);
+  return { ...rate, latency: lat };
+}
+
+async function main(): Promise<void> {
+  const result = await measureCaptureApply();
+  const rows = [
+    ['apply through the mapping, from a backlog', `${Math.round(result.applyRate).toLocaleString('en-US')} changes/s`, `${result.backlogChanges} changes in ${result.backlogSeconds.toFixed(2)} s, ${result.aggregates} orders (2 tables each)`],
+    ['commit -> applied p50', `${result.latency.p50.toFixed(1)} ms`, `at ${Math.round(result.latency.offered)} changes/s offered`],
+    ['commit -> applied p99', `${result.latency.p99.toFixed(1)} ms`, `max ${result.latency.max.toFixed(1)} ms over ${result.latency.samples} changes`],
+  ];
+  for (const [name, value, detail] of rows) console.log(`${name!.padEnd(45)} ${value!.padStart(18)}   ${detail}`);
+  console.log(
+    JSON.stringify({
+      captureApplyRate: Math.round(result.applyRate),
+      captureApplyP50Ms: Number(result.latency.p50.toFixed(1)),
+      captureApplyP99Ms: Number(result.latency.p99.toFixed(1)),
+      captureApplyOffered: Math.round(result.latency.offered),
+    }),
+  );
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

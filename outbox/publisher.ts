@@ -1,6 +1,7 @@
 import { Kafka, Partitioners, logLevel, type Admin, type ICustomPartitioner, type Producer, type TopicMessages } from 'kafkajs';
 import type { Logger } from 'pino';
 import { kafkaErrorType, PublishError, TopicPartitionsChangedError } from './errors';
+import { installLeanRecordEncoder, murmur2 } from './kafka-record';
 import { ensureAndDescribeTopicsWith, type TopicLayout } from './topics';
 
 export interface PublishRecord {
@@ -76,12 +77,16 @@ class PartitionGuard {
     else if (partitions !== expected) throw new TopicPartitionsChangedError(topic, expected, partitions);
   }
 
+  /** kafkajs' DefaultPartitioner (Java's murmur2 of the key), with the hash in 32-bit arithmetic for keyed records. */
   partitioner(): ICustomPartitioner {
     return () => {
-      const murmur2 = Partitioners.DefaultPartitioner();
+      const keyless = Partitioners.DefaultPartitioner();
       return (args) => {
-        this.check(args.topic, args.partitionMetadata.length);
-        return murmur2(args);
+        const partitions = args.partitionMetadata.length;
+        this.check(args.topic, partitions);
+        const { key, partition } = args.message;
+        if (partition == null && key != null && partitions > 0) return (murmur2(key) & 0x7fffffff) % partitions;
+        return keyless(args);
       };
     };
   }
@@ -114,6 +119,8 @@ export class KafkaPublisher implements Publisher {
   private readonly metadataMaxAgeMs: number;
 
   constructor(options: KafkaPublisherOptions, deps: { logger: Logger }) {
+    // kafkajs' own record encoder costs more CPU than everything else a relay does per event (outbox/kafka-record.ts).
+    installLeanRecordEncoder();
     this.declared = options.topics;
     this.metadataMaxAgeMs = options.metadataMaxAgeMs ?? 30_000;
     this.guard = new PartitionGuard(options.topics);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import crypto, { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Pgoutput } from 'pg-logical-replication';
 import type { OutboxRow } from '../pipeline';
@@ -22,8 +22,14 @@ export function lsnDecimal(lsn: string): string {
   return String(parseInt(lsn.slice(0, slash), 16) * 4294967296 + parseInt(lsn.slice(slash + 1), 16));
 }
 
+/** crypto.hash (Node 20.12+), a one-shot digest without a Hash object; @types/node does not know it yet. */
+const oneShotHash = (crypto as unknown as { hash?: (algorithm: string, data: Buffer, encoding: 'buffer') => Buffer }).hash;
+
 function uuidV5(name: string): string {
-  const bytes = createHash('sha1').update(NAMESPACE_BYTES).update(name).digest();
+  const input = Buffer.allocUnsafe(16 + Buffer.byteLength(name));
+  NAMESPACE_BYTES.copy(input, 0);
+  input.write(name, 16);
+  const bytes = oneShotHash ? oneShotHash('sha1', input, 'buffer') : createHash('sha1').update(input).digest();
   bytes[6] = (bytes[6]! & 0x0f) | 0x50;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
   const hex = bytes.toString('hex', 0, 16);

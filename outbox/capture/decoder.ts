@@ -166,9 +166,10 @@ export class ChangeDecoder implements TransactionDecoder {
           this.push(plan, 'u', lsn, key, before, rowJson(plan, after));
           return;
         }
-        // The primary key changed: Debezium emits a delete of the old key (and its tombstone) and a create of the new.
+        // The primary key changed: Debezium emits a delete of the old key (and its tombstone, both naming the new key)
+        // and a create of the new.
         this.push(plan, 'd', lsn, oldKey, before, 'null', '__debezium.newkey', key);
-        if (this.options.tombstonesOnDelete) this.tombstone(plan, lsn, oldKey);
+        if (this.options.tombstonesOnDelete) this.tombstone(plan, lsn, oldKey, key);
         this.push(plan, 'c', lsn, key, 'null', rowJson(plan, after), '__debezium.oldkey', oldKey);
         return;
       }
@@ -232,9 +233,10 @@ export class ChangeDecoder implements TransactionDecoder {
     this.rows.push({ id, aggregatetype: plan.aggregate, aggregateid: key, type: op, payload, headers: null, kafkaHeaders });
   }
 
-  private tombstone(plan: RelationPlan, lsn: string, key: string): void {
+  private tombstone(plan: RelationPlan, lsn: string, key: string, newKey?: string): void {
     const id = uuidV5(`${this.catalog.database}/${lsnDecimal(lsn)}/${plan.idTable}tombstone/${key}`);
-    const kafkaHeaders = { id, origin: this.marked ?? this.options.origin, txid: this.xid, lsn, commit_lsn: this.commitLsn };
+    const kafkaHeaders: Record<string, string> = { id, origin: this.marked ?? this.options.origin, txid: this.xid, lsn, commit_lsn: this.commitLsn };
+    if (newKey !== undefined) kafkaHeaders['__debezium.newkey'] = newKey;
     this.rows.push({ id, aggregatetype: plan.aggregate, aggregateid: key, type: 'tombstone', payload: null, headers: null, kafkaHeaders });
   }
 

@@ -46,6 +46,8 @@ export interface CaptureApplyResult {
   backlogSeconds: number;
   /** Distinct aggregates written to the service by the backlog run (hot keys fold within a chunk). */
   aggregates: number;
+  /** The sync process's CPU time (user + system) per backlog change: hardly depends on what else the machine runs. */
+  cpuMicrosPerChange: number;
   latency: { offered: number; p50: number; p99: number; max: number; samples: number };
 }
 
@@ -126,33 +128,39 @@ function generator(seed: number): (below: number) => number {
 }
 
 /**
- * One transaction of legacy changes: `count` of them, each an order update or a line insert plus an order update,
- * in key order (concurrent writers never deadlock). The note keeps the highest marker, so it only moves forward
- * whichever of two overlapping transactions commits first. Answers the keys and markers written.
+ * One transaction of legacy changes, as a monolith's batch job would make it, in a few statements: order updates
+ * (one row change per distinct order) and line inserts (each with an update of its order). Orders are locked in key
+ * order first, so concurrent writers never deadlock; the note keeps the highest marker, so it only moves forward
+ * whichever of two overlapping transactions commits first. Answers the row changes made and the markers per order.
  */
 async function writeChanges(pool: pg.Pool, random: (below: number) => number, next: () => number, count: number): Promise<{ changes: number; touched: Array<{ key: number; marker: number }> }> {
-  const planned: Array<{ key: number; marker: number; line: boolean }> = [];
-  for (let changes = 0; changes < count; ) {
+  const touched: Array<{ key: number; marker: number }> = [];
+  const lines: Array<{ key: number; marker: number }> = [];
+  const orders = new Set<number>();
+  while (orders.size + lines.length < count) {
     const key = random(5) === 0 ? 1 + random(HOT) : 1 + HOT + random(ORDERS - HOT);
-    const line = random(5) === 0 && changes + 2 <= count;
-    planned.push({ key, marker: next(), line });
-    changes += line ? 2 : 1;
+    const marker = next();
+    touched.push({ key, marker });
+    orders.add(key);
+    if (random(5) === 0) lines.push({ key, marker });
   }
-  planned.sort((a, b) => a.key - b.key || a.marker - b.marker);
+  const newest = new Map<number, number>();
+  for (const { key, marker } of touched) newest.set(key, Math.max(newest.get(key) ?? 0, marker));
+  const keys = [...newest.keys()].sort((a, b) => a - b);
   const client = await pool.connect();
-  let changes = 0;
   try {
     await client.query('begin');
-    for (const { key, marker, line } of planned) {
-      if (line) {
-        await client.query(`insert into bench.order_lines (order_id, sku, qty, line_no) values ($1, $2, 1, (select count(*) from bench.order_lines where order_id = $1))`, [key, `SKU-${marker}`]);
-        changes += 1;
-      }
-      await client.query(`update bench.orders set note = greatest(nullif(note, '')::bigint, $2::bigint)::text, total = total + 1 where id = $1`, [key, marker]);
-      changes += 1;
+    await client.query('select 1 from bench.orders where id = any($1::int[]) order by id for update', [keys]);
+    if (lines.length) {
+      await client.query(`insert into bench.order_lines (order_id, sku, qty, line_no) select key, 'SKU-' || marker, 1, marker from unnest($1::int[], $2::bigint[]) as l(key, marker)`, [lines.map((line) => line.key), lines.map((line) => line.marker)]);
     }
+    await client.query(
+      `update bench.orders o set note = greatest(nullif(o.note, '')::bigint, c.marker)::text, total = o.total + 1
+         from unnest($1::int[], $2::bigint[]) as c(key, marker) where o.id = c.key`,
+      [keys, keys.map((key) => newest.get(key)!)],
+    );
     await client.query('commit');
-    return { changes, touched: planned.map(({ key, marker }) => ({ key, marker })) };
+    return { changes: keys.length + lines.length, touched };
   } catch (error) {
     await client.query('rollback').catch(() => undefined);
     throw error;
@@ -259,6 +267,21 @@ class CapturePath {
   }
 }
 
+/** BENCH_PROFILE=<file>: a V8 CPU profile of the sync's backlog run alone (open it in Chrome's DevTools). */
+async function startProfile(): Promise<() => Promise<object>> {
+  const inspector = await import('node:inspector');
+  const session = new inspector.Session();
+  session.connect();
+  const post = (method: string) => new Promise<unknown>((resolve, reject) => session.post(method, (error, result) => (error ? reject(error) : resolve(result))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return async () => {
+    const { profile } = (await post('Profiler.stop')) as { profile: object };
+    session.disconnect();
+    return profile;
+  };
+}
+
 async function pollUntil(probe: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
@@ -267,7 +290,7 @@ async function pollUntil(probe: () => Promise<boolean>, timeoutMs: number, what:
   }
 }
 
-async function backlog(run: string, options: CaptureApplyOptions): Promise<Pick<CaptureApplyResult, 'applyRate' | 'backlogChanges' | 'backlogSeconds' | 'aggregates'>> {
+async function backlog(run: string, options: CaptureApplyOptions): Promise<Pick<CaptureApplyResult, 'applyRate' | 'backlogChanges' | 'backlogSeconds' | 'aggregates' | 'cpuMicrosPerChange'>> {
   const capture = await CapturePath.open('backlog', run, options, false);
   try {
     await capture.startRelay();
@@ -287,16 +310,21 @@ async function backlog(run: string, options: CaptureApplyOptions): Promise<Pick<
     // The relay publishes the whole backlog before the sync starts: the rate below is the sync's alone.
     await pollUntil(async () => (await capture.published()) >= changes, 600_000, 'the backlog captured');
     const started = performance.now();
+    const cpu = process.cpuUsage();
+    const profile = process.env.BENCH_PROFILE ? await startProfile() : undefined;
     await capture.startSync();
     await pollUntil(async () => (await capture.handled()) >= changes, 600_000, 'the backlog applied');
+    if (profile) fs.writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(await profile()));
     const seconds = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(cpu);
+    const cpuMicros = used.user + used.system;
     const aggregates = Number((await capture.service.query('select count(*) as n from orders')).rows[0].n);
     // Every order the backlog touched holds its last note on the service (nothing lost, nothing stale).
     const { rows } = await capture.legacy.query(`select id, note from bench.orders where note <> ''`);
     const held = new Map((await capture.service.query('select order_id, note from orders')).rows.map((row) => [row.order_id as number, row.note as string]));
     const wrong = (rows as Array<{ id: number; note: string }>).filter((row) => held.get(row.id) !== row.note);
     if (wrong.length) throw new Error(`${wrong.length} orders differ on the service after the backlog (e.g. ${JSON.stringify(wrong[0])})`);
-    return { applyRate: changes / seconds, backlogChanges: changes, backlogSeconds: seconds, aggregates };
+    return { applyRate: changes / seconds, backlogChanges: changes, backlogSeconds: seconds, aggregates, cpuMicrosPerChange: cpuMicros / changes };
   } finally {
     await capture.close();
   }
@@ -373,7 +401,7 @@ export async function measureCaptureApply(options: Partial<CaptureApplyOptions> 
   };
   const run = `bench_capapply_${process.pid}_${Date.now().toString(36)}`;
   const rate = await backlog(run, resolved);
-  const lat = await latency(run, resolved);
+  const lat = process.env.BENCH_BACKLOG_ONLY ? { offered: 0, p50: NaN, p99: NaN, max: NaN, samples: 0 } : await latency(run, resolved);
   return { ...rate, latency: lat };
 }
 
@@ -381,6 +409,7 @@ async function main(): Promise<void> {
   const result = await measureCaptureApply();
   const rows = [
     ['apply through the mapping, from a backlog', `${Math.round(result.applyRate).toLocaleString('en-US')} changes/s`, `${result.backlogChanges} changes in ${result.backlogSeconds.toFixed(2)} s, ${result.aggregates} orders (2 tables each)`],
+    ['sync CPU per change (backlog)', `${result.cpuMicrosPerChange.toFixed(1)} µs`, 'user + system of this process while it applied the backlog'],
     ['commit -> applied p50', `${result.latency.p50.toFixed(1)} ms`, `at ${Math.round(result.latency.offered)} changes/s offered`],
     ['commit -> applied p99', `${result.latency.p99.toFixed(1)} ms`, `max ${result.latency.max.toFixed(1)} ms over ${result.latency.samples} changes`],
   ];
@@ -388,6 +417,7 @@ async function main(): Promise<void> {
   console.log(
     JSON.stringify({
       captureApplyRate: Math.round(result.applyRate),
+      captureApplyCpuMicrosPerChange: Number(result.cpuMicrosPerChange.toFixed(1)),
       captureApplyP50Ms: Number(result.latency.p50.toFixed(1)),
       captureApplyP99Ms: Number(result.latency.p99.toFixed(1)),
       captureApplyOffered: Math.round(result.latency.offered),

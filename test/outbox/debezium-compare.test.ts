@@ -6,7 +6,7 @@ function record(prefix: string, value: Record<string, unknown> | null, overrides
   const envelope = value && {
     before: null,
     after: { id: 1, big: '__BIG__', amount: 'HL6ZGoM=' },
-    source: { version: prefix === 'dbz' ? '3.6.1.Final' : 'strangler-fig', connector: 'postgresql', name: prefix, ts_ms: 1, lsn: 10, sequence: '["1","10"]' },
+    source: { version: '3.6.1.Final', connector: 'postgresql', name: prefix, ts_ms: 1, lsn: 10, sequence: '["1","10"]' },
     transaction: null,
     op: 'c',
     ts_ms: prefix === 'dbz' ? 5 : 6,
@@ -34,7 +34,7 @@ describe('parseExact', () => {
 });
 
 describe('compareCaptures', () => {
-  it('finds nothing when only the prefix, the version, processing times and documented headers differ', () => {
+  it('finds nothing when only the prefix, processing times and documented headers differ', () => {
     expect(compareCaptures([record('dbz', {}), record('dbz', null)], [record('sfg', {}), record('sfg', null)], options)).toEqual([]);
   });
 
@@ -50,7 +50,7 @@ describe('compareCaptures', () => {
     const problems = compareCaptures(
       [record('dbz', { after: { id: 1, t: 'a', x: 1 } }), record('dbz', null), record('dbz', {}, { key: '{"id":2}' }), record('dbz', {}, { headers: { '__debezium.newkey': '{"id":3}' } })],
       [
-        record('sfg', { after: { id: 1, t: 'b', y: 1 }, op: 'u', source: { version: 'v', connector: 'postgresql', name: 'sfg', ts_ms: '1', lsn: 10, sequence: '["1","10"]' } }),
+        record('sfg', { after: { id: 1, t: 'b', y: 1 }, op: 'u', source: { version: '3.6.1.Final', connector: 'postgresql', name: 'sfg', ts_ms: '1', lsn: 10, sequence: '["1","10"]' } }),
         record('sfg', {}),
         record('sfg', {}, { key: '{"id": 2}' }),
         record('sfg', {}),
@@ -71,14 +71,21 @@ describe('compareCaptures', () => {
     ]);
   });
 
+  it('checks source.version unless told it may differ (then only its presence and type)', () => {
+    const ours = (version: unknown) => record('sfg', { source: { version, connector: 'postgresql', name: 'sfg', ts_ms: 1, lsn: 10, sequence: '["1","10"]' } });
+    expect(compareCaptures([record('dbz', {})], [ours('strangler-fig 1.0')], options)).toEqual(['public.t {"id":1} #0: source.version: Debezium "3.6.1.Final", ours "strangler-fig 1.0"']);
+    expect(compareCaptures([record('dbz', {})], [ours('strangler-fig 1.0')], { ...options, allowedValuePaths: ['source.version'] })).toEqual([]);
+    expect(compareCaptures([record('dbz', {})], [ours(1)], { ...options, allowedValuePaths: ['source.version'] })).toHaveLength(1);
+  });
+
   it('insists that source.name is each side prefix', () => {
-    expect(compareCaptures([record('dbz', {})], [record('sfg', { source: { version: 'v', connector: 'postgresql', name: 'dbz', ts_ms: 1, lsn: 10, sequence: '["1","10"]' } })], options)).toEqual([
+    expect(compareCaptures([record('dbz', {})], [record('sfg', { source: { version: '3.6.1.Final', connector: 'postgresql', name: 'dbz', ts_ms: 1, lsn: 10, sequence: '["1","10"]' } })], options)).toEqual([
       'public.t {"id":1} #0: source.name: ours "dbz", not our prefix sfg',
     ]);
   });
 
   it('lets source.sequence name no last commit on Debezium side only when told, and only that element', () => {
-    const sequence = (prefix: string, value: string) => record(prefix, { source: { version: 'v', connector: 'postgresql', name: prefix, ts_ms: 1, lsn: 10, sequence: value } });
+    const sequence = (prefix: string, value: string) => record(prefix, { source: { version: '3.6.1.Final', connector: 'postgresql', name: prefix, ts_ms: 1, lsn: 10, sequence: value } });
     const dbz = [sequence('dbz', '[null,"10"]')];
     expect(compareCaptures(dbz, [sequence('sfg', '["7","10"]')], options)).toEqual([
       'public.t {"id":1} #0: source.sequence: Debezium "[null,\\"10\\"]", ours "[\\"7\\",\\"10\\"]"',

@@ -117,7 +117,8 @@ export interface CompareOptions {
   debeziumLastCommitMayBeNull?: boolean;
 }
 
-const ALWAYS_ALLOWED = ['ts_ms', 'ts_us', 'ts_ns', 'source.name', 'source.version'];
+/** Processing times, and the prefix (checked apart: each side's own). */
+const ALWAYS_ALLOWED = ['ts_ms', 'ts_us', 'ts_ns', 'source.name'];
 
 function typeOf(value: Exact): string {
   if (value === null) return 'null';

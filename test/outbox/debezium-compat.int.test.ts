@@ -3,7 +3,8 @@
  * same tables and the same changes, each with its own publication and slot and topic prefix; their records are
  * compared record by record (compareCaptures): same topics after the prefix, same key bytes, equal values except
  * the fields that differ by nature (source.name is the prefix; envelope ts_ms/ts_us/ts_ns are processing times;
- * source.version) and Debezium's context headers. Any other difference fails the test. docs/capture.md lists them.
+ * source.sequence's first element on Debezium's very first transaction), Debezium's context headers and our own
+ * headers. Any other difference fails the test (source.version included). docs/capture.md lists them.
  */
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';

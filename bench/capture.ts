@@ -17,8 +17,9 @@ import pg from 'pg';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { resolveEnvironment, withDatabase } from '../infra';
-import { KafkaPublisher, createRelay, ensureTopics, parseRelayOptions, type PublishRecord, type Publisher } from '../outbox';
-import { admin, dropDatabase, percentile, waitFor } from './support';
+import { KafkaPublisher, createRelay, ensureTopics, parseRelayOptions, type Publisher } from '../outbox';
+import { createSchema, latencyTransaction, TABLES, writeBacklog } from './capture-workload';
+import { admin, dropDatabase, offerOpenLoop, percentile, TimedPublisher, waitFor } from './support';
 
 // Logs go to stderr: stdout is the table and, last, the JSON line.
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
@@ -29,103 +30,7 @@ const RATE = Number(process.env.BENCH_RATE ?? 2_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const PER_TX = 100;
 const LATENCY_PER_TX = 20;
-const CUSTOMERS = 2_000;
-const ORDERS = 10_000;
-const LINES_PER_ORDER = 3;
-const TABLES = ['shop.customers', 'shop.orders', 'shop.order_lines'];
 const run = `bench_capture_${process.pid}_${Date.now().toString(36)}`;
-
-/** Wraps the real publisher to count acknowledged records and time them by transaction (the txid header). */
-class TimedPublisher implements Publisher {
-  acked = 0;
-  firstAckMs = 0;
-  lastAckMs = 0;
-  readonly lastAckByTx = new Map<string, number>();
-  constructor(private readonly inner: Publisher) {}
-  connect() {
-    return this.inner.connect();
-  }
-  disconnect() {
-    return this.inner.disconnect();
-  }
-  async send(records: PublishRecord[]): Promise<void> {
-    await this.inner.send(records);
-    const now = performance.now();
-    if (!this.firstAckMs) this.firstAckMs = now;
-    this.lastAckMs = now;
-    this.acked += records.length;
-    for (const record of records) this.lastAckByTx.set(record.headers.txid!, now);
-  }
-}
-
-async function createSchema(pool: pg.Pool): Promise<void> {
-  await pool.query(`
-    create schema shop;
-    create table shop.customers (id bigint primary key, name text not null, email varchar(120), tier int not null default 0,
-      updated_at timestamptz not null default now());
-    create table shop.orders (id bigint primary key, customer_id bigint not null, status varchar(20) not null,
-      total numeric(12,2) not null, placed_at timestamptz not null default now(), note text);
-    create table shop.order_lines (order_id bigint, line_no int, sku varchar(32) not null, qty int not null,
-      price numeric(10,2) not null, primary key (order_id, line_no));
-    insert into shop.customers (id, name, email) select i, 'customer ' || i, 'c' || i || '@example.com' from generate_series(1, ${CUSTOMERS}) i;
-    insert into shop.orders (id, customer_id, status, total, note)
-      select i, 1 + i % ${CUSTOMERS}, 'NEW', (i % 997) + 0.99, 'order note ' || i from generate_series(1, ${ORDERS}) i;
-    insert into shop.order_lines select o, l, 'sku-' || (o * l % 5000), 1 + l, 9.99 * l
-      from generate_series(1, ${ORDERS}) o, generate_series(1, ${LINES_PER_ORDER}) l;`);
-}
-
-/**
- * One transaction of `count` row changes, starting at change number `offset`: in turn, order lines (by order
- * range), orders and customers; every tenth transaction hits the first 20 orders again (hot keys).
- */
-function transaction(offset: number, count: number): string {
-  const kind = Math.floor(offset / count) % 3;
-  const hot = Math.floor(offset / count) % 10 === 9;
-  if (kind === 0) {
-    const perOrder = LINES_PER_ORDER;
-    const first = hot ? 1 : 1 + (Math.floor(offset / perOrder) % (ORDERS - count));
-    return `update shop.order_lines set qty = qty + 1, price = price + 0.01 where order_id >= ${first} and order_id < ${first + Math.ceil(count / perOrder)}`;
-  }
-  if (kind === 1) {
-    const first = hot ? 1 : 1 + (offset % (ORDERS - count));
-    return `update shop.orders set status = case status when 'NEW' then 'PAID' else 'NEW' end, total = total + 1 where id >= ${first} and id < ${first + count}`;
-  }
-  const first = hot ? 1 : 1 + (offset % (CUSTOMERS - count));
-  return `update shop.customers set tier = tier + 1, updated_at = now() where id >= ${first} and id < ${first + count}`;
-}
-
-/** LATENCY_PER_TX (20) row changes of one table, the tables in turn. */
-function latencyTransaction(index: number): string {
-  const first = 1 + ((index * LATENCY_PER_TX) % (ORDERS - LATENCY_PER_TX));
-  switch (index % 3) {
-    case 0:
-      return `update shop.order_lines set qty = qty + 1 where order_id >= ${first} and order_id < ${first + LATENCY_PER_TX / 2} and line_no <= 2`;
-    case 1:
-      return `update shop.orders set total = total + 1 where id >= ${first} and id < ${first + LATENCY_PER_TX}`;
-    default: {
-      const customer = 1 + (first % (CUSTOMERS - LATENCY_PER_TX));
-      return `update shop.customers set tier = tier + 1 where id >= ${customer} and id < ${customer + LATENCY_PER_TX}`;
-    }
-  }
-}
-
-/** Commits `total` row changes with 4 writers; returns how many rows changed (order lines come in whole orders). */
-async function writeBacklog(pool: pg.Pool, total: number): Promise<number> {
-  let next = 0;
-  let changed = 0;
-  await Promise.all(
-    Array.from({ length: 4 }, async () => {
-      for (;;) {
-        const offset = next;
-        next += PER_TX;
-        if (offset >= total) return;
-        const result = await pool.query(transaction(offset, Math.min(PER_TX, total - offset)));
-        changed += result.rowCount ?? 0;
-      }
-    }),
-  );
-  return changed;
-}
 
 /** The relay for one measurement; its topics are created first, so no measurement waits for a topic's creation. */
 async function captureRelay(url: string, name: string, publisher: Publisher) {
@@ -159,12 +64,12 @@ async function withDatabaseOf<T>(suffix: string, body: (pool: pg.Pool, url: stri
 /** Changes/s captured from a backlog committed while the relay was stopped. */
 async function captureThroughput(round: number): Promise<{ perSecond: number; changes: number; cpuMicrosPerChange: number }> {
   return withDatabaseOf(`tp${round}`, async (pool, url) => {
-    const publisher = new TimedPublisher(new KafkaPublisher({ brokers: env.kafkaBrokers, clientId: 'bench-capture' }, { logger }));
+    const publisher = new TimedPublisher(new KafkaPublisher({ brokers: env.kafkaBrokers, clientId: 'bench-capture' }, { logger }), () => 'all');
     // The first start creates the publication and the slot; the backlog is written while the relay is stopped.
     const setup = await captureRelay(url, `tp${round}`, publisher);
     await setup.start();
     await setup.stop();
-    const changes = await writeBacklog(pool, CHANGES);
+    const changes = await writeBacklog(pool, CHANGES, PER_TX);
     const relay = await captureRelay(url, `tp${round}`, publisher);
     const cpuBefore = process.cpuUsage();
     await relay.start();
@@ -178,38 +83,25 @@ async function captureThroughput(round: number): Promise<{ perSecond: number; ch
 /** Commit-to-Kafka-ack latency of changes offered at RATE per second, LATENCY_PER_TX per transaction. */
 async function captureLatency(): Promise<{ p50: number; p99: number; max: number; offered: number }> {
   return withDatabaseOf('latency', async (pool, url) => {
-    const publisher = new TimedPublisher(new KafkaPublisher({ brokers: env.kafkaBrokers, clientId: 'bench-capture-latency' }, { logger }));
+    const publisher = new TimedPublisher(new KafkaPublisher({ brokers: env.kafkaBrokers, clientId: 'bench-capture-latency' }, { logger }), (record) => record.headers.txid!);
     const relay = await captureRelay(url, 'latency', publisher);
     await relay.start();
     const committedAt = new Map<string, number>();
-    const transactions = Math.round((RATE * SECONDS) / LATENCY_PER_TX);
-    const intervalMs = (1000 * LATENCY_PER_TX) / RATE;
-    const started = performance.now();
-    const inFlight: Promise<void>[] = [];
-    for (let index = 0; index < transactions; index += 1) {
-      // Open-loop: transaction i starts at started + i * interval whether or not earlier ones finished.
-      const wait = started + index * intervalMs - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      inFlight.push(
-        (async () => {
-          const client = await pool.connect();
-          try {
-            await client.query('begin');
-            const { rows } = await client.query<{ txid: string }>(`select (pg_current_xact_id()::text::bigint % 4294967296)::text as txid`);
-            await client.query(latencyTransaction(index));
-            await client.query('commit');
-            committedAt.set(rows[0]!.txid, performance.now());
-          } finally {
-            client.release();
-          }
-        })(),
-      );
-    }
-    await Promise.all(inFlight);
-    const offered = (transactions * LATENCY_PER_TX) / ((performance.now() - started) / 1000);
-    await waitFor(() => [...committedAt.keys()].every((txid) => publisher.lastAckByTx.has(txid)), 60_000, 'every transaction to be acknowledged');
+    const offered = await offerOpenLoop({ rate: RATE, seconds: SECONDS, perTransaction: LATENCY_PER_TX }, async (index) => {
+      const client = await pool.connect();
+      try {
+        await client.query('begin');
+        const { rows } = await client.query<{ txid: string }>(`select (pg_current_xact_id()::text::bigint % 4294967296)::text as txid`);
+        await client.query(latencyTransaction(index, LATENCY_PER_TX));
+        await client.query('commit');
+        committedAt.set(rows[0]!.txid, performance.now());
+      } finally {
+        client.release();
+      }
+    });
+    await waitFor(() => [...committedAt.keys()].every((txid) => publisher.ackedAt.has(txid)), 60_000, 'every transaction to be acknowledged');
     await relay.stop();
-    const samples = [...committedAt].map(([txid, at]) => Math.max(0, publisher.lastAckByTx.get(txid)! - at)).sort((a, b) => a - b);
+    const samples = [...committedAt].map(([txid, at]) => Math.max(0, publisher.ackedAt.get(txid)! - at)).sort((a, b) => a - b);
     return { p50: percentile(samples, 50), p99: percentile(samples, 99), max: samples[samples.length - 1] ?? NaN, offered };
   });
 }

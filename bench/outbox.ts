@@ -9,8 +9,8 @@
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { resolveEnvironment, withDatabase } from '../infra';
-import { admin, dropDatabase, percentile, waitFor } from './support';
-import { KafkaPublisher, appendMany, createRelay, migrateOutbox, parseRelayOptions, type OutboxEvent, type PublishRecord, type Publisher } from '../outbox';
+import { admin, dropDatabase, offerOpenLoop, percentile, TimedPublisher, waitFor } from './support';
+import { KafkaPublisher, appendMany, createRelay, migrateOutbox, parseRelayOptions, type OutboxEvent, type Publisher } from '../outbox';
 import pg from 'pg';
 
 // Logs go to stderr: stdout is the table and, last, the JSON line.
@@ -22,27 +22,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const PER_TX = 20;
 const AGGREGATES = 1_000;
 const run = `bench_outbox_${process.pid}_${Date.now().toString(36)}`;
-
-/** Wraps the real publisher to timestamp each record's acknowledgement by event id. */
-class TimedPublisher implements Publisher {
-  readonly ackedAt = new Map<string, number>();
-  firstAckMs = 0;
-  lastAckMs = 0;
-  constructor(private readonly inner: Publisher) {}
-  connect() {
-    return this.inner.connect();
-  }
-  disconnect() {
-    return this.inner.disconnect();
-  }
-  async send(records: PublishRecord[]): Promise<void> {
-    await this.inner.send(records);
-    const now = performance.now();
-    if (!this.firstAckMs) this.firstAckMs = now;
-    this.lastAckMs = now;
-    for (const record of records) this.ackedAt.set(record.headers.id!, now);
-  }
-}
 
 function events(count: number, offset: number): OutboxEvent[] {
   return Array.from({ length: count }, (_, index) => ({
@@ -125,32 +104,18 @@ async function latency(): Promise<{ p50: number; p99: number; max: number; offer
     const relay = relayFor(url, 'cdc', 'latency', publisher);
     await relay.start();
     const committedAt = new Map<string, number>();
-    const transactions = Math.round((RATE * SECONDS) / PER_TX);
-    const intervalMs = (1000 * PER_TX) / RATE;
-    const started = performance.now();
-    const inFlight: Promise<void>[] = [];
-    for (let index = 0; index < transactions; index += 1) {
-      // Open-loop: transaction i starts at started + i * interval whether or not earlier ones finished.
-      const due = started + index * intervalMs;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      inFlight.push(
-        (async () => {
-          const client = await pool.connect();
-          try {
-            await client.query('begin');
-            const ids = await appendMany(client, events(PER_TX, index * PER_TX));
-            await client.query('commit');
-            const now = performance.now();
-            for (const id of ids) committedAt.set(id, now);
-          } finally {
-            client.release();
-          }
-        })(),
-      );
-    }
-    await Promise.all(inFlight);
-    const offered = (transactions * PER_TX) / ((performance.now() - started) / 1000);
+    const offered = await offerOpenLoop({ rate: RATE, seconds: SECONDS, perTransaction: PER_TX }, async (index) => {
+      const client = await pool.connect();
+      try {
+        await client.query('begin');
+        const ids = await appendMany(client, events(PER_TX, index * PER_TX));
+        await client.query('commit');
+        const now = performance.now();
+        for (const id of ids) committedAt.set(id, now);
+      } finally {
+        client.release();
+      }
+    });
     await waitFor(() => publisher.ackedAt.size >= committedAt.size, 60_000);
     await relay.stop();
     const samples = [...committedAt].map(([id, at]) => Math.max(0, publisher.ackedAt.get(id)! - at)).sort((a, b) => a - b);

@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import { resolveEnvironment } from '../infra';
+import type { PublishRecord, Publisher } from '../outbox';
 
 const env = resolveEnvironment();
 
@@ -41,4 +42,54 @@ export async function waitFor(predicate: () => boolean, timeoutMs: number, what 
 
 export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+/**
+ * Wraps a publisher to time its acknowledgements: the first and the last, how many records, and the last
+ * acknowledgement per `keyOf(record)` (default: the event id).
+ */
+export class TimedPublisher implements Publisher {
+  readonly ackedAt = new Map<string, number>();
+  acked = 0;
+  firstAckMs = 0;
+  lastAckMs = 0;
+  constructor(
+    private readonly inner: Publisher,
+    private readonly keyOf: (record: PublishRecord) => string = (record) => record.headers.id!,
+  ) {}
+  connect() {
+    return this.inner.connect();
+  }
+  disconnect() {
+    return this.inner.disconnect();
+  }
+  async send(records: PublishRecord[]): Promise<void> {
+    await this.inner.send(records);
+    const now = performance.now();
+    if (!this.firstAckMs) this.firstAckMs = now;
+    this.lastAckMs = now;
+    this.acked += records.length;
+    for (const record of records) this.ackedAt.set(this.keyOf(record), now);
+  }
+}
+
+/**
+ * Offers `rate` events/s for `seconds`, open-loop: transaction i (of `perTransaction` events) starts at start +
+ * i * interval whether or not earlier ones finished. Resolves when all finished, with the rate achieved.
+ */
+export async function offerOpenLoop(
+  load: { rate: number; seconds: number; perTransaction: number },
+  transaction: (index: number) => Promise<void>,
+): Promise<number> {
+  const transactions = Math.round((load.rate * load.seconds) / load.perTransaction);
+  const intervalMs = (1000 * load.perTransaction) / load.rate;
+  const started = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let index = 0; index < transactions; index += 1) {
+    const wait = started + index * intervalMs - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    inFlight.push(transaction(index));
+  }
+  await Promise.all(inFlight);
+  return (transactions * load.perTransaction) / ((performance.now() - started) / 1000);
 }

@@ -187,6 +187,38 @@ export function spawnRelay(configFile: string, extraArgs: string[] = []): RelayP
   };
 }
 
+/**
+ * The relay processes and config files of a test: `config` and `spawn` record them, `cleanUp` (in afterEach) kills
+ * the processes still running (-9) and removes the files.
+ */
+export function relayProcesses() {
+  const running: RelayProcess[] = [];
+  const configs: string[] = [];
+  return {
+    config(options: RelayOptions): string {
+      const file = writeRelayConfig(options);
+      configs.push(file);
+      return file;
+    },
+    spawn(config: string, extraArgs: string[] = []): RelayProcess {
+      const relay = spawnRelay(config, extraArgs);
+      running.push(relay);
+      return relay;
+    },
+    /** Stops tracking a process that exited. */
+    forget(relay: RelayProcess): void {
+      running.splice(running.indexOf(relay), 1);
+    },
+    async cleanUp(): Promise<void> {
+      for (const relay of running.splice(0)) {
+        relay.child.kill('SIGKILL');
+        await relay.exited;
+      }
+      for (const file of configs.splice(0)) fs.rmSync(file, { force: true });
+    },
+  };
+}
+
 /** A test database, with the outbox tables unless `migrate` is false. */
 export async function createOutboxDatabase(prefix: string, poolConfig: PoolConfig = {}, migrate = true): Promise<TestDatabase> {
   const db = await createTestDatabase(prefix, poolConfig);

@@ -1,8 +1,7 @@
-import fs from 'node:fs';
 import type { Pool } from 'pg';
 import { collectRecords, createTestDatabase, type CollectedRecord, type TestDatabase } from '../helpers';
 import { captureRelayOptions } from './capture-support';
-import { assertPerKeyOrder, createTopics, spawnRelay, writeRelayConfig, type RelayProcess } from './support';
+import { assertPerKeyOrder, createTopics, relayProcesses } from './support';
 
 const STREAMING = /streaming from the replication slot/;
 const KEYS = 60;
@@ -35,34 +34,22 @@ const after = (record: CollectedRecord) => (JSON.parse(record.value!) as { after
 
 describe('table-capture relay as a process: hot standby takeover and kill -9 (real Postgres and Kafka)', () => {
   let db: TestDatabase;
-  const running: RelayProcess[] = [];
-  const configs: string[] = [];
+  const processes = relayProcesses();
   beforeAll(async () => {
     db = await createTestDatabase('sfg_capture_crash', { max: 6 });
     await db.pool.query('create schema app; create table app.counters (id int primary key, n int not null)');
   });
-  afterEach(async () => {
-    for (const relay of running.splice(0)) {
-      relay.child.kill('SIGKILL');
-      await relay.exited;
-    }
-    for (const file of configs.splice(0)) fs.rmSync(file, { force: true });
-  });
+  afterEach(() => processes.cleanUp());
   afterAll(async () => {
     await db.drop();
   });
 
   it('standbys take over after each kill -9 of the leader; no change is lost and a re-sent change carries the same id', async () => {
     const options = captureRelayOptions(db, ['app.counters']);
-    const config = writeRelayConfig(options);
-    configs.push(config);
+    const config = processes.config(options);
     const topic = `${options.capture!.topicPrefix}.app.counters`;
     await createTopics([topic]);
-    const spawn = () => {
-      const relay = spawnRelay(config);
-      running.push(relay);
-      return relay;
-    };
+    const spawn = () => processes.spawn(config);
 
     let leader = spawn();
     await leader.waitFor(STREAMING, 30_000);
@@ -76,7 +63,7 @@ describe('table-capture relay as a process: hot standby takeover and kill -9 (re
       const killedAt = Date.now();
       leader.child.kill('SIGKILL');
       await leader.exited;
-      running.splice(running.indexOf(leader), 1);
+      processes.forget(leader);
       await standby.waitFor(STREAMING, 15_000);
       takeovers.push(Date.now() - killedAt);
       leader = standby;
@@ -105,7 +92,7 @@ describe('table-capture relay as a process: hot standby takeover and kill -9 (re
 
     leader.child.kill('SIGTERM');
     expect(await leader.exited).toBe(0);
-    running.splice(running.indexOf(leader), 1);
+    processes.forget(leader);
     // The leader confirmed everything it published before exiting.
     const pending = await db.pool.query(
       `select count(*)::int as n from pg_logical_slot_peek_binary_changes($1, null, null, 'proto_version', '1', 'publication_names', $2)`,

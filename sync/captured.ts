@@ -12,7 +12,7 @@ import {
   type ConflictRecord,
   type SyncDecision,
 } from './state';
-import { TOAST_PLACEHOLDER, type AggregateStores, type SideStore } from './store';
+import { TOAST_PLACEHOLDER, unchangedJoined, type AggregateStores, type SideStore } from './store';
 import type { Document } from './translate';
 
 /** What one key of a chunk came to: the `outcome` label of strangler_sync_events_total. */
@@ -197,13 +197,13 @@ class CapturedAggregate {
     return this.stores.mapping;
   }
 
-  /** Content hash of a legacy document in the service's shape (null: no document). */
+  /** The state's hash of a legacy document, in the service's shape, part by part (null: no document). */
   legacyHash(document: Document | undefined): string | null {
-    return document ? this.stores.service.contentHash(this.mapping.toService(document)) : null;
+    return document ? this.stores.service.partsHash(this.mapping.toService(document)) : null;
   }
 
   serviceHash(document: Document | undefined): string | null {
-    return document ? this.stores.service.contentHash(document) : null;
+    return document ? this.stores.service.partsHash(document) : null;
   }
 }
 
@@ -269,16 +269,18 @@ export class CapturedSync {
 
     const writes: Document[] = [];
     const absent = new Set<string>();
+    const keep = new Map<string, Set<number>>();
     const deletes: string[] = [];
     const conflicts: ConflictRecord[] = [];
     const saved = new Map<string, { legacyHash: string | null; serviceVersion: number | null }>();
+    const moved = new Set(movedKeys);
     for (const key of keys) {
       const stored = versions.get(key);
       const decision = decideFromLegacy({
         state: states.get(key)!,
         legacyHash: legacyHashes.get(key)!,
         serviceVersion: stored ? stored.version : null,
-        serviceHash: serviceDocuments.has(key) || movedKeys.includes(key) ? aggregate.serviceHash(serviceDocuments.get(key)) : undefined,
+        serviceHash: moved.has(key) ? aggregate.serviceHash(serviceDocuments.get(key)) : undefined,
         legacyOwns: aggregate.legacyOwns,
         backfill: options.backfill,
       });
@@ -290,12 +292,15 @@ export class CapturedSync {
         assertNoPlaceholder(document, `${aggregate.name} ${key} -> service`);
         writes.push(document);
         if (!stored) absent.add(service.keyOf(document));
+        // The service has not moved since the agreed point, so it holds the agreed content: joined tables whose
+        // part is unchanged stay as they are (a hot order's hundred lines are not rewritten for a new status).
+        else if (!moved.has(key)) keep.set(service.keyOf(document), unchangedJoined(states.get(key)!.legacyHash, legacyHashes.get(key)!));
       } else if (decision.action === 'delete') {
         deletes.push(key);
       }
       if (decision.conflict) conflicts.push(conflictOf(aggregate.name, key, decision, legacyDocuments.get(key), serviceDocuments.get(key)));
     }
-    if (!(await service.writeMany(client, writes, this.origins.legacy, absent))) {
+    if (!(await service.writeMany(client, writes, this.origins.legacy, absent, keep))) {
       throw new ConcurrentWriteError(`${aggregate.name}: a service row appeared while the sync wrote legacy's change; deciding again`);
     }
     await service.deleteMany(client, deletes);
@@ -354,6 +359,7 @@ export class CapturedSync {
         const current = await legacy.readMany(legacyClient, keyList);
         const writes: Document[] = [];
         const absent = new Set<string>();
+        const keep = new Map<string, Set<number>>();
         const deletes: string[] = [];
         const states2 = new Map<string, { legacyHash: string | null; serviceVersion: number | null }>();
         for (const [key, event] of keys) {
@@ -371,12 +377,14 @@ export class CapturedSync {
             assertNoPlaceholder(target!, `${aggregate.name} ${key} -> legacy`);
             writes.push(target!);
             if (!present.has(key)) absent.add(legacy.keyOf(target!));
+            // Legacy's joined tables that already hold what the service's document says are left alone.
+            else if (current.has(key)) keep.set(legacy.keyOf(target!), unchangedJoined(legacy.partsHash(current.get(key)!), legacy.partsHash(target!)));
           } else if (decision.action === 'delete') {
             deletes.push(key);
           }
           if (decision.conflict) conflicts.push(conflictOf(aggregate.name, key, decision, current.get(key), event.document ?? undefined));
         }
-        if (!(await legacy.writeMany(legacyClient, writes, this.origins.service, absent))) {
+        if (!(await legacy.writeMany(legacyClient, writes, this.origins.service, absent, keep))) {
           throw new ConcurrentWriteError(`${aggregate.name}: a legacy row appeared while the sync wrote the service's change; deciding again`);
         }
         await legacy.deleteMany(legacyClient, deletes);

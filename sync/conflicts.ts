@@ -118,7 +118,7 @@ export async function applyConflict(
     } else {
       await stores.legacy.deleteMany(legacyClient, [conflict.key]);
     }
-    const legacyHash = legacyDocument ? stores.service.contentHash(mapping.toService(legacyDocument)) : null;
+    const legacyHash = legacyDocument ? stores.service.partsHash(mapping.toService(legacyDocument)) : null;
     await saveSyncState(service, conflict.aggregate, new Map([[conflict.key, { legacyHash, serviceVersion }]]));
     const resolution = `kept ${keep} (strangler conflicts apply)`;
     const resolved = await service.query<Row>(`update ${CONFLICTS_TABLE} set resolved_at = now(), resolution = $2 where id = $1 returning ${COLUMNS}`, [id, resolution]);

@@ -319,7 +319,7 @@ export class SideStore {
     await this.writeOne(client, document, origin, false);
   }
 
-  private async writeOne(client: ClientBase, document: Document, origin: string, onlyNew: boolean): Promise<boolean> {
+  private async writeOne(client: ClientBase, document: Document, origin: string, onlyNew: boolean, keep?: ReadonlySet<number>): Promise<boolean> {
     const main = this.mapping;
     const params = this.mainParams(document, origin);
     if (onlyNew) {
@@ -329,7 +329,8 @@ export class SideStore {
       await client.query(this.statements.upsertMain, params);
     }
     const key = document[main.keyField];
-    for (const { table, write, remove } of this.statements.joined) {
+    for (const [index, { table, write, remove }] of this.statements.joined.entries()) {
+      if (keep?.has(index)) continue;
       if (!table.as) {
         await client.query(write, [key, ...this.joinedParams(table, document)]);
         continue;
@@ -345,12 +346,22 @@ export class SideStore {
    * Writes many documents in a few statements (multi-row `unnest` upserts; a table with an array-typed column is
    * written row by row). Documents whose main row the caller found absent (`absent`, keys as Postgres prints them)
    * are inserted only if still absent: when one appeared meanwhile (a concurrent writer), nothing more is written
-   * and the answer is false, so the caller can roll back and decide again.
+   * and the answer is false, so the caller can roll back and decide again. `keep` names, per key, the joined tables
+   * (by index) that already hold what the document says: they are not rewritten.
    */
-  async writeMany(client: ClientBase, documents: readonly Document[], origin: string, absent: ReadonlySet<string> = new Set()): Promise<boolean> {
+  async writeMany(
+    client: ClientBase,
+    documents: readonly Document[],
+    origin: string,
+    absent: ReadonlySet<string> = new Set(),
+    keep: ReadonlyMap<string, ReadonlySet<number>> = new Map(),
+  ): Promise<boolean> {
     if (documents.length === 0) return true;
     if (!this.batchable) {
-      for (const document of documents) if (!(await this.writeOne(client, document, origin, absent.has(this.keyOf(document))))) return false;
+      for (const document of documents) {
+        const key = this.keyOf(document);
+        if (!(await this.writeOne(client, document, origin, absent.has(key), keep.get(key)))) return false;
+      }
       return true;
     }
     const fresh = documents.filter((document) => absent.has(this.keyOf(document)));
@@ -360,14 +371,15 @@ export class SideStore {
     const statements: string[] = [];
     if (fresh.length) statements.push(inlined(this.statements.insertMainMany, columnsOf(fresh.map((document) => this.mainParams(document, origin)))));
     if (present.length) statements.push(inlined(this.statements.upsertMainMany, columnsOf(present.map((document) => this.mainParams(document, origin)))));
-    const keys = documents.map((document) => this.keyOf(document));
-    for (const { table, writeMany, removeMany } of this.statements.joined) {
+    for (const [index, { table, writeMany, removeMany }] of this.statements.joined.entries()) {
+      const changed = keep.size === 0 ? documents : documents.filter((document) => !keep.get(this.keyOf(document))?.has(index));
+      if (changed.length === 0) continue;
       const rows: unknown[][] = [];
       if (!table.as) {
-        for (const document of documents) rows.push([document[this.mapping.keyField], ...this.joinedParams(table, document)]);
+        for (const document of changed) rows.push([document[this.mapping.keyField], ...this.joinedParams(table, document)]);
       } else {
-        statements.push(inlined(removeMany, [keys]));
-        for (const document of documents) {
+        statements.push(inlined(removeMany, [changed.map((document) => this.keyOf(document))]));
+        for (const document of changed) {
           const items = Array.isArray(document[table.as]) ? (document[table.as] as Document[]) : [];
           for (const [index, item] of items.entries()) rows.push([document[this.mapping.keyField], ...this.joinedParams(table, item), ...(table.positionColumn ? [index] : [])]);
         }
@@ -419,6 +431,35 @@ export class SideStore {
   contentHash(document: Document): string {
     return createHash('sha256').update(JSON.stringify(this.normalized(document, { withoutVersion: true }))).digest('hex');
   }
+
+  /**
+   * The sync state's hash of a document: a 128-bit hash per part (the main table without the version, then each
+   * joined table), joined with '.'. Equal content, equal hash; and the parts tell which tables changed.
+   */
+  partsHash(document: Document): string {
+    const hash = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
+    const main: Document = {};
+    for (const { field, column } of this.mapping.fields) {
+      if (field !== this.mapping.versionField) main[field] = normalize(this.column(this.mapping.table, column).kind, document[field]);
+    }
+    const parts = [hash(main)];
+    for (const table of this.mapping.joined) {
+      const one = (values: Document) => table.fields.map(({ field, column }) => normalize(this.column(table.table, column).kind, values[field]));
+      parts.push(hash(table.as ? (Array.isArray(document[table.as]) ? (document[table.as] as Document[]) : []).map(one) : one(document)));
+    }
+    return parts.join('.');
+  }
+}
+
+/** The joined tables (by index) whose part of two partsHash values is the same: what a write can leave alone. */
+export function unchangedJoined(before: string | null, after: string | null): Set<number> {
+  const unchanged = new Set<number>();
+  if (!before || !after) return unchanged;
+  const old = before.split('.');
+  const now = after.split('.');
+  if (old.length !== now.length) return unchanged;
+  for (let index = 1; index < now.length; index += 1) if (old[index] === now[index]) unchanged.add(index - 1);
+  return unchanged;
 }
 
 /** Both sides of one aggregate, opened against their databases: what backfill, verify and apply work with. */

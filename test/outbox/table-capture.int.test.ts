@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { captureEventId, markOrigin, UNAVAILABLE_VALUE_PLACEHOLDER } from '../../outbox';
-import { collectRecords, createTestDatabase, type CollectedRecord, type TestDatabase } from '../helpers';
+import { collectRecords, createTestDatabase, eventually, type CollectedRecord, type TestDatabase } from '../helpers';
 import { captureRelayOptions } from './capture-support';
 import { createTopics, startRelay } from './support';
 
@@ -131,6 +131,10 @@ describe('table-capture relay (mode tables): records of real changes (real Postg
       const published = await registry.getSingleMetric('strangler_outbox_published_total')!.get();
       expect(published.values.find((value) => value.labels.aggregatetype === 'inventory.order_lines')?.value).toBe(7);
       expect(relay.isLeader).toBe(true);
+      // The heartbeat refreshes the slot's lag (every heartbeatIntervalMs); the leader gauge says who publishes.
+      const gauge = async (name: string) => (await registry.getSingleMetric(name)!.get()).values.find((value) => value.labels.relay === options.name);
+      await eventually(async () => (await gauge('strangler_outbox_slot_lag_bytes')) !== undefined, 10_000, 'the slot lag gauge');
+      expect((await gauge('strangler_outbox_leader'))?.value).toBe(1);
     } finally {
       await relay.stop();
     }

@@ -83,6 +83,7 @@ export class SideStore {
   private readonly statements;
   /** Every table's columns can go through `unnest` (no array-typed column): writes of many documents are a few statements. */
   private readonly batchable: boolean;
+  private plan: { main: Array<{ field: string; kind: ColumnKind }>; joined: Array<{ as?: string; fields: Array<{ field: string; kind: ColumnKind }> }> } | undefined;
 
   private constructor(
     readonly mapping: SideMapping,
@@ -438,16 +439,31 @@ export class SideStore {
    */
   partsHash(document: Document): string {
     const hash = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
-    const main: Document = {};
-    for (const { field, column } of this.mapping.fields) {
-      if (field !== this.mapping.versionField) main[field] = normalize(this.column(this.mapping.table, column).kind, document[field]);
-    }
-    const parts = [hash(main)];
-    for (const table of this.mapping.joined) {
-      const one = (values: Document) => table.fields.map(({ field, column }) => normalize(this.column(table.table, column).kind, values[field]));
-      parts.push(hash(table.as ? (Array.isArray(document[table.as]) ? (document[table.as] as Document[]) : []).map(one) : one(document)));
+    const row = (fields: ReadonlyArray<{ field: string; kind: ColumnKind }>, values: Document) => {
+      const normalized = new Array<unknown>(fields.length);
+      for (let index = 0; index < fields.length; index += 1) normalized[index] = normalize(fields[index]!.kind, values[fields[index]!.field]);
+      return normalized;
+    };
+    const { main, joined } = this.hashPlan;
+    const parts = [hash(row(main, document))];
+    for (const table of joined) {
+      if (!table.as) {
+        parts.push(hash(row(table.fields, document)));
+        continue;
+      }
+      const items = Array.isArray(document[table.as]) ? (document[table.as] as Document[]) : [];
+      parts.push(hash(items.map((item) => row(table.fields, item))));
     }
     return parts.join('.');
+  }
+
+  /** partsHash's fields and their kinds, resolved once. */
+  private get hashPlan(): { main: Array<{ field: string; kind: ColumnKind }>; joined: Array<{ as?: string; fields: Array<{ field: string; kind: ColumnKind }> }> } {
+    this.plan ??= {
+      main: this.mapping.fields.filter(({ field }) => field !== this.mapping.versionField).map(({ field, column }) => ({ field, kind: this.column(this.mapping.table, column).kind })),
+      joined: this.mapping.joined.map((table) => ({ as: table.as, fields: table.fields.map(({ field, column }) => ({ field, kind: this.column(table.table, column).kind })) })),
+    };
+    return this.plan;
   }
 }
 

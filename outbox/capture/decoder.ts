@@ -1,9 +1,9 @@
-import crypto, { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Pgoutput } from 'pg-logical-replication';
 import type { OutboxRow } from '../pipeline';
 import type { TransactionDecoder } from '../slot-stream';
 import { columnCodec, type EncodingOptions } from './envelope';
+import { uuidV5 } from './event-id';
 import type { CaptureCatalog } from './preflight';
 
 /** Prefix of the transactional logical decoding message that names the origin of a transaction (markOrigin). */
@@ -22,18 +22,8 @@ export function lsnDecimal(lsn: string): string {
   return String(parseInt(lsn.slice(0, slash), 16) * 4294967296 + parseInt(lsn.slice(slash + 1), 16));
 }
 
-/** crypto.hash (Node 20.12+), a one-shot digest without a Hash object; @types/node does not know it yet. */
-const oneShotHash = (crypto as unknown as { hash?: (algorithm: string, data: Buffer, encoding: 'buffer') => Buffer }).hash;
-
-function uuidV5(name: string): string {
-  const input = Buffer.allocUnsafe(16 + Buffer.byteLength(name));
-  NAMESPACE_BYTES.copy(input, 0);
-  input.write(name, 16);
-  const bytes = oneShotHash ? oneShotHash('sha1', input, 'buffer') : createHash('sha1').update(input).digest();
-  bytes[6] = (bytes[6]! & 0x0f) | 0x50;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = bytes.toString('hex', 0, 16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+function uuidOf(name: string): string {
+  return uuidV5(NAMESPACE_BYTES, name);
 }
 
 export interface CaptureEventIdInput {
@@ -56,7 +46,7 @@ export interface CaptureEventIdInput {
  */
 export function captureEventId({ db, lsn, schema, table, op, key }: CaptureEventIdInput): string {
   const position = typeof lsn === 'string' && lsn.includes('/') ? lsnDecimal(lsn) : String(lsn);
-  return uuidV5(`${db}/${position}/${schema}.${table}/${op}/${typeof key === 'string' ? key : JSON.stringify(key)}`);
+  return uuidOf(`${db}/${position}/${schema}.${table}/${op}/${typeof key === 'string' ? key : JSON.stringify(key)}`);
 }
 
 /** How one relation's rows become JSON, compiled when its relation message arrives. */
@@ -217,7 +207,7 @@ export class ChangeDecoder implements TransactionDecoder {
 
   private push(plan: RelationPlan, op: 'c' | 'u' | 'd', lsn: string, key: string, before: string, after: string, keyHeader?: string, otherKey?: string): void {
     const position = lsnDecimal(lsn);
-    const id = uuidV5(`${this.catalog.database}/${position}/${plan.idTable}${op}/${key}`);
+    const id = uuidOf(`${this.catalog.database}/${position}/${plan.idTable}${op}/${key}`);
     const kafkaHeaders: Record<string, string> = {
       id,
       type: op,
@@ -234,7 +224,7 @@ export class ChangeDecoder implements TransactionDecoder {
   }
 
   private tombstone(plan: RelationPlan, lsn: string, key: string, newKey?: string): void {
-    const id = uuidV5(`${this.catalog.database}/${lsnDecimal(lsn)}/${plan.idTable}tombstone/${key}`);
+    const id = uuidOf(`${this.catalog.database}/${lsnDecimal(lsn)}/${plan.idTable}tombstone/${key}`);
     const kafkaHeaders: Record<string, string> = { id, origin: this.marked ?? this.options.origin, txid: this.xid, lsn, commit_lsn: this.commitLsn };
     if (newKey !== undefined) kafkaHeaders['__debezium.newkey'] = newKey;
     this.rows.push({ id, aggregatetype: plan.aggregate, aggregateid: key, type: 'tombstone', payload: null, headers: null, kafkaHeaders });

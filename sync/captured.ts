@@ -7,12 +7,15 @@ import {
   decideFromLegacy,
   decideFromService,
   lockSyncState,
+  lockSyncStateStatement,
   recordConflicts,
-  saveSyncState,
+  saveSyncStateStatements,
+  syncStates,
   type ConflictRecord,
   type SyncDecision,
+  type SyncState,
 } from './state';
-import { TOAST_PLACEHOLDER, unchangedJoined, type AggregateStores, type SideStore } from './store';
+import { isUniqueViolation, runStatements, TOAST_PLACEHOLDER, unchangedJoined, type AggregateStores, type SideStore } from './store';
 import type { Document } from './translate';
 
 /** What one key of a chunk came to: the `outcome` label of strangler_sync_events_total. */
@@ -26,8 +29,8 @@ export const emitOriginMessage: MarkOrigin = (client, origin) => markOrigin(clie
 
 /** A concurrent writer created a row the sync found absent a moment before: retried, and decided again. */
 export class ConcurrentWriteError extends SyncError {
-  constructor(message: string) {
-    super('SFG_SYNC_CONCURRENT_WRITE', message, { retriable: true });
+  constructor(message: string, cause?: unknown) {
+    super('SFG_SYNC_CONCURRENT_WRITE', message, { retriable: true, cause });
   }
 }
 
@@ -254,18 +257,22 @@ export class CapturedSync {
     const { legacy, service } = aggregate.stores;
     const outcomes = new Map<string, KeyOutcome>();
     if (keys.length === 0) return outcomes;
-    const states = await lockSyncState(client, aggregate.name, keys);
+    // One round trip: the state rows (created and locked), then the service's rows (locked), in that order.
+    const [stateRows, serviceRows] = await runStatements(client, [lockSyncStateStatement(aggregate.name, keys), service.lockManyStatement(keys)]);
+    const states = syncStates(stateRows!.rows, keys);
+    const versions = service.lockedRows(serviceRows!.rows);
     const legacyDocuments = await readSnapshot(this.deps.pools.legacy, legacy, keys);
-    const versions = await service.lockMany(client, keys);
     const legacyHashes = new Map(keys.map((key) => [key, aggregate.legacyHash(legacyDocuments.get(key))]));
     // The service's content is read only where it moved since the agreed point (or was never agreed).
-    const movedKeys = keys.filter((key) => {
-      const state = states.get(key)!;
-      if (state.known && legacyHashes.get(key) === state.legacyHash) return false;
-      const version = versions.get(key)?.version ?? null;
-      return state.known ? version !== state.serviceVersion : version !== null;
-    });
-    const serviceDocuments = movedKeys.length ? await service.readMany(client, movedKeys) : new Map<string, Document>();
+    const moved = new Set(
+      keys.filter((key) => {
+        const state = states.get(key)!;
+        if (state.known && legacyHashes.get(key) === state.legacyHash) return false;
+        const version = versions.get(key)?.version ?? null;
+        return state.known ? version !== state.serviceVersion : version !== null;
+      }),
+    );
+    const serviceDocuments = moved.size ? await service.readMany(client, [...moved]) : new Map<string, Document>();
 
     const writes: Document[] = [];
     const absent = new Set<string>();
@@ -273,7 +280,6 @@ export class CapturedSync {
     const deletes: string[] = [];
     const conflicts: ConflictRecord[] = [];
     const saved = new Map<string, { legacyHash: string | null; serviceVersion: number | null }>();
-    const moved = new Set(movedKeys);
     for (const key of keys) {
       const stored = versions.get(key);
       const decision = decideFromLegacy({
@@ -300,13 +306,19 @@ export class CapturedSync {
       }
       if (decision.conflict) conflicts.push(conflictOf(aggregate.name, key, decision, legacyDocuments.get(key), serviceDocuments.get(key)));
     }
-    if (!(await service.writeMany(client, writes, this.origins.legacy, absent, keep))) {
-      throw new ConcurrentWriteError(`${aggregate.name}: a service row appeared while the sync wrote legacy's change; deciding again`);
-    }
-    await service.deleteMany(client, deletes);
+    // One round trip: the writes, the deletes and the new state.
+    const inline = service.writesInline ? service.writeStatements(writes, this.origins.legacy, absent, keep) : [];
+    if (!service.writesInline && !(await service.writeMany(client, writes, this.origins.legacy, absent, keep))) throw this.appeared(aggregate.name, 'service');
+    await runStatements(client, [...inline, ...service.deleteStatements(deletes), ...saveSyncStateStatements(aggregate.name, saved)]).catch((error: unknown) => {
+      throw isUniqueViolation(error) ? this.appeared(aggregate.name, 'service', error) : error;
+    });
     await this.recordConflicts(client, conflicts);
-    await saveSyncState(client, aggregate.name, saved);
     return outcomes;
+  }
+
+  private appeared(aggregate: string, side: 'service' | 'legacy', cause?: unknown): ConcurrentWriteError {
+    const detail = (cause as { detail?: string } | undefined)?.detail;
+    return new ConcurrentWriteError(`${aggregate}: a ${side} row appeared while the sync wrote the other side's change${detail ? ` (${detail})` : ''}; deciding again`, cause);
   }
 
   /**
@@ -326,7 +338,7 @@ export class CapturedSync {
       if (!known || known.version < event.version) keys.set(event.key, { version: event.version, document: event.document });
       byAggregate.set(event.aggregate, keys);
     }
-    const work: Array<{ aggregate: CapturedAggregate; states: Awaited<ReturnType<typeof lockSyncState>>; keys: Map<string, { version: number; document: Document | null }> }> = [];
+    const work: Array<{ aggregate: CapturedAggregate; states: Map<string, SyncState>; keys: Map<string, { version: number; document: Document | null }> }> = [];
     for (const name of [...byAggregate.keys()].sort()) {
       const aggregate = this.aggregate(name);
       const keys = byAggregate.get(name)!;
@@ -344,7 +356,7 @@ export class CapturedSync {
     if (work.length === 0) return outcomes;
 
     const conflicts: ConflictRecord[] = [];
-    const saved: Array<{ aggregate: string; states: Map<string, { legacyHash: string | null; serviceVersion: number | null }> }> = [];
+    const saved: string[] = [];
     const legacyClient = await this.deps.pools.legacy.connect();
     let broken = false;
     const markBroken = () => (broken = true);
@@ -352,16 +364,18 @@ export class CapturedSync {
     try {
       await legacyClient.query('begin');
       await this.markOrigin(legacyClient, this.origins.service);
-      for (const { aggregate, states, keys } of work) {
+      for (const [index, { aggregate, states, keys }] of work.entries()) {
         const { legacy } = aggregate.stores;
         const keyList = [...keys.keys()];
-        const present = await legacy.lockMany(legacyClient, keyList);
-        const current = await legacy.readMany(legacyClient, keyList);
+        // One round trip: lock legacy's main rows, then read the documents (the transaction sees its own locks' rows).
+        const [locked, ...read] = await runStatements(legacyClient, [legacy.lockManyStatement(keyList), ...legacy.readStatements(keyList)]);
+        const present = legacy.lockedRows(locked!.rows);
+        const current = legacy.documentsFrom(read);
         const writes: Document[] = [];
         const absent = new Set<string>();
         const keep = new Map<string, Set<number>>();
         const deletes: string[] = [];
-        const states2 = new Map<string, { legacyHash: string | null; serviceVersion: number | null }>();
+        const agreed = new Map<string, { legacyHash: string | null; serviceVersion: number | null }>();
         for (const [key, event] of keys) {
           const target = event.document ? aggregate.mapping.toLegacy(event.document) : undefined;
           const decision = decideFromService({
@@ -372,7 +386,7 @@ export class CapturedSync {
             legacyOwns: aggregate.legacyOwns,
           });
           outcomes.set(`${aggregate.name}\u0000${key}`, decision.outcome);
-          if (decision.state) states2.set(key, decision.state);
+          if (decision.state) agreed.set(key, decision.state);
           if (decision.action === 'write') {
             assertNoPlaceholder(target!, `${aggregate.name} ${key} -> legacy`);
             writes.push(target!);
@@ -384,13 +398,15 @@ export class CapturedSync {
           }
           if (decision.conflict) conflicts.push(conflictOf(aggregate.name, key, decision, current.get(key), event.document ?? undefined));
         }
-        if (!(await legacy.writeMany(legacyClient, writes, this.origins.service, absent, keep))) {
-          throw new ConcurrentWriteError(`${aggregate.name}: a legacy row appeared while the sync wrote the service's change; deciding again`);
-        }
-        await legacy.deleteMany(legacyClient, deletes);
-        saved.push({ aggregate: aggregate.name, states: states2 });
+        // One round trip: the writes and the deletes, and the commit with the last aggregate's.
+        const inline = legacy.writesInline ? legacy.writeStatements(writes, this.origins.service, absent, keep) : [];
+        if (!legacy.writesInline && !(await legacy.writeMany(legacyClient, writes, this.origins.service, absent, keep))) throw this.appeared(aggregate.name, 'legacy');
+        const last = index === work.length - 1;
+        await runStatements(legacyClient, [...inline, ...legacy.deleteStatements(deletes), ...(last ? ['commit'] : [])]).catch((error: unknown) => {
+          throw isUniqueViolation(error) ? this.appeared(aggregate.name, 'legacy', error) : error;
+        });
+        saved.push(...saveSyncStateStatements(aggregate.name, agreed));
       }
-      await legacyClient.query('commit');
     } catch (error) {
       await legacyClient.query('rollback').catch(() => (broken = true));
       throw error;
@@ -398,8 +414,8 @@ export class CapturedSync {
       legacyClient.off('error', markBroken);
       legacyClient.release(broken);
     }
+    await runStatements(client, saved);
     await this.recordConflicts(client, conflicts);
-    for (const { aggregate, states } of saved) await saveSyncState(client, aggregate, states);
     return outcomes;
   }
 

@@ -1,5 +1,5 @@
-import type { ClientBase } from 'pg';
-import type { Queryable } from './store';
+import { escapeLiteral, type ClientBase } from 'pg';
+import { inlined, runStatements, type Queryable } from './store';
 
 /** Where two sides last agreed on each aggregate of a captured mapping (in the service database, never in legacy). */
 export const SYNC_STATE_TABLE = 'strangler_sync_state';
@@ -64,18 +64,29 @@ export async function ensureSyncTables(pool: Queryable): Promise<void> {
  * keys never deadlock) until the transaction ends: every decision about a key is taken under this lock.
  */
 export async function lockSyncState(client: ClientBase, aggregate: string, keys: readonly string[]): Promise<Map<string, SyncState>> {
-  const states = new Map<string, SyncState>();
-  if (keys.length === 0) return states;
-  // One statement creates the missing rows and locks them all (an upsert locks the row it finds), in one order
-  // everywhere: two transactions over overlapping keys wait for each other, never deadlock.
+  if (keys.length === 0) return new Map();
+  const [result] = await runStatements(client, [lockSyncStateStatement(aggregate, keys)]);
+  return syncStates(result!.rows, keys);
+}
+
+/**
+ * lockSyncState's statement, keys inlined (to send with others in one round trip): one upsert creates the missing
+ * rows and locks them all (an upsert locks the row it finds), in one order everywhere.
+ */
+export function lockSyncStateStatement(aggregate: string, keys: readonly string[]): string {
   const sorted = [...new Set(keys)].sort();
-  const { rows } = await client.query<{ key: string; legacy_hash: string | null; service_version: string | null; updated_at: Date | null }>(
-    `insert into ${SYNC_STATE_TABLE} as s (aggregate, key) select $1, unnest($2::text[])
+  return inlined(
+    `insert into ${SYNC_STATE_TABLE} as s (aggregate, key) select ${escapeLiteral(aggregate)}, unnest($1::text[])
      on conflict (aggregate, key) do update set aggregate = s.aggregate
      returning key, legacy_hash, service_version, updated_at`,
-    [aggregate, sorted],
+    [sorted],
   );
-  for (const row of rows) {
+}
+
+/** The rows of a lockSyncStateStatement, per key (a key without a row is unknown). */
+export function syncStates(rows: ReadonlyArray<Record<string, unknown>>, keys: readonly string[]): Map<string, SyncState> {
+  const states = new Map<string, SyncState>();
+  for (const row of rows as Array<{ key: string; legacy_hash: string | null; service_version: string | null; updated_at: Date | null }>) {
     states.set(row.key, row.updated_at === null ? UNKNOWN : { known: true, legacyHash: row.legacy_hash, serviceVersion: row.service_version === null ? null : Number(row.service_version) });
   }
   for (const key of keys) if (!states.has(key)) states.set(key, UNKNOWN);
@@ -84,7 +95,12 @@ export async function lockSyncState(client: ClientBase, aggregate: string, keys:
 
 /** Records the new agreed points (one statement). */
 export async function saveSyncState(client: ClientBase, aggregate: string, updates: ReadonlyMap<string, { legacyHash: string | null; serviceVersion: number | null }>): Promise<void> {
-  if (updates.size === 0) return;
+  await runStatements(client, saveSyncStateStatements(aggregate, updates));
+}
+
+/** saveSyncState's statement, values inlined (none when there is nothing to save). */
+export function saveSyncStateStatements(aggregate: string, updates: ReadonlyMap<string, { legacyHash: string | null; serviceVersion: number | null }>): string[] {
+  if (updates.size === 0) return [];
   const keys: string[] = [];
   const hashes: Array<string | null> = [];
   const versions: Array<number | null> = [];
@@ -93,12 +109,14 @@ export async function saveSyncState(client: ClientBase, aggregate: string, updat
     hashes.push(state.legacyHash);
     versions.push(state.serviceVersion);
   }
-  await client.query(
-    `insert into ${SYNC_STATE_TABLE} (aggregate, key, legacy_hash, service_version, updated_at)
-     select $1, key, legacy_hash, service_version, now() from unnest($2::text[], $3::text[], $4::bigint[]) as u(key, legacy_hash, service_version)
-     on conflict (aggregate, key) do update set legacy_hash = excluded.legacy_hash, service_version = excluded.service_version, updated_at = excluded.updated_at`,
-    [aggregate, keys, hashes, versions],
-  );
+  return [
+    inlined(
+      `insert into ${SYNC_STATE_TABLE} (aggregate, key, legacy_hash, service_version, updated_at)
+       select ${escapeLiteral(aggregate)}, key, legacy_hash, service_version, now() from unnest($1::text[], $2::text[], $3::bigint[]) as u(key, legacy_hash, service_version)
+       on conflict (aggregate, key) do update set legacy_hash = excluded.legacy_hash, service_version = excluded.service_version, updated_at = excluded.updated_at`,
+      [keys, hashes, versions],
+    ),
+  ];
 }
 
 export interface ConflictRecord {

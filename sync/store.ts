@@ -109,9 +109,9 @@ export class SideStore {
       readMany: `select ${selected.join(', ')} from ${table} where ${anyKey(main.keyColumn, keyType)}`,
       lockMany: `select ${key}::text as ${quote(KEY_ALIAS)}${main.versionColumn ? `, ${quote(main.versionColumn)} as version` : ''}${main.originColumn ? `, ${quote(main.originColumn)} as origin` : ''} from ${table} where ${anyKey(main.keyColumn, keyType)} order by ${key}${collate} for update`,
       upsertMain: upsert(table, main.keyColumn, insertColumns),
-      insertMain: `${insertValues(table, insertColumns)} on conflict do nothing`,
+      insertMain: insertValues(table, insertColumns),
       upsertMainMany: upsertUnnest(table, main.keyColumn, insertColumns.map((column) => ({ column, type: this.column(main.table, column).sqlType })), 'update'),
-      insertMainMany: `${upsertUnnest(table, main.keyColumn, insertColumns.map((column) => ({ column, type: this.column(main.table, column).sqlType })), 'nothing')} returning 1`,
+      insertMainMany: upsertUnnest(table, main.keyColumn, insertColumns.map((column) => ({ column, type: this.column(main.table, column).sqlType })), 'none'),
       deleteMain: `delete from ${table} where ${anyKey(main.keyColumn, keyType)}`,
       joined: mapping.joined.map((joined) => {
         const joinedTable = quoteTable(joined.table);
@@ -245,17 +245,24 @@ export class SideStore {
    * inlined as an escaped array literal), so a document is never torn between two commits.
    */
   async readConsistent(client: ClientBase, keys: readonly string[]): Promise<Map<string, Document>> {
-    const documents = new Map<string, Document>();
-    if (keys.length === 0) return documents;
+    if (keys.length === 0) return new Map();
     if (this.statements.joined.length === 0) return this.readMany(client, keys);
-    const literal = escapeLiteral(`{${keys.map((key) => `"${key.replace(/[\\"]/g, (match) => `\\${match}`)}"`).join(',')}}`);
-    const inline = (statement: string) => statement.replace('$1::text[]', () => `${literal}::text[]`);
-    const text = ['begin isolation level repeatable read read only', inline(this.statements.readMany), ...this.statements.joined.map(({ read }) => inline(read)), 'commit'].join(';\n');
-    const results = (await client.query(text)) as unknown as Array<{ rows: Array<Record<string, unknown>> }>;
-    for (const row of results[1]!.rows) documents.set(String(row[KEY_ALIAS]), this.fromRow(this.mapping.fields, row));
+    const results = await runStatements(client, ['begin isolation level repeatable read read only', ...this.readStatements(keys), 'commit']);
+    return this.documentsFrom(results.slice(1, -1));
+  }
+
+  /** readMany's statements (main table, then each joined table), keys inlined, to send with others in one round trip. */
+  readStatements(keys: readonly string[]): string[] {
+    return [inlined(this.statements.readMany, [keys]), ...this.statements.joined.map(({ read }) => inlined(read, [keys]))];
+  }
+
+  /** The documents in the results of readStatements (in order). */
+  documentsFrom(results: ReadonlyArray<{ rows: Array<Record<string, unknown>> }>): Map<string, Document> {
+    const documents = new Map<string, Document>();
+    for (const row of results[0]!.rows) documents.set(String(row[KEY_ALIAS]), this.fromRow(this.mapping.fields, row));
     for (const [index, { table }] of this.statements.joined.entries()) {
       if (table.as) for (const document of documents.values()) document[table.as] = [];
-      for (const row of results[2 + index]!.rows) {
+      for (const row of results[1 + index]!.rows) {
         const document = documents.get(String(row[KEY_ALIAS]));
         if (!document) continue;
         const values = this.fromRow(table.fields, row);
@@ -302,10 +309,19 @@ export class SideStore {
    * each present one (version 0 on a side without versions); absent keys are missing from the map.
    */
   async lockMany(client: ClientBase, keys: readonly string[]): Promise<Map<string, StoredVersion>> {
+    if (keys.length === 0) return new Map();
+    return this.lockedRows((await client.query(this.statements.lockMany, [keys])).rows);
+  }
+
+  /** lockMany as one statement with its keys inlined, to send with others in one round trip (simple protocol). */
+  lockManyStatement(keys: readonly string[]): string {
+    return inlined(this.statements.lockMany, [keys]);
+  }
+
+  /** The rows of a lockManyStatement, as lockMany answers them. */
+  lockedRows(rows: Array<Record<string, unknown>>): Map<string, StoredVersion> {
     const stored = new Map<string, StoredVersion>();
-    if (keys.length === 0) return stored;
-    const { rows } = await client.query(this.statements.lockMany, [keys]);
-    for (const row of rows as Array<Record<string, unknown>>) stored.set(String(row[KEY_ALIAS]), { version: row.version === undefined ? 0 : Number(row.version), origin: stringOrUndefined(row.origin) });
+    for (const row of rows) stored.set(String(row[KEY_ALIAS]), { version: row.version === undefined ? 0 : Number(row.version), origin: stringOrUndefined(row.origin) });
     return stored;
   }
 
@@ -321,11 +337,20 @@ export class SideStore {
   }
 
   private async writeOne(client: ClientBase, document: Document, origin: string, onlyNew: boolean, keep?: ReadonlySet<number>): Promise<boolean> {
+    try {
+      await this.writeOneUnchecked(client, document, origin, onlyNew, keep);
+      return true;
+    } catch (error) {
+      if (onlyNew && isUniqueViolation(error)) return false;
+      throw error;
+    }
+  }
+
+  private async writeOneUnchecked(client: ClientBase, document: Document, origin: string, onlyNew: boolean, keep?: ReadonlySet<number>): Promise<void> {
     const main = this.mapping;
     const params = this.mainParams(document, origin);
     if (onlyNew) {
-      const inserted = await client.query(this.statements.insertMain, params);
-      if (inserted.rowCount === 0) return false;
+      await client.query(this.statements.insertMain, params);
     } else {
       await client.query(this.statements.upsertMain, params);
     }
@@ -340,7 +365,6 @@ export class SideStore {
       const items = Array.isArray(document[table.as]) ? (document[table.as] as Document[]) : [];
       for (const [index, item] of items.entries()) await client.query(write, [key, ...this.joinedParams(table, item), ...(table.positionColumn ? [index] : [])]);
     }
-    return true;
   }
 
   /**
@@ -365,10 +389,29 @@ export class SideStore {
       }
       return true;
     }
+    try {
+      await runStatements(client, this.writeStatements(documents, origin, absent, keep));
+      return true;
+    } catch (error) {
+      if (isUniqueViolation(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * writeMany's statements, values inlined as escaped array literals, for the caller to send with others in one
+   * round trip (simple protocol). Absent rows are plainly inserted: one that appeared meanwhile fails the statement
+   * with a unique violation (isUniqueViolation), and the transaction. Only when writesInline (no array-typed column).
+   */
+  writeStatements(
+    documents: readonly Document[],
+    origin: string,
+    absent: ReadonlySet<string> = new Set(),
+    keep: ReadonlyMap<string, ReadonlySet<number>> = new Map(),
+  ): string[] {
+    if (!this.batchable) throw new Error(`${this.mapping.table}: a table has an array-typed column; write it with writeMany`);
     const fresh = documents.filter((document) => absent.has(this.keyOf(document)));
     const present = fresh.length === 0 ? documents : documents.filter((document) => !absent.has(this.keyOf(document)));
-    // Every statement goes in one round trip: the simple protocol takes several statements at once, with the values
-    // inlined as escaped array literals (one per column).
     const statements: string[] = [];
     if (fresh.length) statements.push(inlined(this.statements.insertMainMany, columnsOf(fresh.map((document) => this.mainParams(document, origin)))));
     if (present.length) statements.push(inlined(this.statements.upsertMainMany, columnsOf(present.map((document) => this.mainParams(document, origin)))));
@@ -382,21 +425,29 @@ export class SideStore {
         statements.push(inlined(removeMany, [changed.map((document) => this.keyOf(document))]));
         for (const document of changed) {
           const items = Array.isArray(document[table.as]) ? (document[table.as] as Document[]) : [];
-          for (const [index, item] of items.entries()) rows.push([document[this.mapping.keyField], ...this.joinedParams(table, item), ...(table.positionColumn ? [index] : [])]);
+          for (const [position, item] of items.entries()) rows.push([document[this.mapping.keyField], ...this.joinedParams(table, item), ...(table.positionColumn ? [position] : [])]);
         }
       }
       if (rows.length) statements.push(inlined(writeMany, columnsOf(rows)));
     }
-    const answer = (await client.query(statements.join(';\n'))) as unknown as { rowCount: number | null } | Array<{ rowCount: number | null }>;
-    const first = Array.isArray(answer) ? answer[0]! : answer;
-    return fresh.length === 0 || first.rowCount === fresh.length;
+    return statements;
+  }
+
+  /** Whether writeStatements can build this side's writes (no array-typed column). */
+  get writesInline(): boolean {
+    return this.batchable;
   }
 
   /** Deletes the aggregates of `keys` (keys as Postgres prints them): joined rows first, then the main row. */
   async deleteMany(client: ClientBase, keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
-    for (const { removeMany } of [...this.statements.joined].reverse()) await client.query(removeMany, [keys]);
-    await client.query(this.statements.deleteMain, [keys]);
+    await runStatements(client, this.deleteStatements(keys));
+  }
+
+  /** deleteMany's statements, keys inlined. */
+  deleteStatements(keys: readonly string[]): string[] {
+    if (keys.length === 0) return [];
+    return [...[...this.statements.joined].reverse().map(({ removeMany }) => inlined(removeMany, [keys])), inlined(this.statements.deleteMain, [keys])];
   }
 
   private mainParams(document: Document, origin: string): unknown[] {
@@ -527,8 +578,23 @@ function arrayElement(value: unknown): string {
   return `"${text.replace(/[\\"]/g, (match) => `\\${match}`)}"`;
 }
 
+/** A unique violation: a row the writer found absent was inserted meanwhile (or another unique index refuses it). */
+export function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === '23505';
+}
+
+/**
+ * Runs statements in one round trip (the simple protocol takes several at once; values must be inlined) and
+ * answers one result per statement, in order.
+ */
+export async function runStatements(client: Pick<ClientBase, 'query'>, statements: readonly string[]): Promise<Array<{ rowCount: number | null; rows: Array<Record<string, unknown>> }>> {
+  if (statements.length === 0) return [];
+  const answer = (await client.query(statements.join(';\n'))) as unknown as { rowCount: number | null; rows: Array<Record<string, unknown>> } | Array<{ rowCount: number | null; rows: Array<Record<string, unknown>> }>;
+  return Array.isArray(answer) ? answer : [answer];
+}
+
 /** A statement with its `$n` array parameters replaced by escaped array literals (for the simple protocol). */
-function inlined(statement: string, parameters: unknown[][]): string {
+export function inlined(statement: string, parameters: ReadonlyArray<readonly unknown[]>): string {
   return statement.replace(/\$(\d+)::/g, (_, index: string) => `${escapeLiteral(`{${parameters[Number(index) - 1]!.map(arrayElement).join(',')}}`)}::`);
 }
 

@@ -337,6 +337,9 @@ async function latency(run: string, options: CaptureApplyOptions): Promise<Captu
     await capture.startSync();
     const random = generator(11);
     let marker = 0;
+    // The load starts once the sync is live (its group joined, a first change applied), as on a running system.
+    const first = await writeChanges(capture.legacy, random, () => (marker += 1), PER_TX);
+    await pollUntil(async () => (await capture.handled()) >= first.changes, 60_000, 'the sync live');
     const committed: Array<{ key: number; marker: number; at: number; warmup: boolean }> = [];
     const warmupTransactions = Math.round((options.rate * options.warmupSeconds) / PER_TX);
     const transactions = warmupTransactions + Math.round((options.rate * options.seconds) / PER_TX);
@@ -344,11 +347,17 @@ async function latency(run: string, options: CaptureApplyOptions): Promise<Captu
     const started = performance.now();
     const origin = Date.now() - started;
     const inFlight: Promise<void>[] = [];
+    let written = 0;
+    // BENCH_DEBUG: every 500 ms, changes committed and changes the sync handled so far (to tell a stall from a backlog).
+    const timeline = process.env.BENCH_DEBUG
+      ? setInterval(() => void capture.handled().then((handled) => console.error(`${((performance.now() - started) / 1000).toFixed(1)} s: written ${written}, handled ${handled}`)), 500)
+      : undefined;
     for (let index = 0; index < transactions; index += 1) {
       const wait = started + index * intervalMs - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       inFlight.push(
-        writeChanges(capture.legacy, random, () => (marker += 1), PER_TX).then(({ touched }) => {
+        writeChanges(capture.legacy, random, () => (marker += 1), PER_TX).then(({ touched, changes }) => {
+          written += changes;
           const at = origin + performance.now();
           for (const entry of touched) committed.push({ ...entry, at, warmup: index < warmupTransactions });
         }),
@@ -356,6 +365,7 @@ async function latency(run: string, options: CaptureApplyOptions): Promise<Captu
     }
     await Promise.all(inFlight);
     const offered = (transactions * PER_TX) / ((performance.now() - started) / 1000);
+    setTimeout(() => clearInterval(timeline), 5_000).unref();
     const last = new Map<number, number>();
     for (const entry of committed) last.set(entry.key, Math.max(last.get(entry.key) ?? 0, entry.marker));
     await pollUntil(

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { down, status, up, SERVICE_NAMES, type ServiceName, type ServiceStatus } from './index';
+import { down, status, up, ON_REQUEST_SERVICE_NAMES, SERVICE_NAMES, type OnRequestServiceName, type ServiceName, type ServiceStatus } from './index';
 
 const HELP = `Usage: npm run infra -- <up|down|status> [service...] [--help]
 
@@ -10,7 +10,9 @@ Commands:
   down     stop only what 'up' started (pid files in .infra/pids)
   status   print each service, its address, health and whether this project started it
 
-Services: ${SERVICE_NAMES.join(', ')} (default: all)
+Services: ${SERVICE_NAMES.join(', ')} (default: these four)
+          redmine (only when named: Debian's Redmine 5.0 for examples/redmine, on http://127.0.0.1:3200;
+                   installed with apt-get when missing, database strangler_redmine; 'down' stops it if 'up' started it)
 
 Environment (when set, that service is used as is and nothing is started):
   DATABASE_URL    default postgres://postgres@127.0.0.1:5432/postgres
@@ -39,12 +41,13 @@ async function main(): Promise<number> {
     console.log(HELP);
     return command || values.help ? 0 : 2;
   }
-  const unknown = rest.filter((name) => !SERVICE_NAMES.includes(name as ServiceName));
+  const known: readonly string[] = [...SERVICE_NAMES, ...ON_REQUEST_SERVICE_NAMES];
+  const unknown = rest.filter((name) => !known.includes(name));
   if (unknown.length) {
-    console.error(`unknown service(s): ${unknown.join(', ')}; expected one of ${SERVICE_NAMES.join(', ')}`);
+    console.error(`unknown service(s): ${unknown.join(', ')}; expected one of ${known.join(', ')}`);
     return 2;
   }
-  const services = rest.length ? (rest as ServiceName[]) : undefined;
+  const services = rest.length ? (rest as (ServiceName | OnRequestServiceName)[]) : undefined;
   const started = Date.now();
   switch (command) {
     case 'up':

@@ -1,21 +1,39 @@
 import { kafkaHealthy, kafkaUp } from './kafka';
-import { infraPaths, resolveEnvironment, SERVICE_NAMES, type InfraEnvironment, type InfraPaths, type ServiceName } from './options';
+import { infraPaths, ON_REQUEST_SERVICE_NAMES, resolveEnvironment, SERVICE_NAMES, type InfraEnvironment, type InfraPaths, type OnRequestServiceName, type ServiceName } from './options';
 import { postgresStatus, postgresUp } from './postgres';
 import { stopDaemon, startedPid } from './process';
 import { prometheusHealthy, prometheusUp } from './prometheus';
+import { redmineStartedByInfra, redmineStatus, startRedmine } from './redmine';
 import type { ServiceStatus } from './types';
 import { unleashBaseUrl, unleashHealthy, unleashUp } from './unleash';
 
 export { InfraError } from './errors';
-export { DEFAULTS, resolveEnvironment, infraPaths, withDatabase, SERVICE_NAMES } from './options';
-export type { InfraEnvironment, InfraPaths, ServiceName } from './options';
+export { DEFAULTS, resolveEnvironment, infraPaths, withDatabase, SERVICE_NAMES, ON_REQUEST_SERVICE_NAMES } from './options';
+export type { InfraEnvironment, InfraPaths, OnRequestServiceName, ServiceName } from './options';
 export type { ServiceStatus } from './types';
 export { prometheusTargetsDir, runningPrometheusTargetsDir, startPrivatePrometheus, type PrivatePrometheus } from './prometheus';
 export { ensureDebianPackage, type PackageOutcome } from './packages';
 export { unleashBaseUrl } from './unleash';
+export {
+  ensureRedmine,
+  installedRedmineVersion,
+  redmineHome,
+  redmineMigrationVersions,
+  redmineStartedByInfra,
+  redmineStatus,
+  startRedmine,
+  stopRedmine,
+  REDMINE_CONFIG_DIR,
+  REDMINE_DEFAULTS,
+  REDMINE_PACKAGES,
+  type RedmineInstallation,
+  type RedmineOptions,
+  type RunningRedmine,
+} from './redmine';
 
 export interface InfraCallOptions {
-  services?: readonly ServiceName[];
+  /** Default: SERVICE_NAMES; ON_REQUEST_SERVICE_NAMES (redmine) only when named. */
+  services?: readonly (ServiceName | OnRequestServiceName)[];
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
   /** Where pid files, logs and data live; the checkout's `.infra/` unless a test passes its own. */
@@ -30,8 +48,8 @@ export async function up(options: InfraCallOptions = {}): Promise<ServiceStatus[
   const env = resolveEnvironment(options.env);
   const paths = options.paths ?? infraPaths(options.env);
   const log = options.log ?? ((line: string) => console.error(line));
-  const wanted = new Set(options.services ?? SERVICE_NAMES);
-  if (wanted.has('unleash')) wanted.add('postgres');
+  const wanted = new Set<ServiceName | OnRequestServiceName>(options.services ?? SERVICE_NAMES);
+  if (wanted.has('unleash') || wanted.has('redmine')) wanted.add('postgres');
 
   const results: ServiceStatus[] = [];
   if (wanted.has('postgres')) results.push(await postgresUp(env, log));
@@ -40,6 +58,7 @@ export async function up(options: InfraCallOptions = {}): Promise<ServiceStatus[
   if (wanted.has('kafka')) parallel.push(kafkaUp(env, paths, log));
   if (wanted.has('unleash')) parallel.push(unleashUp(env, paths, log));
   if (wanted.has('prometheus')) parallel.push(prometheusUp(env, paths, log));
+  if (wanted.has('redmine')) parallel.push(redmineUp(options.env, paths, log));
   const settled = await Promise.allSettled(parallel);
   const failures = settled.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
   for (const result of settled) if (result.status === 'fulfilled') results.push(result.value);
@@ -51,12 +70,26 @@ export async function up(options: InfraCallOptions = {}): Promise<ServiceStatus[
   return results;
 }
 
+async function redmineUp(env: NodeJS.ProcessEnv | undefined, paths: InfraPaths, log: (line: string) => void): Promise<ServiceStatus> {
+  const redmine = await startRedmine({ env, paths, log });
+  const { installMs, setupMs, startMs } = redmine.timings;
+  const took = [installMs && `installed in ${(installMs / 1000).toFixed(1)} s`, setupMs && `set up in ${(setupMs / 1000).toFixed(1)} s`, startMs && `answered in ${(startMs / 1000).toFixed(1)} s`];
+  return {
+    name: 'redmine',
+    address: redmine.url,
+    healthy: true,
+    startedByUs: redmineStartedByInfra({ env, paths }),
+    startedNow: redmine.startedNow,
+    detail: [`project ${redmine.project.identifier}, database ${redmine.database}, X-Redmine-API-Key ${redmine.apiKey}`, ...took.filter(Boolean)].join('; '),
+  };
+}
+
 /** Stops only what `up` started (those with a pid file). Returns the services it stopped. */
-export async function down(options: InfraCallOptions = {}): Promise<ServiceName[]> {
+export async function down(options: InfraCallOptions = {}): Promise<(ServiceName | OnRequestServiceName)[]> {
   const paths = options.paths ?? infraPaths(options.env);
-  const stopped: ServiceName[] = [];
+  const stopped: (ServiceName | OnRequestServiceName)[] = [];
   // Reverse start order: clients of Postgres go first.
-  for (const name of [...(options.services ?? SERVICE_NAMES)].reverse()) {
+  for (const name of [...(options.services ?? [...SERVICE_NAMES, ...ON_REQUEST_SERVICE_NAMES])].reverse()) {
     if (name === 'postgres') continue;
     if (await stopDaemon(paths, name)) stopped.push(name);
   }
@@ -67,16 +100,20 @@ export async function status(options: Pick<InfraCallOptions, 'env' | 'paths'> = 
   const env: InfraEnvironment = resolveEnvironment(options.env);
   const paths = options.paths ?? infraPaths(options.env);
   const mine = (name: ServiceName) => startedPid(paths, name) !== undefined;
-  const [postgres, kafka, unleash, prometheus] = await Promise.all([
+  const [postgres, kafka, unleash, prometheus, redmine] = await Promise.all([
     postgresStatus(env),
     kafkaHealthy(env.kafkaBrokers),
     unleashHealthy(env.unleashUrl),
     prometheusHealthy(env.prometheusUrl),
+    redmineStatus({ env: options.env, paths }),
   ]);
+  // Redmine is listed only when it runs or infra started it: it is not one of the services `up` starts by default.
+  const onRequest = redmine.healthy || redmine.startedByUs ? [redmine] : [];
   return [
     postgres,
     { name: 'kafka', address: env.kafkaBrokers.join(','), healthy: kafka, startedByUs: mine('kafka'), startedNow: false },
     { name: 'unleash', address: unleashBaseUrl(env.unleashUrl), healthy: unleash, startedByUs: mine('unleash'), startedNow: false },
     { name: 'prometheus', address: env.prometheusUrl, healthy: prometheus, startedByUs: mine('prometheus'), startedNow: false },
+    ...onRequest,
   ];
 }

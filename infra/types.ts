@@ -1,7 +1,7 @@
-import type { ServiceName } from './options';
+import type { OnRequestServiceName, ServiceName } from './options';
 
 export interface ServiceStatus {
-  name: ServiceName;
+  name: ServiceName | OnRequestServiceName;
   address: string;
   healthy: boolean;
   /** A pid file from `infra up` names a live process for this service. */

@@ -1,12 +1,23 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureDebianPackage, resolveEnvironment, runningPrometheusTargetsDir, startPrivatePrometheus, up, type PrivatePrometheus, type ServiceName } from '../infra';
+import {
+  ensureDebianPackage,
+  redmineStartedByInfra,
+  resolveEnvironment,
+  runningPrometheusTargetsDir,
+  startPrivatePrometheus,
+  up,
+  type PrivatePrometheus,
+  type ServiceName,
+  type ServiceStatus,
+} from '../infra';
 import { portBelowEphemeralRange } from './helpers/ports';
 
 declare global {
-  var stranglerServicesStartedByJest: ServiceName[] | undefined;
+  var stranglerServicesStartedByJest: ServiceStatus['name'][] | undefined;
   var stranglerTestPrometheus: PrivatePrometheus | undefined;
+  var stranglerRedmineRunningAtSetup: boolean | undefined;
 }
 
 /**
@@ -15,10 +26,13 @@ declare global {
  * PROMETHEUS_URL names one, so the tests' series never reach the rules and alerts of a demo's Prometheus.
  * What it started is kept in globals, which jest hands to globalTeardown (same process), so teardown stops only
  * that and concurrent runs never collide.
+ * Redmine (examples/redmine) is not started here: the tests that need it start it with startRedmine(), so a run
+ * without them pays nothing. Whether infra's Redmine already ran is noted, so teardown stops only one this run started.
  */
 export default async function globalSetup(): Promise<void> {
   const started = Date.now();
   const log = (line: string) => process.stderr.write(`[infra] ${line}\n`);
+  globalThis.stranglerRedmineRunningAtSetup = redmineStartedByInfra();
   const ownPrometheus = !process.env.PROMETHEUS_URL;
   const shared: ServiceName[] = ownPrometheus ? ['postgres', 'kafka', 'unleash'] : ['postgres', 'kafka', 'unleash', 'prometheus'];
   const services = await up({ services: shared, log });

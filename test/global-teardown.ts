@@ -1,8 +1,11 @@
-import { down } from '../infra';
+import { down, redmineStartedByInfra, stopRedmine } from '../infra';
 
 export default async function globalTeardown(): Promise<void> {
   const started = globalThis.stranglerServicesStartedByJest ?? [];
   globalThis.stranglerServicesStartedByJest = undefined;
+  // A test that needed Redmine started it (startRedmine records a pid file) and left it for the run's other tests.
+  if (globalThis.stranglerRedmineRunningAtSetup === false && redmineStartedByInfra()) await stopRedmine();
+  globalThis.stranglerRedmineRunningAtSetup = undefined;
   await globalThis.stranglerTestPrometheus?.stop();
   globalThis.stranglerTestPrometheus = undefined;
   if (started.length) await down({ services: started });

@@ -172,6 +172,7 @@ async function writeChanges(pool: pg.Pool, random: (below: number) => number, ne
 /** The legacy and service databases, the capture relay and the sync into the service, for one measurement. */
 class CapturePath {
   readonly legacy: pg.Pool;
+  readonly monolith: pg.Pool;
   readonly service: pg.Pool;
   readonly registry = new Registry();
   readonly relayRegistry = new Registry();
@@ -188,9 +189,12 @@ class CapturePath {
     const topicPrefix = `${run.replace(/_/g, '-')}-${name}`;
     this.topics = [`${topicPrefix}.bench.orders`, `${topicPrefix}.bench.order_lines`];
     this.legacy = new pg.Pool({ connectionString: withDatabase(env.databaseUrl, `${run}_${name}_legacy`), max: options.partitions * 2 + 4 });
+    // The monolith's own connections: the sync never waits behind the writers for one of its pool.
+    this.monolith = new pg.Pool({ connectionString: withDatabase(env.databaseUrl, `${run}_${name}_legacy`), max: 16 });
     this.service = new pg.Pool({ connectionString: withDatabase(env.databaseUrl, `${run}_${name}_service`), max: options.partitions * 2 + 2 });
     // The forced drop at the end terminates sockets the pools have let go of but not yet closed.
     this.legacy.on('error', () => undefined);
+    this.monolith.on('error', () => undefined);
     this.service.on('error', () => undefined);
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-bench-capture-'));
     fs.writeFileSync(path.join(this.dir, 'translators.js'), TRANSLATORS);
@@ -260,6 +264,7 @@ class CapturePath {
     await this.sync.stop();
     await this.relay.stop();
     await this.legacy.end();
+    await this.monolith.end();
     await this.service.end();
     await dropDatabase(`${this.run}_${this.name}_legacy`);
     await dropDatabase(`${this.run}_${this.name}_service`);
@@ -302,7 +307,7 @@ async function backlog(run: string, options: CaptureApplyOptions): Promise<Pick<
     await Promise.all(
       Array.from({ length: writers }, async () => {
         for (let index = 0; index < perWriter && changes < options.changes; index += 1) {
-          const written = await writeChanges(capture.legacy, random, () => (marker += 1), PER_TX);
+          const written = await writeChanges(capture.monolith, random, () => (marker += 1), PER_TX);
           changes += written.changes;
         }
       }),
@@ -338,7 +343,7 @@ async function latency(run: string, options: CaptureApplyOptions): Promise<Captu
     const random = generator(11);
     let marker = 0;
     // The load starts once the sync is live (its group joined, a first change applied), as on a running system.
-    const first = await writeChanges(capture.legacy, random, () => (marker += 1), PER_TX);
+    const first = await writeChanges(capture.monolith, random, () => (marker += 1), PER_TX);
     await pollUntil(async () => (await capture.handled()) >= first.changes, 60_000, 'the sync live');
     const committed: Array<{ key: number; marker: number; at: number; warmup: boolean }> = [];
     const warmupTransactions = Math.round((options.rate * options.warmupSeconds) / PER_TX);
@@ -356,7 +361,7 @@ async function latency(run: string, options: CaptureApplyOptions): Promise<Captu
       const wait = started + index * intervalMs - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       inFlight.push(
-        writeChanges(capture.legacy, random, () => (marker += 1), PER_TX).then(({ touched, changes }) => {
+        writeChanges(capture.monolith, random, () => (marker += 1), PER_TX).then(({ touched, changes }) => {
           written += changes;
           const at = origin + performance.now();
           for (const entry of touched) committed.push({ ...entry, at, warmup: index < warmupTransactions });

@@ -9,9 +9,10 @@
  *   too: unlike changes/s, it hardly depends on what else the machine runs.
  * - latency: with the relay running, writers offer BENCH_RATE changes/s (20 per transaction) for BENCH_SECONDS;
  *   each change's latency is its transaction's commit (as the writer saw it return) to its Kafka acknowledgement.
- * - sync apply (later): syncApply() is where the figures of the sync through a mapping join this bench.
+ * - sync apply: syncApply() runs bench/capture-apply.ts: BENCH_APPLY_CHANGES (default 50000) captured changes applied
+ *   through a mapping into a two-table service schema from a backlog, and commit-to-applied at BENCH_RATE.
  * Prints a table, then one JSON line. Env: BENCH_CHANGES (default 200000), BENCH_RUNS (1), BENCH_RATE (2000),
- * BENCH_SECONDS (10).
+ * BENCH_SECONDS (10), BENCH_APPLY_CHANGES (50000).
  */
 import pg from 'pg';
 import pino from 'pino';
@@ -19,6 +20,7 @@ import { Registry } from 'prom-client';
 import { resolveEnvironment, withDatabase } from '../infra';
 import { KafkaPublisher, createRelay, ensureTopics, parseRelayOptions, type Publisher } from '../outbox';
 import { createSchema, latencyTransaction, TABLES, writeBacklog } from './capture-workload';
+import { measureCaptureApply } from './capture-apply';
 import { admin, dropDatabase, offerOpenLoop, percentile, TimedPublisher, waitFor } from './support';
 
 // Logs go to stderr: stdout is the table and, last, the JSON line.
@@ -112,7 +114,9 @@ async function captureLatency(): Promise<{ p50: number; p99: number; max: number
  * main() prints them in the table and the JSON line when present.
  */
 async function syncApply(): Promise<{ appliedPerSecond: number; appliedP99Ms: number } | undefined> {
-  return undefined;
+  // bench/capture-apply.ts: its own databases and topics (a legacy schema, a two-table service schema, hot keys).
+  const result = await measureCaptureApply({ changes: Number(process.env.BENCH_APPLY_CHANGES ?? 50_000), rate: RATE, seconds: SECONDS });
+  return { appliedPerSecond: result.applyRate, appliedP99Ms: result.latency.p99 };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;

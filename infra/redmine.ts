@@ -258,6 +258,9 @@ function railsEnv(resolved: Resolved, appDir: string): NodeJS.ProcessEnv {
     REDMINE_PROJECT_IDENTIFIER: resolved.projectIdentifier,
     REDMINE_PROJECT_NAME: resolved.projectName,
     REDMINE_LANG: 'en',
+    // Redmine stores created_on/updated_on as `timestamp without time zone` in the process's local time
+    // (active_record.default_timezone = :local): pinned, so the rows mean the same on every machine.
+    TZ: 'UTC',
   };
 }
 
@@ -317,6 +320,7 @@ function runRails(resolved: Resolved, appDir: string, step: string, args: string
       env: railsEnv(resolved, appDir),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const started = Date.now();
     let output = '';
     const collect = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-200_000));
     child.stdout.on('data', collect);
@@ -328,7 +332,8 @@ function runRails(resolved: Resolved, appDir: string, step: string, args: string
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
-      fs.appendFileSync(logFile(resolved.paths, resolved.name), `--- ${new Date().toISOString()} ${step}\n${output}`);
+      const took = ((Date.now() - started) / 1000).toFixed(1);
+      fs.appendFileSync(logFile(resolved.paths, resolved.name), `--- ${new Date(started).toISOString()} ${step} (${took} s, ${signal ?? `exit ${code}`})\n${output}`);
       if (code === 0) resolvePromise(output);
       else {
         const why = signal ? `killed by ${signal}${signal === 'SIGKILL' ? ` after ${resolved.setupTimeoutMs / 1000} s` : ''}` : `exit ${code}`;

@@ -88,6 +88,8 @@ export class SideStore {
   private constructor(
     readonly mapping: SideMapping,
     private readonly columns: Map<string, Map<string, LiveColumn>>,
+    /** Many-row tables with a unique index on (key, position). */
+    positioned: ReadonlySet<string> = new Set(),
   ) {
     const main = mapping;
     const table = quoteTable(main.table);
@@ -130,6 +132,15 @@ export class SideStore {
           writeMany: joined.as ? upsertUnnest(joinedTable, joined.keyColumn, typed, 'none') : upsertUnnest(joinedTable, joined.keyColumn, typed, 'update'),
           remove: `delete from ${joinedTable} where ${joinedKey} = $1`,
           removeMany: `delete from ${joinedTable} where ${anyKey(joined.keyColumn, joinedKeyType)}`,
+          // Many rows with a unique (key, position): rows are upserted by position (rewritten only where they differ)
+          // and those past the new length deleted, instead of all deleted and inserted again.
+          byPosition: joined.positionColumn && positioned.has(joined.table)
+            ? {
+                upsert: `${upsertUnnest(joinedTable, joined.keyColumn, typed, 'none')} on conflict (${joinedKey}, ${quote(joined.positionColumn)}) do update set ${joined.fields.map(({ column }) => `${quote(column)} = excluded.${quote(column)}`).join(', ')}
+                  where (${joined.fields.map(({ column }) => `${joinedTable}.${quote(column)}`).join(', ')}) is distinct from (${joined.fields.map(({ column }) => `excluded.${quote(column)}`).join(', ')})`,
+                trim: `delete from ${joinedTable} t using unnest($1::text[]::${joinedKeyType}[], $2::integer[]) as u(k, n) where t.${joinedKey} = u.k and t.${quote(joined.positionColumn)} >= u.n`,
+              }
+            : undefined,
         };
       }),
     };
@@ -185,7 +196,11 @@ export class SideStore {
         });
       }
     }
-    return issues.length > before ? undefined : new SideStore(mapping, columns);
+    const positioned = new Set<string>();
+    for (const table of mapping.joined) {
+      if (table.as && table.positionColumn && columns.has(table.table) && (await hasUniqueIndexOn(pool, table.table, [table.keyColumn, table.positionColumn]))) positioned.add(table.table);
+    }
+    return issues.length > before ? undefined : new SideStore(mapping, columns, positioned);
   }
 
   private column(table: string, column: string): LiveColumn {
@@ -415,10 +430,21 @@ export class SideStore {
     const statements: string[] = [];
     if (fresh.length) statements.push(inlined(this.statements.insertMainMany, columnsOf(fresh.map((document) => this.mainParams(document, origin)))));
     if (present.length) statements.push(inlined(this.statements.upsertMainMany, columnsOf(present.map((document) => this.mainParams(document, origin)))));
-    for (const [index, { table, writeMany, removeMany }] of this.statements.joined.entries()) {
+    for (const [index, { table, writeMany, removeMany, byPosition }] of this.statements.joined.entries()) {
       const changed = keep.size === 0 ? documents : documents.filter((document) => !keep.get(this.keyOf(document))?.has(index));
       if (changed.length === 0) continue;
       const rows: unknown[][] = [];
+      if (byPosition) {
+        const lengths: number[] = [];
+        for (const document of changed) {
+          const items = Array.isArray(document[table.as!]) ? (document[table.as!] as Document[]) : [];
+          lengths.push(items.length);
+          for (const [position, item] of items.entries()) rows.push([document[this.mapping.keyField], ...this.joinedParams(table, item), position]);
+        }
+        statements.push(inlined(byPosition.trim, [changed.map((document) => this.keyOf(document)), lengths]));
+        if (rows.length) statements.push(inlined(byPosition.upsert, columnsOf(rows)));
+        continue;
+      }
       if (!table.as) {
         for (const document of changed) rows.push([document[this.mapping.keyField], ...this.joinedParams(table, document)]);
       } else {
@@ -634,6 +660,18 @@ async function hasUniqueIndex(pool: Queryable, table: string, column: string): P
     `select 1 from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
       where i.indrelid = to_regclass($1) and i.indisunique and i.indnkeyatts = 1 and a.attname = $2`,
     [quoteTable(table), column],
+  );
+  return rows.length > 0;
+}
+
+/** A unique index whose key columns are exactly `columns` (in any order). */
+async function hasUniqueIndexOn(pool: Queryable, table: string, columns: string[]): Promise<boolean> {
+  const { rows } = await pool.query(
+    `select 1 from pg_index i
+      where i.indrelid = to_regclass($1) and i.indisunique and i.indnkeyatts = cardinality($2::text[])
+        and (select array_agg(a.attname::text order by a.attname) from pg_attribute a where a.attrelid = i.indrelid and a.attnum = any(i.indkey[0:i.indnkeyatts - 1]))
+            = (select array_agg(c order by c) from unnest($2::text[]) c)`,
+    [quoteTable(table), columns],
   );
   return rows.length > 0;
 }

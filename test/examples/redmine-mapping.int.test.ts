@@ -1,0 +1,85 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { startRedmine, type RunningRedmine } from '../../infra';
+import { applySchema, startIssueService, type RunningIssueService } from '../../examples/redmine/service/issues-service';
+import { createTestDatabase, uniqueName, type TestDatabase } from '../helpers';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '../..');
+const MAPPING = path.join(ROOT, 'examples', 'redmine', 'mapping.yaml');
+const STRANGLER = path.join(ROOT, 'bin', 'strangler.js');
+const COLD_START_MS = 8 * 60_000;
+
+/**
+ * Step 3 of strangling Redmine (issue 37), first part: examples/redmine/mapping.yaml maps Redmine's own issues table
+ * (captured: nothing added to Redmine's database) to the service's tickets, lookup ids to words. `strangler backfill`
+ * copies the issues Redmine holds, `strangler verify` finds 0 drift, and the service then answers for those issues
+ * exactly what Redmine answers, timestamps included.
+ */
+describe('examples/redmine: backfill and verify between Redmine and the issue service, with the CLI', () => {
+  let redmine: RunningRedmine;
+  let tickets: TestDatabase;
+  let service: RunningIssueService | undefined;
+  let env: NodeJS.ProcessEnv;
+
+  const strangler = (args: string[]) =>
+    run(process.execPath, [STRANGLER, ...args], { cwd: ROOT, env, timeout: 120_000, maxBuffer: 8 * 1024 * 1024 }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof error.code === 'number' ? error.code : -1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
+    );
+
+  beforeAll(async () => {
+    redmine = await startRedmine({ log: (line) => process.stderr.write(`[redmine] ${line}\n`) });
+    tickets = await createTestDatabase('sfg_redmine_tickets');
+    await applySchema(tickets.pool);
+    env = { ...process.env, STRANGLER_MAPPING: MAPPING, STRANGLER_LEGACY_URL: redmine.databaseUrl, STRANGLER_SERVICE_URL: tickets.url, LOG_LEVEL: 'warn' };
+  }, COLD_START_MS);
+
+  afterAll(async () => {
+    await service?.close();
+    await tickets?.drop();
+  });
+
+  it('backfills the issues Redmine holds into tickets, in words, and verifies 0 drift', async () => {
+    // At least one issue of each kind the maps cover beyond the defaults: another tracker, priority and a closed status.
+    const api = (method: string, route: string, body: unknown) =>
+      fetch(`${redmine.url}${route}`, { method, headers: { 'X-Redmine-API-Key': redmine.apiKey, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const created = await api('POST', '/issues.json', { issue: { project_id: redmine.project.identifier, subject: `Backfill probe ${uniqueName('issue')}`, tracker_id: 3, priority_id: 5, estimated_hours: 1.25, due_date: '2099-12-31' } });
+    expect(created.status).toBe(201);
+    const { issue } = (await created.json()) as { issue: { id: number } };
+    expect((await api('PUT', `/issues/${issue.id}.json`, { issue: { status_id: 6, done_ratio: 40 } })).status).toBe(204);
+
+    const before = await strangler(['verify', 'all']);
+    expect(before).toMatchObject({ code: 1, stdout: expect.stringMatching(/missing in sfg_redmine_tickets/) });
+
+    // Other test files may write issues into the same Redmine meanwhile: backfill again what appeared since.
+    let verified = { code: -1, stdout: '', stderr: '' };
+    for (let attempt = 0; attempt < 3 && verified.code !== 0; attempt += 1) {
+      const backfilled = await strangler(['backfill', 'all']);
+      expect(backfilled.code).toBe(0);
+      expect(backfilled.stderr + backfilled.stdout).toMatch(/copied \d+ skipped \d+/);
+      verified = await strangler(['verify', 'all']);
+    }
+    expect(verified).toMatchObject({ code: 0, stdout: expect.stringMatching(/^issue \(legacy \d+ rows, sfg_redmine_tickets_\w+ \d+ rows\): no drift$/m) });
+
+    const { rows } = await tickets.pool.query('select tracker, status, priority, done_ratio, estimated_hours, written_by from tickets where id = $1', [issue.id]);
+    expect(rows[0]).toEqual({ tracker: 'support', status: 'rejected', priority: 'immediate', done_ratio: 40, estimated_hours: 1.25, written_by: 'legacy' });
+  });
+
+  it('then answers GET /issues/:id.json for every backfilled issue exactly as Redmine does', async () => {
+    service = await startIssueService({
+      databaseUrl: tickets.url,
+      project: { id: redmine.project.id, identifier: redmine.project.identifier, name: 'Strangler' },
+      people: [{ id: 1, login: 'admin', name: 'Redmine Admin', apiKey: redmine.apiKey }],
+    });
+    const { rows } = await tickets.pool.query<{ id: number }>('select id from tickets order by id');
+    expect(rows.length).toBeGreaterThan(0);
+    for (const { id } of rows) {
+      const [fromRedmine, fromService] = await Promise.all(
+        [redmine.url, service.url].map((base) => fetch(`${base}/issues/${id}.json`, { headers: { 'X-Redmine-API-Key': redmine.apiKey } }).then((r) => r.json())),
+      );
+      expect(fromService).toEqual(fromRedmine);
+    }
+  });
+});

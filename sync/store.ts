@@ -385,8 +385,8 @@ export class SideStore {
   /**
    * Writes many documents in a few statements (multi-row `unnest` upserts; a table with an array-typed column is
    * written row by row). Documents whose main row the caller found absent (`absent`, keys as Postgres prints them)
-   * are inserted only if still absent: when one appeared meanwhile (a concurrent writer), nothing more is written
-   * and the answer is false, so the caller can roll back and decide again. `keep` names, per key, the joined tables
+   * are plainly inserted: when one appeared meanwhile (a concurrent writer), the insert fails, the transaction is
+   * aborted and the answer is false, so the caller rolls back and decides again. `keep` names, per key, the joined tables
    * (by index) that already hold what the document says: they are not rewritten.
    */
   async writeMany(

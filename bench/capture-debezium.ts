@@ -25,6 +25,7 @@ import { Registry } from 'prom-client';
 import { resolveEnvironment, withDatabase } from '../infra';
 import { DEBEZIUM_VERSION, startDebezium, type RunningDebezium } from '../infra/debezium';
 import { createRelay, createTopicsWithLeaders, parseRelayOptions, type Relay } from '../outbox';
+import { createSchema, TABLES, writeBacklog } from './capture-workload';
 import { admin, dropDatabase } from './support';
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
@@ -33,13 +34,6 @@ const CHANGES = Number(process.env.BENCH_CHANGES ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const OURS_MAX_EVENTS = process.env.BENCH_OURS_MAX_EVENTS ? Number(process.env.BENCH_OURS_MAX_EVENTS) : undefined;
 const PARTITIONS = 3;
-// The backlog of bench/capture.ts.
-const PER_TX = 100;
-const WRITERS = 4;
-const CUSTOMERS = 2_000;
-const ORDERS = 10_000;
-const LINES_PER_ORDER = 3;
-const TABLES = ['shop.customers', 'shop.orders', 'shop.order_lines'];
 const run = `bench_capdbz_${process.pid}_${Date.now().toString(36)}`;
 const database = run;
 const url = withDatabase(env.databaseUrl, database);
@@ -60,56 +54,6 @@ interface Capture {
 }
 
 const topicsOf = (prefix: string) => TABLES.map((table) => `${prefix}.${table}`);
-
-async function createSchema(pool: pg.Pool): Promise<void> {
-  await pool.query(`
-    create schema shop;
-    create table shop.customers (id bigint primary key, name text not null, email varchar(120), tier int not null default 0,
-      updated_at timestamptz not null default now());
-    create table shop.orders (id bigint primary key, customer_id bigint not null, status varchar(20) not null,
-      total numeric(12,2) not null, placed_at timestamptz not null default now(), note text);
-    create table shop.order_lines (order_id bigint, line_no int, sku varchar(32) not null, qty int not null,
-      price numeric(10,2) not null, primary key (order_id, line_no));
-    insert into shop.customers (id, name, email) select i, 'customer ' || i, 'c' || i || '@example.com' from generate_series(1, ${CUSTOMERS}) i;
-    insert into shop.orders (id, customer_id, status, total, note)
-      select i, 1 + i % ${CUSTOMERS}, 'NEW', (i % 997) + 0.99, 'order note ' || i from generate_series(1, ${ORDERS}) i;
-    insert into shop.order_lines select o, l, 'sku-' || (o * l % 5000), 1 + l, 9.99 * l
-      from generate_series(1, ${ORDERS}) o, generate_series(1, ${LINES_PER_ORDER}) l;`);
-}
-
-/** As bench/capture.ts: order lines (by order range), orders and customers in turn; every tenth hits hot keys. */
-function transaction(offset: number, count: number): string {
-  const kind = Math.floor(offset / count) % 3;
-  const hot = Math.floor(offset / count) % 10 === 9;
-  if (kind === 0) {
-    const first = hot ? 1 : 1 + (Math.floor(offset / LINES_PER_ORDER) % (ORDERS - count));
-    return `update shop.order_lines set qty = qty + 1, price = price + 0.01 where order_id >= ${first} and order_id < ${first + Math.ceil(count / LINES_PER_ORDER)}`;
-  }
-  if (kind === 1) {
-    const first = hot ? 1 : 1 + (offset % (ORDERS - count));
-    return `update shop.orders set status = case status when 'NEW' then 'PAID' else 'NEW' end, total = total + 1 where id >= ${first} and id < ${first + count}`;
-  }
-  const first = hot ? 1 : 1 + (offset % (CUSTOMERS - count));
-  return `update shop.customers set tier = tier + 1, updated_at = now() where id >= ${first} and id < ${first + count}`;
-}
-
-/** Commits CHANGES row changes with 4 writers; returns how many rows changed (order lines come in whole orders). */
-async function writeBacklog(pool: pg.Pool): Promise<number> {
-  let next = 0;
-  let changed = 0;
-  await Promise.all(
-    Array.from({ length: WRITERS }, async () => {
-      for (;;) {
-        const offset = next;
-        next += PER_TX;
-        if (offset >= CHANGES) return;
-        const result = await pool.query(transaction(offset, Math.min(PER_TX, CHANGES - offset)));
-        changed += result.rowCount ?? 0;
-      }
-    }),
-  );
-  return changed;
-}
 
 async function endOffsets(kafkaAdmin: Admin, prefix: string): Promise<Map<string, bigint>> {
   const ends = new Map<string, bigint>();
@@ -192,7 +136,7 @@ function median(values: number[]): number {
 
 async function main(): Promise<void> {
   await admin(`create database "${database}"`);
-  const pool = new pg.Pool({ connectionString: url, max: WRITERS });
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
   const kafkaAdmin = kafka.admin();
   await kafkaAdmin.connect();
   const prefixDebezium = `${run.replace(/_/g, '-')}-dbz`;
@@ -270,7 +214,7 @@ async function main(): Promise<void> {
     const results = new Map<string, Measure[]>([[debeziumCapture.label, []], [oursCapture.label, []]]);
     let changed = 0;
     for (let round = 1; round <= ROUNDS; round++) {
-      changed = await writeBacklog(pool);
+      changed = await writeBacklog(pool, CHANGES);
       const order = round % 2 ? [debeziumCapture, oursCapture] : [oursCapture, debeziumCapture];
       for (const capture of order) {
         const result = await measure(capture, kafkaAdmin, changed);
@@ -285,7 +229,7 @@ async function main(): Promise<void> {
       'start to all on Kafka, ms (median)': Math.round(median(measures.map((entry) => entry.wallMs))),
     }));
     console.log(
-      `capture side by side: backlog of ${changed} row changes (bench/capture.ts's: 3 tables, ${PER_TX} per transaction, ${WRITERS} writers), ` +
+      `capture side by side: backlog of ${changed} row changes (bench/capture-workload.ts: 3 tables, 100 per transaction, 4 writers), ` +
         `${ROUNDS} rounds, ${PARTITIONS} partitions per topic, each capture with its defaults${OURS_MAX_EVENTS ? ` (ours: batch.maxEvents ${OURS_MAX_EVENTS})` : ''}`,
     );
     console.table(summary);

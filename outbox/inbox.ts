@@ -142,6 +142,8 @@ export class InboxConsumer {
   private readonly publisher: Publisher;
   private readonly subscriber: Subscriber;
   private readonly claimEvents: string;
+  /** options.unclaimedTopics. */
+  private readonly unclaimed: Set<string>;
   /** Runs the handler on the events claimed in the caller's transaction; an error names the index it failed at, when known. */
   private readonly applyClaimed: (events: InboxEvent[], client: pg.PoolClient) => Promise<Outcome[]>;
   private readonly lagByPartition = new Map<string, Map<number, number>>();
@@ -174,6 +176,7 @@ export class InboxConsumer {
       ? `with claimed as (${claim}) select event_id::text, pg_notify(${pg.escapeLiteral(this.options.notifyChannel)}, $1) from claimed`
       : `${claim}::text`;
     this.applyClaimed = claimedApplier(deps);
+    this.unclaimed = new Set(this.options.unclaimedTopics);
   }
 
   async start(): Promise<void> {
@@ -283,6 +286,8 @@ export class InboxConsumer {
 
   /** Claims the events' ids in the inbox (one statement) and runs the handler on those claimed, in the caller's transaction. */
   private async applyIn(client: pg.PoolClient, events: InboxEvent[]): Promise<Outcome[]> {
+    // Without a claim every event goes to the handler, which makes a redelivery harmless by itself.
+    if (this.unclaimed.has(events[0]!.topic)) return this.applyClaimed(events, client);
     const claimed = new Set((await client.query<{ event_id: string }>(this.claimEvents, [this.options.name, events.map((event) => event.id)])).rows.map((row) => row.event_id));
     const outcomes: Outcome[] = [];
     const fresh: InboxEvent[] = [];

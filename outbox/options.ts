@@ -193,6 +193,13 @@ const inboxSchema = z
     /** Partitions worked on at once (each in its own transaction, in order within a partition); needs that many pool connections. */
     partitionsConsumedConcurrently: z.number().int().min(1).max(64).default(4),
     /**
+     * Topics whose events are applied without a claim in the inbox table (default none: every event is claimed, in
+     * the transaction that applies it, so a redelivery is skipped). Only for handlers that make a redelivery harmless
+     * by themselves (the sync's captured row changes, read-through: a redelivered change finds the service already
+     * up to date): no inbox row is written, no NOTIFY is sent, and AppliedEvents cannot see these events.
+     */
+    unclaimedTopics: z.array(z.string().min(1)).default([]),
+    /**
      * Each transaction that applies events also sends a NOTIFY on this channel (delivered at commit), which wakes
      * AppliedEvents waits (the proxy's read-your-writes) at once; false sends none.
      */

@@ -204,6 +204,9 @@ export class SyncConsumer {
             partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
             retryBackoffMs: this.options.retryBackoffMs,
             fromBeginning: this.options.fromBeginning ?? true,
+            // A captured change is applied read-through (legacy's current document, hashes against the sync state): a
+            // redelivery finds the service up to date (stale), so it needs no inbox row.
+            unclaimedTopics: topics.filter((topic) => this.routes.has(topic)),
           },
           capturedInbox
             ? { ...common, batchHandler: (events, client) => this.applyBatch(events, client) }

@@ -195,4 +195,39 @@ describe('inbox consumer behind the Subscriber and Publisher interfaces (real Po
     expect(seen.map((event) => ({ id: event.id, origin: event.headers.origin, version: event.headers.version }))).toEqual([{ id, origin: 'orders', version: '1' }]);
     await inbox.stop();
   });
+
+  it('applies the events of unclaimedTopics without an inbox row (a redelivery reaches the handler again); other topics are still claimed', async () => {
+    const subscriber = new InMemorySubscriber();
+    const seen: Array<{ topic: string; id: string }> = [];
+    const batchHandler = async (events: InboxEvent[]) => {
+      for (const event of events) seen.push({ topic: event.topic, id: event.id });
+      return events.map(() => undefined);
+    };
+    const inbox = new InboxConsumer(
+      {
+        name: 'unclaimed',
+        groupId: 'unclaimed',
+        topics: ['outbox.event.order', 'legacy.public.orders'],
+        topicPrefix: 'outbox.event.',
+        pool: db.pool,
+        kafka: { brokers: ['unused:9092'], clientId: 'unclaimed' },
+        unclaimedTopics: ['legacy.public.orders'],
+      },
+      { logger: quietLogger, registry: new Registry(), batchHandler, subscriber, publisher: new InMemoryPublisher() },
+    );
+    await inbox.start();
+    const [captured, claimed] = [randomUUID(), randomUUID()];
+    const record = (offset: string, id: string) => ({ offset, key: 'o-1', value: Buffer.from(JSON.stringify({ n: 1 })), headers: { id, type: 'OrderChanged', origin: 'legacy' } });
+    for (const delivery of [1, 2]) {
+      await subscriber.deliver({ topic: 'legacy.public.orders', partition: 0, highWatermark: '2', records: [record(String(delivery * 2 - 2), captured), record(String(delivery * 2 - 1), captured)] });
+      await subscriber.deliver({ topic: 'outbox.event.order', partition: 0, highWatermark: '2', records: [record(String(delivery * 2 - 2), claimed), record(String(delivery * 2 - 1), claimed)] });
+    }
+    // The unclaimed topic's copies all reach the handler; the claimed topic's event once, its copies are duplicates.
+    expect(seen.filter((event) => event.topic === 'legacy.public.orders')).toHaveLength(4);
+    expect(seen.filter((event) => event.topic === 'outbox.event.order')).toEqual([{ topic: 'outbox.event.order', id: claimed }]);
+    const rows = await db.pool.query("select event_id::text from inbox where consumer = 'unclaimed'");
+    expect(rows.rows).toEqual([{ event_id: claimed }]);
+    expect(subscriber.marked).toEqual(['1', '1', '3', '3']);
+    await inbox.stop();
+  });
 });

@@ -13,6 +13,8 @@ export interface IndexedRoute {
 interface SegmentNode<R extends IndexedRoute> {
   literals: Map<string, SegmentNode<R>> | undefined;
   param: SegmentNode<R> | undefined;
+  /** `{name}.ext` branches by suffix. */
+  suffixed: Map<string, SegmentNode<R>> | undefined;
   /** Routes whose template ends at this node. */
   ending: RouteBucket<R>;
   /** Routes whose template ends with `{**rest}` after this node's segments. */
@@ -22,7 +24,7 @@ interface SegmentNode<R extends IndexedRoute> {
 }
 
 function newNode<R extends IndexedRoute>(): SegmentNode<R> {
-  return { literals: undefined, param: undefined, ending: new RouteBucket(), catchAll: new RouteBucket(), minRank: Number.POSITIVE_INFINITY };
+  return { literals: undefined, param: undefined, suffixed: undefined, ending: new RouteBucket(), catchAll: new RouteBucket(), minRank: Number.POSITIVE_INFINITY };
 }
 
 function accepts(route: IndexedRoute, method: string, headers: http.IncomingHttpHeaders): boolean {
@@ -33,7 +35,7 @@ function accepts(route: IndexedRoute, method: string, headers: http.IncomingHttp
 }
 
 /**
- * Route lookup by path segment (a tree of literal segments with one `{param}` branch per node), so its cost follows
+ * Route lookup by path segment (a tree of literal segments with one `{param}` branch and `{param}.ext` branches per node), so its cost follows
  * the depth of the path and the few templates that fit it, not the size of the table. The answer is the one a scan
  * in match order gives: every route whose template fits is a candidate, and the lowest-ranked one whose methods and
  * headers also match wins.
@@ -56,7 +58,11 @@ export class RouteIndex<R extends IndexedRoute> {
         return;
       }
       let next: SegmentNode<R> | undefined;
-      if (segment.kind === 'param') {
+      if (segment.kind === 'param' && segment.suffix) {
+        node.suffixed ??= new Map();
+        next = node.suffixed.get(segment.suffix);
+        if (!next) node.suffixed.set(segment.suffix, (next = newNode()));
+      } else if (segment.kind === 'param') {
         next = node.param ??= newNode();
       } else {
         node.literals ??= new Map();
@@ -85,6 +91,11 @@ export class RouteIndex<R extends IndexedRoute> {
     const literal = node.literals?.get(segment);
     if (literal) best = this.search(literal, segments, depth + 1, method, headers, best);
     if (node.param && segment.length > 0) best = this.search(node.param, segments, depth + 1, method, headers, best);
+    if (node.suffixed) {
+      for (const [suffix, next] of node.suffixed) {
+        if (segment.length > suffix.length && segment.endsWith(suffix)) best = this.search(next, segments, depth + 1, method, headers, best);
+      }
+    }
     return best;
   }
 }

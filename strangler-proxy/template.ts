@@ -1,8 +1,9 @@
 /**
- * Route path templates: literal segments, `{name}` for exactly one segment and a final `{**name}` for zero or more
- * segments (`/api/orders/{**rest}` matches `/api/orders`, `/api/orders/` and `/api/orders/7/lines`).
+ * Route path templates: literal segments, `{name}` for exactly one segment, `{name}.ext` for one segment ending in a
+ * literal suffix (`/issues/{id}.json` matches `/issues/7.json`, not `/issues/7`), and a final `{**name}` for zero or
+ * more segments (`/api/orders/{**rest}` matches `/api/orders`, `/api/orders/` and `/api/orders/7/lines`).
  */
-export type TemplateSegment = { kind: 'literal'; value: string } | { kind: 'param' } | { kind: 'catchAll' };
+export type TemplateSegment = { kind: 'literal'; value: string } | { kind: 'param'; suffix?: string } | { kind: 'catchAll' };
 
 export interface PathTemplate {
   source: string;
@@ -11,7 +12,7 @@ export interface PathTemplate {
   regex: RegExp;
 }
 
-const PARAM = /^\{[A-Za-z_][A-Za-z0-9_]*\}$/;
+const PARAM = /^\{[A-Za-z_][A-Za-z0-9_]*\}([^{}]*)$/;
 const CATCH_ALL = /^\{\*\*[A-Za-z_][A-Za-z0-9_]*\}$/;
 
 function escapeRegex(text: string): string {
@@ -24,11 +25,12 @@ export function parsePathTemplate(source: string): PathTemplate {
   const parts = source === '/' ? [] : source.slice(1).split('/');
   const segments: TemplateSegment[] = [];
   parts.forEach((part, index) => {
+    const param = PARAM.exec(part);
     if (CATCH_ALL.test(part)) {
       if (index !== parts.length - 1) throw new Error(`catch-all '${part}' must be the last segment`);
       segments.push({ kind: 'catchAll' });
-    } else if (PARAM.test(part)) {
-      segments.push({ kind: 'param' });
+    } else if (param) {
+      segments.push(param[1] ? { kind: 'param', suffix: param[1] } : { kind: 'param' });
     } else if (part === '' && index === parts.length - 1) {
       segments.push({ kind: 'literal', value: '' }); // trailing slash is significant
     } else if (part === '' || part.includes('{') || part.includes('}') || part === '.' || part === '..') {
@@ -40,7 +42,7 @@ export function parsePathTemplate(source: string): PathTemplate {
   let pattern = '^';
   for (const segment of segments) {
     if (segment.kind === 'literal') pattern += `/${escapeRegex(segment.value)}`;
-    else if (segment.kind === 'param') pattern += '/[^/]+';
+    else if (segment.kind === 'param') pattern += `/[^/]+${escapeRegex(segment.suffix ?? '')}`;
     else pattern += '(?:/.*)?';
   }
   if (segments.length === 0) pattern += '/';
@@ -57,7 +59,13 @@ export function templateCovers(outer: PathTemplate, inner: PathTemplate): boolea
     const theirs = b[index];
     if (!theirs || theirs.kind === 'catchAll') return false;
     if (mine.kind === 'literal' && (theirs.kind !== 'literal' || theirs.value !== mine.value)) return false;
-    if (mine.kind === 'param' && theirs.kind === 'literal' && theirs.value === '') return false;
+    if (mine.kind === 'param' && !paramCovers(mine.suffix ?? '', theirs)) return false;
   }
   return a.length === b.length;
+}
+
+/** True when every segment `theirs` matches also fits a parameter with this suffix (one non-empty segment). */
+function paramCovers(suffix: string, theirs: TemplateSegment): boolean {
+  if (theirs.kind === 'literal') return theirs.value.length > suffix.length && theirs.value.endsWith(suffix);
+  return theirs.kind === 'param' && (theirs.suffix ?? '').endsWith(suffix);
 }

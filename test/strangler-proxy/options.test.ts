@@ -136,6 +136,11 @@ describe('path templates', () => {
     ['/', '/', true],
     ['/', '/x', false],
     ['/{**all}', '/anything/at/all', true],
+    ['/issues/{id}.json', '/issues/7.json', true],
+    ['/issues/{id}.json', '/issues/7', false],
+    ['/issues/{id}.json', '/issues/.json', false],
+    ['/issues/{id}.json', '/issues/7xjson', false],
+    ['/issues/{id}.json', '/issues/7.json/x', false],
   ])('%s matches %s: %s', (template, path, expected) => {
     expect(parsePathTemplate(template).regex.test(path)).toBe(expected);
   });
@@ -147,6 +152,12 @@ describe('path templates', () => {
     ['/api/orders/42', '/api/orders/{id}', false],
     ['/api/{id}/x', '/api/{id}/y', false],
     ['/api/{**a}', '/api/{**b}', true],
+    ['/issues/{id}', '/issues/{id}.json', true],
+    ['/issues/{id}.json', '/issues/{id}', false],
+    ['/issues/{id}.json', '/issues/7.json', true],
+    ['/issues/{id}.json', '/issues/.json', false],
+    ['/files/{name}.gz', '/files/{name}.tar.gz', true],
+    ['/files/{name}.tar.gz', '/files/{name}.gz', false],
   ])('%s covers %s: %s', (outer, inner, expected) => {
     expect(templateCovers(parsePathTemplate(outer), parsePathTemplate(inner))).toBe(expected);
   });
@@ -155,5 +166,7 @@ describe('path templates', () => {
     expect(() => parsePathTemplate('/a/{**rest}/b')).toThrow('must be the last segment');
     expect(() => parsePathTemplate('/a//b')).toThrow('invalid segment');
     expect(() => parsePathTemplate('a')).toThrow('must start with /');
+    expect(() => parsePathTemplate('/issues/{id}.{format}')).toThrow("invalid segment '{id}.{format}'");
+    expect(() => parsePathTemplate('/issues/v{id}')).toThrow("invalid segment 'v{id}'");
   });
 });

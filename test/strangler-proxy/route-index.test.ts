@@ -51,6 +51,17 @@ describe('RouteIndex', () => {
     expect(found('GET', '/api/users/export')).toBe('/api/{section}/export');
   });
 
+  it('matches a parameter with a suffix only on segments that end with it', () => {
+    const formats = routes({ path: '/issues/{id}.json', methods: ['PUT'] }, { path: '/issues/{id}.json' }, { path: '/issues/{id}' }, { path: '/issues.json' });
+    const formatIndex = new RouteIndex(formats);
+    const at = (method: string, path: string) => formatIndex.find(method, path, {})?.id;
+    expect(at('PUT', '/issues/7.json')).toBe('/issues/{id}.json PUT');
+    expect(at('GET', '/issues/7.json')).toBe('/issues/{id}.json');
+    expect(at('GET', '/issues/7')).toBe('/issues/{id}');
+    expect(at('GET', '/issues/.json')).toBe('/issues/{id}');
+    expect(at('GET', '/issues.json')).toBe('/issues.json');
+  });
+
   it('treats the root, trailing slashes and empty segments as the templates do', () => {
     expect(found('GET', '/')).toBe('/');
     expect(found('GET', '/files/')).toBe('/files/');
@@ -69,13 +80,13 @@ describe('RouteIndex', () => {
       seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
       return seed % n;
     };
-    const words = ['a', 'b', 'c', ''];
+    const words = ['a', 'b', 'c', '', 'a.json', 'c.b.json', '.json'];
     const pick = <T>(items: readonly T[]) => items[random(items.length)]!;
     for (let round = 0; round < 200; round++) {
       const specs = Array.from({ length: 1 + random(12) }, () => {
         const depth = random(4);
         const parts: string[] = [];
-        for (let level = 0; level < depth; level++) parts.push(pick(['a', 'b', '{p}']));
+        for (let level = 0; level < depth; level++) parts.push(pick(['a', 'b', '{p}', '{p}.json', '{p}.b.json', 'a.json']));
         const ending = pick(['', '/{**rest}', '/']);
         const path = `/${parts.join('/')}${parts.length ? ending : ending === '/' ? '' : ending}`.replace(/^\/\//, '/');
         return {

@@ -333,7 +333,9 @@ function runRails(resolved: Resolved, appDir: string, step: string, args: string
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       const took = ((Date.now() - started) / 1000).toFixed(1);
-      fs.appendFileSync(logFile(resolved.paths, resolved.name), `--- ${new Date(started).toISOString()} ${step} (${took} s, ${signal ?? `exit ${code}`})\n${output}`);
+      const log = logFile(resolved.paths, resolved.name);
+      fs.mkdirSync(path.dirname(log), { recursive: true });
+      fs.appendFileSync(log, `--- ${new Date(started).toISOString()} ${step} (${took} s, ${signal ?? `exit ${code}`})\n${output}`);
       if (code === 0) resolvePromise(output);
       else {
         const why = signal ? `killed by ${signal}${signal === 'SIGKILL' ? ` after ${resolved.setupTimeoutMs / 1000} s` : ''}` : `exit ${code}`;

@@ -1,6 +1,17 @@
 /** @type {import('jest').Config} */
-const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
-const common = { testEnvironment: 'node', transform, moduleFileExtensions: ['ts', 'js', 'json'] };
+// @vlasky/zongji (the binlog reader) is an ES module: Node 20.19+ requires it as it is, jest's module registry
+// (before Node 24.9) cannot, so jest compiles it to CommonJS.
+const ESM_PACKAGES = '@vlasky/zongji';
+const transform = {
+  '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
+  [`^.+/node_modules/(?:${ESM_PACKAGES})/.+\\.js$`]: ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022', esModuleInterop: true }, isolatedModules: true }],
+};
+const common = {
+  testEnvironment: 'node',
+  transform,
+  transformIgnorePatterns: [`/node_modules/(?!(?:${ESM_PACKAGES})/)`],
+  moduleFileExtensions: ['ts', 'js', 'json'],
+};
 
 // Every production file counts, loaded by a test or not (bench/ and docs/ scripts are tools, not product).
 const collectCoverageFrom = [

@@ -3,6 +3,7 @@ export type InfraErrorCode =
   | 'SFG_INFRA_START_TIMEOUT'
   | 'SFG_INFRA_START_FAILED'
   | 'SFG_INFRA_POSTGRES_CONFIG'
+  | 'SFG_INFRA_MYSQL_CONFIG'
   | 'SFG_INFRA_FETCH_FAILED';
 
 export class InfraError extends Error {

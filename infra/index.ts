@@ -13,6 +13,7 @@ export type { InfraEnvironment, InfraPaths, OnRequestServiceName, ServiceName } 
 export type { ServiceStatus } from './types';
 export { prometheusTargetsDir, runningPrometheusTargetsDir, startPrivatePrometheus, type PrivatePrometheus } from './prometheus';
 export { ensureDebianPackage, type PackageOutcome } from './packages';
+export { DEFAULT_MYSQL_URL, MARIADB_BINLOG_CONF, mariadbEnvironment, mariadbUp, type MariadbEnvironment, type MariadbStatus } from './mariadb';
 export { unleashBaseUrl } from './unleash';
 export {
   ensureRedmine,

@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   ensureDebianPackage,
+  mariadbEnvironment,
+  mariadbUp,
   redmineStartedByInfra,
   resolveEnvironment,
   runningPrometheusTargetsDir,
@@ -37,6 +39,8 @@ export default async function globalSetup(): Promise<void> {
   const shared: ServiceName[] = ownPrometheus ? ['postgres', 'kafka', 'unleash'] : ['postgres', 'kafka', 'unleash', 'prometheus'];
   const services = await up({ services: shared, log });
   globalThis.stranglerServicesStartedByJest = services.filter((service) => service.startedNow).map((service) => service.name);
+  // Binlog capture's tests need the machine's MariaDB with a row-based binlog (turned on here when it is off).
+  await mariadbUp(mariadbEnvironment(), log);
   // The framework has no Unleash defaults of its own: CLI commands under test find the local server here.
   const environment = resolveEnvironment();
   process.env.UNLEASH_URL ||= environment.unleashUrl;

@@ -20,6 +20,10 @@ export { PollingRelay, pollingMigrations } from './polling-relay';
 export { createRelay, type Relay } from './relay';
 export {
   TableCaptureRelay,
+  BinlogCaptureRelay,
+  binlogEventId,
+  BINLOG_RESET_COMMAND,
+  isMysqlUrl,
   markOrigin,
   captureEventId,
   CapturePreflightError,
@@ -28,6 +32,8 @@ export {
   type CaptureOptions,
   type CaptureOptionsInput,
   type CaptureEventIdInput,
+  type BinlogEventIdInput,
+  type BinlogPosition,
   type PreflightProblem,
 } from './capture';
 export { DEFAULT_TOPIC_PREFIX, ensureTopics, createTopicsWithLeaders, describeTopics, ensureAndDescribeTopics, layoutDifferences, type TopicLayout, type TopicDescription } from './topics';

@@ -17,8 +17,8 @@ export interface RelayDeps {
 }
 
 /** What a leader session gets: the connection holding the lock, and signals that end the session. */
-export interface LeaderSession {
-  client: pg.Client;
+export interface LeaderSession<C = pg.Client> {
+  client: C;
   /** Rejects when the lock connection fails: leadership is gone, stop publishing at once. */
   lost: Promise<never>;
   /** Resolves when stop() was called: finish in-flight work and return. */
@@ -28,14 +28,46 @@ export interface LeaderSession {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
- * The lifecycle both relays share: connect the publisher, then loop taking a Postgres advisory lock on a dedicated
+ * The connection that holds a relay's leadership: a lock only one connection at a time can hold, released by the
+ * server when the connection drops (a Postgres advisory lock; MySQL's GET_LOCK for binlog capture).
+ */
+export interface LockConnection<C> {
+  readonly client: C;
+  /** Connects; `lost` is called when the connection fails or closes afterwards. */
+  connect(lost: (error: Error) => void): Promise<void>;
+  /** Takes the lock without waiting: true when this connection holds it now. */
+  tryLock(key: string): Promise<boolean>;
+  end(): Promise<void>;
+}
+
+/** Leadership on Postgres: a session-level advisory lock on the key's 64-bit hash. */
+export function postgresLockConnection(connectionString: string, applicationName: string): LockConnection<pg.Client> {
+  const client = new pg.Client({ connectionString, application_name: applicationName });
+  return {
+    client,
+    async connect(lost) {
+      client.on('error', (error) => lost(error));
+      client.on('end', () => lost(new OutboxError('SFG_OUTBOX_LEADER_CONNECTION_LOST', 'leadership connection closed', { retriable: true })));
+      await client.connect();
+    },
+    async tryLock(key) {
+      const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock(hashtextextended($1, 0)) as locked', [key]);
+      return rows[0]?.locked === true;
+    },
+    end: () => client.end(),
+  };
+}
+
+/**
+ * The lifecycle every relay shares: connect the publisher, then loop taking a lock (createLockConnection: a Postgres
+ * advisory lock, or MySQL's GET_LOCK for binlog capture) on a dedicated
  * connection. The holder leads (publishes); the others wait as hot standbys and retry every
  * leadership.retryIntervalMs, so one takes over within that period after the leader's connection drops. A session
  * that fails with a retriable error is restarted after a backoff; a non-retriable OutboxError stops the relay.
  *
  * Events: 'leader' (publishing, so writes from now on are captured) and 'standby' on each change, 'fatal' (error) before stopping on a non-retriable error.
  */
-export abstract class LeaderElectedRelay extends EventEmitter {
+export abstract class LeaderElectedRelay<C = pg.Client> extends EventEmitter {
   protected readonly logger: Logger;
   protected readonly metrics: RelayMetrics;
   protected readonly publisher: Publisher;
@@ -70,7 +102,12 @@ export abstract class LeaderElectedRelay extends EventEmitter {
   }
 
   /** Publishes as leader until session.stopRequested (drain, confirm, return) or a failure (throw). */
-  protected abstract lead(session: LeaderSession): Promise<void>;
+  protected abstract lead(session: LeaderSession<C>): Promise<void>;
+
+  /** The connection that holds leadership (and is handed to lead()): Postgres unless a relay reads another database. */
+  protected createLockConnection(): LockConnection<C> {
+    return postgresLockConnection(this.options.connectionString, `strangler-relay-${this.options.name}`) as unknown as LockConnection<C>;
+  }
 
   /** Subclasses call this once the leader session is set up and publishing (the slot exists, the stream runs). */
   protected announceLeading(): void {
@@ -120,23 +157,21 @@ export abstract class LeaderElectedRelay extends EventEmitter {
     let failures = 0;
     let fatal: Error | undefined;
     while (!this.stopping) {
-      const client = new pg.Client({ connectionString: options.connectionString, application_name: `strangler-relay-${options.name}` });
+      const connection = this.createLockConnection();
       let rejectLost!: (error: Error) => void;
       const lost = new Promise<never>((_, reject) => (rejectLost = reject));
       lost.catch(() => undefined);
       let lagTimer: NodeJS.Timeout | undefined;
-      client.on('error', (error) => rejectLost(error));
-      client.on('end', () => rejectLost(new OutboxError('SFG_OUTBOX_LEADER_CONNECTION_LOST', 'leadership connection closed', { retriable: true })));
       try {
-        await client.connect();
-        if (!(await this.acquire(client, lost))) break;
+        await connection.connect((error) => rejectLost(error));
+        if (!(await this.acquire(connection, lost))) break;
         this.leading = true;
         this.metrics.leader.set(1);
         this.logger.info('leadership acquired');
         // The lag gauge ages while events wait, even when nothing else happens.
         lagTimer = setInterval(() => this.pipeline?.refreshLag(), options.heartbeatIntervalMs);
         lagTimer.unref();
-        await this.lead({ client, lost, stopRequested: this.stopRequested });
+        await this.lead({ client: connection.client, lost, stopRequested: this.stopRequested });
         failures = 0;
       } catch (error) {
         if (error instanceof OutboxError && !error.retriable) {
@@ -156,7 +191,7 @@ export abstract class LeaderElectedRelay extends EventEmitter {
         this.leading = false;
         this.metrics.leader.set(0);
         this.pipeline = undefined;
-        await client.end().catch(() => undefined);
+        await connection.end().catch(() => undefined);
       }
     }
     this.stopping = true;
@@ -164,13 +199,10 @@ export abstract class LeaderElectedRelay extends EventEmitter {
   }
 
   /** Takes the lock, retrying as a standby; false when stop() came first. */
-  private async acquire(client: pg.Client, lost: Promise<never>): Promise<boolean> {
+  private async acquire(connection: LockConnection<C>, lost: Promise<never>): Promise<boolean> {
     let announced = false;
     while (!this.stopping) {
-      const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock(hashtextextended($1, 0)) as locked', [
-        this.options.leadership.lockKey,
-      ]);
-      if (rows[0]?.locked) return true;
+      if (await connection.tryLock(this.options.leadership.lockKey)) return true;
       if (!announced) {
         announced = true;
         this.logger.info('standing by: another instance leads');

@@ -28,6 +28,7 @@ const relaySchema = z
     name: z.string().regex(/^[a-z0-9_]{1,40}$/, 'must be 1-40 of [a-z0-9_]').optional(),
     /** cdc and polling publish an outbox table; tables captures the row changes of tables (`capture`). */
     mode: z.enum(['cdc', 'polling', 'tables']).default('cdc'),
+    /** postgres://...; in mode tables also mysql://... (MySQL or MariaDB, captured from the binlog). */
     connectionString: z.string().min(1, 'is required (postgres://...)'),
     schema: identifier.default('public'),
     table: identifier.default('outbox'),
@@ -199,6 +200,15 @@ const inboxSchema = z
      * up to date): no inbox row is written, no NOTIFY is sent, and AppliedEvents cannot see these events.
      */
     unclaimedTopics: z.array(z.string().min(1)).default([]),
+    /**
+     * Topics whose batches are applied together across partitions (default none: each partition's chunks in
+     * transactions of their own). What the consumer fetched of these topics, from every partition, is gathered
+     * into chunks of up to maxBatchEvents, each in one transaction (each partition's events in offset order, so one
+     * key's events stay in order), and the consumer fetches the next records while a chunk is applied; offsets are
+     * committed only after the chunk that holds them. For handlers that gain from seeing one aggregate's changes of
+     * several partitions at once (the sync's captured tables: one order's lines land on every partition).
+     */
+    coalescedTopics: z.array(z.string().min(1)).default([]),
     /**
      * Each transaction that applies events also sends a NOTIFY on this channel (delivered at commit), which wakes
      * AppliedEvents waits (the proxy's read-your-writes) at once; false sends none.

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import pino from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import YAML from 'yaml';
-import { createRelay, parseRelayOptions, resetReplicationSlot, type RelayOptions } from '../../outbox';
+import { BinlogCaptureRelay, createRelay, isMysqlUrl, parseRelayOptions, resetReplicationSlot, type RelayOptions } from '../../outbox';
 import { integerOption, parseCommandArgs, UsageError, type Command } from '../command';
 import { databaseUrl, kafkaBrokers } from '../environment';
 import { boundPort, serveMetrics } from '../metrics-server';
@@ -17,6 +17,12 @@ application): records as Debezium's Postgres connector writes them (topic <prefi
 primary key as JSON, value the change-event envelope, a tombstone after each delete), with the headers origin,
 id, type, txid, lsn and commit_lsn. It needs wal_level=logical and a role with REPLICATION, and adds nothing to
 the database but its publication and slot; it checks all of that at start and names what to run (docs/capture.md).
+With a mysql:// DATABASE_URL (MySQL 5.7-8.4 or MariaDB 10.5+), --mode tables reads the server's binlog as a
+replica would and writes Debezium's MySQL connector records (topic <prefix>.<db>.<table>; source.connector is
+mariadb on MariaDB, as Debezium's MariaDB connector writes it), with the headers origin, id, type, file, pos and
+gtid. It needs log_bin on, binlog_format=ROW, binlog_row_image=FULL and a user with REPLICATION SLAVE,
+REPLICATION CLIENT and SELECT on the tables; it adds nothing to the server and keeps its binlog position in
+the compacted Kafka topic strangler_binlog_positions (capture.positionTopic), key the relay's slot name.
 Start several with the same configuration for failover: one leads, the others wait as hot standbys.
 
 Configuration comes from, in increasing priority: defaults, environment variables, the --config file
@@ -25,7 +31,8 @@ and exits 2. SIGTERM/SIGINT finish in-flight sends, confirm the replication posi
 
 Environment:
   DATABASE_URL            the outbox database, or the database of the tables to capture
-                          (default postgres://postgres@127.0.0.1:5432/postgres)
+                          (default postgres://postgres@127.0.0.1:5432/postgres); mode tables also takes
+                          mysql://user:password@host:3306/db (MySQL or MariaDB: binlog capture)
   KAFKA_BROKERS           comma-separated brokers (default 127.0.0.1:9092)
   OUTBOX_RELAY_NAME       relay name: metric label, default slot/publication names (default outbox)
   OUTBOX_RELAY_MODE       cdc | polling | tables (default cdc)
@@ -33,7 +40,8 @@ Environment:
   OUTBOX_TOPIC_PREFIX     topic prefix (default outbox.event.; not for mode tables)
   OUTBOX_HEADER_PLACEMENT entries (one Kafka header per entry of the headers column, default), json (one
                           header 'headers' holding the column, as Debezium's EventRouter does) or both
-  CAPTURE_TABLES          mode tables: comma-separated tables to capture (schema.table; table = public.table)
+  CAPTURE_TABLES          mode tables: comma-separated tables to capture (schema.table; table = public.table;
+                          on MySQL db.table, table = a table of DATABASE_URL's database)
   CAPTURE_TOPIC_PREFIX    mode tables: Debezium's topic.prefix (default: the relay name, capture)
   CAPTURE_ORIGIN          mode tables: origin header of unmarked transactions (default legacy)
 
@@ -56,6 +64,9 @@ Options:
                           new slot. Refuses a slot in use or a healthy one (docs/outbox.md, "Lost slot"). With
                           --mode tables (and its --name or --config), the capture relay's slot
   --force                 with --reset-slot: reset a healthy slot too (the events it holds are skipped)
+  --forget-position       mode tables on MySQL/MariaDB: forget the saved binlog position (after
+                          SFG_CAPTURE_BINLOG_PURGED or a move to another server, once the consumers are
+                          reconciled), then exit; the next start begins at the end of the binlog
   -h, --help              this text
 
 Examples:
@@ -64,7 +75,9 @@ Examples:
   npx strangler relay --config relay.yaml --metrics-port 9401
   npx strangler relay --config relay.yaml --reset-slot
   npx strangler relay --mode tables --tables inventory.orders,inventory.order_lines --topic-prefix legacy
-  npx strangler relay --mode tables --tables inventory.orders --reset-slot`;
+  npx strangler relay --mode tables --tables inventory.orders --reset-slot
+  DATABASE_URL=mysql://capture:secret@127.0.0.1:3306/shop npx strangler relay --mode tables --tables shop.orders
+  DATABASE_URL=mysql://capture:secret@127.0.0.1:3306/shop npx strangler relay --mode tables --tables shop.orders --forget-position`;
 
 export function readConfigFile(file: string): Record<string, unknown> {
   let text: string;
@@ -146,6 +159,7 @@ export const relayCommand: Command = {
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
       'reset-slot': { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
+      'forget-position': { type: 'boolean', default: false },
     });
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     if (values.force && !values['reset-slot']) throw new UsageError('--force only goes with --reset-slot');
@@ -163,8 +177,19 @@ export const relayCommand: Command = {
       throw new UsageError(`invalid configuration:\n${issues.map((issue) => `  ${issue.path}: ${issue.message}`).join('\n')}`);
     }
 
+    if (values['forget-position']) {
+      if (options.mode !== 'tables' || !isMysqlUrl(options.connectionString)) {
+        throw new UsageError('--forget-position: only a tables relay on MySQL/MariaDB (a mysql:// DATABASE_URL) keeps a binlog position');
+      }
+      const relay = new BinlogCaptureRelay(options, { logger: pino({ level: 'warn' }), registry: new Registry() });
+      await relay.forgetPosition();
+      process.stdout.write(`binlog position of ${options.slotName} forgotten (topic ${options.capture!.positionTopic}): the next start begins at the end of the binlog\n`);
+      return 0;
+    }
+
     if (values['reset-slot']) {
       if (options.mode === 'polling') throw new UsageError('--reset-slot: only a cdc or tables relay has a replication slot');
+      if (isMysqlUrl(options.connectionString)) throw new UsageError('--reset-slot: a MySQL/MariaDB relay has no slot (its binlog position: --forget-position)');
       const reset = await resetReplicationSlot(options, { force: values.force });
       const what = reset.droppedWalStatus ? `dropped (wal_status was '${reset.droppedWalStatus}')` : 'was already gone';
       process.stdout.write(`slot ${reset.slot} ${what}${reset.forgotten ? ', record removed' : ''}: the next start creates a new slot from now\n`);

@@ -6,3 +6,8 @@ export { preflight, type CaptureCatalog, type CapturedTable, type CapturedColumn
 export { UNAVAILABLE_VALUE_PLACEHOLDER, parseTableName, type CaptureOptions, type CaptureOptionsInput, type TableName } from './options';
 export { CAPTURE_RESET_COMMAND, forgetCaptureSlot } from './slot';
 export { columnCodec, REPLICATION_SESSION_SETTINGS, type ColumnCodec, type ColumnType, type EncodingOptions, type Encoder } from './envelope';
+export { BinlogCaptureRelay, BINLOG_RESET_COMMAND, binlogTableName, isMysqlUrl } from './binlog-relay';
+export { binlogEventId, type BinlogEventIdInput } from './binlog-decoder';
+export { binlogEncoder, type BinlogColumnType, type BinlogEncoder, type BinlogEncodingOptions } from './binlog-envelope';
+export { binlogPreflight, type BinlogCapturedTable, type BinlogCatalog, type MysqlQueryable } from './binlog-preflight';
+export { KafkaPositionStore, type BinlogPosition } from './binlog-position';

@@ -29,6 +29,10 @@ export const captureSchema = z.strictObject({
   intervalHandlingMode: z.enum(['numeric', 'string']).default('numeric'),
   binaryHandlingMode: z.enum(['bytes', 'base64', 'hex']).default('bytes'),
   unavailableValuePlaceholder: z.string().min(1).max(1000).default(UNAVAILABLE_VALUE_PLACEHOLDER),
+  /** MySQL/MariaDB: the compacted Kafka topic that keeps each binlog relay's position (key: the relay's slotName). */
+  positionTopic: z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a legal Kafka topic name').default('strangler_binlog_positions'),
+  /** MySQL/MariaDB: the server id the relay's binlog connection announces (unique among the server's replicas). Default: derived from slotName. */
+  serverId: z.number().int().min(1).max(4294967295).optional(),
 });
 
 export type CaptureOptionsInput = z.input<typeof captureSchema>;

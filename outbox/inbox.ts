@@ -6,7 +6,7 @@ import { createInboxMetrics, type InboxMetrics } from './metrics';
 import { parseInboxOptions, type InboxOptions, type InboxOptionsInput } from './options';
 import { KafkaPublisher, type Publisher } from './publisher';
 import { qualified } from './sql';
-import { KafkaSubscriber, type BatchControl, type ConsumedRecord, type RecordBatch, type Subscriber } from './subscriber';
+import { KafkaSubscriber, type BatchControl, type ConsumedRecord, type DetachedBatch, type RecordBatch, type Subscriber } from './subscriber';
 
 export interface InboxEvent {
   id: string;
@@ -26,6 +26,7 @@ export type InboxHandler = (event: InboxEvent, client: pg.PoolClient) => Promise
 /**
  * Applies several events of one partition, in offset order, in the caller's transaction; answers one outcome per
  * event (or nothing: all applied). Lets a handler write a chunk in a few statements instead of one per event.
+ * Events of `coalescedTopics` come from several partitions at once, each partition's in offset order.
  */
 export type InboxBatchHandler = (events: InboxEvent[], client: pg.PoolClient) => Promise<HandlerOutcome[] | void>;
 type Outcome = 'applied' | 'duplicate' | 'stale' | 'conflict' | 'skipped';
@@ -123,6 +124,29 @@ function claimedApplier(deps: InboxDeps): (events: InboxEvent[], client: pg.Pool
   };
 }
 
+/** A record of a chunk and where it was read. */
+interface ChunkRecord {
+  topic: string;
+  partition: number;
+  record: ConsumedRecord;
+}
+
+/** A detached batch of a coalesced topic, or what is left of it once a chunk took its first records. */
+interface HeldBatch {
+  topic: string;
+  partition: number;
+  highWatermark: string;
+  records: ConsumedRecord[];
+  detached: DetachedBatch;
+}
+
+/** Records of one held batch taken into a chunk; `last`: the batch's remaining records, so it is done with the chunk. */
+interface HeldPart {
+  held: HeldBatch;
+  records: ConsumedRecord[];
+  last: boolean;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
@@ -144,6 +168,16 @@ export class InboxConsumer {
   private readonly claimEvents: string;
   /** options.unclaimedTopics. */
   private readonly unclaimed: Set<string>;
+  /** options.coalescedTopics. */
+  private readonly coalesced: Set<string>;
+  /** Detached batches of coalesced topics, in the order they were fetched, waiting for a chunk. */
+  private readonly held: HeldBatch[] = [];
+  private heldRecords = 0;
+  /** The loop applying the held batches chunk by chunk, while there are any. */
+  private applying: Promise<void> | undefined;
+  /** Batch handlers waiting for the held records to fall below a chunk. */
+  private roomWaiters: Array<() => void> = [];
+  private closing = false;
   /** Runs the handler on the events claimed in the caller's transaction; an error names the index it failed at, when known. */
   private readonly applyClaimed: (events: InboxEvent[], client: pg.PoolClient) => Promise<Outcome[]>;
   private readonly lagByPartition = new Map<string, Map<number, number>>();
@@ -177,6 +211,7 @@ export class InboxConsumer {
       : `${claim}::text`;
     this.applyClaimed = claimedApplier(deps);
     this.unclaimed = new Set(this.options.unclaimedTopics);
+    this.coalesced = new Set(this.options.coalescedTopics);
   }
 
   async start(): Promise<void> {
@@ -189,6 +224,8 @@ export class InboxConsumer {
 
   /** Lets the event in progress finish, commits offsets, disconnects. Safe to call twice. */
   stop(): Promise<void> {
+    this.closing = true;
+    this.wakeRoomWaiters();
     this.stopping ??= (async () => {
       if (this.started) await this.subscriber.disconnect();
       await this.publisher.disconnect();
@@ -203,13 +240,19 @@ export class InboxConsumer {
    * applied one by one, so only the failing event is retried or dead-lettered.
    */
   private async eachBatch(batch: RecordBatch, control: BatchControl): Promise<void> {
+    if (control.detach && this.coalesced.has(batch.topic)) return this.hold(batch, control);
     const { maxBatchEvents } = this.options;
     for (let start = 0; start < batch.records.length; start += maxBatchEvents) {
       if (!control.isActive()) return;
       const received = batch.records.slice(start, start + maxBatchEvents);
       const last = received[received.length - 1]!;
       const chunk = this.withoutSkipped(batch.topic, batch.partition, received);
-      const result = chunk.length > 1 ? await this.applyChunk(batch.topic, batch.partition, chunk) : chunk.length === 1 ? { failedAt: 0, error: undefined } : { outcomes: [] };
+      const result =
+        chunk.length > 1
+          ? await this.applyChunk(chunk.map((record) => ({ topic: batch.topic, partition: batch.partition, record })))
+          : chunk.length === 1
+            ? { failedAt: 0, error: undefined }
+            : { outcomes: [] };
       if ('outcomes' in result) {
         for (const { aggregateType, outcome } of result.outcomes) this.metrics.outcome(aggregateType, outcome);
         control.markProcessed(last.offset);
@@ -225,6 +268,105 @@ export class InboxConsumer {
       }
       await control.heartbeat();
       this.recordLag(batch.topic, batch.partition, Number(batch.highWatermark) - Number(last.offset) - 1);
+    }
+  }
+
+  /**
+   * Keeps a batch of a coalesced topic for the chunks across partitions and returns, so that the consumer fetches
+   * on while chunks are applied; waits first while a whole chunk is already held (bounded memory, backpressure).
+   */
+  private async hold(batch: RecordBatch, control: BatchControl): Promise<void> {
+    while (this.heldRecords >= this.options.maxBatchEvents && !this.closing && control.isActive()) {
+      await new Promise<void>((resolve) => {
+        this.roomWaiters.push(resolve);
+        setTimeout(resolve, 1_000).unref();
+      });
+      await control.heartbeat();
+    }
+    // Not taken: the records stay unresolved, fetched again (by whichever member then holds the partition).
+    if (this.closing || !control.isActive()) return sleep(20);
+    const detached = control.detach!();
+    if (!detached.isActive()) return detached.release();
+    this.held.push({ topic: batch.topic, partition: batch.partition, highWatermark: batch.highWatermark, records: batch.records, detached });
+    this.heldRecords += batch.records.length;
+    this.applyHeld();
+  }
+
+  private wakeRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Starts the loop that applies the held batches, unless it runs. */
+  private applyHeld(): void {
+    if (this.applying) return;
+    this.applying = (async () => {
+      // The other batches of the same fetch are handed over in this turn of the event loop: one chunk takes them all.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      while (this.held.length) await this.applyNextChunk();
+    })()
+      .catch(async (error: unknown) => {
+        this.logger.error({ err: error }, 'applying held batches failed; trying again');
+        await sleep(this.options.retryBackoffMs);
+      })
+      .finally(() => {
+        this.applying = undefined;
+        if (this.held.length) this.applyHeld();
+      });
+  }
+
+  /**
+   * Takes up to maxBatchEvents held records, of any partitions, in the order they were fetched, and applies them in
+   * one transaction (one by one when that fails, as eachBatch does); marks each partition's offsets after.
+   */
+  private async applyNextChunk(): Promise<void> {
+    const parts: HeldPart[] = [];
+    let room = this.options.maxBatchEvents;
+    while (room > 0 && this.held.length) {
+      const held = this.held[0]!;
+      if (held.records.length <= room) {
+        this.held.shift();
+        parts.push({ held, records: held.records, last: true });
+        room -= held.records.length;
+      } else {
+        parts.push({ held, records: held.records.slice(0, room), last: false });
+        held.records = held.records.slice(room);
+        room = 0;
+      }
+    }
+    this.heldRecords -= this.options.maxBatchEvents - room;
+    // The consumer may fetch the next chunk's records while this one is applied.
+    this.wakeRoomWaiters();
+    try {
+      await this.applyParts(parts.filter((part) => part.held.detached.isActive()));
+    } finally {
+      for (const part of parts) if (part.last) part.held.detached.release();
+    }
+  }
+
+  private async applyParts(parts: HeldPart[]): Promise<void> {
+    const entries: ChunkRecord[] = [];
+    for (const { held, records } of parts) {
+      for (const record of this.withoutSkipped(held.topic, held.partition, records)) entries.push({ topic: held.topic, partition: held.partition, record });
+    }
+    const result = entries.length > 1 ? await this.applyChunk(entries) : entries.length === 1 ? { failedAt: 0, error: undefined } : { outcomes: [] };
+    if ('outcomes' in result) {
+      for (const { aggregateType, outcome } of result.outcomes) this.metrics.outcome(aggregateType, outcome);
+    } else {
+      const detachedOf = new Map<ConsumedRecord, DetachedBatch>();
+      for (const { held, records } of parts) for (const record of records) detachedOf.set(record, held.detached);
+      for (const [index, { topic, partition, record }] of entries.entries()) {
+        const detached = detachedOf.get(record)!;
+        if (!detached.isActive()) return;
+        if (!(await this.handle(topic, partition, record, detached, index === result.failedAt ? result.error : undefined))) return;
+        detached.markProcessed(record.offset);
+      }
+    }
+    for (const { held, records } of parts) {
+      const last = records[records.length - 1]!;
+      held.detached.markProcessed(last.offset);
+      this.recordLag(held.topic, held.partition, Number(held.highWatermark) - Number(last.offset) - 1);
     }
   }
 
@@ -249,13 +391,9 @@ export class InboxConsumer {
    * Applies every record of `chunk` in one transaction. When one fails, nothing is applied and the answer names
    * the failing record and its error (its first attempt), or -1 when no single record is to blame.
    */
-  private async applyChunk(
-    topic: string,
-    partition: number,
-    chunk: ConsumedRecord[],
-  ): Promise<{ outcomes: Array<{ aggregateType: string; outcome: Outcome }> } | { failedAt: number; error: unknown }> {
+  private async applyChunk(chunk: ChunkRecord[]): Promise<{ outcomes: Array<{ aggregateType: string; outcome: Outcome }> } | { failedAt: number; error: unknown }> {
     const events: InboxEvent[] = [];
-    for (const [index, record] of chunk.entries()) {
+    for (const [index, { topic, partition, record }] of chunk.entries()) {
       try {
         events.push(this.decode(topic, partition, record));
       } catch (error) {
@@ -287,14 +425,15 @@ export class InboxConsumer {
   /** Claims the events' ids in the inbox (one statement) and runs the handler on those claimed, in the caller's transaction. */
   private async applyIn(client: pg.PoolClient, events: InboxEvent[]): Promise<Outcome[]> {
     // Without a claim every event goes to the handler, which makes a redelivery harmless by itself.
-    if (this.unclaimed.has(events[0]!.topic)) return this.applyClaimed(events, client);
-    const claimed = new Set((await client.query<{ event_id: string }>(this.claimEvents, [this.options.name, events.map((event) => event.id)])).rows.map((row) => row.event_id));
+    const toClaim = events.filter((event) => !this.unclaimed.has(event.topic));
+    if (toClaim.length === 0) return this.applyClaimed(events, client);
+    const claimed = new Set((await client.query<{ event_id: string }>(this.claimEvents, [this.options.name, toClaim.map((event) => event.id)])).rows.map((row) => row.event_id));
     const outcomes: Outcome[] = [];
     const fresh: InboxEvent[] = [];
     const freshAt: number[] = [];
     for (const [index, event] of events.entries()) {
       // An id twice in one chunk (a relay re-sent it) is claimed once: its first copy is applied, the others are duplicates.
-      if (claimed.delete(event.id.toLowerCase())) {
+      if (this.unclaimed.has(event.topic) || claimed.delete(event.id.toLowerCase())) {
         fresh.push(event);
         freshAt.push(index);
         outcomes.push('applied');
@@ -374,7 +513,7 @@ export class InboxConsumer {
    * chunk). A database that is down is waited for as long as it takes, without spending the event's attempts;
    * answers false when the consumer stopped meanwhile, leaving the record to be delivered again.
    */
-  private async handle(topic: string, partition: number, message: ConsumedRecord, control: BatchControl, failedOnce?: unknown): Promise<boolean> {
+  private async handle(topic: string, partition: number, message: ConsumedRecord, control: Pick<BatchControl, 'isActive'>, failedOnce?: unknown): Promise<boolean> {
     const { maxAttempts, retryBackoffMs } = this.options;
     let event: InboxEvent | undefined;
     let unavailableFor = 0;
@@ -389,7 +528,7 @@ export class InboxConsumer {
       } catch (error) {
         if (error instanceof DatabaseUnavailable) {
           this.metrics.databaseUnavailable();
-          if (this.stopping || !control.isActive()) return false;
+          if (this.closing || !control.isActive()) return false;
           const delayMs = Math.min(retryBackoffMs * 2 ** unavailableFor, UNAVAILABLE_BACKOFF_CAP_MS);
           if (unavailableFor === 0) this.logger.warn({ err: error.cause, topic, partition, offset: message.offset }, 'database unavailable; waiting for it');
           unavailableFor += 1;

@@ -13,7 +13,7 @@ export {
 } from './errors';
 export { parseRelayOptions, parseInboxOptions, type RelayOptions, type RelayOptionsInput, type InboxOptions, type InboxOptionsInput } from './options';
 export { KafkaPublisher, type Publisher, type PublishRecord, type KafkaPublisherOptions } from './publisher';
-export { KafkaSubscriber, type Subscriber, type SubscribeOptions, type RecordBatch, type ConsumedRecord, type BatchControl, type KafkaSubscriberOptions } from './subscriber';
+export { KafkaSubscriber, type Subscriber, type SubscribeOptions, type RecordBatch, type ConsumedRecord, type BatchControl, type DetachedBatch, type KafkaSubscriberOptions } from './subscriber';
 export { CdcRelay } from './cdc-relay';
 export { resetReplicationSlot, type SlotReset } from './slot-reset';
 export { PollingRelay, pollingMigrations } from './polling-relay';

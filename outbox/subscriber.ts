@@ -24,6 +24,22 @@ export interface BatchControl {
   heartbeat(): Promise<void>;
   /** False once the subscriber stops or the partition was reassigned: the handler returns, unmarked records come again. */
   isActive(): boolean;
+  /**
+   * Optional (a subscriber without it makes its caller work the batch before returning): lets the consumer fetch
+   * the partition past this batch at once, while the handler keeps its records and processes them after returning.
+   * Nothing of the batch is committed until the answer's markProcessed names it.
+   */
+  detach?(): DetachedBatch;
+}
+
+/** A batch its handler returned from before processing it (BatchControl.detach). */
+export interface DetachedBatch {
+  /** As BatchControl's: committed from there on; ignored once the group rebalanced since the batch was fetched. */
+  markProcessed(offset: string): void;
+  /** False once the subscriber stops or the group rebalanced since the batch was fetched: start nothing more of it. */
+  isActive(): boolean;
+  /** The handler is done with the batch (processed or given up): disconnect() waits for every detached batch. */
+  release(): void;
 }
 
 export interface SubscribeOptions {
@@ -77,6 +93,12 @@ export class KafkaSubscriber implements Subscriber {
   private committing: Promise<void> = Promise.resolve();
   private commitTimer: NodeJS.Timeout | undefined;
   private connected = false;
+  private stopping = false;
+  /** Bumped by every rebalance and join: a detached batch of an earlier generation marks nothing. */
+  private generation = 0;
+  /** Detached batches not yet released, and what disconnect() waits on for them. */
+  private detached = 0;
+  private allReleased: (() => void) | undefined;
 
   constructor(options: KafkaSubscriberOptions) {
     const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
@@ -94,6 +116,9 @@ export class KafkaSubscriber implements Subscriber {
       heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
     });
     this.commitIntervalMs = options.commitIntervalMs ?? 250;
+    const nextGeneration = () => (this.generation += 1);
+    this.consumer.on(this.consumer.events.REBALANCING, nextGeneration);
+    this.consumer.on(this.consumer.events.GROUP_JOIN, nextGeneration);
   }
 
   async run(options: SubscribeOptions, handler: (batch: RecordBatch, control: BatchControl) => Promise<void>): Promise<void> {
@@ -106,8 +131,9 @@ export class KafkaSubscriber implements Subscriber {
       autoCommit: false,
       partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
       eachBatchAutoResolve: false,
-      eachBatch: ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) =>
-        handler(
+      eachBatch: ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+        const mark = (offset: string) => this.marked.set(`${batch.topic}\0${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: (BigInt(offset) + 1n).toString() });
+        return handler(
           {
             topic: batch.topic,
             partition: batch.partition,
@@ -117,12 +143,32 @@ export class KafkaSubscriber implements Subscriber {
           {
             markProcessed: (offset) => {
               resolveOffset(offset);
-              this.marked.set(`${batch.topic}\0${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: (BigInt(offset) + 1n).toString() });
+              mark(offset);
             },
             heartbeat,
             isActive: () => isRunning() && !isStale(),
+            detach: () => {
+              // The next fetch starts past the batch; its offsets are committed only as the handler marks them.
+              resolveOffset(batch.lastOffset());
+              const generation = this.generation;
+              this.detached += 1;
+              let released = false;
+              return {
+                markProcessed: (offset) => {
+                  if (generation === this.generation) mark(offset);
+                },
+                isActive: () => !this.stopping && generation === this.generation,
+                release: () => {
+                  if (released) return;
+                  released = true;
+                  this.detached -= 1;
+                  if (this.detached === 0) this.allReleased?.();
+                },
+              };
+            },
           },
-        ),
+        );
+      },
     });
   }
 
@@ -143,7 +189,12 @@ export class KafkaSubscriber implements Subscriber {
   async disconnect(): Promise<void> {
     if (!this.connected) return;
     clearInterval(this.commitTimer);
-    // stop() lets the batches in progress finish; then what they marked is committed while the member is still in the group.
+    this.stopping = true;
+    // Detached batches finish what they started and start nothing more; what they marked is committed while the
+    // member is still in the group (kafkajs commits nothing once stopped).
+    if (this.detached > 0) await new Promise<void>((resolve) => (this.allReleased = resolve));
+    await this.commitMarked();
+    // stop() lets the batches in progress finish.
     await this.consumer.stop();
     await this.commitMarked();
     await this.consumer.disconnect();

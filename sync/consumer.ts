@@ -207,6 +207,10 @@ export class SyncConsumer {
             // A captured change is applied read-through (legacy's current document, hashes against the sync state): a
             // redelivery finds the service up to date (stale), so it needs no inbox row.
             unclaimedTopics: topics.filter((topic) => this.routes.has(topic)),
+            // Read-through makes the order between partitions irrelevant: what one fetch brought of every captured
+            // table is applied together, so one order's changes (its lines are on every partition) are one key of one
+            // chunk instead of keys of several chunks waiting on each other's locks.
+            coalescedTopics: topics.filter((topic) => this.routes.has(topic)),
           },
           capturedInbox
             ? { ...common, batchHandler: (events, client) => this.applyBatch(events, client) }
@@ -240,7 +244,10 @@ export class SyncConsumer {
     return outcome === 'applied' ? undefined : outcome;
   }
 
-  /** A chunk of one partition: all captured row changes, or all outbox events (of captured or versioned aggregates). */
+  /**
+   * A chunk: captured row changes (of every partition of the captured topics that one fetch brought), or the outbox
+   * events of one partition (of captured or versioned aggregates).
+   */
   private async applyBatch(events: InboxEvent[], client: PoolClient): Promise<HandlerOutcome[]> {
     if (this.routes.has(events[0]!.topic)) return this.applyCaptured(events, client);
     if (this.captured?.has(events[0]!.aggregateType)) return this.applyWriteBacks(events, client);

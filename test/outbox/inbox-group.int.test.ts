@@ -36,7 +36,10 @@ function spawnMember(name: string, env: Record<string, string>): Member {
   return { name, child, exited, output: () => output };
 }
 
-describe('inbox consumers in one group (3 processes, 6 partitions, real Postgres and Kafka)', () => {
+describe.each([
+  ['each partition on its own', '0'],
+  ['coalesced across partitions, fetched ahead', '1'],
+])('inbox consumers in one group (3 processes, 6 partitions, real Postgres and Kafka), %s', (_mode, coalesced) => {
   let db: TestDatabase;
   const members: Member[] = [];
   beforeAll(async () => {
@@ -70,6 +73,7 @@ describe('inbox consumers in one group (3 processes, 6 partitions, real Postgres
         GROUP_ID: consumer,
         CONSUMER: consumer,
         SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
+        COALESCED: coalesced,
       };
       await createTopics([topic], PARTITIONS);
       for (const name of ['m1', 'm2', 'm3']) members.push(spawnMember(name, env));

@@ -1,7 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { Registry } from 'prom-client';
-import { expandJsonHeaders, InboxConsumer, type BatchControl, type InboxEvent, type Publisher, type PublishRecord, type RecordBatch, type SubscribeOptions, type Subscriber } from '../../outbox';
+import {
+  expandJsonHeaders,
+  InboxConsumer,
+  type BatchControl,
+  type DetachedBatch,
+  type InboxEvent,
+  type Publisher,
+  type PublishRecord,
+  type RecordBatch,
+  type SubscribeOptions,
+  type Subscriber,
+} from '../../outbox';
 import { eventually, type TestDatabase } from '../helpers';
 import { createOutboxDatabase, quietLogger } from './support';
 
@@ -21,6 +32,30 @@ class InMemorySubscriber implements Subscriber {
 
   deliver(batch: RecordBatch): Promise<void> {
     return this.handler!(batch, { markProcessed: (offset) => void this.marked.push(offset), heartbeat: async () => undefined, isActive: () => true });
+  }
+
+  async disconnect(): Promise<void> {
+    this.handler = undefined;
+  }
+}
+
+/** An InMemorySubscriber whose batches can be detached: what the handler marks after returning is kept per partition. */
+class DetachingSubscriber implements Subscriber {
+  /** `topic/partition:offset` as marked, in order. */
+  readonly marked: string[] = [];
+  released = 0;
+  /** False: detached batches start nothing more (as when the group rebalanced or the subscriber stops). */
+  active = true;
+  private handler: ((batch: RecordBatch, control: BatchControl) => Promise<void>) | undefined;
+
+  async run(_options: SubscribeOptions, handler: (batch: RecordBatch, control: BatchControl) => Promise<void>): Promise<void> {
+    this.handler = handler;
+  }
+
+  deliver(batch: RecordBatch): Promise<void> {
+    const mark = (offset: string) => void this.marked.push(`${batch.topic}/${batch.partition}:${offset}`);
+    const detach = (): DetachedBatch => ({ markProcessed: mark, isActive: () => this.active, release: () => void (this.released += 1) });
+    return this.handler!(batch, { markProcessed: mark, heartbeat: async () => undefined, isActive: () => true, detach });
   }
 
   async disconnect(): Promise<void> {
@@ -228,6 +263,89 @@ describe('inbox consumer behind the Subscriber and Publisher interfaces (real Po
     const rows = await db.pool.query("select event_id::text from inbox where consumer = 'unclaimed'");
     expect(rows.rows).toEqual([{ event_id: claimed }]);
     expect(subscriber.marked).toEqual(['1', '1', '3', '3']);
+    await inbox.stop();
+  });
+
+  it('applies what one fetch brought of coalescedTopics in one transaction across partitions, fetching on meanwhile; marks each partition after the commit', async () => {
+    await db.pool.query('create table coalesced (topic text not null, partition int not null, n int not null, txid bigint not null)');
+    const subscriber = new DetachingSubscriber();
+    const calls: string[][] = [];
+    let gate: (() => void) | undefined;
+    let gated = new Promise<void>((resolve) => (gate = resolve));
+    let failures = 1;
+    const batchHandler = async (events: InboxEvent[], client: PoolClient) => {
+      const names = events.map((event) => `${event.topic}/${event.partition}:${(event.payload as { n: number }).n}`);
+      calls.push(names);
+      await gated;
+      if (names.includes('outbox.event.line/1:31') && failures-- > 0) throw new Error('deadlock detected (transient)');
+      await client.query('insert into coalesced select t, p, n, txid_current() from unnest($1::text[], $2::int[], $3::int[]) as u(t, p, n)', [
+        events.map((event) => event.topic),
+        events.map((event) => event.partition),
+        events.map((event) => (event.payload as { n: number }).n),
+      ]);
+    };
+    const registry = new Registry();
+    const topics = ['outbox.event.order', 'outbox.event.line'];
+    const inbox = new InboxConsumer(
+      {
+        name: 'coalesced',
+        groupId: 'coalesced',
+        topics,
+        topicPrefix: 'outbox.event.',
+        pool: db.pool,
+        kafka: { brokers: ['unused:9092'], clientId: 'coalesced' },
+        maxBatchEvents: 6,
+        retryBackoffMs: 10,
+        coalescedTopics: topics,
+        unclaimedTopics: ['outbox.event.line'],
+      },
+      { logger: quietLogger, registry, batchHandler, subscriber, publisher: new InMemoryPublisher() },
+    );
+    await inbox.start();
+    const batch = (topic: string, partition: number, ns: number[]): RecordBatch => ({
+      topic,
+      partition,
+      highWatermark: String(ns.length),
+      records: ns.map((n, offset) => ({ offset: String(offset), key: `k${partition}`, value: Buffer.from(JSON.stringify({ n })), headers: { id: randomUUID(), type: 'Changed', origin: 'legacy' } })),
+    });
+    // One fetch: three partitions of two topics, handed over in one turn. Each handler returns before anything is applied.
+    await Promise.all([batch('outbox.event.order', 0, [1, 2, 3]), batch('outbox.event.order', 1, [11, 12]), batch('outbox.event.line', 0, [21])].map((delivered) => subscriber.deliver(delivered)));
+    await eventually(() => calls.length === 1, 5_000, 'the first chunk handed to the handler');
+    expect(subscriber.marked).toEqual([]);
+    // The next fetch arrives while the first chunk is applied: 7 records of one partition, so chunks of at most 6.
+    await subscriber.deliver(batch('outbox.event.line', 1, [31, 32, 33, 34, 35, 36, 37]));
+    expect(subscriber.marked).toEqual([]);
+    gate!();
+    await eventually(() => subscriber.released === 4, 5_000, 'every batch done');
+    // Chunk 1: the first fetch, each partition's events in offset order. Chunk 2 (the line batch's first 6) failed
+    // once at 31 and went one event at a time; chunk 3: its last record.
+    expect(calls[0]).toEqual(['outbox.event.order/0:1', 'outbox.event.order/0:2', 'outbox.event.order/0:3', 'outbox.event.order/1:11', 'outbox.event.order/1:12', 'outbox.event.line/0:21']);
+    expect(calls[1]).toEqual([31, 32, 33, 34, 35, 36].map((n) => `outbox.event.line/1:${n}`));
+    expect(calls.slice(2)).toEqual([...[31, 32, 33, 34, 35, 36].map((n) => [`outbox.event.line/1:${n}`]), ['outbox.event.line/1:37']]);
+    const { rows } = await db.pool.query<{ topic: string; partition: number; n: number; txid: string }>('select topic, partition, n, txid::text from coalesced order by n');
+    expect(rows.map((row) => row.n)).toEqual([1, 2, 3, 11, 12, 21, 31, 32, 33, 34, 35, 36, 37]);
+    expect(new Set(rows.slice(0, 6).map((row) => row.txid)).size).toBe(1);
+    // Marked after the commits, per partition; the claimed topic's events are claimed, the unclaimed topic's not.
+    expect(subscriber.marked.slice(0, 3)).toEqual(['outbox.event.order/0:2', 'outbox.event.order/1:1', 'outbox.event.line/0:0']);
+    expect(subscriber.marked.at(-1)).toBe('outbox.event.line/1:6');
+    expect((await db.pool.query("select count(*)::int as n from inbox where consumer = 'coalesced'")).rows[0].n).toBe(5);
+    const { values } = await registry.getSingleMetric('strangler_sync_events_total')!.get();
+    expect(values.map((value) => [value.labels.aggregatetype, value.labels.outcome, value.value]).sort()).toEqual([
+      ['line', 'applied', 8],
+      ['order', 'applied', 5],
+    ]);
+
+    // Once the detached batches are no longer active (a rebalance, a stop), what is held is neither applied nor marked.
+    gated = new Promise<void>((resolve) => (gate = resolve));
+    const before = subscriber.marked.length;
+    await subscriber.deliver(batch('outbox.event.order', 0, [4, 5]));
+    await eventually(() => calls.length === 10, 5_000, 'the chunk handed over');
+    await subscriber.deliver(batch('outbox.event.order', 1, [13]));
+    subscriber.active = false;
+    gate!();
+    await eventually(() => subscriber.released === 6, 5_000, 'both batches released');
+    expect(calls).toHaveLength(10);
+    expect(subscriber.marked.slice(before)).toEqual(['outbox.event.order/0:1']);
     await inbox.stop();
   });
 });

@@ -1,7 +1,7 @@
-import { binlogEncoder, binlogEventId, binlogPreflight, CapturePreflightError, type BinlogCatalog, type BinlogColumnType } from '../../outbox/capture';
+import { binlogEncoder, binlogEventId, binlogPreflight, CapturePreflightError, type BinlogCatalog, type BinlogColumnType, type BinlogEncodingOptions } from '../../outbox/capture';
 import { BinlogDecoder } from '../../outbox/capture/binlog-decoder';
 
-const precise = { decimalHandlingMode: 'precise', binaryHandlingMode: 'bytes' } as const;
+const precise: BinlogEncodingOptions = { decimalHandlingMode: 'precise', binaryHandlingMode: 'bytes' };
 const encode = (column: Partial<BinlogColumnType> & { dataType: string }, value: Parameters<ReturnType<typeof binlogEncoder>>[0], options = precise) =>
   binlogEncoder({ columnType: column.dataType, ...column }, options)(value);
 

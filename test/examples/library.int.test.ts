@@ -1,16 +1,13 @@
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { ensureDebianPackage } from '../../infra';
-import { createTestDatabase, eventually, freePort, testEnv, uniqueName, UnleashAdmin, type TestDatabase } from '../helpers';
+import { createTestDatabase, eventually, freePort, testEnv, TestProcesses, uniqueName, UnleashAdmin, type TestDatabase } from '../helpers';
 
-const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
 const EXAMPLE = path.join(ROOT, 'examples', 'library');
 const MAPPING = path.join(EXAMPLE, 'mapping.yaml');
-const STRANGLER = path.join(ROOT, 'bin', 'strangler.js');
 const ADMIN_TOKEN = 'library-admin-token';
 /** Debian's interpreter, where apt puts python3-psycopg2 (a pyenv python on PATH would not see it). */
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -37,26 +34,15 @@ describe('examples/library: a Python monolith migrated with the strangler CLI al
   const unleash = new UnleashAdmin();
   const flag = uniqueName('library-books').replace(/_/g, '-');
   const topicPrefix = `${uniqueName('library')}.`;
-  const children: { name: string; child: ChildProcess; output: () => string }[] = [];
   let library: TestDatabase;
   let catalog: TestDatabase;
   let proxyUrl: string;
   let env: NodeJS.ProcessEnv;
   let workDir: string;
 
-  const daemon = (name: string, command: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
-    const child = spawn(command, args, { cwd: workDir, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
-    child.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
-    children.push({ name, child, output: () => output });
-    return child;
-  };
-  const strangler = (args: string[]) =>
-    run(process.execPath, [STRANGLER, ...args], { cwd: workDir, env, timeout: 120_000, maxBuffer: 8 * 1024 * 1024 }).then(
-      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-      (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof error.code === 'number' ? error.code : -1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
-    );
+  const processes = new TestProcesses({ cwd: () => workDir, env: () => env });
+  const daemon = (name: string, command: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) => processes.daemon(name, command, args, extraEnv);
+  const strangler = (args: string[]) => processes.strangler(args);
   const verifyClean = async () => {
     const verified = await strangler(['verify', 'all', '--attempts', '30', '--interval-ms', '1000']);
     expect(verified).toMatchObject({ code: 0, stdout: expect.stringMatching(/^book \(legacy \d+ rows, sfg_library_catalog_\w+ \d+ rows\): no drift$/m) });
@@ -110,28 +96,12 @@ describe('examples/library: a Python monolith migrated with the strangler CLI al
     for (const url of [env.LIBRARY_URL!, env.CATALOG_URL!]) {
       await eventually(() => fetch(`${url}/healthz`).then((r) => r.ok, () => false), 30_000, `${url}/healthz`);
     }
-    daemon('proxy', process.execPath, [STRANGLER, 'proxy', '--config', path.join(EXAMPLE, 'proxy.yaml')]);
+    processes.stranglerDaemon('proxy', ['proxy', '--config', path.join(EXAMPLE, 'proxy.yaml')]);
     await eventually(() => fetch(`${env.STRANGLER_ADMIN_URL}/readyz`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }).then((r) => r.ok, () => false), 60_000, 'proxy /readyz');
   }, 180_000);
 
   afterAll(async () => {
-    for (const { name, child, output } of children) {
-      if (child.exitCode !== null || process.env.SHOW_EXAMPLE_OUTPUT) console.error(`${name} (${child.exitCode === null ? 'running' : `exited early, ${child.exitCode}`}):\n${output()}`);
-    }
-    await Promise.all(
-      children.map(({ child }) =>
-        child.exitCode === null && child.signalCode === null
-          ? new Promise<void>((resolve) => {
-              const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-              child.once('exit', () => {
-                clearTimeout(timer);
-                resolve();
-              });
-              child.kill('SIGTERM');
-            })
-          : undefined,
-      ),
-    );
+    await processes.stopAll();
     await unleash.deleteFlag(flag).catch(() => undefined);
     await Promise.all([library?.drop(), catalog?.drop()]);
     if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
@@ -148,8 +118,8 @@ describe('examples/library: a Python monolith migrated with the strangler CLI al
   });
 
   it('relays both outboxes, backfills the books that predate the outbox, syncs both ways and verifies 0 drift', async () => {
-    daemon('legacy relay', process.execPath, [STRANGLER, 'relay', '--mode', 'polling', '--name', 'library', '--metrics-port', '0'], { DATABASE_URL: library.url });
-    daemon('catalog relay', process.execPath, [STRANGLER, 'relay', '--mode', 'polling', '--name', 'catalog', '--metrics-port', '0'], { DATABASE_URL: catalog.url });
+    processes.stranglerDaemon('legacy relay', ['relay', '--mode', 'polling', '--name', 'library', '--metrics-port', '0'], { DATABASE_URL: library.url });
+    processes.stranglerDaemon('catalog relay', ['relay', '--mode', 'polling', '--name', 'catalog', '--metrics-port', '0'], { DATABASE_URL: catalog.url });
 
     const before = await strangler(['verify', 'all']);
     expect(before.code).toBe(1);
@@ -159,8 +129,8 @@ describe('examples/library: a Python monolith migrated with the strangler CLI al
     expect(backfilled.code).toBe(0);
     expect(backfilled.stderr + backfilled.stdout).toMatch(new RegExp(`${SEEDED_BOOKS}/${SEEDED_BOOKS} copied ${SEEDED_BOOKS} skipped 0`));
 
-    daemon('sync into catalog', process.execPath, [STRANGLER, 'sync', 'all', '--into', 'service', '--group-id', `${flag}-catalog`, '--metrics-port', '0']);
-    daemon('sync into legacy', process.execPath, [STRANGLER, 'sync', 'all', '--into', 'legacy', '--group-id', `${flag}-legacy`, '--metrics-port', '0']);
+    processes.stranglerDaemon('sync into catalog', ['sync', 'all', '--into', 'service', '--group-id', `${flag}-catalog`, '--metrics-port', '0']);
+    processes.stranglerDaemon('sync into legacy', ['sync', 'all', '--into', 'legacy', '--group-id', `${flag}-legacy`, '--metrics-port', '0']);
     await verifyClean();
 
     // A write on legacy reaches the service's two tables, in cents and in the service's vocabulary.

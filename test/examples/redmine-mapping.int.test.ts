@@ -1,14 +1,10 @@
-import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { startRedmine, type RunningRedmine } from '../../infra';
 import { applySchema, startIssueService, type RunningIssueService } from '../../examples/redmine/service/issues-service';
-import { createTestDatabase, uniqueName, type TestDatabase } from '../helpers';
+import { createTestDatabase, TestProcesses, uniqueName, type TestDatabase } from '../helpers';
 
-const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
 const MAPPING = path.join(ROOT, 'examples', 'redmine', 'mapping.yaml');
-const STRANGLER = path.join(ROOT, 'bin', 'strangler.js');
 const COLD_START_MS = 8 * 60_000;
 
 /**
@@ -23,11 +19,7 @@ describe('examples/redmine: backfill and verify between Redmine and the issue se
   let service: RunningIssueService | undefined;
   let env: NodeJS.ProcessEnv;
 
-  const strangler = (args: string[]) =>
-    run(process.execPath, [STRANGLER, ...args], { cwd: ROOT, env, timeout: 120_000, maxBuffer: 8 * 1024 * 1024 }).then(
-      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-      (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof error.code === 'number' ? error.code : -1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
-    );
+  const strangler = (args: string[]) => new TestProcesses({ cwd: () => ROOT, env: () => env }).strangler(args);
 
   beforeAll(async () => {
     redmine = await startRedmine({ log: (line) => process.stderr.write(`[redmine] ${line}\n`) });

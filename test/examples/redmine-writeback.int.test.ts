@@ -1,15 +1,11 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { startRedmine, type RunningRedmine } from '../../infra';
 import { applySchema, startIssueService, type RunningIssueService } from '../../examples/redmine/service/issues-service';
-import { createTestDatabase, eventually, testEnv, uniqueName, type TestDatabase } from '../helpers';
+import { createTestDatabase, eventually, testEnv, TestProcesses, uniqueName, type TestDatabase } from '../helpers';
 
-const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
 const MAPPING = path.join(ROOT, 'examples', 'redmine', 'mapping.yaml');
-const STRANGLER = path.join(ROOT, 'bin', 'strangler.js');
 const COLD_START_MS = 8 * 60_000;
 
 interface RedmineIssue {
@@ -30,20 +26,8 @@ describe('examples/redmine: the service writes its issues back into Redmine with
   let tickets: TestDatabase;
   let service: RunningIssueService;
   let env: NodeJS.ProcessEnv;
-  const children: { child: ChildProcess; output: () => string }[] = [];
-
-  const strangler = (args: string[]) =>
-    run(process.execPath, [STRANGLER, ...args], { cwd: ROOT, env, timeout: 120_000, maxBuffer: 8 * 1024 * 1024 }).then(
-      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-      (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof error.code === 'number' ? error.code : -1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
-    );
-  const daemon = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
-    const child = spawn(process.execPath, [STRANGLER, ...args], { cwd: ROOT, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
-    child.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
-    children.push({ child, output: () => output });
-  };
+  const processes = new TestProcesses({ cwd: () => ROOT, env: () => env });
+  const strangler = (args: string[]) => processes.strangler(args);
   const call = (base: string, method: string, route: string, body?: unknown) =>
     fetch(`${base}${route}`, {
       method,
@@ -73,28 +57,12 @@ describe('examples/redmine: the service writes its issues back into Redmine with
       project: { id: redmine.project.id, identifier: redmine.project.identifier, name: 'Strangler' },
       people: [{ id: 1, login: 'admin', name: 'Redmine Admin', apiKey: redmine.apiKey }],
     });
-    daemon(['relay', '--mode', 'polling', '--name', 'tickets', '--metrics-port', '0'], { DATABASE_URL: tickets.url });
-    daemon(['sync', 'all', '--into', 'legacy', '--group-id', uniqueName('redmine-legacy'), '--metrics-port', '0']);
+    processes.stranglerDaemon('service relay', ['relay', '--mode', 'polling', '--name', 'tickets', '--metrics-port', '0'], { DATABASE_URL: tickets.url });
+    processes.stranglerDaemon('sync into legacy', ['sync', 'all', '--into', 'legacy', '--group-id', uniqueName('redmine-legacy'), '--metrics-port', '0']);
   }, COLD_START_MS);
 
   afterAll(async () => {
-    for (const { child, output } of children) {
-      if (child.exitCode !== null || process.env.SHOW_EXAMPLE_OUTPUT) console.error(output());
-    }
-    await Promise.all(
-      children.map(({ child }) =>
-        child.exitCode === null && child.signalCode === null
-          ? new Promise<void>((resolve) => {
-              const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-              child.once('exit', () => {
-                clearTimeout(timer);
-                resolve();
-              });
-              child.kill('SIGTERM');
-            })
-          : undefined,
-      ),
-    );
+    await processes.stopAll();
     await service?.close();
     await tickets?.drop();
   }, 60_000);

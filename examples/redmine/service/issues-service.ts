@@ -52,7 +52,7 @@ export interface IssueServiceOptions {
   databaseUrl: string;
   /** The one project this service serves, as Redmine knows it. */
   project: { id: number; identifier: string; name: string };
-  /** Who may write (POST/PUT need one of their keys, as Redmine does). Upserted into `people`. */
+  /** Who may write (POST/PUT need one of their keys, as Redmine does). Added to `people` when the sync has not brought them yet. */
   people: Person[];
   /** Base of the Location header of a created issue (Redmine: its own URL). Default: the request's Host. */
   publicUrl?: string;
@@ -246,7 +246,8 @@ export async function startIssueService(options: IssueServiceOptions): Promise<R
   pool.on('error', () => undefined);
   await applySchema(pool);
   for (const person of options.people) {
-    await pool.query('insert into people (id, login, name) values ($1, $2, $3) on conflict (id) do update set login = excluded.login, name = excluded.name', [
+    // Redmine owns people (the sync keeps them current): the configuration only fills in one not synced yet.
+    await pool.query('insert into people (id, login, name) values ($1, $2, $3) on conflict (id) do nothing', [
       person.id,
       person.login,
       person.name,

@@ -2,10 +2,14 @@
 -- status, priority), the project by its identifier, timestamps with a time zone, a revision and the writer's name.
 -- ticket ids are Redmine's issue ids (keys agree on both sides); new tickets take ids from 1000000 up, far above
 -- Redmine's own sequence, so both sides can create issues while the route is split.
+-- Redmine's users as the service shows them (authors): captured from Redmine's users table by the sync (aggregate
+-- person, owned by Redmine), never written by the service but for the people of its configuration it has not seen.
 create table if not exists people (
-  id    integer primary key,          -- Redmine's user id
-  login text not null unique,
-  name  text not null                 -- as Redmine shows it ("Redmine Admin")
+  id         integer primary key,     -- Redmine's user id
+  login      text not null,           -- '' for Redmine's groups and its anonymous user
+  name       text not null,           -- as Redmine shows it ("Redmine Admin": firstname lastname)
+  revision   integer not null default 0,
+  written_by text not null default 'tickets'
 );
 
 create table if not exists tickets (

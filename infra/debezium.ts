@@ -16,18 +16,23 @@ import { commandExists, retrying, sleep } from './process';
  */
 export const DEBEZIUM_VERSION = '3.6.1.Final';
 
-const POM = path.join(ROOT_DIR, 'infra', 'debezium', 'pom.xml');
+/** The jar sets infra fetches: Debezium's Postgres connector (the default), and its MariaDB connector for binlog capture. */
+export const DEBEZIUM_JAR_SETS = {
+  postgres: { version: DEBEZIUM_VERSION, pom: path.join(ROOT_DIR, 'infra', 'debezium', 'pom.xml'), connector: 'debezium-connector-postgres' },
+  mariadb: { version: '3.5.0.Final', pom: path.join(ROOT_DIR, 'infra', 'debezium', 'mariadb', 'pom.xml'), connector: 'debezium-connector-mariadb' },
+} as const;
+export type DebeziumJarSet = keyof typeof DEBEZIUM_JAR_SETS;
 const LOG4J_CONFIG = path.join(ROOT_DIR, 'infra', 'debezium', 'log4j2.properties');
 /** Jars whose presence shows that a fetch finished (it lands by one rename, so a half fetch is never seen). */
-const MARKER_JARS = [`debezium-connector-postgres-${DEBEZIUM_VERSION}.jar`, `connect-runtime-${DEFAULTS.kafkaVersion}.jar`];
+const markerJars = (set: DebeziumJarSet) => [`${DEBEZIUM_JAR_SETS[set].connector}-${DEBEZIUM_JAR_SETS[set].version}.jar`, `connect-runtime-${DEFAULTS.kafkaVersion}.jar`];
 
-export function debeziumJarsDir(env: NodeJS.ProcessEnv = process.env): string {
+export function debeziumJarsDir(env: NodeJS.ProcessEnv = process.env, set: DebeziumJarSet = 'postgres'): string {
   const cacheRoot = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(cacheRoot, 'strangler-fig', 'debezium', DEBEZIUM_VERSION, 'libs');
+  return path.join(cacheRoot, 'strangler-fig', 'debezium', set === 'postgres' ? DEBEZIUM_VERSION : `${set}-${DEBEZIUM_JAR_SETS[set].version}`, 'libs');
 }
 
-function jarsPresent(dir: string): boolean {
-  return fs.existsSync(dir) && MARKER_JARS.every((jar) => fs.existsSync(path.join(dir, jar)));
+function jarsPresent(dir: string, set: DebeziumJarSet): boolean {
+  return fs.existsSync(dir) && markerJars(set).every((jar) => fs.existsSync(path.join(dir, jar)));
 }
 
 /**
@@ -35,12 +40,13 @@ function jarsPresent(dir: string): boolean {
  * (`mvn dependency:copy-dependencies` on infra/debezium/pom.xml), into a cache outside the repository, and returns
  * that directory. One log line says when it fetches. Safe when several processes call it at once.
  */
-export function ensureDebeziumJars(log: (line: string) => void, env: NodeJS.ProcessEnv = process.env): string {
-  const dir = debeziumJarsDir(env);
-  if (jarsPresent(dir)) return dir;
+export function ensureDebeziumJars(log: (line: string) => void, env: NodeJS.ProcessEnv = process.env, set: DebeziumJarSet = 'postgres'): string {
+  const dir = debeziumJarsDir(env, set);
+  const { pom: POM, version, connector } = DEBEZIUM_JAR_SETS[set];
+  if (jarsPresent(dir, set)) return dir;
   const maven = ensureDebianPackage({ command: 'mvn', pkg: 'maven', purpose: "fetching Debezium's jars from Maven Central" }, log);
   if (!maven.available) throw new InfraError('SFG_INFRA_MISSING_TOOL', `debezium: ${maven.reason}`);
-  log(`debezium: fetching Debezium ${DEBEZIUM_VERSION} (Postgres connector) and Kafka Connect ${DEFAULTS.kafkaVersion} jars from Maven Central into ${dir}`);
+  log(`debezium: fetching Debezium ${version} (${connector}) and Kafka Connect ${DEFAULTS.kafkaVersion} jars from Maven Central into ${dir}`);
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   const staging = fs.mkdtempSync(path.join(path.dirname(dir), '.fetch-'));
   try {
@@ -49,14 +55,14 @@ export function ensureDebeziumJars(log: (line: string) => void, env: NodeJS.Proc
       ['-q', '-B', '-Dstyle.color=never', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${staging}`, '-DincludeScope=runtime'],
       { stdio: ['ignore', 'inherit', 'inherit'] },
     );
-    if (result.status !== 0 || !jarsPresent(staging)) {
+    if (result.status !== 0 || !jarsPresent(staging, set)) {
       throw new InfraError('SFG_INFRA_FETCH_FAILED', `debezium: mvn dependency:copy-dependencies failed with exit ${result.status}`);
     }
     try {
       fs.renameSync(staging, dir);
     } catch (error) {
       // Another process's fetch landed first: theirs is as good.
-      if (!jarsPresent(dir)) throw error;
+      if (!jarsPresent(dir, set)) throw error;
     }
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
@@ -67,7 +73,10 @@ export function ensureDebeziumJars(log: (line: string) => void, env: NodeJS.Proc
 export interface DebeziumConnectorOptions {
   /** The connector's name in Connect (and the directory's, under `dir`). */
   name: string;
-  /** postgres://user[:password]@host:port/database of the captured database. */
+  /**
+   * postgres://user[:password]@host:port/database of the captured database, or mysql://… for Debezium's MariaDB
+   * connector (binlog, the `mariadb` jar set; slotName and publicationName are then unused, `tables` are `db.table`).
+   */
   databaseUrl: string;
   /** Debezium's `topic.prefix`: topics are `<topicPrefix>.<schema>.<table>`, and `source.name` is it. */
   topicPrefix: string;
@@ -133,7 +142,31 @@ export function workerProperties(options: { brokers: string[]; offsetsFile: stri
   };
 }
 
+/** Debezium's MariaDB connector: binlog from now on, schema history in a Kafka topic. */
+function mysqlConnectorProperties(options: DebeziumConnectorOptions): Record<string, string> {
+  const url = new URL(options.databaseUrl);
+  const databases = [...new Set(options.tables.map((table) => table.split('.')[0]!))];
+  return {
+    name: options.name,
+    'connector.class': 'io.debezium.connector.mariadb.MariaDbConnector',
+    'tasks.max': '1',
+    'database.hostname': url.hostname,
+    'database.port': url.port || '3306',
+    'database.user': decodeURIComponent(url.username) || 'root',
+    'database.password': decodeURIComponent(url.password),
+    'database.server.id': String(5_400_000 + Math.floor(Math.random() * 100_000)),
+    'topic.prefix': options.topicPrefix,
+    'database.include.list': databases.join(','),
+    'table.include.list': options.tables.map((table) => table.replace(/\./g, '\\.')).join(','),
+    'snapshot.mode': 'no_data',
+    'schema.history.internal.kafka.bootstrap.servers': (options.brokers ?? resolveEnvironment(options.env).kafkaBrokers).join(','),
+    'schema.history.internal.kafka.topic': `${options.topicPrefix}.schema-history`,
+    ...options.connectorProperties,
+  };
+}
+
 export function connectorProperties(options: DebeziumConnectorOptions): Record<string, string> {
+  if (/^mysql:/.test(options.databaseUrl)) return mysqlConnectorProperties(options);
   const url = new URL(options.databaseUrl);
   return {
     name: options.name,
@@ -221,7 +254,7 @@ async function slotStreaming(databaseUrl: string, slotName: string): Promise<voi
 export async function startDebezium(options: DebeziumConnectorOptions): Promise<RunningDebezium> {
   const log = options.log ?? (() => undefined);
   if (!commandExists('java')) throw new InfraError('SFG_INFRA_MISSING_TOOL', 'debezium: java not found: install JDK 17+');
-  const jarsDir = ensureDebeziumJars(log, options.env);
+  const jarsDir = ensureDebeziumJars(log, options.env, /^mysql:/.test(options.databaseUrl) ? 'mariadb' : 'postgres');
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), `sfg-debezium-${options.name}-`));
   fs.mkdirSync(dir, { recursive: true });
@@ -304,7 +337,7 @@ export async function startDebezium(options: DebeziumConnectorOptions): Promise<
         if (current.connector.state !== 'RUNNING' || current.tasks.length === 0 || current.tasks.some((task) => task.state !== 'RUNNING')) {
           throw new Error(`connector ${current.connector.state}, tasks ${current.tasks.map((task) => task.state).join(',') || 'none'}`);
         }
-        await slotStreaming(options.databaseUrl, options.slotName);
+        if (!/^mysql:/.test(options.databaseUrl)) await slotStreaming(options.databaseUrl, options.slotName);
       },
       {
         address: restUrl,

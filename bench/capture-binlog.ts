@@ -1,0 +1,303 @@
+/**
+ * Binlog capture, side by side with real Debezium (the machine's MariaDB with its binlog on, real Kafka; Debezium's
+ * MariaDB connector 3.5.0.Final, the newest on Maven Central, in Kafka Connect 4.1.1 standalone, see infra/debezium.ts;
+ * its jars are fetched from Maven Central on first use). The engine choice of docs/capture.md, "MySQL and MariaDB",
+ * rests on these figures.
+ *
+ * The backlog: the shop schema of bench/capture-workload.ts in MySQL types (customers, orders, order lines with a
+ * composite key; varchar, decimal, datetime, timestamp columns), row updates, 100 rows per transaction, 4 writers,
+ * hot keys. Both captures start once (no data: from the end of the binlog) and stop; then, per round, BENCH_CHANGES
+ * row changes are committed while both are stopped, and each in turn starts on them (Debezium first in odd rounds,
+ * ours first in even ones). Per capture and round:
+ * - changes/s from the first to the last record on Kafka (the records' CreateTime: the same measure for both);
+ * - start to all on Kafka: from the start call to the last record (Debezium's includes its JVM's start).
+ * Prints a table (medians over BENCH_ROUNDS rounds), then one JSON line.
+ * Env: MYSQL_URL (default mysql://root@127.0.0.1:3306/), BENCH_CHANGES (default 100000), BENCH_ROUNDS (3),
+ * BENCH_DEBEZIUM=0 measures ours alone.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import mysql from 'mysql2/promise';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { mariadbEnvironment, resolveEnvironment } from '../infra';
+import { DEBEZIUM_JAR_SETS, startDebezium, type RunningDebezium } from '../infra/debezium';
+import { createRelay, createTopicsWithLeaders, parseRelayOptions, type Relay } from '../outbox';
+import { CUSTOMERS, LINES_PER_ORDER, ORDERS } from './capture-workload';
+
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
+const env = resolveEnvironment();
+const CHANGES = Number(process.env.BENCH_CHANGES ?? 100_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const WITH_DEBEZIUM = process.env.BENCH_DEBEZIUM !== '0';
+const PARTITIONS = 3;
+const PER_TX = 100;
+const run = `bench_binlog_${process.pid}_${Date.now().toString(36)}`;
+const serverUrl = mariadbEnvironment().url;
+const url = new URL(serverUrl);
+url.pathname = `/${run}`;
+const TABLES = ['customers', 'orders', 'order_lines'].map((table) => `${run}.${table}`);
+const kafka = new Kafka({ clientId: 'bench-capture-binlog', brokers: env.kafkaBrokers, logLevel: logLevel.NOTHING });
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+async function createSchema(pool: mysql.Pool): Promise<void> {
+  await pool.query(`
+    create table customers (id bigint primary key, name varchar(200) not null, email varchar(120), tier int not null default 0,
+      updated_at timestamp(6) not null default current_timestamp(6));
+    create table orders (id bigint primary key, customer_id bigint not null, status varchar(20) not null,
+      total decimal(12,2) not null, placed_at datetime(3) not null default now(3), note text);
+    create table order_lines (order_id bigint, line_no int, sku varchar(32) not null, qty int not null,
+      price decimal(10,2) not null, primary key (order_id, line_no));`);
+  const range = (count: number) => Array.from({ length: count }, (_, index) => index + 1);
+  for (let start = 1; start <= CUSTOMERS; start += 1000) {
+    const ids = range(Math.min(1000, CUSTOMERS - start + 1)).map((offset) => start + offset - 1);
+    await pool.query(`insert into customers (id, name, email) values ${ids.map((id) => `(${id}, 'customer ${id}', 'c${id}@example.com')`).join(',')}`);
+  }
+  for (let start = 1; start <= ORDERS; start += 1000) {
+    const ids = range(Math.min(1000, ORDERS - start + 1)).map((offset) => start + offset - 1);
+    await pool.query(`insert into orders (id, customer_id, status, total, note) values ${ids.map((id) => `(${id}, ${1 + (id % CUSTOMERS)}, 'NEW', ${(id % 997) + 0.99}, 'order note ${id}')`).join(',')}`);
+    await pool.query(
+      `insert into order_lines values ${ids.flatMap((id) => range(LINES_PER_ORDER).map((line) => `(${id}, ${line}, 'sku-${(id * line) % 5000}', ${1 + line}, ${(9.99 * line).toFixed(2)})`)).join(',')}`,
+    );
+  }
+}
+
+/** bench/capture-workload.ts's transaction(), in MySQL's dialect. */
+function transaction(offset: number, count: number): string {
+  const kind = Math.floor(offset / count) % 3;
+  const hot = Math.floor(offset / count) % 10 === 9;
+  if (kind === 0) {
+    const first = hot ? 1 : 1 + (Math.floor(offset / LINES_PER_ORDER) % (ORDERS - count));
+    return `update order_lines set qty = qty + 1, price = price + 0.01 where order_id >= ${first} and order_id < ${first + Math.ceil(count / LINES_PER_ORDER)}`;
+  }
+  if (kind === 1) {
+    const first = hot ? 1 : 1 + (offset % (ORDERS - count));
+    return `update orders set status = case status when 'NEW' then 'PAID' else 'NEW' end, total = total + 1 where id >= ${first} and id < ${first + count}`;
+  }
+  const first = hot ? 1 : 1 + (offset % (CUSTOMERS - count));
+  return `update customers set tier = tier + 1, updated_at = now(6) where id >= ${first} and id < ${first + count}`;
+}
+
+async function writeBacklog(pool: mysql.Pool, total: number, writers = 4): Promise<number> {
+  let next = 0;
+  let changed = 0;
+  await Promise.all(
+    Array.from({ length: writers }, async () => {
+      for (;;) {
+        const offset = next;
+        next += PER_TX;
+        if (offset >= total) return;
+        const [result] = await pool.query<mysql.ResultSetHeader>(transaction(offset, Math.min(PER_TX, total - offset)));
+        changed += result.affectedRows;
+      }
+    }),
+  );
+  return changed;
+}
+
+interface Capture {
+  label: string;
+  prefix: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const topicsOf = (prefix: string) => TABLES.map((table) => `${prefix}.${table}`);
+
+async function endOffsets(kafkaAdmin: Admin, prefix: string): Promise<Map<string, bigint>> {
+  const ends = new Map<string, bigint>();
+  for (const topic of topicsOf(prefix)) {
+    for (const entry of await kafkaAdmin.fetchTopicOffsets(topic)) ends.set(`${topic}/${entry.partition}`, BigInt(entry.high));
+  }
+  return ends;
+}
+
+function added(before: Map<string, bigint>, now: Map<string, bigint>): number {
+  let total = 0n;
+  for (const [partition, high] of now) total += high - (before.get(partition) ?? 0n);
+  return Number(total);
+}
+
+/** Reads the records from `from` on and returns their first and last CreateTime. */
+async function createTimes(prefix: string, from: Map<string, bigint>, count: number): Promise<{ first: number; last: number }> {
+  const consumer = kafka.consumer({ groupId: `${run}_reader_${prefix}_${Date.now()}`, maxWaitTimeInMs: 100, maxBytesPerPartition: 8 << 20 });
+  let first = Infinity;
+  let last = -Infinity;
+  let seen = 0;
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: topicsOf(prefix), fromBeginning: true });
+    let reached!: () => void;
+    const done = new Promise<void>((resolve) => (reached = resolve));
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      for (const [key, offset] of from) {
+        const slash = key.lastIndexOf('/');
+        consumer.seek({ topic: key.slice(0, slash), partition: Number(key.slice(slash + 1)), offset: offset.toString() });
+      }
+    });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        const start = from.get(`${batch.topic}/${batch.partition}`) ?? 0n;
+        for (const message of batch.messages) {
+          if (BigInt(message.offset) < start) continue;
+          const at = Number(message.timestamp);
+          if (at < first) first = at;
+          if (at > last) last = at;
+          seen += 1;
+        }
+        if (seen >= count) reached();
+      },
+    });
+    await done;
+    return { first, last };
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+async function measure(capture: Capture, kafkaAdmin: Admin, expected: number): Promise<{ ratePerS: number; wallMs: number }> {
+  const before = await endOffsets(kafkaAdmin, capture.prefix);
+  const started = performance.now();
+  await capture.start();
+  let allAt = 0;
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    const count = added(before, await endOffsets(kafkaAdmin, capture.prefix));
+    if (count >= expected) {
+      allAt = performance.now();
+      if (count > expected) log(`${capture.label}: ${count - expected} records more than the ${expected} changes`);
+      break;
+    }
+    if (Date.now() > deadline) throw new Error(`${capture.label}: ${count} of ${expected} records after 600 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await capture.stop();
+  const { first, last } = await createTimes(capture.prefix, before, expected);
+  return { ratePerS: (expected - 1) / Math.max(0.001, (last - first) / 1000), wallMs: allAt - started };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+async function main(): Promise<void> {
+  const serverAdmin = await mysql.createConnection({ uri: serverUrl });
+  await serverAdmin.query(`create database \`${run}\``);
+  const [version] = await serverAdmin.query<mysql.RowDataPacket[]>('select version() as version');
+  const pool = mysql.createPool({ uri: url.toString(), connectionLimit: 4, multipleStatements: true });
+  const kafkaAdmin = kafka.admin();
+  await kafkaAdmin.connect();
+  const prefixDebezium = `${run.replace(/_/g, '-')}-dbz`;
+  const prefixOurs = `${run.replace(/_/g, '-')}-sfg`;
+  const debeziumDir = path.join(os.tmpdir(), `${run}-debezium`);
+  let debezium: RunningDebezium | undefined;
+  let relay: Relay | undefined;
+  const cleanUp = async () => {
+    await debezium?.stop().catch(() => undefined);
+    await relay?.stop().catch(() => undefined);
+    await kafkaAdmin.disconnect();
+    await pool.end();
+    await serverAdmin.query(`drop database if exists \`${run}\``);
+    await serverAdmin.end();
+    fs.rmSync(debeziumDir, { recursive: true, force: true });
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping both captures and dropping ${run}`);
+      void cleanUp().finally(() => process.exit(130));
+    });
+  }
+  try {
+    await createSchema(pool);
+    await createTopicsWithLeaders(
+      kafkaAdmin,
+      [prefixDebezium, prefixOurs].flatMap(topicsOf).map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
+    );
+    const captures: Capture[] = [
+      {
+        label: 'strangler-fig BinlogCaptureRelay',
+        prefix: prefixOurs,
+        async start() {
+          relay = createRelay(
+            parseRelayOptions({
+              name: `${run}_sfg`.slice(0, 40),
+              mode: 'tables',
+              connectionString: url.toString(),
+              capture: { tables: TABLES, topicPrefix: prefixOurs },
+              kafka: { brokers: env.kafkaBrokers },
+            }),
+            { logger, registry: new Registry() },
+          );
+          await relay.start();
+        },
+        async stop() {
+          await relay?.stop();
+          relay = undefined;
+        },
+      },
+    ];
+    if (WITH_DEBEZIUM) {
+      captures.unshift({
+        label: `Debezium ${DEBEZIUM_JAR_SETS.mariadb.version} MariaDB connector`,
+        prefix: prefixDebezium,
+        async start() {
+          debezium = await startDebezium({ name: 'bench', databaseUrl: url.toString(), topicPrefix: prefixDebezium, tables: TABLES, slotName: '', publicationName: '', dir: debeziumDir, log });
+        },
+        async stop() {
+          await debezium?.stop();
+          debezium = undefined;
+        },
+      });
+    }
+    // First starts: each takes its position at the end of the binlog (Debezium: its schema, no data).
+    for (const capture of captures) {
+      await capture.start();
+      // Debezium reports RUNNING before its binlog reader connects: let it settle before its offsets are flushed.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await capture.stop();
+    }
+    const results = new Map<string, { ratePerS: number; wallMs: number }[]>(captures.map((capture) => [capture.label, []]));
+    for (let round = 1; round <= ROUNDS; round += 1) {
+      const changes = await writeBacklog(pool, CHANGES);
+      const order = round % 2 === 1 ? captures : [...captures].reverse();
+      for (const capture of order) {
+        const result = await measure(capture, kafkaAdmin, changes);
+        results.get(capture.label)!.push(result);
+        log(`round ${round}: ${capture.label}: ${Math.round(result.ratePerS)} changes/s, ${Math.round(result.wallMs)} ms start to all on Kafka`);
+      }
+    }
+    const rows = captures.map((capture) => {
+      const measures = results.get(capture.label)!;
+      return { label: capture.label, ratePerS: median(measures.map((m) => m.ratePerS)), wallMs: median(measures.map((m) => m.wallMs)), runs: measures.map((m) => Math.round(m.ratePerS)) };
+    });
+    console.log(`binlog capture from a backlog of ${CHANGES} row changes on ${String(version[0]!.version)} (${ROUNDS} rounds, medians)`);
+    console.log('capture                                  | changes/s | start to all on Kafka (ms) | per round (changes/s)');
+    for (const row of rows) console.log(`${row.label.padEnd(40)} | ${String(Math.round(row.ratePerS)).padStart(9)} | ${String(Math.round(row.wallMs)).padStart(26)} | ${row.runs.join(', ')}`);
+    const ours = rows.find((row) => row.label.startsWith('strangler'))!;
+    const theirs = rows.find((row) => row.label.startsWith('Debezium'));
+    console.log(
+      JSON.stringify({
+        bench: 'capture-binlog',
+        server: String(version[0]!.version),
+        changes: CHANGES,
+        rounds: ROUNDS,
+        oursChangesPerS: Math.round(ours.ratePerS),
+        oursStartToAllMs: Math.round(ours.wallMs),
+        oursRuns: ours.runs,
+        ...(theirs ? { debeziumChangesPerS: Math.round(theirs.ratePerS), debeziumStartToAllMs: Math.round(theirs.wallMs), debeziumRuns: theirs.runs } : {}),
+      }),
+    );
+  } finally {
+    await cleanUp();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

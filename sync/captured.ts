@@ -252,7 +252,12 @@ export class CapturedSync {
    * prints them) up to legacy's current document, under the keys' sync state locks. Legacy is read in one snapshot
    * (all its tables), so a document is never torn between two legacy commits. Answers each key's outcome.
    */
-  async applyFromLegacy(client: ClientBase, aggregateName: string, keys: readonly string[], options: { backfill?: boolean } = {}): Promise<Map<string, KeyOutcome>> {
+  async applyFromLegacy(
+    client: ClientBase,
+    aggregateName: string,
+    keys: readonly string[],
+    options: { backfill?: boolean; visibleTransactions?: readonly number[] } = {},
+  ): Promise<Map<string, KeyOutcome>> {
     const aggregate = this.aggregate(aggregateName);
     const { legacy, service } = aggregate.stores;
     const outcomes = new Map<string, KeyOutcome>();
@@ -261,7 +266,7 @@ export class CapturedSync {
     const [stateRows, serviceRows] = await runStatements(client, [lockSyncStateStatement(aggregate.name, keys), service.lockManyStatement(keys)]);
     const states = syncStates(stateRows!.rows, keys);
     const versions = service.lockedRows(serviceRows!.rows);
-    const legacyDocuments = await readSnapshot(this.deps.pools.legacy, legacy, keys);
+    const legacyDocuments = await readSnapshot(this.deps.pools.legacy, legacy, keys, { visibleTransactions: options.visibleTransactions });
     const legacyHashes = new Map(keys.map((key) => [key, aggregate.legacyHash(legacyDocuments.get(key))]));
     // The service's content is read only where it moved since the agreed point (or was never agreed).
     const moved = new Set(
@@ -431,13 +436,15 @@ function conflictOf(aggregate: string, key: string, decision: SyncDecision, lega
 }
 
 /** Reads documents of `keys` in one snapshot (repeatable read): main and joined tables as of one instant, in one round trip. */
-export async function readSnapshot(pool: Pool, store: SideStore, keys: readonly string[]): Promise<Map<string, Document>> {
+export async function readSnapshot(pool: Pool, store: SideStore, keys: readonly string[], options: { visibleTransactions?: readonly number[] } = {}): Promise<Map<string, Document>> {
   const client = await pool.connect();
   let broken = false;
   const markBroken = () => (broken = true);
   client.on('error', markBroken);
   try {
-    return await store.readConsistent(client, keys);
+    const transactions = options.visibleTransactions ?? [];
+    if (transactions.length === 0 || keys.length === 0) return await store.readConsistent(client, keys);
+    return await readOnceVisible(client, store, keys, transactions);
   } catch (error) {
     // A failure inside the multi-statement query leaves its transaction open.
     await client.query('rollback').catch(() => (broken = true));
@@ -445,5 +452,35 @@ export async function readSnapshot(pool: Pool, store: SideStore, keys: readonly 
   } finally {
     client.off('error', markBroken);
     client.release(broken);
+  }
+}
+
+/** How long a read waits for the transactions of the changes it answers to become visible before it gives up (retried). */
+const VISIBILITY_DEADLINE_MS = 30_000;
+
+/**
+ * Reads in a snapshot that sees every one of `transactions` (the 32-bit ids of the captured changes' transactions).
+ * A change can reach the sync before its transaction is visible to other sessions: Postgres writes and flushes the
+ * commit record, which logical decoding sends at once, and only then marks the transaction done for new snapshots.
+ * On a loaded machine that gap can outlast the trip through Kafka, and a read-through in it would take the previous
+ * content for the change's (and call the change stale). So the read runs in one repeatable-read snapshot together
+ * with a check that it sees those transactions, and is taken again until it does.
+ */
+async function readOnceVisible(client: ClientBase, store: SideStore, keys: readonly string[], transactions: readonly number[]): Promise<Map<string, Document>> {
+  const ids = [...new Set(transactions)].filter((id) => Number.isSafeInteger(id) && id >= 0 && id < 2 ** 32);
+  // The 32-bit id in the epoch of the snapshot's xmax (or the one before, for an id above it): a 64-bit txid.
+  const invisible = `select count(*)::int as invisible
+      from unnest('{${ids.join(',')}}'::bigint[]) as t(xid), (select pg_current_snapshot() as snap) s
+     where not pg_visible_in_snapshot(
+       (greatest((pg_snapshot_xmax(snap)::text::bigint >> 32) - case when t.xid > (pg_snapshot_xmax(snap)::text::bigint & 4294967295) then 1 else 0 end, 0) << 32 | t.xid)::text::xid8,
+       snap)`;
+  const deadline = Date.now() + VISIBILITY_DEADLINE_MS;
+  for (let wait = 1; ; wait = Math.min(wait * 2, 100)) {
+    const results = await runStatements(client, ['begin isolation level repeatable read read only', invisible, ...store.readStatements(keys), 'commit']);
+    if ((results[1]!.rows[0] as { invisible: number }).invisible === 0) return store.documentsFrom(results.slice(2, -1));
+    if (Date.now() > deadline) {
+      throw new SyncError('SFG_SYNC_CHANGE_NOT_VISIBLE', `transactions ${ids.join(', ')} of captured changes are still not visible after ${VISIBILITY_DEADLINE_MS / 1000} s`, { retriable: true });
+    }
+    await new Promise((resolve) => setTimeout(resolve, wait));
   }
 }

@@ -263,6 +263,8 @@ export class SyncConsumer {
       if (!routes) throw new UnsyncableEventError(`topic ${event.topic} is not a captured table of the mapping`);
       return routes.flatMap((route) => aggregateKeysOf(event.payload, route).map((key) => ({ aggregate: route.aggregate, key })));
     });
+    // The legacy read must see the transactions of these changes (Debezium's source.txId): see readSnapshot.
+    const visibleTransactions = [...new Set(events.map((event) => (event.payload as { source?: { txId?: unknown } } | null)?.source?.txId).filter((id): id is number => typeof id === 'number'))];
     const raw = new Map<string, Set<string>>();
     for (const keys of named) for (const { aggregate, key } of keys) raw.set(aggregate, (raw.get(aggregate) ?? new Set()).add(key));
     const outcomes = new Map<string, KeyOutcome>();
@@ -273,7 +275,7 @@ export class SyncConsumer {
       const forms = await canonicalKeys(client, raw.get(aggregate)!, keyType);
       canonical.set(aggregate, forms);
       const keys = [...new Set(forms.values())].sort();
-      for (const [key, outcome] of await this.captured!.applyFromLegacy(client, aggregate, keys)) outcomes.set(`${aggregate}\u0000${key}`, outcome);
+      for (const [key, outcome] of await this.captured!.applyFromLegacy(client, aggregate, keys, { visibleTransactions })) outcomes.set(`${aggregate}\u0000${key}`, outcome);
     }
     return this.perEvent(named.map((keys) => keys.map(({ aggregate, key }) => `${aggregate}\u0000${canonical.get(aggregate)!.get(key)!}`)), outcomes);
   }

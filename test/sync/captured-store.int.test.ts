@@ -1,4 +1,4 @@
-import { canonicalKeys } from '../../sync/captured';
+import { canonicalKeys, readSnapshot } from '../../sync/captured';
 import { openAggregates, parseMapping, type AggregateStores } from '../../sync';
 import { createTestDatabase, type TestDatabase } from '../helpers';
 
@@ -122,5 +122,38 @@ describe('SideStore by keys: any key type, any value', () => {
     ).rejects.toMatchObject({
       issues: [{ path: 'aggregates.thing.legacy.joined.0.key', message: expect.stringContaining('ALTER TABLE "parts" REPLICA IDENTITY FULL') }],
     });
+  });
+
+  it('reads a captured change only once its transaction is visible: a change can arrive before the commit shows', async () => {
+    const [stores] = await open({
+      thing: {
+        owner: 'service',
+        legacy: { captured: true, ...side('by_uuid', { id: 'id', label: 'label' }) },
+        service: { ...side('by_uuid', { id: 'id', label: 'label', n: 'v' }), version: 'n' },
+        toService: { n: { value: 0 } },
+      },
+    });
+    const id = '7d7b1f7e-6f59-4d7b-9d35-8e1a3b2c4d5e';
+    await legacy.pool.query(`insert into by_uuid (id, label) values ($1, 'before')`, [id]);
+    // The writer's transaction stands for one whose commit logical decoding already sent but other sessions do not
+    // see yet: the read must wait for it instead of answering the previous content.
+    const writer = await legacy.pool.connect();
+    try {
+      await writer.query('begin');
+      await writer.query(`update by_uuid set label = 'after' where id = $1`, [id]);
+      const txid = Number((await writer.query<{ xid: string }>('select pg_current_xact_id()::text::bigint % 4294967296 as xid')).rows[0]!.xid);
+      let read: Map<string, Record<string, unknown>> | undefined;
+      const reading = readSnapshot(legacy.pool, stores!.legacy, [id], { visibleTransactions: [txid] }).then((documents) => (read = documents));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(read).toBeUndefined();
+      await writer.query('commit');
+      await reading;
+      expect(read!.get(id)).toMatchObject({ label: 'after' });
+      // Without transactions to wait for, or once they are visible, it reads at once.
+      expect((await readSnapshot(legacy.pool, stores!.legacy, [id], { visibleTransactions: [txid] })).get(id)).toMatchObject({ label: 'after' });
+      expect((await readSnapshot(legacy.pool, stores!.legacy, [id])).get(id)).toMatchObject({ label: 'after' });
+    } finally {
+      writer.release();
+    }
   });
 });

@@ -254,7 +254,7 @@ export class InboxConsumer {
             ? { failedAt: 0, error: undefined }
             : { outcomes: [] };
       if ('outcomes' in result) {
-        for (const { aggregateType, outcome } of result.outcomes) this.metrics.outcome(aggregateType, outcome);
+        this.countOutcomes(result.outcomes);
         control.markProcessed(last.offset);
       } else {
         // The record that failed the chunk has had its first attempt; those before it have not been applied.
@@ -290,6 +290,14 @@ export class InboxConsumer {
     this.held.push({ topic: batch.topic, partition: batch.partition, highWatermark: batch.highWatermark, records: batch.records, detached });
     this.heldRecords += batch.records.length;
     this.applyHeld();
+    // Decoded now, while the chunk in flight waits for the database, instead of when their own chunk starts.
+    for (const record of batch.records) {
+      try {
+        this.decode(batch.topic, batch.partition, record);
+      } catch {
+        // It fails where it is applied.
+      }
+    }
   }
 
   private wakeRoomWaiters(): void {
@@ -352,7 +360,7 @@ export class InboxConsumer {
     }
     const result = entries.length > 1 ? await this.applyChunk(entries) : entries.length === 1 ? { failedAt: 0, error: undefined } : { outcomes: [] };
     if ('outcomes' in result) {
-      for (const { aggregateType, outcome } of result.outcomes) this.metrics.outcome(aggregateType, outcome);
+      this.countOutcomes(result.outcomes);
     } else {
       const detachedOf = new Map<ConsumedRecord, DetachedBatch>();
       for (const { held, records } of parts) for (const record of records) detachedOf.set(record, held.detached);
@@ -451,6 +459,17 @@ export class InboxConsumer {
       throw error;
     }
     return outcomes;
+  }
+
+  /** One counter increment per aggregate type and outcome of a chunk, rather than per event. */
+  private countOutcomes(outcomes: ReadonlyArray<{ aggregateType: string; outcome: Outcome }>): void {
+    const counts = new Map<string, Map<Outcome, number>>();
+    for (const { aggregateType, outcome } of outcomes) {
+      let byOutcome = counts.get(aggregateType);
+      if (!byOutcome) counts.set(aggregateType, (byOutcome = new Map()));
+      byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
+    }
+    for (const [aggregateType, byOutcome] of counts) for (const [outcome, count] of byOutcome) this.metrics.outcome(aggregateType, outcome, count);
   }
 
   private recordLag(topic: string, partition: number, lag: number): void {

@@ -100,7 +100,7 @@ export function createInboxMetrics(registry: Registry, consumer: string) {
     registers,
   }));
   return {
-    outcome: (aggregateType: string, outcome: string) => events.labels(consumer, aggregateType, outcome).inc(),
+    outcome: (aggregateType: string, outcome: string, count = 1) => events.labels(consumer, aggregateType, outcome).inc(count),
     lag: (topic: string, messages: number) => lag.labels(consumer, topic).set(messages),
     databaseUnavailable: () => databaseErrors.labels(consumer).inc(),
   };

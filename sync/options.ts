@@ -37,6 +37,18 @@ const sideSchema = z.strictObject({
   origin: columnName.optional(),
   fields: fieldsSchema,
   joined: z.array(joinedSchema).default([]),
+  /**
+   * Document fields of the main table written when the sync creates a row and left as they are when it updates one
+   * (a row's place in a tree, a creation stamp): what the application wrote stays.
+   */
+  insertOnly: z.array(fieldName).default([]),
+  /**
+   * An integer column of the main table that every update the sync writes increments, as the application's own
+   * optimistic locking does (Rails' lock_version, JPA's @Version): an editor holding the earlier version gets the
+   * application's stale-object error instead of overwriting the sync's write. A row the sync inserts takes the
+   * column's default. Not a mapped field.
+   */
+  lockVersion: columnName.optional(),
 });
 
 const ruleSchema = z.union([
@@ -105,6 +117,10 @@ export interface SideMapping {
   originColumn?: string;
   fields: ColumnField[];
   joined: JoinedTable[];
+  /** Main-table columns the sync writes on insert only (`insertOnly`). */
+  insertOnlyColumns: string[];
+  /** Main-table column every update of the sync increments (`lockVersion`). */
+  lockVersionColumn: string | undefined;
   /** Every document field: main, one-row joined, and the array fields of many-row joined tables. */
   documentFields: string[];
 }
@@ -153,6 +169,13 @@ function compileSide(side: SideName, input: z.infer<typeof sideSchema>, at: stri
     issues.push({ path: `${at}.version`, message: 'required: the document field of the version (only a captured side has none)' });
   }
   const versioned = !input.captured && input.version !== undefined;
+  const insertOnlyColumns = input.insertOnly.map((field, index) => {
+    if (field === input.key) issues.push({ path: `${at}.insertOnly.${index}`, message: `'${field}' is the key: it is never updated anyway` });
+    return column(field, `insertOnly.${index}`);
+  });
+  if (input.lockVersion !== undefined && fields.some((entry) => entry.column === input.lockVersion)) {
+    issues.push({ path: `${at}.lockVersion`, message: `column '${input.lockVersion}' is a mapped field: the sync would both write and increment it (remove it from ${at}.fields)` });
+  }
   return {
     side,
     table: input.table,
@@ -165,6 +188,8 @@ function compileSide(side: SideName, input: z.infer<typeof sideSchema>, at: stri
     fields,
     joined,
     documentFields,
+    insertOnlyColumns,
+    lockVersionColumn: input.lockVersion,
   };
 }
 

@@ -99,6 +99,7 @@ export class SideStore {
     const collate = keyColumn.kind === 'text' && keyColumn.type !== 'uuid' ? ' collate "C"' : '';
     const selected = [`${key}::text as ${quote(KEY_ALIAS)}`, ...main.fields.map(({ column }) => quote(column)), ...(main.originColumn ? [quote(main.originColumn)] : [])];
     const insertColumns = [...main.fields.map(({ column }) => column), ...(main.originColumn ? [main.originColumn] : [])];
+    const updateRules: UpdateRules = { insertOnly: main.insertOnlyColumns, lockVersion: main.lockVersionColumn };
     const anyKey = (column: string, type: string) => `${quote(column)} = any($1::text[]::${type}[])`;
     this.batchable = [...columns.values()].every((live) => [...live.values()].every((column) => !column.array));
     this.statements = {
@@ -110,9 +111,9 @@ export class SideStore {
         : undefined,
       readMany: `select ${selected.join(', ')} from ${table} where ${anyKey(main.keyColumn, keyType)}`,
       lockMany: `select ${key}::text as ${quote(KEY_ALIAS)}${main.versionColumn ? `, ${quote(main.versionColumn)} as version` : ''}${main.originColumn ? `, ${quote(main.originColumn)} as origin` : ''} from ${table} where ${anyKey(main.keyColumn, keyType)} order by ${key}${collate} for update`,
-      upsertMain: upsert(table, main.keyColumn, insertColumns),
+      upsertMain: upsert(table, main.keyColumn, insertColumns, updateRules),
       insertMain: insertValues(table, insertColumns),
-      upsertMainMany: upsertUnnest(table, main.keyColumn, insertColumns.map((column) => ({ column, type: this.column(main.table, column).sqlType })), 'update'),
+      upsertMainMany: upsertUnnest(table, main.keyColumn, insertColumns.map((column) => ({ column, type: this.column(main.table, column).sqlType })), 'update', updateRules),
       insertMainMany: upsertUnnest(table, main.keyColumn, insertColumns.map((column) => ({ column, type: this.column(main.table, column).sqlType })), 'none'),
       deleteMain: `delete from ${table} where ${anyKey(main.keyColumn, keyType)}`,
       joined: mapping.joined.map((joined) => {
@@ -155,7 +156,16 @@ export class SideStore {
     const before = issues.length;
     const columns = new Map<string, Map<string, LiveColumn>>();
     const tables = [
-      { table: mapping.table, at, uniqueKey: mapping.keyColumn, fields: mapping.fields, extra: mapping.originColumn ? [{ column: mapping.originColumn, at: `${at}.origin` }] : [] },
+      {
+        table: mapping.table,
+        at,
+        uniqueKey: mapping.keyColumn,
+        fields: mapping.fields,
+        extra: [
+          ...(mapping.originColumn ? [{ column: mapping.originColumn, at: `${at}.origin` }] : []),
+          ...(mapping.lockVersionColumn ? [{ column: mapping.lockVersionColumn, at: `${at}.lockVersion` }] : []),
+        ],
+      },
       ...mapping.joined.map((table, index) => ({
         table: table.table,
         at: `${at}.joined.${index}`,
@@ -182,6 +192,10 @@ export class SideStore {
     if (mapping.versionColumn) {
       const version = columns.get(mapping.table)?.get(mapping.versionColumn);
       if (version && version.kind !== 'integer') issues.push({ path: `${at}.version`, message: `${mapping.table}.${mapping.versionColumn} is ${version.type}; the version must be an integer column` });
+    }
+    if (mapping.lockVersionColumn) {
+      const lock = columns.get(mapping.table)?.get(mapping.lockVersionColumn);
+      if (lock && lock.kind !== 'integer') issues.push({ path: `${at}.lockVersion`, message: `${mapping.table}.${mapping.lockVersionColumn} is ${lock.type}; a lock version must be an integer column` });
     }
     if (mapping.captured) {
       // A delete's record carries only what the replica identity gives: with DEFAULT, the primary key columns. A joined
@@ -575,10 +589,25 @@ export function quoteTable(name: string): string {
   return name.split('.').map((part) => quote(part.toLowerCase())).join('.');
 }
 
-function upsert(table: string, keyColumn: string, columns: string[]): string {
-  const updates = columns.filter((column) => column !== keyColumn).map((column) => `${quote(column)} = excluded.${quote(column)}`);
+/** How an update treats a main table's columns: `insertOnly` are left alone, `lockVersion` is incremented. */
+interface UpdateRules {
+  insertOnly: readonly string[];
+  lockVersion: string | undefined;
+}
+
+const PLAIN_UPDATES: UpdateRules = { insertOnly: [], lockVersion: undefined };
+
+/** The SET list of an upsert's update, and the alias its target needs (to increment a lock version). */
+function updateSet(keyColumn: string, columns: readonly string[], rules: UpdateRules): { alias: string; updates: string[] } {
+  const updates = columns.filter((column) => column !== keyColumn && !rules.insertOnly.includes(column)).map((column) => `${quote(column)} = excluded.${quote(column)}`);
+  if (!rules.lockVersion) return { alias: '', updates };
+  return { alias: ' as target', updates: [...updates, `${quote(rules.lockVersion)} = target.${quote(rules.lockVersion)} + 1`] };
+}
+
+function upsert(table: string, keyColumn: string, columns: string[], rules: UpdateRules = PLAIN_UPDATES): string {
+  const { alias, updates } = updateSet(keyColumn, columns, rules);
   const onConflict = updates.length ? `do update set ${updates.join(', ')}` : 'do nothing';
-  return `${insertValues(table, columns)} on conflict (${quote(keyColumn)}) ${onConflict}`;
+  return `${insertValues(table + alias, columns)} on conflict (${quote(keyColumn)}) ${onConflict}`;
 }
 
 function insertValues(table: string, columns: string[]): string {
@@ -589,12 +618,18 @@ function insertValues(table: string, columns: string[]): string {
  * A multi-row insert from one array parameter per column: `update` upserts by the key, `nothing` skips existing keys,
  * `none` has no conflict clause (many-row tables, whose rows were deleted first).
  */
-function upsertUnnest(table: string, keyColumn: string, columns: Array<{ column: string; type: string }>, onConflict: 'update' | 'nothing' | 'none'): string {
+function upsertUnnest(
+  table: string,
+  keyColumn: string,
+  columns: Array<{ column: string; type: string }>,
+  onConflict: 'update' | 'nothing' | 'none',
+  rules: UpdateRules = PLAIN_UPDATES,
+): string {
   const names = columns.map(({ column }) => quote(column));
   const source = `select * from unnest(${columns.map(({ type }, index) => `$${index + 1}::${type}[]`).join(', ')})`;
-  const updates = columns.filter(({ column }) => column !== keyColumn).map(({ column }) => `${quote(column)} = excluded.${quote(column)}`);
+  const { alias, updates } = onConflict === 'update' ? updateSet(keyColumn, columns.map(({ column }) => column), rules) : { alias: '', updates: [] };
   const clause = onConflict === 'none' ? '' : onConflict === 'nothing' || updates.length === 0 ? ` on conflict (${quote(keyColumn)}) do nothing` : ` on conflict (${quote(keyColumn)}) do update set ${updates.join(', ')}`;
-  return `insert into ${table} (${names.join(', ')}) ${source}${clause}`;
+  return `insert into ${table}${alias} (${names.join(', ')}) ${source}${clause}`;
 }
 
 /** One value inside a Postgres array literal: NULL, or a double-quoted element with `"` and `\` escaped. */

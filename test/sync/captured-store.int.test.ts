@@ -156,4 +156,72 @@ describe('SideStore by keys: any key type, any value', () => {
       writer.release();
     }
   });
+
+  it('leaves insert-only columns alone on update and increments the lock version, as the application would', async () => {
+    await legacy.pool.query(`create table tree_items (id integer primary key, label text, root_id integer, lft integer, rgt integer, lock_version integer not null default 0)`);
+    await service.pool.query(`create table tree_items (id integer primary key, label text, v integer)`);
+    const [stores] = await open({
+      item: {
+        owner: 'service',
+        legacy: { captured: true, ...side('tree_items', { id: 'id', label: 'label', rootId: 'root_id', lft: 'lft', rgt: 'rgt' }), insertOnly: ['rootId', 'lft', 'rgt'], lockVersion: 'lock_version' },
+        service: { ...side('tree_items', { id: 'id', label: 'label', n: 'v' }), version: 'n' },
+        toService: { n: { value: 0 } },
+        toLegacy: { rootId: 'id', lft: { value: 1 }, rgt: { value: 2 } },
+      },
+    });
+    const client = await legacy.pool.connect();
+    const row = async (id: number) => (await client.query('select label, root_id, lft, rgt, lock_version from tree_items where id = $1', [id])).rows[0];
+    try {
+      // A new row takes every field and the lock version's default; a batch upsert and a row-by-row one agree.
+      expect(await stores!.legacy.writeMany(client, [{ id: 1, label: 'root', rootId: 1, lft: 1, rgt: 2 }], 'service', new Set(['1']))).toBe(true);
+      expect(await row(1)).toEqual({ label: 'root', root_id: 1, lft: 1, rgt: 2, lock_version: 0 });
+      // The application moves it into a tree; the sync's next write keeps its place and bumps its lock version.
+      await client.query('update tree_items set root_id = 9, lft = 4, rgt = 5, lock_version = lock_version + 1 where id = 1');
+      expect(await stores!.legacy.writeMany(client, [{ id: 1, label: 'renamed', rootId: 1, lft: 1, rgt: 2 }], 'service')).toBe(true);
+      expect(await row(1)).toEqual({ label: 'renamed', root_id: 9, lft: 4, rgt: 5, lock_version: 2 });
+      await client.query('begin');
+      await client.query(stores!.legacy.writeStatements([{ id: 1, label: 'again', rootId: 1, lft: 1, rgt: 2 }, { id: 2, label: 'second', rootId: 2, lft: 1, rgt: 2 }], 'service').join(';'));
+      await client.query('commit');
+      expect(await row(1)).toEqual({ label: 'again', root_id: 9, lft: 4, rgt: 5, lock_version: 3 });
+      expect(await row(2)).toEqual({ label: 'second', root_id: 2, lft: 1, rgt: 2, lock_version: 0 });
+    } finally {
+      client.release();
+    }
+  });
+
+  it('refuses insert-only fields that are not fields or are the key, a lock version that is a field or not an integer', async () => {
+    expect(() =>
+      parseMapping({
+        capture: { topicPrefix: 'x' },
+        aggregates: {
+          item: {
+            owner: 'service',
+            legacy: { captured: true, ...side('tree_items', { id: 'id', label: 'label', lock: 'lock_version' }), insertOnly: ['id', 'nope'], lockVersion: 'lock_version' },
+            service: { ...side('tree_items', { id: 'id', label: 'label', n: 'v', lock: 'v' }), version: 'n' },
+            toService: { n: { value: 0 } },
+          },
+        },
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        issues: expect.arrayContaining([
+          { path: 'aggregates.item.legacy.insertOnly.0', message: "'id' is the key: it is never updated anyway" },
+          { path: 'aggregates.item.legacy.insertOnly.1', message: "'nope' must be a field of the main table (aggregates.item.legacy.fields)" },
+          { path: 'aggregates.item.legacy.lockVersion', message: expect.stringContaining("column 'lock_version' is a mapped field") },
+        ]),
+      }),
+    );
+    await legacy.pool.query(`create table noted_items (id integer primary key, label text, note text)`);
+    await service.pool.query(`create table noted_items (id integer primary key, label text, v integer)`);
+    await expect(
+      open({
+        item: {
+          owner: 'service',
+          legacy: { captured: true, ...side('noted_items', { id: 'id', label: 'label' }), lockVersion: 'note' },
+          service: { ...side('noted_items', { id: 'id', label: 'label', n: 'v' }), version: 'n' },
+          toService: { n: { value: 0 } },
+        },
+      }),
+    ).rejects.toMatchObject({ issues: [{ path: 'aggregates.item.legacy.lockVersion', message: 'noted_items.note is text; a lock version must be an integer column' }] });
+  });
 });

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureDebianPackage } from '../../infra';
-import { createTestDatabase, eventually, freePort, testEnv, TestProcesses, uniqueName, UnleashAdmin, type TestDatabase } from '../helpers';
+import { createTestDatabase, eventually, freePort, stranglerEnv, TestProcesses, uniqueName, UnleashAdmin, type TestDatabase } from '../helpers';
 
 const ROOT = path.resolve(__dirname, '../..');
 const EXAMPLE = path.join(ROOT, 'examples', 'library');
@@ -67,15 +67,8 @@ describe('examples/library: a Python monolith migrated with the strangler CLI al
     [library, catalog] = await Promise.all([createTestDatabase('sfg_library_legacy'), createTestDatabase('sfg_library_catalog')]);
     const [libraryPort, catalogPort, proxyPort, adminPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     proxyUrl = `http://127.0.0.1:${proxyPort}`;
-    const infra = testEnv();
     env = {
-      ...process.env,
-      KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-      UNLEASH_URL: infra.unleashUrl,
-      UNLEASH_CLIENT_TOKEN: infra.unleashClientToken,
-      UNLEASH_ADMIN_TOKEN: infra.unleashAdminToken,
-      STRANGLER_ADMIN_TOKEN: ADMIN_TOKEN,
-      STRANGLER_ADMIN_URL: `http://127.0.0.1:${adminPort}`,
+      ...stranglerEnv(adminPort, ADMIN_TOKEN),
       STRANGLER_MAPPING: MAPPING,
       STRANGLER_LEGACY_URL: library.url,
       STRANGLER_SERVICE_URL: catalog.url,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { startRedmine, type RunningRedmine } from '../../infra';
 import { applySchema, startIssueService, type Person, type RunningIssueService } from '../../examples/redmine/service/issues-service';
-import { createTestDatabase, eventually, freePort, testEnv, TestProcesses, uniqueName, UnleashAdmin, type TestDatabase } from '../helpers';
+import { createTestDatabase, eventually, freePort, stranglerEnv, TestProcesses, uniqueName, UnleashAdmin, type TestDatabase } from '../helpers';
 
 const ROOT = path.resolve(__dirname, '../..');
 const EXAMPLE = path.join(ROOT, 'examples', 'redmine');
@@ -172,15 +172,8 @@ describe('examples/redmine: strangling an unmodified Redmine, 0 -> 50 -> 100 -> 
     const [proxyPort, adminPort, legacyMetricsPort, serviceMetricsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     proxyUrl = `http://127.0.0.1:${proxyPort}`;
     syncMetrics = { legacy: `http://127.0.0.1:${legacyMetricsPort}`, service: `http://127.0.0.1:${serviceMetricsPort}` };
-    const infra = testEnv();
     env = {
-      ...process.env,
-      KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-      UNLEASH_URL: infra.unleashUrl,
-      UNLEASH_CLIENT_TOKEN: infra.unleashClientToken,
-      UNLEASH_ADMIN_TOKEN: infra.unleashAdminToken,
-      STRANGLER_ADMIN_TOKEN: ADMIN_TOKEN,
-      STRANGLER_ADMIN_URL: `http://127.0.0.1:${adminPort}`,
+      ...stranglerEnv(adminPort, ADMIN_TOKEN),
       STRANGLER_MAPPING: mapping,
       STRANGLER_LEGACY_URL: roleUrl(SYNC_ROLE),
       STRANGLER_SERVICE_URL: tickets.url,

@@ -6,4 +6,4 @@ export { UnleashAdmin } from './unleash';
 export { freePort, portBelowEphemeralRange, portFree } from './ports';
 export { promQuery, registerScrapeTargets, waitForSeries, type PromSample } from './prometheus';
 export { eventually } from './poll';
-export { STRANGLER_BIN, TestProcesses, type CommandResult } from './processes';
+export { STRANGLER_BIN, stranglerEnv, TestProcesses, type CommandResult } from './processes';

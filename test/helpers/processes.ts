@@ -1,6 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { testEnv } from './env';
 
 const run = promisify(execFile);
 export const STRANGLER_BIN = path.resolve(__dirname, '../../bin/strangler.js');
@@ -9,6 +10,23 @@ export interface CommandResult {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+/**
+ * The environment the `strangler` CLI reads, pointing at this machine's test infrastructure (Kafka, Unleash) and at
+ * a proxy's admin API on `adminPort` with `adminToken`; a test adds its own databases, mapping and ports.
+ */
+export function stranglerEnv(adminPort: number, adminToken: string): NodeJS.ProcessEnv {
+  const infra = testEnv();
+  return {
+    ...process.env,
+    KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+    UNLEASH_URL: infra.unleashUrl,
+    UNLEASH_CLIENT_TOKEN: infra.unleashClientToken,
+    UNLEASH_ADMIN_TOKEN: infra.unleashAdminToken,
+    STRANGLER_ADMIN_TOKEN: adminToken,
+    STRANGLER_ADMIN_URL: `http://127.0.0.1:${adminPort}`,
+  };
 }
 
 interface Daemon {

@@ -301,9 +301,17 @@ export class BinlogCaptureRelay extends LeaderElectedRelay<mysql.Connection> {
         failed(error as Error);
       }
     });
-    reader.on('error', (error) => {
-      const code = (error as { code?: string; errno?: number } | undefined)?.errno;
-      if (code === 1236) {
+    reader.on('error', (raw) => {
+      // An error the reader re-emits without a listener of its own arrives wrapped (ERR_UNHANDLED_ERROR, in `context`).
+      const context = (raw as unknown as { context?: unknown } | undefined)?.context;
+      const error = (context instanceof Error ? context : raw) as Error | undefined;
+      const errno = (error as { errno?: number } | undefined)?.errno;
+      if (errno === 1236 && !/could not find first log file|purged|not (?:find|open) .*log/i.test(error?.message ?? '')) {
+        // 1236 is the server's "fatal error reading the binlog": another replica with our server id, a corrupt event.
+        failed(new OutboxError('SFG_CAPTURE_BINLOG_READ', `the server refused the binlog stream: ${error?.message} (the replica server id is capture.serverId)`, { cause: error }));
+        return;
+      }
+      if (errno === 1236) {
         failed(
           new OutboxError(
             'SFG_CAPTURE_BINLOG_PURGED',

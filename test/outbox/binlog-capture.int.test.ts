@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
-import { binlogEventId, CapturePreflightError, parseRelayOptions, type RelayOptions } from '../../outbox';
+import { binlogEventId, CapturePreflightError, createRelay, parseRelayOptions, type RelayOptions } from '../../outbox';
 import { collectRecords, createTestMysqlDatabase, eventually, testEnv, uniqueName, type CollectedRecord, type TestMysqlDatabase } from '../helpers';
-import { createTopics, startRelay } from './support';
+import { createTopics, quietLogger, startRelay } from './support';
 
 /** Relay options of mode tables on the test MySQL database: unique name (position key, lock) and topic prefix. */
 function binlogRelayOptions(db: TestMysqlDatabase, tables: string[], url = db.url): RelayOptions {
@@ -218,6 +218,63 @@ describe('binlog capture (mode tables on MariaDB): Debezium MySQL records of rea
       expect(problems[1]!.message).toContain(`ALTER TABLE \`${db.name}\`.\`no_key\` ADD PRIMARY KEY`);
     } finally {
       await db.pool.query(`drop user if exists '${user}'@'%'`);
+    }
+  });
+});
+
+describe('binlog capture: a saved position the server cannot serve (real MariaDB and Kafka)', () => {
+  let db: TestMysqlDatabase;
+  beforeAll(async () => {
+    db = await createTestMysqlDatabase('sfg_binlog_pos');
+    await db.pool.query('create table items (id int primary key, n int)');
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('stops with SFG_CAPTURE_BINLOG_PURGED on a purged file and SFG_CAPTURE_POSITION_OTHER_SERVER on another server\'s position; --forget-position starts it afresh', async () => {
+    const options = binlogRelayOptions(db, ['items']);
+    const topic = `${options.capture!.topicPrefix}.${db.name}.items`;
+    await createTopics([topic], 1);
+    const first = await startRelay(options);
+    const [[server]] = await db.pool.query<import('mysql2').RowDataPacket[]>('select cast(@@server_id as char) as id');
+    await first.relay.stop();
+    const forger = await startRelay(options);
+    await forger.relay.stop();
+    const relayOf = (relay: unknown) => relay as import('../../outbox').BinlogCaptureRelay;
+    const publisher = (relay: unknown) => (relay as { publisher: import('../../outbox').Publisher }).publisher;
+    const save = async (position: object) => {
+      const store = relayOf(forger.relay).positions;
+      await publisher(forger.relay).connect();
+      try {
+        await store.save(publisher(forger.relay), position as never);
+      } finally {
+        await publisher(forger.relay).disconnect();
+      }
+    };
+
+    await save({ file: 'mariadb-bin.999999', pos: 4, gtid: null, server: String(server!.id) });
+    const purged = await startRelay(options);
+    const purgedError = await purged.relay.done;
+    await purged.relay.stop();
+    expect(purgedError).toMatchObject({ code: 'SFG_CAPTURE_BINLOG_PURGED', retriable: false });
+    expect(purgedError!.message).toContain('strangler relay --mode tables --forget-position');
+
+    await save({ file: 'mariadb-bin.000001', pos: 4, gtid: null, server: 'another-server' });
+    // Refused at start: the relay never leads.
+    const other = createRelay(options, { logger: quietLogger, registry: new Registry() });
+    await expect(other.start()).rejects.toMatchObject({ code: 'SFG_CAPTURE_POSITION_OTHER_SERVER', retriable: false });
+    await other.stop();
+
+    await relayOf(forger.relay).forgetPosition();
+    const fresh = await startRelay(options);
+    try {
+      expect(fresh.relay.isLeader).toBe(true);
+      await db.pool.query('insert into items values (1, 1)');
+      const records = await collectRecords({ topics: [topic], count: 1, timeoutMs: 20_000, settleMs: 500 });
+      expect(records.map((record) => record.key)).toEqual(['{"id":1}']);
+    } finally {
+      await fresh.relay.stop();
     }
   });
 });

@@ -56,4 +56,24 @@ describe('strangler relay command', () => {
     await expect(relayCommand.run(['--bogus'])).rejects.toBeInstanceOf(UsageError);
     await expect(relayCommand.run(['--metrics-port', 'x'])).rejects.toThrow(/--metrics-port/);
   });
+
+  it('keeps --forget-position for a MySQL/MariaDB capture and --reset-slot for a Postgres one', async () => {
+    const saved = process.env.DATABASE_URL;
+    try {
+      process.env.DATABASE_URL = 'postgres://app@127.0.0.1:5432/shop';
+      await expect(relayCommand.run(['--mode', 'tables', '--tables', 'shop.orders', '--forget-position'])).rejects.toThrow(/--forget-position: only a tables relay on MySQL\/MariaDB/);
+      process.env.DATABASE_URL = 'mysql://capture@127.0.0.1:3306/shop';
+      await expect(relayCommand.run(['--mode', 'tables', '--tables', 'shop.orders', '--reset-slot'])).rejects.toThrow(/has no slot \(its binlog position: --forget-position\)/);
+      await expect(relayCommand.run(['--forget-position'])).rejects.toBeInstanceOf(UsageError);
+    } finally {
+      if (saved === undefined) delete process.env.DATABASE_URL;
+      else process.env.DATABASE_URL = saved;
+    }
+  });
+
+  it('says in --help how to capture MySQL and MariaDB', () => {
+    expect(relayCommand.help).toContain('mysql://user:password@host:3306/db');
+    expect(relayCommand.help).toContain('--forget-position');
+    expect(relayCommand.help).toContain('binlog_row_image=FULL');
+  });
 });

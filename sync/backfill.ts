@@ -1,7 +1,9 @@
 import type { Pool } from 'pg';
 import { CapturedSync } from './captured';
+import { SyncError } from './errors';
+import { sideReader, type MigrationStores, type SideConnection } from './side';
 import { ensureSyncTables } from './state';
-import type { AggregateStores } from './store';
+import { SideStore } from './store';
 
 export const CHECKPOINT_TABLE = 'strangler_sync_backfill';
 
@@ -65,13 +67,17 @@ async function ensureCheckpointTable(target: Pool): Promise<void> {
  * captured change would be (an agreed key is skipped, a concurrent service write is a conflict, never overwritten).
  */
 export async function backfill(
-  stores: AggregateStores,
-  pools: { legacy: Pool; service: Pool },
+  stores: MigrationStores,
+  pools: { legacy: SideConnection; service: Pool },
   options: BackfillOptions,
   onProgress: (progress: BackfillProgress) => void = () => undefined,
   signal?: AbortSignal,
 ): Promise<BackfillResult> {
-  const { legacy, service, mapping } = stores;
+  const { service, mapping } = stores;
+  const legacy = sideReader(stores.legacy, pools.legacy);
+  if (mapping.legacy.captured && !(stores.legacy instanceof SideStore)) {
+    throw new SyncError('SFG_SYNC_UNSUPPORTED', `${mapping.aggregateType}: the backfill of a captured legacy side in MySQL/MariaDB is not supported yet (it needs the captured sync's reads under lock in that engine)`);
+  }
   await ensureCheckpointTable(pools.service);
   if (options.restart) await pools.service.query(`delete from ${CHECKPOINT_TABLE} where name = $1`, [options.checkpointName]);
   await pools.service.query(`insert into ${CHECKPOINT_TABLE} (name) values ($1) on conflict (name) do nothing`, [options.checkpointName]);
@@ -80,16 +86,18 @@ export async function backfill(
     scanned: Number(checkpoint.scanned),
     copied: Number(checkpoint.copied),
     skipped: Number(checkpoint.skipped),
-    total: await legacy.count(pools.legacy),
+    total: await legacy.count(),
   };
   const result = { resumedAfterKey: checkpoint.last_key, alreadyComplete: checkpoint.finished_at !== null };
   if (result.alreadyComplete) return { ...progress, ...result };
   onProgress(progress);
 
   // A captured legacy side has no version: documents are compared by content and the sync state is set up.
-  const captured = mapping.legacy.captured ? new CapturedSync({ legacy: options.legacyOrigin, service: '' }, [stores], { pools }) : undefined;
+  const captured = mapping.legacy.captured && stores.legacy instanceof SideStore
+    ? new CapturedSync({ legacy: options.legacyOrigin, service: '' }, [{ mapping, legacy: stores.legacy, service }], { pools: { legacy: pools.legacy as Pool, service: pools.service } })
+    : undefined;
   if (captured) await ensureSyncTables(pools.service);
-  for await (const page of legacy.pages(pools.legacy, { chunkSize: options.chunkSize, afterKey: checkpoint.last_key ?? undefined })) {
+  for await (const page of legacy.pages({ chunkSize: options.chunkSize, afterKey: checkpoint.last_key ?? undefined })) {
     const client = await pools.service.connect();
     try {
       await client.query('begin');

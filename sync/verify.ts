@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
-import type { AggregateStores, SideStore } from './store';
+import { sideReader, type MigrationStores, type SideConnection, type SideReader } from './side';
+import type { SideStore } from './store';
 import type { Document, Translator } from './translate';
 
 export type DriftKind = 'missingInTarget' | 'missingInSource' | 'stale' | 'different';
@@ -36,8 +37,8 @@ interface Summary {
  * Legacy documents are translated to the service's shape; both are hashed in the service's normalized form. When
  * legacy is captured (`byContent`), the service's version is left out of the hash: only content compares.
  */
-async function* summaries(side: SideStore, pool: Pool, chunkSize: number, compareAs: SideStore, translate: Translator | undefined, byContent: boolean): AsyncGenerator<Summary> {
-  for await (const page of side.pages(pool, { chunkSize })) {
+async function* summaries(side: SideReader, chunkSize: number, compareAs: SideStore, translate: Translator | undefined, byContent: boolean): AsyncGenerator<Summary> {
+  for await (const page of side.pages({ chunkSize })) {
     for (const { document } of page) {
       const shaped: Document = translate ? translate(document) : document;
       yield {
@@ -53,11 +54,12 @@ async function* summaries(side: SideStore, pool: Pool, chunkSize: number, compar
  * Compares one aggregate between legacy and the service by key, version and content (legacy translated through
  * the mapping), with a merge join over both sides read in key order, page by page: memory stays flat. A captured
  * legacy side has no version: rows compare by the hash of their normalized translated content only (`different`
- * when it differs; never `stale`).
+ * when it differs; never `stale`). The legacy side may be in MySQL/MariaDB (its pool a MySqlDatabase): its values are
+ * decoded to what node-postgres answers for the equivalent types, then translated and normalised by the same code.
  */
 export async function verify(
-  stores: AggregateStores,
-  pools: { legacy: Pool; service: Pool },
+  stores: MigrationStores,
+  pools: { legacy: SideConnection; service: Pool },
   options: {
     chunkSize: number;
     maxExamples: number;
@@ -82,8 +84,8 @@ export async function verify(
   };
   const before = legacy.keyKind === 'integer' ? (a: string, b: string) => Number(a) < Number(b) : (a: string, b: string) => a < b;
   const byContent = legacy.mapping.captured;
-  const left = summaries(legacy, pools.legacy, options.chunkSize, service, mapping.toService, byContent);
-  const right = summaries(service, pools.service, options.chunkSize, service, undefined, byContent);
+  const left = summaries(sideReader(legacy, pools.legacy), options.chunkSize, service, mapping.toService, byContent);
+  const right = summaries(sideReader(service, pools.service), options.chunkSize, service, undefined, byContent);
   let a = await left.next();
   let b = await right.next();
   while (!a.done || !b.done) {

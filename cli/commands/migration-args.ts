@@ -1,6 +1,6 @@
 import type { ParseArgsConfig } from 'node:util';
 import { Pool } from 'pg';
-import { loadMappingFile, openAggregates, selectAggregates, type AggregateStores, type Mapping } from '../../sync';
+import { isMySqlUrl, loadMappingFile, MySqlDatabase, openAggregates, selectAggregates, type Mapping, type MigrationStores } from '../../sync';
 import { UsageError } from '../command';
 import { databaseUrl } from '../environment';
 
@@ -12,14 +12,16 @@ export const DATABASE_OPTIONS = {
 } as const satisfies ParseArgsConfig['options'];
 
 export const DATABASE_OPTIONS_HELP = `  --mapping <file>      the data mapping (YAML; see docs/sync.md). Env STRANGLER_MAPPING
-  --legacy <url>        the legacy database. Env STRANGLER_LEGACY_URL, else DATABASE_URL
+  --legacy <url>        the legacy database: postgres://, or mysql:// for MySQL/MariaDB (add ?timezone=+02:00
+                        when its DATETIME values are not in UTC). Env STRANGLER_LEGACY_URL, else DATABASE_URL
   --service <url>       the service database. Env STRANGLER_SERVICE_URL`;
 
 export interface MigrationTarget {
   mapping: Mapping;
-  pools: { legacy: Pool; service: Pool };
+  /** The legacy side's connection: a pg pool, or a MySqlDatabase for a mysql:// URL. */
+  pools: { legacy: Pool | MySqlDatabase; service: Pool };
   /** The selected aggregates, each checked against the live schema of both databases. */
-  aggregates: AggregateStores[];
+  aggregates: MigrationStores[];
   urls: { legacy: string; service: string };
   close(): Promise<void>;
 }
@@ -43,7 +45,11 @@ export async function openMigrationTarget(
       throw new UsageError((error as Error).message);
     }
   })();
-  const pools = { legacy: new Pool({ connectionString: urls.legacy, max: 2 }), service: new Pool({ connectionString: urls.service, max: 2 }) };
+  if (isMySqlUrl(urls.service)) throw new UsageError('a service database in MySQL/MariaDB is not supported yet: --service takes a postgres:// URL');
+  const pools = {
+    legacy: isMySqlUrl(urls.legacy) ? new MySqlDatabase(urls.legacy, { connectionLimit: 2 }) : new Pool({ connectionString: urls.legacy, max: 2 }),
+    service: new Pool({ connectionString: urls.service, max: 2 }),
+  };
   const close = async () => {
     await Promise.all([pools.legacy.end(), pools.service.end()]);
   };
@@ -59,7 +65,7 @@ export async function openMigrationTarget(
 }
 
 /** Connects once, so that an unreachable database is named (role and address) rather than left as ECONNREFUSED. */
-export async function reachable(pool: Pool, role: string, url: string): Promise<void> {
+export async function reachable(pool: { query(sql: string): Promise<unknown> }, role: string, url: string): Promise<void> {
   try {
     await pool.query('select 1');
   } catch (error) {

@@ -1,0 +1,337 @@
+import mysql from 'mysql2/promise';
+import type { MappingIssue } from './errors';
+import type { ColumnField, JoinedTable, SideMapping } from './options';
+import type { SidePage } from './side';
+import type { Document } from './translate';
+
+/**
+ * A MySQL or MariaDB database a mapping side lives in: a mysql2 pool whose sessions read TIMESTAMP columns in the
+ * configured zone, and that zone, in which DATETIME values (which carry none) are read.
+ */
+export class MySqlDatabase {
+  /** `+00:00` unless the URL says otherwise (`?timezone=+02:00`). */
+  readonly timezone: string;
+  private readonly pool: mysql.Pool;
+
+  /**
+   * `url` is `mysql://user:password@host:port/database` (`mariadb://` works too). A `timezone` parameter (an offset,
+   * `+02:00`, or `Z`) says in which zone the monolith writes its DATETIME values; default UTC.
+   */
+  constructor(url: string, options: { connectionLimit?: number } = {}) {
+    const parsed = new URL(url);
+    const timezone = parsed.searchParams.get('timezone') ?? '+00:00';
+    this.timezone = timezoneOffset(timezone);
+    this.pool = mysql.createPool({
+      host: decodeURIComponent(parsed.hostname) || '127.0.0.1',
+      port: parsed.port ? Number(parsed.port) : 3306,
+      user: decodeURIComponent(parsed.username) || 'root',
+      password: decodeURIComponent(parsed.password) || undefined,
+      database: decodeURIComponent(parsed.pathname.slice(1)) || undefined,
+      connectionLimit: options.connectionLimit ?? 2,
+      charset: 'utf8mb4',
+      // Values as text where JavaScript numbers would round them, and temporal values as written: decoded below.
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      decimalNumbers: false,
+      dateStrings: true,
+    });
+    // TIMESTAMP columns are stored in UTC and shown in the session's zone: the same zone DATETIME is read in.
+    (this.pool as unknown as { pool: { on(event: 'connection', listener: (connection: { query(sql: string): unknown }) => void): void } }).pool.on('connection', (connection) => {
+      connection.query(`set time_zone = '${this.timezone}'`);
+    });
+  }
+
+  async query(sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
+    const [rows] = await this.pool.query(sql, params);
+    return rows as Array<Record<string, unknown>>;
+  }
+
+  async end(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** Whether a connection string names a MySQL or MariaDB server. */
+export function isMySqlUrl(url: string): boolean {
+  return /^(mysql|mariadb):\/\//i.test(url);
+}
+
+function timezoneOffset(raw: string): string {
+  // `?timezone=+02:00` written as is: a query string reads `+` as a space.
+  const value = raw.replace(/^ /, '+');
+  if (value === 'Z' || value.toUpperCase() === 'UTC') return '+00:00';
+  if (!/^[+-]\d{2}:\d{2}$/.test(value)) throw new Error(`timezone must be an offset such as +02:00, or Z; got '${value}'`);
+  return value;
+}
+
+/** How a MySQL column's value is decoded into what node-postgres answers for the equivalent Postgres type. */
+export type MySqlValueKind = 'integer' | 'bigint' | 'decimal' | 'float' | 'boolean' | 'datetime' | 'date' | 'json' | 'binary' | 'text';
+
+interface MySqlColumn {
+  /** The column type as MySQL shows it: `tinyint(1)`, `decimal(10,2)`, `varchar(64)`. */
+  type: string;
+  kind: MySqlValueKind;
+}
+
+/** The decoding of a column from information_schema: its DATA_TYPE, COLUMN_TYPE and whether a json_valid check guards it (MariaDB's JSON). */
+export function mySqlKindOf(dataType: string, columnType: string, jsonChecked = false): MySqlValueKind {
+  const type = dataType.toLowerCase();
+  if (type === 'tinyint' && /^tinyint\(1\)/i.test(columnType)) return 'boolean';
+  if (type === 'bit' && /^bit\(1\)$/i.test(columnType)) return 'boolean';
+  if (['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'year'].includes(type)) return 'integer';
+  if (type === 'bigint') return 'bigint';
+  if (type === 'decimal' || type === 'numeric') return 'decimal';
+  if (type === 'float' || type === 'double' || type === 'real') return 'float';
+  if (type === 'datetime' || type === 'timestamp') return 'datetime';
+  if (type === 'date') return 'date';
+  if (type === 'json' || jsonChecked) return 'json';
+  if (type.endsWith('blob') || type === 'binary' || type === 'varbinary' || type === 'bit') return 'binary';
+  return 'text';
+}
+
+/**
+ * A MySQL value (as mysql2 answers it with big numbers and dates as strings) in the form node-postgres gives for the
+ * equivalent Postgres type, so translation, writes into a Postgres side and verify's normalisation treat both alike:
+ * tinyint(1) -> boolean, bigint and decimal -> exact decimal text, datetime/timestamp -> ISO 8601 with the zone's
+ * offset (microseconds kept), json -> parsed value, zero dates -> null.
+ */
+export function decodeMySqlValue(kind: MySqlValueKind, value: unknown, timezone = '+00:00'): unknown {
+  if (value === null || value === undefined) return null;
+  switch (kind) {
+    case 'boolean':
+      return Buffer.isBuffer(value) ? value.some((byte) => byte !== 0) : Number(value) !== 0;
+    case 'integer':
+    case 'float':
+      return Number(value);
+    case 'bigint':
+    case 'decimal':
+      return String(value);
+    case 'datetime': {
+      const text = String(value);
+      if (text.startsWith('0000-00-00')) return null;
+      return `${text.replace(' ', 'T')}${timezone}`;
+    }
+    case 'date': {
+      const text = String(value);
+      return text.startsWith('0000-00-00') ? null : text;
+    }
+    case 'json':
+      return typeof value === 'string' ? JSON.parse(value) : Buffer.isBuffer(value) ? JSON.parse(value.toString('utf8')) : value;
+    case 'binary':
+      return Buffer.isBuffer(value) ? value : Buffer.from(String(value));
+    default:
+      return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+  }
+}
+
+export function quoteMySql(identifier: string): string {
+  return `\`${identifier.replace(/`/g, '``')}\``;
+}
+
+/** A mapping's table name (`table` or `database.table`) as a quoted MySQL name; names are taken as written (MySQL on Linux is case-sensitive). */
+export function quoteMySqlTable(name: string): string {
+  return name.split('.').map(quoteMySql).join('.');
+}
+
+const KEY_ALIAS = '__strangler_key';
+
+/**
+ * One side's tables for one aggregate in MySQL or MariaDB, checked against the live schema (information_schema):
+ * read in key order (keyset pages) or by keys, main and joined tables, values decoded as node-postgres would answer
+ * the equivalent Postgres types. Integer keys page in numeric order; other keys in the byte order of their UTF-8
+ * text (what Postgres' "C" collation gives), whatever the column's charset and collation. Reads only: a MySQL side
+ * is not written yet.
+ */
+export class MySqlSideStore {
+  private readonly statements;
+
+  private constructor(
+    readonly mapping: SideMapping,
+    private readonly columns: Map<string, Map<string, MySqlColumn>>,
+    private readonly timezone: string,
+  ) {
+    const table = quoteMySqlTable(mapping.table);
+    const key = quoteMySql(mapping.keyColumn);
+    const integerKey = this.keyKind === 'integer';
+    // Text keys: compared as the bytes of their UTF-8 text, with no pad-space or case folding of the column's collation.
+    const ordered = integerKey ? key : `cast(convert(${key} using utf8mb4) as binary)`;
+    const after = integerKey ? `${key} > ?` : `${ordered} > cast(convert(? using utf8mb4) as binary)`;
+    const selected = [`${key} as ${quoteMySql(KEY_ALIAS)}`, ...mapping.fields.map(({ column }) => quoteMySql(column)), ...(mapping.originColumn ? [quoteMySql(mapping.originColumn)] : [])].join(', ');
+    this.statements = {
+      firstPage: `select ${selected} from ${table} order by ${ordered} limit ?`,
+      nextPage: `select ${selected} from ${table} where ${after} order by ${ordered} limit ?`,
+      count: `select count(*) as count from ${table}`,
+      readMany: `select ${selected} from ${table} where ${key} in (?)`,
+      joined: mapping.joined.map((joined) => {
+        const joinedKey = quoteMySql(joined.keyColumn);
+        const order = joined.positionColumn ? `, ${quoteMySql(joined.positionColumn)}` : '';
+        return {
+          table: joined,
+          read: `select ${joinedKey} as ${quoteMySql(KEY_ALIAS)}, ${joined.fields.map(({ column }) => quoteMySql(column)).join(', ')} from ${quoteMySqlTable(joined.table)} where ${joinedKey} in (?) order by ${joinedKey}${order}`,
+        };
+      }),
+    };
+  }
+
+  /**
+   * Reads the live columns of every table the side names and reports, each with its path under `at`, a missing
+   * table, a missing column, a version that is not an integer, or a key without a unique index: as SideStore.open.
+   */
+  static async open(database: MySqlDatabase, mapping: SideMapping, at: string, issues: MappingIssue[]): Promise<MySqlSideStore | undefined> {
+    const before = issues.length;
+    const columns = new Map<string, Map<string, MySqlColumn>>();
+    const tables = [
+      {
+        table: mapping.table,
+        at,
+        uniqueKey: mapping.keyColumn as string | undefined,
+        fields: mapping.fields,
+        extra: [
+          ...(mapping.originColumn ? [{ column: mapping.originColumn, at: `${at}.origin` }] : []),
+          ...(mapping.lockVersionColumn ? [{ column: mapping.lockVersionColumn, at: `${at}.lockVersion` }] : []),
+        ],
+      },
+      ...mapping.joined.map((table: JoinedTable, index) => ({
+        table: table.table,
+        at: `${at}.joined.${index}`,
+        uniqueKey: table.as ? undefined : table.keyColumn,
+        fields: table.fields,
+        extra: [{ column: table.keyColumn, at: `${at}.joined.${index}.key` }, ...(table.positionColumn ? [{ column: table.positionColumn, at: `${at}.joined.${index}.position` }] : [])],
+      })),
+    ];
+    for (const entry of tables) {
+      const live = await liveColumns(database, entry.table);
+      if (!live) {
+        issues.push({ path: `${entry.at}.table`, message: `table ${entry.table} does not exist` });
+        continue;
+      }
+      columns.set(entry.table, live);
+      const wanted = [...entry.fields.map((field: ColumnField) => ({ column: field.column, at: `${entry.at}.fields.${field.field}` })), ...entry.extra];
+      for (const { column, at: where } of wanted) {
+        if (!live.has(column)) issues.push({ path: where, message: `column ${entry.table}.${column} does not exist (columns: ${[...live.keys()].join(', ')})` });
+      }
+      if (entry.uniqueKey && live.has(entry.uniqueKey) && !(await hasUniqueIndex(database, entry.table, entry.uniqueKey))) {
+        issues.push({ path: entry.table === mapping.table ? `${at}.key` : `${entry.at}.key`, message: `${entry.table}.${entry.uniqueKey} needs a primary key or unique index (rows are upserted by it)` });
+      }
+    }
+    for (const [name, column, label] of [
+      [mapping.versionColumn, 'version', 'the version'],
+      [mapping.lockVersionColumn, 'lockVersion', 'a lock version'],
+    ] as const) {
+      const live = name ? columns.get(mapping.table)?.get(name) : undefined;
+      if (live && live.kind !== 'integer' && live.kind !== 'bigint') issues.push({ path: `${at}.${column}`, message: `${mapping.table}.${name} is ${live.type}; ${label} must be an integer column` });
+    }
+    return issues.length > before ? undefined : new MySqlSideStore(mapping, columns, database.timezone);
+  }
+
+  /** `integer` keys compare as numbers, others as strings (read in UTF-8 byte order to match). */
+  get keyKind(): 'integer' | 'text' {
+    const kind = this.column(this.mapping.table, this.mapping.keyColumn).kind;
+    return kind === 'integer' || kind === 'bigint' ? 'integer' : 'text';
+  }
+
+  /** The live column type of one of the side's tables (`decimal(10,2)`); undefined when unknown. */
+  sqlTypeOf(table: string, column: string): string | undefined {
+    return this.columns.get(table)?.get(column)?.type;
+  }
+
+  async count(database: MySqlDatabase): Promise<number> {
+    return Number((await database.query(this.statements.count))[0]!.count);
+  }
+
+  /** Documents in key order, `chunkSize` per page, after `afterKey` when resuming; as SideStore.pages. */
+  async *pages(database: MySqlDatabase, options: { chunkSize: number; afterKey?: string }): AsyncGenerator<SidePage> {
+    let afterKey = options.afterKey;
+    for (;;) {
+      const rows = afterKey === undefined
+        ? await database.query(this.statements.firstPage, [options.chunkSize])
+        : await database.query(this.statements.nextPage, [afterKey, options.chunkSize]);
+      if (rows.length === 0) return;
+      const page = rows.map((row) => ({
+        document: this.fromRow(this.mapping.table, this.mapping.fields, row),
+        origin: this.mapping.originColumn && row[this.mapping.originColumn] != null ? String(row[this.mapping.originColumn]) : undefined,
+        key: keyText(row[KEY_ALIAS]),
+      }));
+      await this.attachJoined(database, new Map(page.map(({ key, document }) => [key, document])));
+      yield page;
+      afterKey = page[page.length - 1]!.key;
+      if (rows.length < options.chunkSize) return;
+    }
+  }
+
+  /** The current documents of `keys`, main and joined tables; absent keys are missing from the map. */
+  async readMany(database: MySqlDatabase, keys: readonly string[]): Promise<Map<string, Document>> {
+    const documents = new Map<string, Document>();
+    if (keys.length === 0) return documents;
+    for (const row of await database.query(this.statements.readMany, [keys])) documents.set(keyText(row[KEY_ALIAS]), this.fromRow(this.mapping.table, this.mapping.fields, row));
+    await this.attachJoined(database, documents);
+    return documents;
+  }
+
+  private column(table: string, column: string): MySqlColumn {
+    return this.columns.get(table)!.get(column)!;
+  }
+
+  private fromRow(table: string, fields: ColumnField[], row: Record<string, unknown>): Document {
+    const document: Document = {};
+    for (const { field, column } of fields) document[field] = decodeMySqlValue(this.column(table, column).kind, row[column], this.timezone);
+    return document;
+  }
+
+  private async attachJoined(database: MySqlDatabase, byKey: Map<string, Document>): Promise<void> {
+    if (byKey.size === 0) return;
+    for (const { table, read } of this.statements.joined) {
+      if (table.as) for (const document of byKey.values()) document[table.as] = [];
+      for (const row of await database.query(read, [[...byKey.keys()]])) {
+        const document = byKey.get(keyText(row[KEY_ALIAS]));
+        if (!document) continue;
+        const values = this.fromRow(table.table, table.fields, row);
+        if (table.as) (document[table.as] as Document[]).push(values);
+        else Object.assign(document, values);
+      }
+    }
+  }
+}
+
+function keyText(value: unknown): string {
+  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+}
+
+/** `database.table` or `table` (in the connection's database). */
+function tableParts(name: string): { schema: string | null; table: string } {
+  const dot = name.indexOf('.');
+  return dot < 0 ? { schema: null, table: name } : { schema: name.slice(0, dot), table: name.slice(dot + 1) };
+}
+
+async function liveColumns(database: MySqlDatabase, name: string): Promise<Map<string, MySqlColumn> | undefined> {
+  const { schema, table } = tableParts(name);
+  const rows = await database.query(
+    `select column_name as name, data_type as dataType, column_type as columnType
+       from information_schema.columns where table_schema = coalesce(?, database()) and table_name = ? order by ordinal_position`,
+    [schema, table],
+  );
+  if (rows.length === 0) return undefined;
+  // MariaDB's JSON is longtext with a json_valid check; MySQL's is a type of its own.
+  const checks = await database.query(
+    `select check_clause as clause from information_schema.check_constraints where constraint_schema = coalesce(?, database()) and table_name = ?`,
+    [schema, table],
+  ).catch(() => [] as Array<Record<string, unknown>>);
+  const jsonColumns = new Set(checks.map((row) => /^json_valid\(`(.+)`\)$/i.exec(String(row.clause))?.[1]).filter((column): column is string => column !== undefined));
+  return new Map(
+    rows.map((row) => {
+      const columnType = String(row.columnType);
+      return [String(row.name), { type: columnType, kind: mySqlKindOf(String(row.dataType), columnType, jsonColumns.has(String(row.name))) }];
+    }),
+  );
+}
+
+async function hasUniqueIndex(database: MySqlDatabase, name: string, column: string): Promise<boolean> {
+  const { schema, table } = tableParts(name);
+  const rows = await database.query(
+    `select index_name from information_schema.statistics
+      where table_schema = coalesce(?, database()) and table_name = ? and non_unique = 0
+      group by index_name having count(*) = 1 and max(column_name) = ?`,
+    [schema, table, column],
+  );
+  return rows.length > 0;
+}

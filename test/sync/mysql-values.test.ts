@@ -1,0 +1,64 @@
+import { decodeMySqlValue, isMySqlUrl, mySqlKindOf, MySqlDatabase } from '../../sync';
+
+describe('MySQL/MariaDB values, decoded by meaning', () => {
+  it('takes tinyint(1) and bit(1) as boolean, other integers by size, decimal as decimal, MariaDB json by its check', () => {
+    expect(mySqlKindOf('tinyint', 'tinyint(1)')).toBe('boolean');
+    expect(mySqlKindOf('tinyint', 'tinyint(1) unsigned')).toBe('boolean');
+    expect(mySqlKindOf('bit', 'bit(1)')).toBe('boolean');
+    expect(mySqlKindOf('tinyint', 'tinyint(4)')).toBe('integer');
+    expect(mySqlKindOf('int', 'int(10) unsigned')).toBe('integer');
+    expect(mySqlKindOf('bigint', 'bigint(20) unsigned')).toBe('bigint');
+    expect(mySqlKindOf('decimal', 'decimal(12,4)')).toBe('decimal');
+    expect(mySqlKindOf('double', 'double')).toBe('float');
+    expect(mySqlKindOf('datetime', 'datetime(6)')).toBe('datetime');
+    expect(mySqlKindOf('timestamp', 'timestamp')).toBe('datetime');
+    expect(mySqlKindOf('date', 'date')).toBe('date');
+    expect(mySqlKindOf('json', 'json')).toBe('json');
+    expect(mySqlKindOf('longtext', 'longtext', true)).toBe('json');
+    expect(mySqlKindOf('longtext', 'longtext')).toBe('text');
+    expect(mySqlKindOf('varchar', 'varchar(64)')).toBe('text');
+    expect(mySqlKindOf('enum', "enum('a','b')")).toBe('text');
+    expect(mySqlKindOf('blob', 'blob')).toBe('binary');
+    expect(mySqlKindOf('varbinary', 'varbinary(16)')).toBe('binary');
+  });
+
+  it('decodes each value to what node-postgres answers for the equivalent Postgres type', () => {
+    expect(decodeMySqlValue('boolean', 1)).toBe(true);
+    expect(decodeMySqlValue('boolean', 0)).toBe(false);
+    expect(decodeMySqlValue('boolean', Buffer.from([1]))).toBe(true);
+    expect(decodeMySqlValue('integer', 42)).toBe(42);
+    // Exact text, as pg answers int8 and numeric: no rounding through a double.
+    expect(decodeMySqlValue('bigint', '18446744073709551615')).toBe('18446744073709551615');
+    expect(decodeMySqlValue('decimal', '12.3400')).toBe('12.3400');
+    expect(decodeMySqlValue('float', '1.5')).toBe(1.5);
+    expect(decodeMySqlValue('json', '{"b":1,"a":[1,2]}')).toEqual({ a: [1, 2], b: 1 });
+    expect(decodeMySqlValue('json', { a: 1 })).toEqual({ a: 1 });
+    expect(decodeMySqlValue('text', Buffer.from('héllo'))).toBe('héllo');
+    expect(decodeMySqlValue('date', '2024-02-29')).toBe('2024-02-29');
+    for (const kind of ['boolean', 'integer', 'bigint', 'decimal', 'datetime', 'json', 'text'] as const) {
+      expect(decodeMySqlValue(kind, null)).toBeNull();
+    }
+  });
+
+  it('reads a DATETIME in the configured zone, microseconds kept, and a zero date as null', () => {
+    expect(decodeMySqlValue('datetime', '2024-03-01 12:00:00.123456')).toBe('2024-03-01T12:00:00.123456+00:00');
+    const local = decodeMySqlValue('datetime', '2024-03-01 12:00:00', '+02:00') as string;
+    expect(local).toBe('2024-03-01T12:00:00+02:00');
+    expect(new Date(local).toISOString()).toBe('2024-03-01T10:00:00.000Z');
+    expect(decodeMySqlValue('datetime', '0000-00-00 00:00:00')).toBeNull();
+    expect(decodeMySqlValue('date', '0000-00-00')).toBeNull();
+  });
+
+  it('knows a MySQL URL and takes the zone from it, refusing one that is not an offset', async () => {
+    expect(isMySqlUrl('mysql://root@127.0.0.1:3306/shop')).toBe(true);
+    expect(isMySqlUrl('mariadb://root@db/shop')).toBe(true);
+    expect(isMySqlUrl('postgres://postgres@127.0.0.1/shop')).toBe(false);
+    const utc = new MySqlDatabase('mysql://root@127.0.0.1:1/shop');
+    const berlin = new MySqlDatabase('mysql://root@127.0.0.1:1/shop?timezone=%2B01:00');
+    const asTyped = new MySqlDatabase('mysql://root@127.0.0.1:1/shop?timezone=-05:00');
+    const plus = new MySqlDatabase('mysql://root@127.0.0.1:1/shop?timezone=+05:30');
+    expect([utc.timezone, berlin.timezone, asTyped.timezone, plus.timezone]).toEqual(['+00:00', '+01:00', '-05:00', '+05:30']);
+    await Promise.all([utc.end(), berlin.end(), asTyped.end(), plus.end()]);
+    expect(() => new MySqlDatabase('mysql://root@127.0.0.1:1/shop?timezone=Europe/Berlin')).toThrow('timezone must be an offset such as +02:00, or Z');
+  });
+});

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { MappingInvalidError, MySqlDatabase, openAggregates, parseMapping, verify, type Mapping, type MigrationStores } from '../../sync';
+import { backfill, MappingInvalidError, MySqlDatabase, openAggregates, parseMapping, SyncError, verify, type Mapping, type MigrationStores } from '../../sync';
 import { createTestDatabase, createTestMysqlDatabase, type TestDatabase, type TestMysqlDatabase } from '../helpers';
 import { runCli } from '../helpers/cli';
 
@@ -230,5 +230,28 @@ describe('a legacy side in MySQL/MariaDB', () => {
     }
     const cli = await runCli(['verify', 'all', '--mapping', mappingFile, '--legacy', legacyUrl.replace(legacy.name, `${legacy.name}_absent`), '--service', service.url]).catch((caught: unknown) => caught);
     expect(String((cli as Error).message ?? JSON.stringify(cli))).toContain('cannot reach the legacy database');
+  });
+  it('verifies a captured MySQL side by content; its backfill and a MySQL service are refused, not half done', async () => {
+    const document = mappingDocument(legacy.name);
+    const sku = document.aggregates.sku as unknown as Record<string, unknown>;
+    sku.legacy = { table: 'sku_codes', key: 'code', captured: true, fields: { code: 'code', label: 'label' } };
+    sku.toService = { sku: 'code' };
+    sku.toLegacy = { code: 'sku' };
+    const captured = parseMapping({ ...document, capture: { topicPrefix: 'shop' } });
+    const database = new MySqlDatabase(legacyUrl);
+    try {
+      const [stores] = await openAggregates(captured, [captured.aggregates.get('sku')!], { legacy: database, service: service.pool });
+      // The previous test left one label changed in legacy and one row deleted in the service.
+      const report = await verify(stores!, { legacy: database, service: service.pool }, { chunkSize: 5, maxExamples: 5 });
+      expect(report.counts).toEqual({ missingInTarget: 1, missingInSource: 0, stale: 0, different: 1 });
+      const refused = await backfill(stores!, { legacy: database, service: service.pool }, { chunkSize: 5, checkpointName: 'sku:captured', restart: false, legacyOrigin: 'legacy' }).catch((caught: unknown) => caught);
+      expect(refused).toBeInstanceOf(SyncError);
+      expect((refused as SyncError).code).toBe('SFG_SYNC_UNSUPPORTED');
+    } finally {
+      await database.end();
+    }
+    const toMySql = await runCli(['verify', 'all', '--mapping', mappingFile, '--legacy', legacyUrl, '--service', legacyUrl]);
+    expect(toMySql.code).toBe(2);
+    expect(toMySql.err).toContain('a service database in MySQL/MariaDB is not supported yet');
   });
 });

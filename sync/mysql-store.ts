@@ -35,9 +35,14 @@ export class MySqlDatabase {
       decimalNumbers: false,
       dateStrings: true,
     });
-    // TIMESTAMP columns are stored in UTC and shown in the session's zone: the same zone DATETIME is read in.
-    (this.pool as unknown as { pool: { on(event: 'connection', listener: (connection: { query(sql: string): unknown }) => void): void } }).pool.on('connection', (connection) => {
-      connection.query(`set time_zone = '${this.timezone}'`);
+    // TIMESTAMP columns are stored in UTC and shown in the session's zone: the same zone DATETIME is read in. The
+    // statement is queued before any other on the connection; if the server refuses it, the connection is destroyed,
+    // so the reads queued behind it fail instead of reading in the server's zone.
+    this.pool.on('connection', (connection) => {
+      const core = connection as unknown as { query(sql: string, callback: (error: Error | null) => void): void; destroy(): void };
+      core.query(`set time_zone = '${this.timezone}'`, (error) => {
+        if (error) core.destroy();
+      });
     });
   }
 
@@ -60,7 +65,8 @@ function timezoneOffset(raw: string): string {
   // `?timezone=+02:00` written as is: a query string reads `+` as a space.
   const value = raw.replace(/^ /, '+');
   if (value === 'Z' || value.toUpperCase() === 'UTC') return '+00:00';
-  if (!/^[+-]\d{2}:\d{2}$/.test(value)) throw new Error(`timezone must be an offset such as +02:00, or Z; got '${value}'`);
+  const offset = /^[+-](\d{2}):(\d{2})$/.exec(value);
+  if (!offset || Number(offset[1]) > 14 || Number(offset[2]) > 59) throw new Error(`timezone must be an offset such as +02:00, or Z; got '${value}'`);
   return value;
 }
 
@@ -76,7 +82,8 @@ interface MySqlColumn {
 /** The decoding of a column from information_schema: its DATA_TYPE, COLUMN_TYPE and whether a json_valid check guards it (MariaDB's JSON). */
 export function mySqlKindOf(dataType: string, columnType: string, jsonChecked = false): MySqlValueKind {
   const type = dataType.toLowerCase();
-  if (type === 'tinyint' && /^tinyint\(1\)/i.test(columnType)) return 'boolean';
+  // tinyint(1) (MySQL's BOOLEAN) stays a number, as the binlog capture's records carry it (Debezium's INT16): a
+  // boolean service column takes 0/1, and verify compares it as the service's type says. A value above 1 is kept.
   if (type === 'bit' && /^bit\(1\)$/i.test(columnType)) return 'boolean';
   if (['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'year'].includes(type)) return 'integer';
   if (type === 'bigint') return 'bigint';
@@ -92,8 +99,8 @@ export function mySqlKindOf(dataType: string, columnType: string, jsonChecked = 
 /**
  * A MySQL value (as mysql2 answers it with big numbers and dates as strings) in the form node-postgres gives for the
  * equivalent Postgres type, so translation, writes into a Postgres side and verify's normalisation treat both alike:
- * tinyint(1) -> boolean, bigint and decimal -> exact decimal text, datetime/timestamp -> ISO 8601 with the zone's
- * offset (microseconds kept), json -> parsed value, zero dates -> null.
+ * bit(1) -> boolean, bigint and decimal -> exact decimal text, datetime/timestamp -> ISO 8601 with the zone's offset
+ * (microseconds kept), json -> parsed value, zero dates -> null. tinyint(1) stays a number (see mySqlKindOf).
  */
 export function decodeMySqlValue(kind: MySqlValueKind, value: unknown, timezone = '+00:00'): unknown {
   if (value === null || value === undefined) return null;

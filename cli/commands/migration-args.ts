@@ -47,7 +47,7 @@ export async function openMigrationTarget(
   })();
   if (isMySqlUrl(urls.service)) throw new UsageError('a service database in MySQL/MariaDB is not supported yet: --service takes a postgres:// URL');
   const pools = {
-    legacy: isMySqlUrl(urls.legacy) ? new MySqlDatabase(urls.legacy, { connectionLimit: 2 }) : new Pool({ connectionString: urls.legacy, max: 2 }),
+    legacy: isMySqlUrl(urls.legacy) ? mySqlDatabase(urls.legacy) : new Pool({ connectionString: urls.legacy, max: 2 }),
     service: new Pool({ connectionString: urls.service, max: 2 }),
   };
   const close = async () => {
@@ -61,6 +61,15 @@ export async function openMigrationTarget(
   } catch (error) {
     await close();
     throw error;
+  }
+}
+
+/** A MySQL/MariaDB legacy database; a URL it cannot take (a zone that is not an offset) is a usage error. */
+function mySqlDatabase(url: string): MySqlDatabase {
+  try {
+    return new MySqlDatabase(url, { connectionLimit: 2 });
+  } catch (error) {
+    throw new UsageError(`--legacy ${redactedUrl(url)}: ${(error as Error).message}`);
   }
 }
 

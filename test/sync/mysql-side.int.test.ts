@@ -231,7 +231,7 @@ describe('a legacy side in MySQL/MariaDB', () => {
     const cli = await runCli(['verify', 'all', '--mapping', mappingFile, '--legacy', legacyUrl.replace(legacy.name, `${legacy.name}_absent`), '--service', service.url]).catch((caught: unknown) => caught);
     expect(String((cli as Error).message ?? JSON.stringify(cli))).toContain('cannot reach the legacy database');
   });
-  it('verifies a captured MySQL side by content; its backfill and a MySQL service are refused, not half done', async () => {
+  it('verifies a captured MySQL side by content; its backfill, a MySQL service and a named zone are refused, not half done', async () => {
     const document = mappingDocument(legacy.name);
     const sku = document.aggregates.sku as unknown as Record<string, unknown>;
     sku.legacy = { table: 'sku_codes', key: 'code', captured: true, fields: { code: 'code', label: 'label' } };
@@ -250,6 +250,9 @@ describe('a legacy side in MySQL/MariaDB', () => {
     } finally {
       await database.end();
     }
+    const namedZone = await runCli(['verify', 'all', '--mapping', mappingFile, '--legacy', `${legacy.url}?timezone=Europe/Berlin`, '--service', service.url]);
+    expect(namedZone.code).toBe(2);
+    expect(namedZone.err).toContain("timezone must be an offset such as +02:00, or Z; got 'Europe/Berlin'");
     const toMySql = await runCli(['verify', 'all', '--mapping', mappingFile, '--legacy', legacyUrl, '--service', legacyUrl]);
     expect(toMySql.code).toBe(2);
     expect(toMySql.err).toContain('a service database in MySQL/MariaDB is not supported yet');

@@ -1,9 +1,10 @@
 import { decodeMySqlValue, isMySqlUrl, mySqlKindOf, MySqlDatabase } from '../../sync';
 
 describe('MySQL/MariaDB values, decoded by meaning', () => {
-  it('takes tinyint(1) and bit(1) as boolean, other integers by size, decimal as decimal, MariaDB json by its check', () => {
-    expect(mySqlKindOf('tinyint', 'tinyint(1)')).toBe('boolean');
-    expect(mySqlKindOf('tinyint', 'tinyint(1) unsigned')).toBe('boolean');
+  it('takes bit(1) as boolean, tinyint(1) and other integers as numbers, decimal as decimal, MariaDB json by its check', () => {
+    // tinyint(1) keeps its number, as the binlog capture's records do: the service's boolean type compares it.
+    expect(mySqlKindOf('tinyint', 'tinyint(1)')).toBe('integer');
+    expect(mySqlKindOf('tinyint', 'tinyint(1) unsigned')).toBe('integer');
     expect(mySqlKindOf('bit', 'bit(1)')).toBe('boolean');
     expect(mySqlKindOf('tinyint', 'tinyint(4)')).toBe('integer');
     expect(mySqlKindOf('int', 'int(10) unsigned')).toBe('integer');
@@ -60,5 +61,6 @@ describe('MySQL/MariaDB values, decoded by meaning', () => {
     expect([utc.timezone, berlin.timezone, asTyped.timezone, plus.timezone]).toEqual(['+00:00', '+01:00', '-05:00', '+05:30']);
     await Promise.all([utc.end(), berlin.end(), asTyped.end(), plus.end()]);
     expect(() => new MySqlDatabase('mysql://root@127.0.0.1:1/shop?timezone=Europe/Berlin')).toThrow('timezone must be an offset such as +02:00, or Z');
+    expect(() => new MySqlDatabase('mysql://root@127.0.0.1:1/shop?timezone=%2B15:00')).toThrow("got '+15:00'");
   });
 });

@@ -30,7 +30,7 @@ describe('a legacy side in MySQL/MariaDB', () => {
           table: 'Shop_Articles',
           key: 'no',
           version: 'rev',
-          fields: { no: 'article_no', title: 'Title', active: 'is_active', price: 'price', created: 'created', changed: 'changed', attrs: 'attrs', note: 'note', big: 'big_count', rev: 'row_version', code: 'key' },
+          fields: { no: 'article_no', title: 'Title', active: 'is_active', price: 'price', created: 'created', changed: 'changed', attrs: 'attrs', note: 'note', big: 'big_count', rev: 'row_version', code: 'key', released: 'released' },
           joined: [
             { table: 'article_stock', key: 'article_no', fields: { stock: 'on_hand' } },
             { table: `${database}.article_tags`, key: 'article_no', as: 'tags', position: 'pos', fields: { tag: 'tag' } },
@@ -41,14 +41,14 @@ describe('a legacy side in MySQL/MariaDB', () => {
           key: 'id',
           version: 'revision',
           origin: 'written_by',
-          fields: { id: 'id', name: 'name', active: 'active', price: 'price', createdAt: 'created_at', changedAt: 'changed_at', attributes: 'attributes', note: 'note', big: 'big', revision: 'revision', code: 'code' },
+          fields: { id: 'id', name: 'name', active: 'active', price: 'price', createdAt: 'created_at', changedAt: 'changed_at', attributes: 'attributes', note: 'note', big: 'big', revision: 'revision', code: 'code', releasedOn: 'released_on' },
           joined: [
             { table: 'stock', key: 'article_id', fields: { stock: 'quantity' } },
             { table: 'article_labels', key: 'article_id', as: 'tags', position: 'position', fields: { tag: 'label' } },
           ],
         },
-        toService: { id: 'no', name: 'title', createdAt: 'created', changedAt: 'changed', attributes: 'attrs', revision: 'rev' },
-        toLegacy: { no: 'id', title: 'name', created: 'createdAt', changed: 'changedAt', attrs: 'attributes', rev: 'revision' },
+        toService: { id: 'no', name: 'title', createdAt: 'created', changedAt: 'changed', attributes: 'attrs', revision: 'rev', releasedOn: 'released' },
+        toLegacy: { no: 'id', title: 'name', created: 'createdAt', changed: 'changedAt', attrs: 'attributes', rev: 'revision', released: 'releasedOn' },
       },
       sku: {
         owner: 'legacy',
@@ -98,7 +98,8 @@ describe('a legacy side in MySQL/MariaDB', () => {
         note text character set utf8mb4 collate utf8mb4_general_ci null,
         big_count bigint unsigned null,
         row_version int not null,
-        \`key\` char(8) character set latin1 null
+        \`key\` char(8) character set latin1 null,
+        released date null
       ) engine=InnoDB default charset=utf8mb4;
       create table article_stock (article_no int unsigned not null primary key, on_hand int not null);
       create table article_tags (article_no int unsigned not null, pos int not null, tag varchar(40) not null, unique key (article_no, pos));
@@ -108,7 +109,7 @@ describe('a legacy side in MySQL/MariaDB', () => {
     for (let n = 1; n <= 23; n += 1) {
       await legacy.pool.query(
         `set time_zone = '+00:00';
-         insert into Shop_Articles values (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?);
+         insert into Shop_Articles values (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?);
          insert into article_stock values (?, ?);`,
         [
           n,
@@ -121,6 +122,7 @@ describe('a legacy side in MySQL/MariaDB', () => {
           n % 4 === 0 ? null : `note ${n}`,
           n === 8 ? '18446744073709551615' : n * 1_000_000_007,
           n === 9 ? null : `K${n}`,
+          n === 10 ? null : `2023-12-${String(n + 1).padStart(2, '0')}`,
           n,
           n * 2,
         ],
@@ -132,7 +134,7 @@ describe('a legacy side in MySQL/MariaDB', () => {
     await service.pool.query(`
       create table articles (
         id bigint primary key, name text not null, active boolean not null, price numeric(12,4), created_at timestamptz, changed_at timestamptz,
-        attributes jsonb, note text, big numeric(20,0), revision integer not null, code text, written_by text
+        attributes jsonb, note text, big numeric(20,0), revision integer not null, code text, released_on date, written_by text
       );
       create table stock (article_id bigint primary key, quantity integer not null);
       create table article_labels (article_id bigint not null, position integer not null, label text not null, unique (article_id, position));
@@ -167,6 +169,7 @@ describe('a legacy side in MySQL/MariaDB', () => {
     expect(rows[4].attributes).toBeNull();
     expect(rows[5].big).toBe('18446744073709551615');
     expect(rows[6].code).toBeNull();
+    expect((await service.pool.query(`select released_on::text as d from articles where id in (3, 10) order by id`)).rows).toEqual([{ d: '2023-12-04' }, { d: null }]);
     const micro = (await service.pool.query(`select to_char(created_at at time zone 'UTC', 'HH24:MI:SS.US') as t from articles where id = 1`)).rows[0].t;
     expect(micro).toBe('10:00:00.123456');
     expect((await service.pool.query('select quantity from stock where article_id = 11')).rows).toEqual([{ quantity: 22 }]);

@@ -346,10 +346,23 @@ export class InboxConsumer {
     this.heldRecords -= this.options.maxBatchEvents - room;
     // The consumer may fetch the next chunk's records while this one is applied.
     this.wakeRoomWaiters();
+    const active = parts.filter((part) => part.held.detached.isActive());
+    let heldAgain = false;
     try {
-      await this.applyParts(parts.filter((part) => part.held.detached.isActive()));
+      await this.applyParts(active);
+    } catch (error) {
+      // Unexpected (the chunk's own failures are retried event by event): the chunk is held again, first in line,
+      // so that nothing fetched after it is marked before it is applied.
+      this.logger.error({ err: error }, 'applying a chunk of held batches failed; trying it again');
+      heldAgain = true;
+      for (const part of [...active].reverse()) {
+        if (part.last) this.held.unshift({ ...part.held, records: part.records });
+        else part.held.records = [...part.records, ...part.held.records];
+        this.heldRecords += part.records.length;
+      }
+      await sleep(this.options.retryBackoffMs);
     } finally {
-      for (const part of parts) if (part.last) part.held.detached.release();
+      for (const part of parts) if (part.last && !(heldAgain && active.includes(part))) part.held.detached.release();
     }
   }
 

@@ -348,4 +348,40 @@ describe('inbox consumer behind the Subscriber and Publisher interfaces (real Po
     expect(subscriber.marked.slice(before)).toEqual(['outbox.event.order/0:1']);
     await inbox.stop();
   });
+
+  it('holds a coalesced chunk again when applying it fails unexpectedly: nothing fetched after it is marked before it is applied', async () => {
+    const subscriber = new DetachingSubscriber();
+    const applied: number[] = [];
+    let throws = 1;
+    const topic = 'outbox.event.order';
+    const inbox = new InboxConsumer(
+      { name: 'again', groupId: 'again', topics: [topic], topicPrefix: 'outbox.event.', pool: db.pool, kafka: { brokers: ['unused:9092'], clientId: 'again' }, maxBatchEvents: 3, retryBackoffMs: 10, coalescedTopics: [topic], unclaimedTopics: [topic] },
+      {
+        logger: quietLogger,
+        registry: new Registry(),
+        subscriber,
+        publisher: new InMemoryPublisher(),
+        batchHandler: async (events) => void applied.push(...events.map((event) => (event.payload as { n: number }).n)),
+        // A dependency that fails outside any event's transaction (once).
+        skip: (event) => {
+          if ((event.payload as { n: number }).n === 2 && throws-- > 0) throw new Error('skip failed');
+          return false;
+        },
+      },
+    );
+    await inbox.start();
+    const batch = (partition: number, ns: number[]): RecordBatch => ({
+      topic,
+      partition,
+      highWatermark: String(ns.length),
+      records: ns.map((n, offset) => ({ offset: String(offset), key: `k${n}`, value: Buffer.from(JSON.stringify({ n })), headers: { id: randomUUID(), type: 'Changed' } })),
+    });
+    await subscriber.deliver(batch(0, [1, 2, 3, 4]));
+    await subscriber.deliver(batch(1, [5]));
+    await eventually(() => subscriber.released === 2, 5_000, 'both batches done');
+    // The first chunk (1-3) failed before anything was applied, and came again before 4 and 5.
+    expect(applied).toEqual([1, 2, 3, 4, 5]);
+    expect(subscriber.marked).toEqual([`${topic}/0:2`, `${topic}/0:3`, `${topic}/1:0`]);
+    await inbox.stop();
+  });
 });

@@ -40,6 +40,10 @@ export interface PipelineDeps<T> {
 
 class Aborted extends Error {}
 
+/** The share of kafka.maxRecordBytes one send may carry (sliceEnd), and what a record adds besides key and value. */
+const SEND_BYTES_SHARE = 0.8;
+const RECORD_OVERHEAD_BYTES = 64;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
@@ -131,8 +135,10 @@ export class PublishPipeline<T> {
           if (record.refusal) await this.unpublishable(record, record.refusal);
           else records.push(record);
         }
-        for (let start = 0; start < records.length; start += this.options.batch.maxEvents) {
-          await this.sendWithRetry(records.slice(start, start + this.options.batch.maxEvents));
+        for (let start = 0; start < records.length; ) {
+          const end = this.sliceEnd(records, start);
+          await this.sendWithRetry(records.slice(start, end));
+          start = end;
         }
         this.completed(units);
         await this.deps.onAcked(units[units.length - 1]!.token);
@@ -145,6 +151,25 @@ export class PublishPipeline<T> {
       }
       this.deps.onFailure(error as Error);
     }
+  }
+
+  /**
+   * Where the send that starts at `start` ends: at most batch.maxEvents records and about SEND_BYTES_SHARE of
+   * kafka.maxRecordBytes. The broker refuses a partition's record batch larger than its message.max.bytes
+   * (MESSAGE_TOO_LARGE), and a refused send is retried record by record, one round trip each: large records (a
+   * binlog update carries both row images) must not add up to such a batch.
+   */
+  private sliceEnd(records: PublishRecord[], start: number): number {
+    const budget = this.options.kafka.maxRecordBytes * SEND_BYTES_SHARE;
+    const last = Math.min(records.length, start + this.options.batch.maxEvents);
+    let bytes = 0;
+    for (let end = start; end < last; end += 1) {
+      const record = records[end]!;
+      // UTF-16 length as the size: exact for ASCII; a send of mostly multi-byte text may still be refused and split.
+      bytes += (typeof record.value === 'string' ? record.value.length : (record.value?.length ?? 0)) + (record.key?.length ?? 0) + RECORD_OVERHEAD_BYTES;
+      if (bytes > budget && end > start) return end;
+    }
+    return last;
   }
 
   /** Whole units, up to maxEvents records (a single larger unit is taken alone and sent in slices). */

@@ -97,6 +97,17 @@ describe('PublishPipeline', () => {
     expect(acked).toEqual(['lsn-2']);
   });
 
+  it('splits a batch into sends of at most 80% of kafka.maxRecordBytes, in order (the broker refuses larger record batches)', async () => {
+    const publisher = new FakePublisher();
+    const { pipeline, acked } = pipelineWith(publisher, { kafka: { brokers: ['127.0.0.1:9092'], maxRecordBytes: 10_000 } });
+    const big = (id: string): OutboxRow => ({ ...row(id), payload: `{"id": "${id}", "pad": "${'x'.repeat(2_900)}"}` });
+    pipeline.push({ rows: ['1', '2', '3', '4', '5', '6', '7'].map(big), token: 'lsn-1', sourceTimeMs: Date.now() });
+    expect(await pipeline.drain(5_000)).toBe(true);
+    // About 3 KB a record: two fit in 8,000 bytes, a third would not.
+    expect(publisher.sent.map((send) => send.map((record) => record.headers.id))).toEqual([['1', '2'], ['3', '4'], ['5', '6'], ['7']]);
+    expect(acked).toEqual(['lsn-1']);
+  });
+
   it('retries retriable failures without acknowledging, then acknowledges in order', async () => {
     const publisher = new FakePublisher();
     publisher.failures.push(new PublishError('down', undefined, true), new PublishError('down', undefined, true));

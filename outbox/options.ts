@@ -64,7 +64,10 @@ const relaySchema = z
     heartbeatIntervalMs: positiveMs.default(5_000),
     batch: z
       .strictObject({
-        /** Most records in one producer send; whatever arrives while a send is in flight is batched for the next. */
+        /**
+         * Most records in one producer send (which also stays under 80% of kafka.maxRecordBytes); whatever arrives while
+         * a send is in flight is batched for the next.
+         */
         maxEvents: z.number().int().positive().default(5_000),
         /** CDC pauses the replication stream while this many events wait for Kafka. */
         maxPendingEvents: z.number().int().positive().default(50_000),

@@ -54,7 +54,7 @@ Options:
                           case-sensitive; a table needs a primary key)
   --topic-prefix <prefix> mode tables: records go to <prefix>.<schema>.<table> (default: the relay name)
   --origin <origin>       mode tables: the origin header of changes whose transaction is not marked with
-                          markOrigin (default legacy)
+                          markOrigin (Postgres) or markMysqlStatement (MySQL/MariaDB) (default legacy)
   --publication <name>    the publication to stream (default strangler_<name>): an existing one made by the
                           tables' owner when this role may not create it
   --metrics-port <port>   serve GET /metrics on this port (default 9400; 0 picks a free port)

@@ -3,6 +3,7 @@ import { binlogEncoder, encodeBinlogValue, type BinlogEncoder, type BinlogEncodi
 import type { BinlogCatalog } from './binlog-preflight';
 import { CAPTURE_EVENT_NAMESPACE, DEBEZIUM_VERSION } from './decoder';
 import { uuidV5 } from './event-id';
+import { mysqlStatementOrigin } from './origin';
 
 const NAMESPACE_BYTES = Buffer.from(CAPTURE_EVENT_NAMESPACE.replace(/-/g, ''), 'hex');
 
@@ -111,6 +112,8 @@ export class BinlogDecoder {
   /** `"server_id":…,"gtid":…,"file":` */
   private sourceServer = '';
   private envelopeTimes = '';
+  /** The origin a marked statement of the current transaction named (mysqlOriginComment), if any. */
+  private marked: string | undefined;
 
   constructor(
     private readonly catalog: BinlogCatalog,
@@ -124,6 +127,7 @@ export class BinlogDecoder {
 
   begin(start: BinlogTransactionStart): void {
     this.rows = [];
+    this.marked = undefined;
     this.start = start;
     const now = Date.now();
     const ms = start.timestampMs;
@@ -138,6 +142,15 @@ export class BinlogDecoder {
   /** The connection id of the transaction, once a BEGIN query event names it (MySQL). */
   thread(thread: number): void {
     this.start.thread = thread;
+  }
+
+  /**
+   * A statement's text from the binlog (MariaDB's Annotate_rows, MySQL's Rows_query event): when it starts with an
+   * origin marker, every change of the current transaction carries that origin (the last marker's, if several).
+   */
+  statement(text: string): void {
+    const origin = mysqlStatementOrigin(text);
+    if (origin !== undefined) this.marked = origin;
   }
 
   /** Decodes a rows event of the current transaction (events of tables not captured are ignored). */
@@ -182,12 +195,17 @@ export class BinlogDecoder {
   /** The transaction's records, ready to publish (none: nothing captured in it). */
   commit(): OutboxRow[] {
     const rows = this.rows;
+    if (this.marked !== undefined && this.marked !== this.options.origin) {
+      for (const row of rows) row.kafkaHeaders!.origin = this.marked;
+    }
     this.rows = [];
+    this.marked = undefined;
     return rows;
   }
 
   reset(): void {
     this.rows = [];
+    this.marked = undefined;
   }
 
   private push(

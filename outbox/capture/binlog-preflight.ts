@@ -18,6 +18,11 @@ export interface BinlogCatalog {
   version: string;
   /** `db.table` -> the table */
   tables: Map<string, BinlogCapturedTable>;
+  /**
+   * What capture works without but loop-free write-back needs: SFG_CAPTURE_ANNOTATE_OFF when MariaDB's
+   * binlog_annotate_row_events is OFF (the relay logs each at start).
+   */
+  warnings: PreflightProblem[];
 }
 
 type Row = Record<string, unknown>;
@@ -45,7 +50,8 @@ function missingGlobalPrivileges(grants: string[], needed: string[][]): string[]
  * (SFG_CAPTURE_BINLOG_ROW_IMAGE), nothing the reader cannot decode (SFG_CAPTURE_BINLOG_COMPRESSION,
  * SFG_CAPTURE_PARTIAL_JSON), the user's REPLICATION SLAVE and REPLICATION CLIENT (SFG_CAPTURE_PRIVILEGE), and each
  * table a base table (SFG_CAPTURE_TABLE_MISSING, SFG_CAPTURE_NOT_A_TABLE) with a primary key
- * (SFG_CAPTURE_NO_PRIMARY_KEY). `tables` are `db.table`.
+ * (SFG_CAPTURE_NO_PRIMARY_KEY). `tables` are `db.table`. What only loop-free write-back needs is a warning in the
+ * catalog, not a refusal (SFG_CAPTURE_ANNOTATE_OFF): capture alone works without it.
  */
 export async function binlogPreflight(connection: MysqlQueryable, tables: { db: string; table: string }[]): Promise<BinlogCatalog> {
   const problems: PreflightProblem[] = [];
@@ -54,7 +60,7 @@ export async function binlogPreflight(connection: MysqlQueryable, tables: { db: 
       await rows(
         connection,
         `show global variables where Variable_name in ('log_bin', 'binlog_format', 'binlog_row_image', 'server_id', 'version',
-          'binlog_transaction_compression', 'binlog_row_value_options')`,
+          'binlog_transaction_compression', 'binlog_row_value_options', 'binlog_annotate_row_events')`,
       )
     ).map((row) => [String(row.Variable_name), String(row.Value)]),
   );
@@ -89,6 +95,16 @@ export async function binlogPreflight(connection: MysqlQueryable, tables: { db: 
     problems.push({
       code: 'SFG_CAPTURE_PARTIAL_JSON',
       message: "binlog_row_value_options is PARTIAL_JSON: the binlog reader cannot decode partial JSON updates; run SET GLOBAL binlog_row_value_options = ''",
+    });
+  }
+
+  const warnings: PreflightProblem[] = [];
+  if (flavour === 'mariadb' && variables.get('binlog_annotate_row_events') === 'OFF') {
+    warnings.push({
+      code: 'SFG_CAPTURE_ANNOTATE_OFF',
+      message:
+        'binlog_annotate_row_events is OFF: the binlog holds no statement text, so write-backs marked with mysqlOriginComment are not recognised ' +
+        "and echo, unless their session sets it (prepareMysqlOriginSession, needs BINLOG ADMIN); run SET GLOBAL binlog_annotate_row_events = ON (and in the option file)",
     });
   }
 
@@ -142,5 +158,5 @@ export async function binlogPreflight(connection: MysqlQueryable, tables: { db: 
     found.set(label, { db, table, primaryKey: key });
   }
   if (problems.length > 0) throw new CapturePreflightError(problems);
-  return { flavour, version, tables: found };
+  return { flavour, version, tables: found, warnings };
 }

@@ -28,6 +28,8 @@ interface ReaderEvent {
   gtid?: string;
   serverId?: number;
   query?: string;
+  /** The statement text of an AnnotateRows (MariaDB) or RowsQuery (MySQL) event */
+  statement?: string;
   slaveProxyId?: number;
   tableId?: number;
   rows?: unknown[];
@@ -139,7 +141,8 @@ export class BinlogCaptureRelay extends LeaderElectedRelay<mysql.Connection> {
   override async start(): Promise<void> {
     const connection = await mysql.createConnection(connectionOptions(this.options.connectionString));
     try {
-      await binlogPreflight(connection, this.tables);
+      const catalog = await binlogPreflight(connection, this.tables);
+      for (const warning of catalog.warnings) this.logger.warn({ code: warning.code }, warning.message);
     } finally {
       await connection.end().catch(() => undefined);
     }
@@ -275,6 +278,11 @@ export class BinlogCaptureRelay extends LeaderElectedRelay<mysql.Connection> {
           case 'XaPrepare':
             commitAt(event);
             return;
+          case 'AnnotateRows':
+          case 'RowsQuery':
+            // The statement's text: a leading origin marker tags its transaction (mysqlOriginComment).
+            decoder.statement(event.statement ?? '');
+            return;
           case 'WriteRows':
           case 'UpdateRows':
           case 'DeleteRows': {
@@ -334,7 +342,9 @@ export class BinlogCaptureRelay extends LeaderElectedRelay<mysql.Connection> {
       serverId: this.capture.serverId ?? replicaServerId(options.slotName),
       ...(saved ? { filename: saved.file, position: saved.pos } : { startAtEnd: true }),
       includeSchema: tables,
-      includeEvents: ['rotate', 'format', 'gtid', 'anonymousgtid', 'mariadbgtid', 'query', 'xid', 'xaprepare', 'tablemap', 'writerows', 'updaterows', 'deleterows'],
+      // MariaDB sends a statement's text (annotaterows) only when asked; MySQL sends rowsquery when it logs them.
+      requestAnnotateRows: true,
+      includeEvents: ['rotate', 'format', 'gtid', 'anonymousgtid', 'mariadbgtid', 'query', 'xid', 'xaprepare', 'annotaterows', 'rowsquery', 'tablemap', 'writerows', 'updaterows', 'deleterows'],
     });
     try {
       await Promise.race([started, failure, session.lost]);

@@ -1,5 +1,5 @@
 export { TableCaptureRelay } from './relay';
-export { markOrigin } from './origin';
+export { markOrigin, markMysqlStatement, mysqlOriginComment, mysqlStatementOrigin, prepareMysqlOriginSession } from './origin';
 export { captureEventId, lsnDecimal, ORIGIN_MESSAGE_PREFIX, DEBEZIUM_VERSION, CAPTURE_EVENT_NAMESPACE, type CaptureEventIdInput } from './decoder';
 export { CapturePreflightError, type PreflightProblem } from './errors';
 export { preflight, type CaptureCatalog, type CapturedTable, type CapturedColumn, type Queryable } from './preflight';

@@ -21,7 +21,7 @@ export const captureSchema = z.strictObject({
     .regex(/^[a-zA-Z0-9._-]{1,200}$/, "may only contain letters, digits, '.', '_', '-'")
     .refine((prefix) => !prefix.endsWith('.'), "is joined to '<schema>.<table>' with a '.': leave the trailing '.' out")
     .optional(),
-  /** The `origin` header of a change whose transaction carries no origin mark (markOrigin). */
+  /** The `origin` header of a change whose transaction carries no origin mark (markOrigin; markMysqlStatement on MySQL). */
   origin: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, "must be 1-100 of letters, digits, '.', '_', ':', '-'").default('legacy'),
   /** tombstones.on.delete: a delete is followed by a record with the same key and a null value. */
   tombstonesOnDelete: z.boolean().default(true),

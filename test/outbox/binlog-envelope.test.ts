@@ -66,6 +66,7 @@ describe('BinlogDecoder: a transaction of rows events -> Debezium MySQL change e
     flavour: 'mysql',
     version: '8.4.3',
     tables: new Map([['shop.lines', { db: 'shop', table: 'lines', primaryKey: ['order_id', 'line_no'] }]]),
+    warnings: [],
   };
   const columns = [
     { COLUMN_NAME: 'order_id', COLUMN_TYPE: 'bigint(20)' },

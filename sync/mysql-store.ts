@@ -1,6 +1,7 @@
 import mysql from 'mysql2/promise';
 import type { MappingIssue } from './errors';
-import type { ColumnField, JoinedTable, SideMapping } from './options';
+import type { ColumnField, SideMapping } from './options';
+import { checkSideTables } from './schema-check';
 import type { SidePage } from './side';
 import type { Document } from './translate';
 
@@ -186,41 +187,7 @@ export class MySqlSideStore {
    */
   static async open(database: MySqlDatabase, mapping: SideMapping, at: string, issues: MappingIssue[]): Promise<MySqlSideStore | undefined> {
     const before = issues.length;
-    const columns = new Map<string, Map<string, MySqlColumn>>();
-    const tables = [
-      {
-        table: mapping.table,
-        at,
-        uniqueKey: mapping.keyColumn as string | undefined,
-        fields: mapping.fields,
-        extra: [
-          ...(mapping.originColumn ? [{ column: mapping.originColumn, at: `${at}.origin` }] : []),
-          ...(mapping.lockVersionColumn ? [{ column: mapping.lockVersionColumn, at: `${at}.lockVersion` }] : []),
-        ],
-      },
-      ...mapping.joined.map((table: JoinedTable, index) => ({
-        table: table.table,
-        at: `${at}.joined.${index}`,
-        uniqueKey: table.as ? undefined : table.keyColumn,
-        fields: table.fields,
-        extra: [{ column: table.keyColumn, at: `${at}.joined.${index}.key` }, ...(table.positionColumn ? [{ column: table.positionColumn, at: `${at}.joined.${index}.position` }] : [])],
-      })),
-    ];
-    for (const entry of tables) {
-      const live = await liveColumns(database, entry.table);
-      if (!live) {
-        issues.push({ path: `${entry.at}.table`, message: `table ${entry.table} does not exist` });
-        continue;
-      }
-      columns.set(entry.table, live);
-      const wanted = [...entry.fields.map((field: ColumnField) => ({ column: field.column, at: `${entry.at}.fields.${field.field}` })), ...entry.extra];
-      for (const { column, at: where } of wanted) {
-        if (!live.has(column)) issues.push({ path: where, message: `column ${entry.table}.${column} does not exist (columns: ${[...live.keys()].join(', ')})` });
-      }
-      if (entry.uniqueKey && live.has(entry.uniqueKey) && !(await hasUniqueIndex(database, entry.table, entry.uniqueKey))) {
-        issues.push({ path: entry.table === mapping.table ? `${at}.key` : `${entry.at}.key`, message: `${entry.table}.${entry.uniqueKey} needs a primary key or unique index (rows are upserted by it)` });
-      }
-    }
+    const columns = await checkSideTables({ liveColumns: (table) => liveColumns(database, table), hasUniqueIndex: (table, column) => hasUniqueIndex(database, table, column) }, mapping, at, issues);
     for (const [name, column, label] of [
       [mapping.versionColumn, 'version', 'the version'],
       [mapping.lockVersionColumn, 'lockVersion', 'a lock version'],

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { escapeLiteral, type ClientBase, type Pool } from 'pg';
 import type { MappingIssue } from './errors';
+import { checkSideTables } from './schema-check';
 import type { AggregateMapping, ColumnField, JoinedTable, SideMapping } from './options';
 import type { Document } from './translate';
 
@@ -154,41 +155,7 @@ export class SideStore {
    */
   static async open(pool: Queryable, mapping: SideMapping, at: string, issues: MappingIssue[]): Promise<SideStore | undefined> {
     const before = issues.length;
-    const columns = new Map<string, Map<string, LiveColumn>>();
-    const tables = [
-      {
-        table: mapping.table,
-        at,
-        uniqueKey: mapping.keyColumn,
-        fields: mapping.fields,
-        extra: [
-          ...(mapping.originColumn ? [{ column: mapping.originColumn, at: `${at}.origin` }] : []),
-          ...(mapping.lockVersionColumn ? [{ column: mapping.lockVersionColumn, at: `${at}.lockVersion` }] : []),
-        ],
-      },
-      ...mapping.joined.map((table, index) => ({
-        table: table.table,
-        at: `${at}.joined.${index}`,
-        uniqueKey: table.as ? undefined : table.keyColumn,
-        fields: table.fields,
-        extra: [{ column: table.keyColumn, at: `${at}.joined.${index}.key` }, ...(table.positionColumn ? [{ column: table.positionColumn, at: `${at}.joined.${index}.position` }] : [])],
-      })),
-    ];
-    for (const entry of tables) {
-      const live = await liveColumns(pool, entry.table);
-      if (!live) {
-        issues.push({ path: `${entry.at}.table`, message: `table ${entry.table} does not exist` });
-        continue;
-      }
-      columns.set(entry.table, live);
-      const wanted = [...entry.fields.map((field: ColumnField) => ({ column: field.column, at: `${entry.at}.fields.${field.field}` })), ...entry.extra];
-      for (const { column, at: where } of wanted) {
-        if (!live.has(column)) issues.push({ path: where, message: `column ${entry.table}.${column} does not exist (columns: ${[...live.keys()].join(', ')})` });
-      }
-      if (entry.uniqueKey && live.has(entry.uniqueKey) && !(await hasUniqueIndex(pool, entry.table, entry.uniqueKey))) {
-        issues.push({ path: entry.table === mapping.table ? `${at}.key` : `${entry.at}.key`, message: `${entry.table}.${entry.uniqueKey} needs a primary key or unique index (rows are upserted by it)` });
-      }
-    }
+    const columns = await checkSideTables({ liveColumns: (table) => liveColumns(pool, table), hasUniqueIndex: (table, column) => hasUniqueIndex(pool, table, column) }, mapping, at, issues);
     if (mapping.versionColumn) {
       const version = columns.get(mapping.table)?.get(mapping.versionColumn);
       if (version && version.kind !== 'integer') issues.push({ path: `${at}.version`, message: `${mapping.table}.${mapping.versionColumn} is ${version.type}; the version must be an integer column` });

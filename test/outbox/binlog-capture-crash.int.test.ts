@@ -1,6 +1,6 @@
 import { parseRelayOptions } from '../../outbox';
 import { collectRecords, createTestMysqlDatabase, testEnv, uniqueName, type CollectedRecord, type TestMysqlDatabase } from '../helpers';
-import { assertPerKeyOrder, createTopics, relayProcesses } from './support';
+import { assertPerKeyOrder, assertResentCopiesIdentical, createTopics, killLeaders, relayProcesses } from './support';
 
 const STREAMING = /streaming from the binlog/;
 const KEYS = 60;
@@ -58,25 +58,11 @@ describe('binlog capture as a process: hot standby takeover and kill -9 (real Ma
     await createTopics([topic]);
     const spawn = () => processes.spawn(config);
 
-    let leader = spawn();
-    await leader.waitFor(STREAMING, 30_000);
-    let standby = spawn();
-    await standby.waitFor(/standing by/, 30_000);
     let allKilled!: () => void;
-    const writes = writeCounters(db, new Promise<void>((resolve) => (allKilled = resolve)));
-    const takeovers: number[] = [];
-    for (let kill = 0; kill < 3; kill += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 400 + Math.floor(Math.random() * 500)));
-      const killedAt = Date.now();
-      leader.child.kill('SIGKILL');
-      await leader.exited;
-      processes.forget(leader);
-      await standby.waitFor(STREAMING, 15_000);
-      takeovers.push(Date.now() - killedAt);
-      leader = standby;
-      standby = spawn();
-      await standby.waitFor(/standing by/, 30_000);
-    }
+    let writes!: ReturnType<typeof writeCounters>;
+    const { leader, takeovers } = await killLeaders(spawn, processes, STREAMING, () => {
+      writes = writeCounters(db, new Promise<void>((resolve) => (allKilled = resolve)));
+    });
     allKilled();
     await writes;
     for (const takeover of takeovers) expect(takeover).toBeLessThan(5_000);
@@ -85,17 +71,11 @@ describe('binlog capture as a process: hot standby takeover and kill -9 (real Ma
     const records = await collectRecords({ topics: [topic], count: total, timeoutMs: 60_000, settleMs: 1_000, distinctBy: (record) => record.headers.id! });
     // Per key, n counts up from 0 without a gap (repeats after a crash allowed): no change was lost.
     assertPerKeyOrder(records, (record) => after(record).n);
-    const byId = new Map<string, CollectedRecord[]>();
-    for (const record of records) byId.set(record.headers.id!, [...(byId.get(record.headers.id!) ?? []), record]);
-    expect(byId.size).toBe(total);
     // A change sent again after a crash is the same change under the same id: same key, binlog position and row.
-    for (const copies of byId.values()) {
-      const [first, ...again] = copies.map((record) => {
-        const { source, after: row, op } = JSON.parse(record.value!) as { source: { file: string; pos: number; row: number; gtid: string }; after: unknown; op: string };
-        return { key: record.key, file: source.file, pos: source.pos, row: source.row, gtid: source.gtid, image: row, op, headers: record.headers };
-      });
-      for (const copy of again) expect(copy).toEqual(first);
-    }
+    assertResentCopiesIdentical(records, total, (record) => {
+      const { source, after: row, op } = JSON.parse(record.value!) as { source: { file: string; pos: number; row: number; gtid: string }; after: unknown; op: string };
+      return { key: record.key, file: source.file, pos: source.pos, row: source.row, gtid: source.gtid, image: row, op, headers: record.headers };
+    });
 
     leader.child.kill('SIGTERM');
     expect(await leader.exited).toBe(0);

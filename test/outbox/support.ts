@@ -220,6 +220,53 @@ export function relayProcesses() {
 }
 
 /** A test database, with the outbox tables unless `migrate` is false. */
+/**
+ * Starts a leading relay and a standby, calls `running` (where a test starts its writes), then kills the leader
+ * `kills` times (SIGKILL at a random moment 0.4 to 0.9 s after the last takeover), each time waiting for the standby
+ * to report `streaming` and starting a new standby. Answers the last leader and standby, and each takeover's time.
+ */
+export async function killLeaders(
+  spawn: () => RelayProcess,
+  processes: { forget(relay: RelayProcess): void },
+  streaming: RegExp,
+  running: () => void,
+  kills = 3,
+): Promise<{ leader: RelayProcess; standby: RelayProcess; takeovers: number[] }> {
+  let leader = spawn();
+  await leader.waitFor(streaming, 30_000);
+  let standby = spawn();
+  await standby.waitFor(/standing by/, 30_000);
+  running();
+  const takeovers: number[] = [];
+  for (let kill = 0; kill < kills; kill += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 400 + Math.floor(Math.random() * 500)));
+    const killedAt = Date.now();
+    leader.child.kill('SIGKILL');
+    await leader.exited;
+    processes.forget(leader);
+    await standby.waitFor(streaming, 15_000);
+    takeovers.push(Date.now() - killedAt);
+    leader = standby;
+    standby = spawn();
+    await standby.waitFor(/standing by/, 30_000);
+  }
+  return { leader, standby, takeovers };
+}
+
+/**
+ * Every change is there (`total` distinct ids), and a change sent again after a crash is the same change under the
+ * same id: `identity` (key, source position, row image...) is equal for every copy.
+ */
+export function assertResentCopiesIdentical(records: CollectedRecord[], total: number, identity: (record: CollectedRecord) => unknown): void {
+  const byId = new Map<string, CollectedRecord[]>();
+  for (const record of records) byId.set(record.headers.id!, [...(byId.get(record.headers.id!) ?? []), record]);
+  expect(byId.size).toBe(total);
+  for (const copies of byId.values()) {
+    const [first, ...again] = copies.map(identity);
+    for (const copy of again) expect(copy).toEqual(first);
+  }
+}
+
 export async function createOutboxDatabase(prefix: string, poolConfig: PoolConfig = {}, migrate = true): Promise<TestDatabase> {
   const db = await createTestDatabase(prefix, poolConfig);
   if (migrate) await migrateOutbox(db.pool);

@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import { collectRecords, createTestDatabase, type CollectedRecord, type TestDatabase } from '../helpers';
 import { captureRelayOptions } from './capture-support';
-import { assertPerKeyOrder, createTopics, relayProcesses } from './support';
+import { assertPerKeyOrder, assertResentCopiesIdentical, createTopics, killLeaders, relayProcesses } from './support';
 
 const STREAMING = /streaming from the replication slot/;
 const KEYS = 60;
@@ -51,25 +51,11 @@ describe('table-capture relay as a process: hot standby takeover and kill -9 (re
     await createTopics([topic]);
     const spawn = () => processes.spawn(config);
 
-    let leader = spawn();
-    await leader.waitFor(STREAMING, 30_000);
-    let standby = spawn();
-    await standby.waitFor(/standing by/, 30_000);
     let allKilled!: () => void;
-    const writes = writeCounters(db.pool, new Promise<void>((resolve) => (allKilled = resolve)));
-    const takeovers: number[] = [];
-    for (let kill = 0; kill < 3; kill += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 400 + Math.floor(Math.random() * 500)));
-      const killedAt = Date.now();
-      leader.child.kill('SIGKILL');
-      await leader.exited;
-      processes.forget(leader);
-      await standby.waitFor(STREAMING, 15_000);
-      takeovers.push(Date.now() - killedAt);
-      leader = standby;
-      standby = spawn();
-      await standby.waitFor(/standing by/, 30_000);
-    }
+    let writes!: ReturnType<typeof writeCounters>;
+    const { leader, takeovers } = await killLeaders(spawn, processes, STREAMING, () => {
+      writes = writeCounters(db.pool, new Promise<void>((resolve) => (allKilled = resolve)));
+    });
     allKilled();
     await writes;
     for (const takeover of takeovers) expect(takeover).toBeLessThan(5_000);
@@ -78,17 +64,11 @@ describe('table-capture relay as a process: hot standby takeover and kill -9 (re
     const records = await collectRecords({ topics: [topic], count: total, timeoutMs: 60_000, settleMs: 1_000, distinctBy: (record) => record.headers.id! });
     // Per key, n counts up from 0 without a gap (repeats after a crash allowed): no change was lost.
     assertPerKeyOrder(records, (record) => after(record).n);
-    const byId = new Map<string, CollectedRecord[]>();
-    for (const record of records) byId.set(record.headers.id!, [...(byId.get(record.headers.id!) ?? []), record]);
-    expect(byId.size).toBe(total);
     // A change sent again after a crash is the same change under the same id: same key, position and row.
-    for (const copies of byId.values()) {
-      const [first, ...again] = copies.map((record) => {
-        const { source, after: row, op } = JSON.parse(record.value!) as { source: { lsn: number; txId: number }; after: unknown; op: string };
-        return { key: record.key, lsn: source.lsn, txId: source.txId, row, op, headers: record.headers };
-      });
-      for (const copy of again) expect(copy).toEqual(first);
-    }
+    assertResentCopiesIdentical(records, total, (record) => {
+      const { source, after: row, op } = JSON.parse(record.value!) as { source: { lsn: number; txId: number }; after: unknown; op: string };
+      return { key: record.key, lsn: source.lsn, txId: source.txId, row, op, headers: record.headers };
+    });
 
     leader.child.kill('SIGTERM');
     expect(await leader.exited).toBe(0);

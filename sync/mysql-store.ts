@@ -1,6 +1,7 @@
 import mysql from 'mysql2/promise';
+import { markMysqlStatement } from '../outbox/capture';
 import type { MappingIssue } from './errors';
-import type { ColumnField, SideMapping } from './options';
+import type { ColumnField, JoinedTable, SideMapping } from './options';
 import { checkSideTables } from './schema-check';
 import type { SidePage } from './side';
 import type { Document } from './translate';
@@ -52,9 +53,43 @@ export class MySqlDatabase {
     return rows as Array<Record<string, unknown>>;
   }
 
+  /**
+   * Runs `work` in a transaction on one connection of the pool: committed when it resolves, rolled back when it
+   * throws. The session it gets is what MySqlSideStore's writes take to join the transaction.
+   */
+  async transaction<T>(work: (session: MySqlSession) => Promise<T>): Promise<T> {
+    const connection = await this.pool.getConnection();
+    try {
+      await connection.query('begin');
+      const session: MySqlSession = {
+        query: async (sql, params = []) => (await connection.query(sql, params))[0] as Array<Record<string, unknown>>,
+      };
+      try {
+        const result = await work(session);
+        await connection.query('commit');
+        return result;
+      } catch (error) {
+        await connection.query('rollback').catch(() => undefined);
+        throw error;
+      }
+    } finally {
+      connection.release();
+    }
+  }
+
   async end(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/** One connection inside a transaction (MySqlDatabase.transaction): what a MySQL side's writes run on. */
+export interface MySqlSession {
+  query(sql: string, params?: unknown[]): Promise<Array<Record<string, unknown>>>;
+}
+
+/** How a write-back to a MySQL side is sent: `markOrigin` leads each statement with the origin marker (markMysqlStatement). */
+export interface MySqlWriteOptions {
+  markOrigin?: string;
 }
 
 /** Whether a connection string names a MySQL or MariaDB server. */
@@ -132,6 +167,56 @@ export function decodeMySqlValue(kind: MySqlValueKind, value: unknown, timezone 
   }
 }
 
+/**
+ * The inverse of decodeMySqlValue: a value in node-postgres' shapes as a mysql2 parameter for a column of `kind`.
+ * Datetimes (ISO 8601 text with any offset, or a Date) become the wall time in `timezone` (microseconds kept);
+ * JSON is sent as its text; booleans as 1/0; dates as `YYYY-MM-DD`; decimals and bigints as their exact text.
+ */
+export function encodeMySqlValue(kind: MySqlValueKind, value: unknown, timezone = '+00:00'): unknown {
+  if (value === null || value === undefined) return null;
+  switch (kind) {
+    case 'boolean':
+    case 'integer':
+      return typeof value === 'boolean' ? (value ? 1 : 0) : value;
+    case 'bigint':
+    case 'decimal':
+      return typeof value === 'boolean' ? (value ? 1 : 0) : String(value);
+    case 'float':
+      return typeof value === 'string' ? Number(value) : value;
+    case 'datetime':
+      return wallTime(value, timezone);
+    case 'date':
+      return value instanceof Date ? value.toISOString().slice(0, 10) : /^\d{4}-\d{2}-\d{2}/.exec(String(value))?.[0] ?? String(value);
+    case 'json':
+      return JSON.stringify(value);
+    case 'binary':
+      return Buffer.isBuffer(value) ? value : Buffer.from(String(value));
+    default:
+      return Buffer.isBuffer(value) ? value.toString('utf8') : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  }
+}
+
+const ISO_DATETIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+/** A datetime as `YYYY-MM-DD HH:MM:SS.ffffff` in `timezone` (an offset such as +02:00); text without an offset is taken as already in it. */
+function wallTime(value: unknown, timezone: string): string {
+  const text = value instanceof Date ? value.toISOString() : String(value);
+  const match = ISO_DATETIME.exec(text.trim());
+  if (!match) throw new Error(`cannot write '${text}' into a DATETIME or TIMESTAMP column: not an ISO 8601 datetime`);
+  const [, year, month, day, hour, minute, second = '00', fraction = '', offset] = match;
+  const fractionText = fraction ? `.${fraction.slice(0, 6)}` : '';
+  if (!offset) return `${year}-${month}-${day} ${hour}:${minute}:${second}${fractionText}`;
+  const minutes = (zone: string) => {
+    if (/^z$/i.test(zone)) return 0;
+    const parts = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone)!;
+    return (parts[1] === '-' ? -1 : 1) * (Number(parts[2]) * 60 + Number(parts[3] ?? 0));
+  };
+  // The instant to the whole second, moved into the target zone; the fraction does not change with a whole-minute shift.
+  const utc = Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second)) - minutes(offset) * 60_000;
+  const local = new Date(utc + minutes(timezone) * 60_000).toISOString();
+  return `${local.slice(0, 10)} ${local.slice(11, 19)}${fractionText}`;
+}
+
 export function quoteMySql(identifier: string): string {
   return `\`${identifier.replace(/`/g, '``')}\``;
 }
@@ -147,8 +232,8 @@ const KEY_ALIAS = '__strangler_key';
  * One side's tables for one aggregate in MySQL or MariaDB, checked against the live schema (information_schema):
  * read in key order (keyset pages) or by keys, main and joined tables, values decoded as node-postgres would answer
  * the equivalent Postgres types. Integer keys page in numeric order; other keys in the byte order of their UTF-8
- * text (what Postgres' "C" collation gives), whatever the column's charset and collation. Reads only: a MySQL side
- * is not written yet.
+ * text (what Postgres' "C" collation gives), whatever the column's charset and collation. Writes documents back in
+ * the legacy's shape (writeMany, deleteMany), values encoded from the same shapes.
  */
 export class MySqlSideStore {
   private readonly statements;
@@ -157,6 +242,8 @@ export class MySqlSideStore {
     readonly mapping: SideMapping,
     private readonly columns: Map<string, Map<string, MySqlColumn>>,
     private readonly timezone: string,
+    /** Many-row tables with a unique index on (key, position): written by position. */
+    private readonly positioned: ReadonlySet<string> = new Set(),
   ) {
     const table = quoteMySqlTable(mapping.table);
     const key = quoteMySql(mapping.keyColumn);
@@ -164,17 +251,34 @@ export class MySqlSideStore {
     // Text keys: compared as the bytes of their UTF-8 text, with no pad-space or case folding of the column's collation.
     const ordered = integerKey ? key : `cast(convert(${key} using utf8mb4) as binary)`;
     const after = integerKey ? `${key} > ?` : `${ordered} > cast(convert(? using utf8mb4) as binary)`;
+    const insertColumns = [...mapping.fields.map(({ column }) => column), ...(mapping.originColumn ? [mapping.originColumn] : [])];
     const selected = [`${key} as ${quoteMySql(KEY_ALIAS)}`, ...mapping.fields.map(({ column }) => quoteMySql(column)), ...(mapping.originColumn ? [quoteMySql(mapping.originColumn)] : [])].join(', ');
     this.statements = {
       firstPage: `select ${selected} from ${table} order by ${ordered} limit ?`,
       nextPage: `select ${selected} from ${table} where ${after} order by ${ordered} limit ?`,
       count: `select count(*) as count from ${table}`,
       readMany: `select ${selected} from ${table} where ${key} in (?)`,
+      insertMain: `insert into ${table} (${insertColumns.map(quoteMySql).join(', ')}) values ?`,
+      upsertMain: `insert into ${table} (${insertColumns.map(quoteMySql).join(', ')}) values ? ${onDuplicate(mapping.keyColumn, insertColumns, mapping.insertOnlyColumns, mapping.lockVersionColumn)}`,
+      deleteMain: `delete from ${table} where ${key} in (?)`,
       joined: mapping.joined.map((joined) => {
+        const joinedTable = quoteMySqlTable(joined.table);
         const joinedKey = quoteMySql(joined.keyColumn);
         const order = joined.positionColumn ? `, ${quoteMySql(joined.positionColumn)}` : '';
+        const columns = [joined.keyColumn, ...joined.fields.map(({ column }) => column), ...(joined.positionColumn ? [joined.positionColumn] : [])];
+        const insert = `insert into ${joinedTable} (${columns.map(quoteMySql).join(', ')}) values ?`;
+        const byPosition = joined.as && joined.positionColumn && positioned.has(joined.table);
         return {
           table: joined,
+          // One row: upserted by its key. Many rows: all deleted and inserted again, or, with a unique (key, position),
+          // upserted by position (MySQL leaves a row whose values are the same untouched) and those past the new length deleted.
+          write: !joined.as
+            ? `${insert} ${onDuplicate(joined.keyColumn, columns, [], undefined)}`
+            : byPosition
+              ? `${insert} on duplicate key update ${joined.fields.map(({ column }) => `${quoteMySql(column)} = values(${quoteMySql(column)})`).join(', ')}`
+              : insert,
+          remove: `delete from ${joinedTable} where ${joinedKey} in (?)`,
+          trim: byPosition ? `delete from ${joinedTable} where ${joinedKey} = ? and ${quoteMySql(joined.positionColumn!)} >= ?` : undefined,
           read: `select ${joinedKey} as ${quoteMySql(KEY_ALIAS)}, ${joined.fields.map(({ column }) => quoteMySql(column)).join(', ')} from ${quoteMySqlTable(joined.table)} where ${joinedKey} in (?) order by ${joinedKey}${order}`,
         };
       }),
@@ -195,7 +299,12 @@ export class MySqlSideStore {
       const live = name ? columns.get(mapping.table)?.get(name) : undefined;
       if (live && live.kind !== 'integer' && live.kind !== 'bigint') issues.push({ path: `${at}.${column}`, message: `${mapping.table}.${name} is ${live.type}; ${label} must be an integer column` });
     }
-    return issues.length > before ? undefined : new MySqlSideStore(mapping, columns, database.timezone);
+    if (issues.length > before) return undefined;
+    const positioned = new Set<string>();
+    for (const table of mapping.joined) {
+      if (table.as && table.positionColumn && (await hasUniqueIndexOn(database, table.table, [table.keyColumn, table.positionColumn]))) positioned.add(table.table);
+    }
+    return new MySqlSideStore(mapping, columns, database.timezone, positioned);
   }
 
   /** `integer` keys compare as numbers, others as strings (read in UTF-8 byte order to match). */
@@ -242,6 +351,93 @@ export class MySqlSideStore {
     return documents;
   }
 
+  /** The key of a document as text (what the by-key methods and `absent` take). */
+  keyOf(document: Document): string {
+    return String(document[this.mapping.keyField]);
+  }
+
+  /**
+   * Writes documents in the legacy's shape, with SideStore.writeMany's semantics. Documents whose key is in
+   * `absent` are plainly inserted: when one appeared meanwhile (duplicate key, error 1062) the answer is false.
+   * Present ones are upserted (`insert … on duplicate key update`, with `values(col)`, which both MariaDB and MySQL
+   * 8 take): insert-only columns are left alone on update and the lock version incremented. One-row joined tables
+   * are upserted; many-row tables replaced, or written by position under a unique (key, position). `keep` names, per
+   * key, the joined tables (by index) already holding what the document says. With `markOrigin`, every statement is
+   * led by the origin marker, so the binlog capture tags the write-back with that origin.
+   *
+   * On a MySqlDatabase the writes run in a transaction of their own, rolled back when the answer is false. On a
+   * session (MySqlDatabase.transaction) they join its transaction, and on false the caller rolls back: MySQL fails
+   * only the refused statement, so what ran before it would otherwise stay.
+   */
+  async writeMany(
+    target: MySqlDatabase | MySqlSession,
+    documents: readonly Document[],
+    origin: string,
+    absent: ReadonlySet<string> = new Set(),
+    keep: ReadonlyMap<string, ReadonlySet<number>> = new Map(),
+    options: MySqlWriteOptions = {},
+  ): Promise<boolean> {
+    if (documents.length === 0) return true;
+    if (target instanceof MySqlDatabase) {
+      const refused = new Error('duplicate key');
+      try {
+        return await target.transaction(async (session) => {
+          if (!(await this.writeMany(session, documents, origin, absent, keep, options))) throw refused;
+          return true;
+        });
+      } catch (error) {
+        if (error === refused) return false;
+        throw error;
+      }
+    }
+    const run = (sql: string, params: unknown[]) => target.query(options.markOrigin ? markMysqlStatement(sql, options.markOrigin) : sql, params);
+    const fresh = documents.filter((document) => absent.has(this.keyOf(document)));
+    const present = documents.filter((document) => !absent.has(this.keyOf(document)));
+    try {
+      if (fresh.length) await run(this.statements.insertMain, [fresh.map((document) => this.mainParams(document, origin))]);
+    } catch (error) {
+      if (isMySqlDuplicateKey(error)) return false;
+      throw error;
+    }
+    if (present.length) await run(this.statements.upsertMain, [present.map((document) => this.mainParams(document, origin))]);
+    for (const [index, { table, write, remove, trim }] of this.statements.joined.entries()) {
+      const changed = keep.size === 0 ? documents : documents.filter((document) => !keep.get(this.keyOf(document))?.has(index));
+      if (changed.length === 0) continue;
+      const rows: unknown[][] = [];
+      if (!table.as) {
+        for (const document of changed) rows.push([document[this.mapping.keyField], ...this.joinedParams(table, document)]);
+      } else {
+        if (!trim) await run(remove, [changed.map((document) => this.keyOf(document))]);
+        for (const document of changed) {
+          const items = Array.isArray(document[table.as]) ? (document[table.as] as Document[]) : [];
+          if (trim) await run(trim, [document[this.mapping.keyField], items.length]);
+          for (const [position, item] of items.entries()) rows.push([document[this.mapping.keyField], ...this.joinedParams(table, item), ...(table.positionColumn ? [position] : [])]);
+        }
+      }
+      if (rows.length) await run(write, [rows]);
+    }
+    return true;
+  }
+
+  /** Deletes the aggregates of `keys`: joined rows first, then the main row; in a transaction of its own on a MySqlDatabase. */
+  async deleteMany(target: MySqlDatabase | MySqlSession, keys: readonly string[], options: MySqlWriteOptions = {}): Promise<void> {
+    if (keys.length === 0) return;
+    if (target instanceof MySqlDatabase) return target.transaction((session) => this.deleteMany(session, keys, options));
+    const run = (sql: string) => target.query(options.markOrigin ? markMysqlStatement(sql, options.markOrigin) : sql, [[...keys]]);
+    for (const { remove } of [...this.statements.joined].reverse()) await run(remove);
+    await run(this.statements.deleteMain);
+  }
+
+  private mainParams(document: Document, origin: string): unknown[] {
+    const params = this.mapping.fields.map(({ field, column }) => encodeMySqlValue(this.column(this.mapping.table, column).kind, document[field], this.timezone));
+    if (this.mapping.originColumn) params.push(origin);
+    return params;
+  }
+
+  private joinedParams(table: JoinedTable, values: Document): unknown[] {
+    return table.fields.map(({ field, column }) => encodeMySqlValue(this.column(table.table, column).kind, values[field], this.timezone));
+  }
+
   private column(table: string, column: string): MySqlColumn {
     return this.columns.get(table)!.get(column)!;
   }
@@ -265,6 +461,23 @@ export class MySqlSideStore {
       }
     }
   }
+}
+
+/**
+ * An upsert's `on duplicate key update` clause: every column but the key and the insert-only ones takes the inserted
+ * value (`values(col)`: MariaDB has no `as new` row alias; MySQL 8 deprecates `values()` but takes it), and the lock
+ * version is incremented. With nothing to update, the key is set to itself (the row is left as it is).
+ */
+function onDuplicate(keyColumn: string, columns: readonly string[], insertOnly: readonly string[], lockVersion: string | undefined): string {
+  const updates = columns.filter((column) => column !== keyColumn && !insertOnly.includes(column) && column !== lockVersion).map((column) => `${quoteMySql(column)} = values(${quoteMySql(column)})`);
+  if (lockVersion) updates.push(`${quoteMySql(lockVersion)} = ${quoteMySql(lockVersion)} + 1`);
+  if (updates.length === 0) updates.push(`${quoteMySql(keyColumn)} = ${quoteMySql(keyColumn)}`);
+  return `on duplicate key update ${updates.join(', ')}`;
+}
+
+/** A duplicate key (ER_DUP_ENTRY, 1062): a row the writer found absent was inserted meanwhile. */
+export function isMySqlDuplicateKey(error: unknown): boolean {
+  return (error as { errno?: unknown } | undefined)?.errno === 1062;
 }
 
 function keyText(value: unknown): string {
@@ -297,6 +510,18 @@ async function liveColumns(database: MySqlDatabase, name: string): Promise<Map<s
       return [String(row.name), { type: columnType, kind: mySqlKindOf(String(row.dataType), columnType, jsonColumns.has(String(row.name))) }];
     }),
   );
+}
+
+/** A unique index whose columns are exactly `columns` (in any order). */
+async function hasUniqueIndexOn(database: MySqlDatabase, name: string, columns: string[]): Promise<boolean> {
+  const { schema, table } = tableParts(name);
+  const rows = await database.query(
+    `select index_name from information_schema.statistics
+      where table_schema = coalesce(?, database()) and table_name = ? and non_unique = 0
+      group by index_name having count(*) = ? and sum(column_name in (?)) = ?`,
+    [schema, table, columns.length, columns, columns.length],
+  );
+  return rows.length > 0;
 }
 
 async function hasUniqueIndex(database: MySqlDatabase, name: string, column: string): Promise<boolean> {

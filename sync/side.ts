@@ -20,7 +20,7 @@ export interface SideReader {
   readMany(keys: readonly string[]): Promise<Map<string, Document>>;
 }
 
-/** A side's store in either engine: a Postgres SideStore, or a MySQL/MariaDB one (read only). */
+/** A side's store in either engine: a Postgres SideStore, or a MySQL/MariaDB one. */
 export type AnySideStore = SideStore | MySqlSideStore;
 
 /** A side's connection in either engine: a pg pool or client, or a MySqlDatabase. */

@@ -1,4 +1,4 @@
-import { decodeMySqlValue, isMySqlUrl, mySqlKindOf, MySqlDatabase } from '../../sync';
+import { decodeMySqlValue, encodeMySqlValue, isMySqlUrl, mySqlKindOf, MySqlDatabase } from '../../sync';
 
 describe('MySQL/MariaDB values, decoded by meaning', () => {
   it('takes bit(1) as boolean, tinyint(1) and other integers as numbers, decimal as decimal, MariaDB json by its check', () => {
@@ -48,6 +48,26 @@ describe('MySQL/MariaDB values, decoded by meaning', () => {
     expect(new Date(local).toISOString()).toBe('2024-03-01T10:00:00.000Z');
     expect(decodeMySqlValue('datetime', '0000-00-00 00:00:00')).toBeNull();
     expect(decodeMySqlValue('date', '0000-00-00')).toBeNull();
+  });
+
+  it('encodes values back from the shapes it decodes to, datetimes into the configured zone', () => {
+    expect(encodeMySqlValue('boolean', true)).toBe(1);
+    expect(encodeMySqlValue('integer', false)).toBe(0);
+    expect(encodeMySqlValue('decimal', '12.5000')).toBe('12.5000');
+    expect(encodeMySqlValue('bigint', '18446744073709551615')).toBe('18446744073709551615');
+    expect(encodeMySqlValue('json', { a: [1, null] })).toBe('{"a":[1,null]}');
+    expect(encodeMySqlValue('json', 'text')).toBe('"text"');
+    expect(encodeMySqlValue('date', '2024-02-29')).toBe('2024-02-29');
+    expect(encodeMySqlValue('text', undefined)).toBeNull();
+    expect(encodeMySqlValue('datetime', '2024-03-01T12:00:00.123456+02:00', '+02:00')).toBe('2024-03-01 12:00:00.123456');
+    expect(encodeMySqlValue('datetime', '2024-03-01T00:30:00.5Z', '+02:00')).toBe('2024-03-01 02:30:00.5');
+    expect(encodeMySqlValue('datetime', '2024-03-01T00:30:00-05:30', '+00:00')).toBe('2024-03-01 06:00:00');
+    expect(encodeMySqlValue('datetime', new Date('2024-12-31T23:00:00.250Z'), '+02:00')).toBe('2025-01-01 01:00:00.250');
+    expect(encodeMySqlValue('datetime', '2024-03-01 12:00:00', '+02:00')).toBe('2024-03-01 12:00:00');
+    expect(() => encodeMySqlValue('datetime', 'yesterday')).toThrow(/not an ISO 8601 datetime/);
+    // What decode answers, encode takes back.
+    const read = decodeMySqlValue('datetime', '2024-03-01 12:00:00.123456', '+02:00');
+    expect(encodeMySqlValue('datetime', read, '+02:00')).toBe('2024-03-01 12:00:00.123456');
   });
 
   it('knows a MySQL URL and takes the zone from it, refusing one that is not an offset', async () => {

@@ -60,7 +60,7 @@ describe('binlog capture as a process: hot standby takeover and kill -9 (real Ma
 
     let allKilled!: () => void;
     let writes!: ReturnType<typeof writeCounters>;
-    const { leader, takeovers } = await killLeaders(spawn, processes, STREAMING, () => {
+    const { leader, standby, takeovers } = await killLeaders(spawn, processes, STREAMING, () => {
       writes = writeCounters(db, new Promise<void>((resolve) => (allKilled = resolve)));
     });
     allKilled();
@@ -77,6 +77,10 @@ describe('binlog capture as a process: hot standby takeover and kill -9 (real Ma
       return { key: record.key, file: source.file, pos: source.pos, row: source.row, gtid: source.gtid, image: row, op, headers: record.headers };
     });
 
+    // The standby goes first, so that it cannot take the leader's place once the leader stops.
+    standby.child.kill('SIGTERM');
+    expect(await standby.exited).toBe(0);
+    processes.forget(standby);
     leader.child.kill('SIGTERM');
     expect(await leader.exited).toBe(0);
     processes.forget(leader);

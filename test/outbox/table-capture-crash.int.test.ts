@@ -53,7 +53,7 @@ describe('table-capture relay as a process: hot standby takeover and kill -9 (re
 
     let allKilled!: () => void;
     let writes!: ReturnType<typeof writeCounters>;
-    const { leader, takeovers } = await killLeaders(spawn, processes, STREAMING, () => {
+    const { leader, standby, takeovers } = await killLeaders(spawn, processes, STREAMING, () => {
       writes = writeCounters(db.pool, new Promise<void>((resolve) => (allKilled = resolve)));
     });
     allKilled();
@@ -70,6 +70,10 @@ describe('table-capture relay as a process: hot standby takeover and kill -9 (re
       return { key: record.key, lsn: source.lsn, txId: source.txId, row, op, headers: record.headers };
     });
 
+    // The standby goes first, so that it cannot take the leader's place once the leader stops.
+    standby.child.kill('SIGTERM');
+    expect(await standby.exited).toBe(0);
+    processes.forget(standby);
     leader.child.kill('SIGTERM');
     expect(await leader.exited).toBe(0);
     processes.forget(leader);

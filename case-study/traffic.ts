@@ -62,8 +62,23 @@ export class TrafficSummary {
 const RESTOCK_BELOW = 20;
 const RESTOCK_BY = 200;
 
+/** A token is renewed this long before it expires, so no request carries an expired one. */
+const RENEW_BEFORE_EXPIRY_MS = 60_000;
+
+/** When a JWT stops being accepted (its `exp`), in ms; Infinity when it has none. */
+function tokenExpiresAt(token: string): number {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown };
+    return typeof payload.exp === 'number' ? payload.exp * 1000 : Infinity;
+  } catch {
+    return Infinity;
+  }
+}
+
 class Shopper {
   private token = '';
+  private tokenExpiresAt = Infinity;
+  private credentials?: { email: string; password: string };
   /** Not before this moment (sign-up replicates to the other side first). */
   readyAt = 0;
   /** Cookies the proxy set (its session cookie keeps an anonymous shopper on one side), sent back like a browser. */
@@ -109,9 +124,22 @@ class Shopper {
     const password = 'shopping-spree';
     const registered = await this.call('/api/users', 'POST', '/api/users', { email, name: 'Shopper', password });
     if (registered.status !== 201) return false;
-    const login = await this.call<{ token: string }>('/api/users/login', 'POST', '/api/users/login', { email, password });
-    this.token = login.body?.token ?? '';
-    return this.signedUp;
+    this.credentials = { email, password };
+    return this.logIn();
+  }
+
+  private async logIn(): Promise<boolean> {
+    const login = await this.call<{ token: string }>('/api/users/login', 'POST', '/api/users/login', this.credentials);
+    const token = login.body?.token;
+    if (!token) return false;
+    this.token = token;
+    this.tokenExpiresAt = tokenExpiresAt(token);
+    return true;
+  }
+
+  /** Logs in again shortly before the token expires (it lives an hour), as a client app refreshes its session. */
+  async renewIfExpiring(now = Date.now()): Promise<void> {
+    if (this.credentials && now >= this.tokenExpiresAt - RENEW_BEFORE_EXPIRY_MS) await this.logIn();
   }
 
   get signedUp(): boolean {
@@ -123,6 +151,7 @@ class Shopper {
 
   /** One visit: revisit older orders (maybe cancel one), browse, look at a product, maybe order (some cards decline). */
   async visit(random: () => number, revisitAfterMs: number, mix: TrafficMix): Promise<void> {
+    await this.renewIfExpiring();
     while (this.placed.length && Date.now() - this.placed[0]!.at >= revisitAfterMs) {
       const order = this.placed.shift()!;
       await this.call('/api/orders/{id}', 'GET', `/api/orders/${order.id}`);

@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import { APPLIED_PATH, AppliedEvents, appliedEventsHandler, outboxMigrations, runMigrations, type Migration } from '../outbox';
 import { Auth } from './auth';
 import { createApiApp } from './http';
-import { IDEMPOTENCY_MIGRATIONS, idempotentWrites } from './idempotency';
+import { IDEMPOTENCY_MIGRATIONS, IdempotencyKeyPruner, idempotentWrites } from './idempotency';
 import type { AppOptions } from './options';
 import { HttpService } from './server';
 
@@ -13,6 +13,8 @@ export interface ApplicationDeps {
   logger: Logger;
   registry: Registry;
 }
+
+const PRUNE_EVERY_MS = 60 * 60 * 1000;
 
 /** A long-running part of a process besides its HTTP server (a listener, a consumer): started after the migrations. */
 export interface ProcessPart {
@@ -64,6 +66,7 @@ export class HttpApplication {
     this.pool = new Pool({ connectionString: options.databaseUrl, max: options.poolSize });
     this.pool.on('error', (error) => this.logger.warn({ err: error }, 'idle database client failed'));
     this.auth = new Auth(options);
+    this.parts.push(new IdempotencyKeyPruner(this.pool, { retainMs: options.idempotencyRetentionMs, everyMs: PRUNE_EVERY_MS }, this.logger));
     const context: MountContext = { pool: this.pool, auth: this.auth, logger: this.logger, registry: deps.registry, addPart: (part) => this.parts.push(part) };
     const app = createApiApp({
       logger: this.logger,

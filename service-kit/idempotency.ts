@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Pool } from 'pg';
+import type { Logger } from 'pino';
 import { WRITTEN_HEADER, type Migration } from '../outbox';
 import { IdempotencyKeyReusedError, RequestInProgressError, ValidationError } from './errors';
 
@@ -20,7 +21,66 @@ export const IDEMPOTENCY_MIGRATIONS: Migration[] = [
         created_at timestamptz not null default now()
       )`,
   },
+  {
+    id: 'kit_002_idempotency_keys_created_at',
+    sql: 'create index if not exists idempotency_keys_created_at on idempotency_keys (created_at)',
+  },
 ];
+
+/** How long a stored answer is kept by default: a client retries within minutes, not days. */
+export const DEFAULT_IDEMPOTENCY_RETENTION_MS = 24 * 60 * 60 * 1000;
+const PRUNE_BATCH = 5_000;
+
+/**
+ * Deletes stored answers older than `retainMs`, in batches (so no statement holds many locks), and answers how many
+ * it deleted. A key sent again after that runs its request again.
+ */
+export async function pruneIdempotencyKeys(pool: Pool, retainMs: number): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const result = await pool.query(
+      `delete from idempotency_keys where key in (
+         select key from idempotency_keys where created_at < now() - make_interval(secs => $1) limit ${PRUNE_BATCH})`,
+      [retainMs / 1000],
+    );
+    deleted += result.rowCount ?? 0;
+    if ((result.rowCount ?? 0) < PRUNE_BATCH) return deleted;
+  }
+}
+
+/** Prunes stored answers on start and then every `everyMs`; a failed round is logged and tried again next time. */
+export class IdempotencyKeyPruner {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly options: { retainMs: number; everyMs: number },
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.prune();
+    this.timer = setInterval(() => void this.prune(), this.options.everyMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  private prune(): Promise<void> {
+    this.running ??= pruneIdempotencyKeys(this.pool, this.options.retainMs)
+      .then((deleted) => {
+        if (deleted) this.logger.info({ deleted, retainMs: this.options.retainMs }, 'pruned stored idempotent answers');
+      })
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'pruning stored idempotent answers failed; trying again later'))
+      .finally(() => (this.running = undefined));
+    return this.running;
+  }
+}
 
 export interface IdempotencyOptions {
   /** How long a repeated request waits for the first one, still running, to answer. */

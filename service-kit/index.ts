@@ -15,7 +15,16 @@ export { appOptionsSchema, appOptionsShape, baseUrl, DEMO_JWT_SECRET, parseAppOp
 export { hashPassword, verifyPassword } from './passwords';
 export { authoriseCard, cardSchema, TEST_CARDS, type Authorisation, type Card } from './payment-gateway';
 export { PeerClient, type PeerCall, type PeerResponse } from './peer';
-export { IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_MIGRATIONS, IDEMPOTENT_REPLAY_HEADER, idempotentWrites, type IdempotencyOptions } from './idempotency';
+export {
+  DEFAULT_IDEMPOTENCY_RETENTION_MS,
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENCY_MIGRATIONS,
+  IDEMPOTENT_REPLAY_HEADER,
+  IdempotencyKeyPruner,
+  idempotentWrites,
+  pruneIdempotencyKeys,
+  type IdempotencyOptions,
+} from './idempotency';
 export { pathId } from './routing';
 export { HttpService } from './server';
 export { issuesToProblems, validate } from './validation';

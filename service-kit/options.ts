@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import { DEFAULT_IDEMPOTENCY_RETENTION_MS } from './idempotency';
 import { issuesToProblems } from './validation';
 
 /** The JWT secret the demo uses when JWT_SECRET is unset. Documented; set your own anywhere but on a laptop. */
@@ -17,6 +18,8 @@ export const appOptionsShape = {
   poolSize: z.number().int().positive().default(10),
   /** How long stop() lets in-flight requests finish before closing their connections. */
   drainMs: z.number().int().nonnegative().default(5_000),
+  /** How long a write's stored answer is replayed for its `idempotency-key`; older ones are pruned hourly. */
+  idempotencyRetentionMs: z.number().int().positive().default(DEFAULT_IDEMPOTENCY_RETENTION_MS),
 };
 
 export const appOptionsSchema = z.strictObject(appOptionsShape);

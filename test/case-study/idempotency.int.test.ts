@@ -6,7 +6,7 @@ import { createOrdersService } from '../../extracted/orders';
 import { LegacyMonolith } from '../../legacy-monolith';
 import { createPaymentsService } from '../../extracted/payments';
 import { runMigrations } from '../../outbox';
-import { createApiApp, IDEMPOTENCY_MIGRATIONS, IDEMPOTENT_REPLAY_HEADER, idempotentWrites, type HttpApplication, type IdempotencyOptions } from '../../service-kit';
+import { createApiApp, IDEMPOTENCY_MIGRATIONS, IDEMPOTENT_REPLAY_HEADER, idempotentWrites, pruneIdempotencyKeys, type HttpApplication, type IdempotencyOptions } from '../../service-kit';
 import { createTestDatabase, type TestDatabase } from '../helpers';
 import { APPROVED_CARD, ApiClient, auth, silentLogger } from './fixtures';
 
@@ -48,7 +48,7 @@ async function owner(options: { delayMs: number; status?: number; idempotency?: 
       });
     },
   });
-  return { url: await listen(app), runs };
+  return { url: await listen(app), runs, pool };
 }
 
 async function post(url: string, key: string | undefined, body: unknown = { name: 'teapot' }) {
@@ -89,6 +89,18 @@ describe('a write sent with an idempotency-key', () => {
     const answered = await first;
     expect(await post(`${url}/api/things`, 'slow')).toMatchObject({ status: 201, replayed: 'true', body: answered.body });
     expect(runs.count).toBe(1);
+  });
+
+  it('keeps an answer for the retention only: pruned after it, a key sent again runs its request again', async () => {
+    const { url, runs, pool } = await owner({ delayMs: 0 });
+    await post(`${url}/api/things`, 'old');
+    await post(`${url}/api/things`, 'recent');
+    await pool.query("update idempotency_keys set created_at = now() - interval '25 hours' where key = 'old'");
+    expect(await pruneIdempotencyKeys(pool, 24 * 60 * 60 * 1000)).toBe(1);
+    expect((await pool.query('select key from idempotency_keys order by key')).rows).toEqual([{ key: 'recent' }]);
+    expect((await post(`${url}/api/things`, 'recent')).replayed).toBe('true');
+    expect((await post(`${url}/api/things`, 'old')).replayed).toBeNull();
+    expect(runs.count).toBe(3);
   });
 
   it('refuses a key first used for another request (422) and a key too long (400), naming the header', async () => {

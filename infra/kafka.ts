@@ -181,10 +181,10 @@ export async function kafkaUp(env: InfraEnvironment, paths: InfraPaths, log: (li
   ensureKafkaJars(paths, log);
 
   const brokerPort = Number(env.kafkaBrokers[0]?.split(':')[1] ?? 9092);
-  const kafkaDir = path.join(paths.dataDir, 'kafka');
+  const kafkaDir = paths.kafkaDataDir;
   const configPath = path.join(paths.stateDir, 'kafka', 'server.properties');
   fs.mkdirSync(path.dirname(configPath), { recursive: true });
-  fs.writeFileSync(configPath, serverProperties(kafkaDir, brokerPort));
+  fs.writeFileSync(configPath, serverProperties(kafkaDir, brokerPort, env.kafkaControllerPort));
 
   if (!fs.existsSync(path.join(kafkaDir, 'meta.properties'))) {
     log(`kafka: formatting KRaft storage in ${kafkaDir}`);

@@ -7,6 +7,8 @@ export const ROOT_DIR = path.resolve(__dirname, '..');
 export interface InfraEnvironment {
   databaseUrl: string;
   kafkaBrokers: string[];
+  /** The KRaft controller port of the broker infra starts. */
+  kafkaControllerPort: number;
   unleashUrl: string;
   unleashAdminToken: string;
   unleashClientToken: string;
@@ -48,6 +50,7 @@ export function resolveEnvironment(env: NodeJS.ProcessEnv = process.env): InfraE
   return {
     databaseUrl: env.DATABASE_URL || DEFAULTS.databaseUrl,
     kafkaBrokers: (env.KAFKA_BROKERS || DEFAULTS.kafkaBrokers).split(',').map((broker) => broker.trim()).filter(Boolean),
+    kafkaControllerPort: DEFAULTS.kafkaControllerPort,
     unleashUrl: env.UNLEASH_URL || DEFAULTS.unleashUrl,
     unleashAdminToken: env.UNLEASH_ADMIN_TOKEN || DEFAULTS.unleashAdminToken,
     unleashClientToken: env.UNLEASH_CLIENT_TOKEN || DEFAULTS.unleashClientToken,
@@ -67,6 +70,12 @@ export interface InfraPaths {
   pidsDir: string;
   dataDir: string;
   kafkaJarsDir: string;
+  /**
+   * The broker's data, machine-wide beside the jars: the machine has one broker on its port, whichever checkout
+   * starts it, so a second checkout's `infra up` after the first's `infra down` restarts the same topics and offsets
+   * rather than an empty broker behind relays that already confirmed their events.
+   */
+  kafkaDataDir: string;
 }
 
 export function infraPaths(env: NodeJS.ProcessEnv = process.env): InfraPaths {
@@ -79,6 +88,7 @@ export function infraPaths(env: NodeJS.ProcessEnv = process.env): InfraPaths {
     pidsDir: path.join(stateDir, 'pids'),
     dataDir: path.join(stateDir, 'data'),
     kafkaJarsDir: path.join(cacheRoot, 'strangler-fig', 'kafka', DEFAULTS.kafkaVersion, 'libs'),
+    kafkaDataDir: path.join(cacheRoot, 'strangler-fig', 'kafka', DEFAULTS.kafkaVersion, 'data'),
   };
 }
 

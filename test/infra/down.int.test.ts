@@ -8,7 +8,7 @@ import { eventually } from '../helpers';
 
 function tempPaths(): InfraPaths {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-infra-down-'));
-  return { stateDir, logsDir: path.join(stateDir, 'logs'), pidsDir: path.join(stateDir, 'pids'), dataDir: path.join(stateDir, 'data'), kafkaJarsDir: path.join(stateDir, 'jars') };
+  return { stateDir, logsDir: path.join(stateDir, 'logs'), pidsDir: path.join(stateDir, 'pids'), dataDir: path.join(stateDir, 'data'), kafkaJarsDir: path.join(stateDir, 'jars'), kafkaDataDir: path.join(stateDir, 'kafka-data') };
 }
 
 /** A process nobody recorded: what `down` must never touch. */

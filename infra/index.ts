@@ -8,6 +8,7 @@ import type { ServiceStatus } from './types';
 import { unleashBaseUrl, unleashHealthy, unleashUp } from './unleash';
 
 export { InfraError } from './errors';
+export { reapOrphanedDaemons } from './process';
 export { DEFAULTS, resolveEnvironment, infraPaths, withDatabase, SERVICE_NAMES, ON_REQUEST_SERVICE_NAMES } from './options';
 export type { InfraEnvironment, InfraPaths, OnRequestServiceName, ServiceName } from './options';
 export type { ServiceStatus } from './types';

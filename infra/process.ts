@@ -11,6 +11,21 @@ export interface DaemonSpec {
   args: string[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /**
+   * The process this daemon serves (a test run's private Prometheus serves that run): when it has died without
+   * stopping the daemon (kill -9), reapOrphanedDaemons stops the daemon and removes `ownedPaths`.
+   */
+  owner?: { pid: number; ownedPaths?: string[] };
+}
+
+interface OwnerRecord {
+  pid: number;
+  startTime?: string;
+  ownedPaths: string[];
+}
+
+function ownerFile(paths: InfraPaths, name: string): string {
+  return path.join(paths.pidsDir, `${name}.owner.json`);
 }
 
 function pidFile(paths: InfraPaths, name: string): string {
@@ -74,7 +89,36 @@ export function startDaemon(paths: InfraPaths, spec: DaemonSpec): number {
   }
   child.unref();
   fs.writeFileSync(pidFile(paths, spec.name), `${child.pid} ${processStartTime(child.pid) ?? ''}`.trim());
+  if (spec.owner) {
+    const record: OwnerRecord = { pid: spec.owner.pid, startTime: processStartTime(spec.owner.pid), ownedPaths: spec.owner.ownedPaths ?? [] };
+    fs.writeFileSync(ownerFile(paths, spec.name), JSON.stringify(record));
+  }
   return child.pid;
+}
+
+/**
+ * Stops every daemon whose owner process is gone (its pid dead, or now another process's) and removes what it
+ * owned. A test run killed before its teardown leaves its private Prometheus running; the next run calls this first.
+ * Answers the names of the daemons it stopped.
+ */
+export async function reapOrphanedDaemons(paths: InfraPaths): Promise<string[]> {
+  if (!fs.existsSync(paths.pidsDir)) return [];
+  const reaped: string[] = [];
+  for (const file of fs.readdirSync(paths.pidsDir).filter((entry) => entry.endsWith('.owner.json'))) {
+    const name = file.slice(0, -'.owner.json'.length);
+    let owner: OwnerRecord;
+    try {
+      owner = JSON.parse(fs.readFileSync(path.join(paths.pidsDir, file), 'utf8')) as OwnerRecord;
+    } catch {
+      continue;
+    }
+    const ownerRuns = isAlive(owner.pid) && (owner.startTime === undefined || processStartTime(owner.pid) === owner.startTime);
+    if (ownerRuns) continue;
+    if (await stopDaemon(paths, name, 5_000)) reaped.push(name);
+    for (const owned of owner.ownedPaths) fs.rmSync(owned, { recursive: true, force: true });
+    fs.rmSync(path.join(paths.pidsDir, file), { force: true });
+  }
+  return reaped;
 }
 
 /** Stops a process that `up` started (SIGTERM, then SIGKILL after graceMs). Returns whether one was running. */
@@ -87,6 +131,7 @@ export async function stopDaemon(paths: InfraPaths, name: string, graceMs = 20_0
   if (isAlive(pid)) signalGroup(pid, 'SIGKILL');
   while (isAlive(pid)) await sleep(50);
   fs.rmSync(pidFile(paths, name), { force: true });
+  fs.rmSync(ownerFile(paths, name), { force: true });
   return true;
 }
 

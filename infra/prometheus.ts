@@ -4,7 +4,7 @@ import YAML from 'yaml';
 import { InfraError } from './errors';
 import { infraPaths, ROOT_DIR, type InfraEnvironment, type InfraPaths } from './options';
 import { ensureDebianPackage } from './packages';
-import { httpCheck, httpOk, logFile, retrying, startDaemon, startedPid, stopDaemon } from './process';
+import { httpCheck, httpOk, logFile, retrying, startDaemon, startedPid, stopDaemon, type DaemonSpec } from './process';
 import type { ServiceStatus } from './types';
 
 export const PROMETHEUS_CONFIG = path.join(ROOT_DIR, 'dashboards', 'prometheus', 'prometheus.yml');
@@ -56,8 +56,8 @@ function prometheusArgs(configFile: string, dataDir: string, listen: string): st
   ];
 }
 
-async function startPrometheusDaemon(paths: InfraPaths, name: string, address: string, args: string[]): Promise<number> {
-  const pid = startDaemon(paths, { name, command: 'prometheus', args });
+async function startPrometheusDaemon(paths: InfraPaths, name: string, address: string, args: string[], owner?: DaemonSpec['owner']): Promise<number> {
+  const pid = startDaemon(paths, { name, command: 'prometheus', args, owner });
   await retrying(name, () => httpCheck(readyUrl(address)), {
     address,
     timeoutMs: 60_000,
@@ -101,7 +101,15 @@ export interface PrivatePrometheus {
  * scrapes only what is registered in its targets folder. Test runs use one, so their series (and the alerts those
  * fire) never reach the Prometheus a demo or an SRE is watching. Throws when Prometheus cannot be made available.
  */
-export async function startPrivatePrometheus(options: { name: string; port: number; dir: string; env?: NodeJS.ProcessEnv; log?: (line: string) => void }): Promise<PrivatePrometheus> {
+export async function startPrivatePrometheus(options: {
+  name: string;
+  port: number;
+  dir: string;
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+  /** The process it serves: should that die without stopping it, reapOrphanedDaemons stops it and removes `dir`. */
+  ownerPid?: number;
+}): Promise<PrivatePrometheus> {
   const paths = infraPaths(options.env);
   const installed = ensureDebianPackage(PROMETHEUS_PACKAGE, options.log ?? (() => undefined));
   if (!installed.available) throw new InfraError('SFG_INFRA_MISSING_TOOL', `prometheus: ${installed.reason}`);
@@ -116,7 +124,8 @@ export async function startPrivatePrometheus(options: { name: string; port: numb
   const configFile = path.join(options.dir, 'prometheus.yml');
   fs.writeFileSync(configFile, YAML.stringify(config));
   const url = `http://127.0.0.1:${options.port}`;
-  await startPrometheusDaemon(paths, options.name, url, prometheusArgs(configFile, path.join(options.dir, 'data'), `127.0.0.1:${options.port}`));
+  const owner = options.ownerPid === undefined ? undefined : { pid: options.ownerPid, ownedPaths: [options.dir] };
+  await startPrometheusDaemon(paths, options.name, url, prometheusArgs(configFile, path.join(options.dir, 'data'), `127.0.0.1:${options.port}`), owner);
   return {
     url,
     targetsDir,

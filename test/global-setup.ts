@@ -3,8 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   ensureDebianPackage,
+  infraPaths,
   mariadbEnvironment,
   mariadbUp,
+  reapOrphanedDaemons,
   redmineStartedByInfra,
   resolveEnvironment,
   runningPrometheusTargetsDir,
@@ -35,6 +37,9 @@ export default async function globalSetup(): Promise<void> {
   const started = Date.now();
   const log = (line: string) => process.stderr.write(`[infra] ${line}\n`);
   globalThis.stranglerRedmineRunningAtSetup = redmineStartedByInfra();
+  // A run killed before its teardown (Ctrl-C twice, kill -9) left its private Prometheus running: stop it now.
+  const reaped = await reapOrphanedDaemons(infraPaths());
+  if (reaped.length) log(`stopped what killed test runs left running: ${reaped.join(', ')}`);
   const ownPrometheus = !process.env.PROMETHEUS_URL;
   const shared: ServiceName[] = ownPrometheus ? ['postgres', 'kafka', 'unleash'] : ['postgres', 'kafka', 'unleash', 'prometheus'];
   const services = await up({ services: shared, log });
@@ -68,7 +73,7 @@ async function startTestPrometheus(log: (line: string) => void): Promise<Private
   for (let attempt = 1; ; attempt++) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-test-prometheus-'));
     try {
-      return await startPrivatePrometheus({ name: `prometheus-test-${process.pid}`, port: await portBelowEphemeralRange(), dir, log });
+      return await startPrivatePrometheus({ name: `prometheus-test-${process.pid}`, port: await portBelowEphemeralRange(), dir, log, ownerPid: process.pid });
     } catch (error) {
       fs.rmSync(dir, { recursive: true, force: true });
       if (attempt === 3 || !/exited during start-up/.test(String(error))) throw error;

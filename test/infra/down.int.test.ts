@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { down, status, type InfraPaths } from '../../infra';
+import { down, reapOrphanedDaemons, status, type InfraPaths } from '../../infra';
 import { isAlive, startDaemon } from '../../infra/process';
 import { eventually } from '../helpers';
 
@@ -48,6 +48,28 @@ describe('infra down stops only what up started', () => {
     expect(after.map(({ name, healthy }) => ({ name, healthy }))).toEqual(before.map(({ name, healthy }) => ({ name, healthy })));
     expect(after.every((service) => service.healthy)).toBe(true);
     expect(await down({ paths })).toEqual([]);
+    fs.rmSync(paths.stateDir, { recursive: true, force: true });
+  });
+
+  it("stops a daemon whose owner was killed before its teardown, and removes what it owned; a living owner's stays", async () => {
+    const paths = tempPaths();
+    // Two test runs, each with a private daemon and a folder of its own; the first is killed with -9.
+    const killedRun = foreignProcess();
+    const livingRun = foreignProcess();
+    stray.push(killedRun, livingRun);
+    const killedRunsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-orphan-'));
+    const orphan = startDaemon(paths, { name: 'prometheus-test-a', command: 'sleep', args: ['300'], owner: { pid: killedRun, ownedPaths: [killedRunsDir] } });
+    const kept = startDaemon(paths, { name: 'prometheus-test-b', command: 'sleep', args: ['300'], owner: { pid: livingRun } });
+    stray.push(orphan, kept);
+    expect(await reapOrphanedDaemons(paths)).toEqual([]);
+
+    process.kill(killedRun, 'SIGKILL');
+    await eventually(() => !isAlive(killedRun), 5_000, 'the killed run gone');
+    expect(await reapOrphanedDaemons(paths)).toEqual(['prometheus-test-a']);
+    expect(isAlive(orphan)).toBe(false);
+    expect(fs.existsSync(killedRunsDir)).toBe(false);
+    expect(isAlive(kept)).toBe(true);
+    expect(fs.readdirSync(paths.pidsDir).sort()).toEqual(['prometheus-test-b.owner.json', 'prometheus-test-b.pid']);
     fs.rmSync(paths.stateDir, { recursive: true, force: true });
   });
 });

@@ -9,7 +9,8 @@ import type { QueryRange, QuerySamples, Series } from '../prometheus';
 import { collectStatus } from '../status';
 import type { RolloutStore } from '../store';
 import { parseConsoleOptions, type ConsoleOptions, type ConsoleOptionsInput } from './options';
-import { consolePage } from './page';
+import type { ConsoleSeries, ConsoleStatusReport } from './api';
+import { CONSOLE_SCRIPT_PATH, consolePage, consoleScript } from './page';
 
 export interface ConsoleDeps {
   /**
@@ -28,12 +29,6 @@ const COMMANDS = new Set(['start', 'pause', 'resume', 'abort']);
 const STATUS_OF_CODE: Record<string, number> = { SFG_ROLLOUT_NOT_FOUND: 404, SFG_ROLLOUT_BAD_TRANSITION: 409, SFG_ROLLOUT_ALREADY_RUNNING: 409 };
 const MAX_BODY_BYTES = 4_096;
 
-type Points = Array<[number, number]>;
-export interface RouteSeries {
-  extractedShare: Points;
-  errorRatio: { legacy: Points; extracted: Points };
-  p99Seconds: { legacy: Points; extracted: Points };
-}
 
 function send(res: http.ServerResponse, status: number, body: unknown, type = 'application/json; charset=utf-8'): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -110,6 +105,10 @@ export class MigrationConsole {
       send(res, 200, consolePage({ refreshMs: this.options.refreshMs }), 'text/html; charset=utf-8');
       return;
     }
+    if (req.method === 'GET' && url.pathname === CONSOLE_SCRIPT_PATH) {
+      send(res, 200, consoleScript(), 'text/javascript; charset=utf-8');
+      return;
+    }
     if (!url.pathname.startsWith('/api/')) {
       send(res, 404, problem('SFG_ROLLOUT_CONSOLE_NOT_FOUND', `no page at ${url.pathname}`));
       return;
@@ -132,7 +131,8 @@ export class MigrationConsole {
       const report = await collectStatus({ admin, query: this.deps.samples, selector: this.options.selector, plans: this.deps.plans, store: this.deps.store });
       const states = await this.deps.store.list();
       const plans = this.deps.plans.map((plan) => ({ route: plan.route, steps: plan.steps, state: states.find((state) => state.route === plan.route) ?? null }));
-      send(res, 200, { ...report, plans });
+      const answer: ConsoleStatusReport = { ...report, plans };
+      send(res, 200, answer);
     } else if (url.pathname === '/api/series') {
       send(res, 200, await this.series());
     } else if (url.pathname === '/api/events') {
@@ -156,7 +156,7 @@ export class MigrationConsole {
   }
 
   /** Per route over the last `chartMinutes`: share served by the new side, failure ratio and p99 per side. */
-  private async series(): Promise<{ startS: number; endS: number; stepS: number; routes: Record<string, RouteSeries> }> {
+  private async series(): Promise<ConsoleSeries> {
     const { chartMinutes, chartStepSeconds: stepS, selector } = this.options;
     const endS = Math.round(Date.now() / 1000);
     const range = { startS: endS - chartMinutes * 60, endS, stepS };

@@ -58,7 +58,7 @@ describe('the packed package, installed with production dependencies only', () =
   });
 
   it('holds the built JavaScript, declarations and the bin, and no sources, tests, case study or infra', () => {
-    expect(files).toEqual(expect.arrayContaining(['bin/strangler.js', 'dist/strangler-proxy/index.js', 'dist/strangler-proxy/index.d.ts', 'dist/outbox/index.d.ts', 'dist/sync/index.d.ts', 'dist/rollout/index.d.ts', 'dist/cli/index.js', 'package.json']));
+    expect(files).toEqual(expect.arrayContaining(['bin/strangler.js', 'dist/strangler-proxy/index.js', 'dist/strangler-proxy/index.d.ts', 'dist/outbox/index.d.ts', 'dist/sync/index.d.ts', 'dist/rollout/index.d.ts', 'dist/rollout/console/browser/console.js', 'dist/cli/index.js', 'package.json']));
     const unwanted = files.filter((file) => /^(test|extracted|legacy-monolith|infra|bench|examples)\//.test(file) || (file.endsWith('.ts') && !file.endsWith('.d.ts')));
     expect(unwanted).toEqual([]);
     // Production dependencies only: no TypeScript runner, test framework or case-study server.

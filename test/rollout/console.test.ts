@@ -1,5 +1,7 @@
 import { InvalidRolloutPlanError, parseConsoleOptions } from '../../rollout';
-import { consolePage } from '../../rollout/console/page';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CONSOLE_SCRIPT_PATH, consolePage, consoleScript } from '../../rollout/console/page';
 
 describe('the migration console options', () => {
   it('fill in defaults and need only the token', () => {
@@ -18,10 +20,16 @@ describe('the migration console options', () => {
 });
 
 describe('the console page', () => {
-  it('loads nothing from elsewhere: no script, style or image from another origin', () => {
+  it('loads nothing from elsewhere: its one script from this server, no style or image from another origin', () => {
     const page = consolePage({ refreshMs: 2_000 });
-    expect(page).toContain('const REFRESH_MS = 2000;');
-    expect(page.match(/(src|href)=/g)).toBeNull();
-    expect(new Set(page.match(/https?:\/\/[^'"\s]+/g))).toEqual(new Set(['http://www.w3.org/2000/svg']));
+    expect(page).toContain('<body data-refresh-ms="2000">');
+    expect(page.match(/(src|href)="[^"]*"/g)).toEqual([`src="${CONSOLE_SCRIPT_PATH}"`]);
+    expect(new Set(`${page}${consoleScript()}`.match(/https?:\/\/[^'"\s]+/g))).toEqual(new Set(['http://www.w3.org/2000/svg']));
+  });
+
+  it('serves its script as the checked-in file, which reads the refresh period from the page', () => {
+    expect(consoleScript()).toBe(fs.readFileSync(path.join(__dirname, '../../rollout/console/browser/console.js'), 'utf8'));
+    expect(consoleScript()).toMatch(/^\/\/ @ts-check/);
+    expect(consoleScript()).toContain('document.body.dataset.refreshMs');
   });
 });

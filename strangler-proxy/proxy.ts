@@ -10,7 +10,7 @@ import { ConsistencyTracker, type SharedWrite } from './consistency';
 import { badPathError } from './errors';
 import { closeNow, listen, listenerUrl } from './listen';
 import type { FlagProvider } from './flags/provider';
-import { Exchange, requestIdOf, respondWithError, type ForwardingCore } from './forward';
+import { Exchange, POOL_TRANSPORT, requestIdOf, respondWithError, type ForwardingCore } from './forward';
 import { createProxyMetrics, type ProxyMetrics } from './metrics';
 import { configDigest, loadProxyConfigFile, type ProxyConfig } from './options';
 import { normalizePath } from './path';
@@ -96,7 +96,7 @@ export class StranglerProxy {
       options.onWrite,
     );
     this.inventory = new LegacyInventory(deps.registry);
-    this.core = { flags: deps.flags, metrics: this.metrics, inventory: this.inventory, shadow: this.shadow, consistency: this.consistency, logger: this.logger };
+    this.core = { flags: deps.flags, metrics: this.metrics, inventory: this.inventory, shadow: this.shadow, consistency: this.consistency, logger: this.logger, transport: POOL_TRANSPORT };
     this.table = this.compile(this.config);
     this.configState = { digest: configDigest(this.config), loadedAt: new Date().toISOString(), lastReload: null };
     this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.handle(req, res));

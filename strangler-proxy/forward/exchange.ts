@@ -15,6 +15,7 @@ import type { ShadowRunner } from '../shadow';
 import { respondWithError } from './error-response';
 import { forwardedResponseHeaders, headerObject, rawHeaderValues, upstreamHeaderList } from './headers';
 import { ResponseCapture } from './response-capture';
+import type { UpstreamTransport } from './transport';
 import { UpstreamAttempt, type AttemptOwner } from './upstream-attempt';
 
 /** What an exchange needs from the proxy; one object shared by every request. */
@@ -25,6 +26,7 @@ export interface ForwardingCore {
   shadow: ShadowRunner;
   consistency: ConsistencyTracker;
   logger: Logger;
+  transport: UpstreamTransport;
 }
 
 /**
@@ -95,8 +97,8 @@ export class Exchange implements AttemptOwner {
     private readonly core: ForwardingCore,
     private readonly table: RouteTable,
     private readonly route: CompiledRoute,
-    private readonly req: http.IncomingMessage,
-    private readonly res: http.ServerResponse,
+    readonly req: http.IncomingMessage,
+    readonly res: http.ServerResponse,
     private readonly forwardPath: string,
     private readonly requestId: string,
   ) {
@@ -192,7 +194,7 @@ export class Exchange implements AttemptOwner {
     this.attempt = attempt;
     // Armed first: undici reports a request it refuses (closed pool, invalid header) synchronously.
     this.timer = setTimeout(onResponseTimeout, cluster.config.responseTimeoutMs, this);
-    cluster.pool.dispatch({ method: this.method, path: cluster.basePath + this.forwardPath, headers, body: this.upstreamBody() }, attempt);
+    this.core.transport.dispatch(cluster, { method: this.method, path: cluster.basePath + this.forwardPath, headers, body: this.upstreamBody() }, attempt, this);
   }
 
   private upstreamBody(): Buffer | PassThrough | null {

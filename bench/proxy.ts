@@ -30,7 +30,7 @@ import { Registry } from 'prom-client';
 import YAML from 'yaml';
 import { resolveEnvironment } from '../infra';
 import { StranglerMiddleware } from '../strangler-proxy/express';
-import { createFlagProvider, parseProxyConfig, ProxyWorkers, runProxyWorker, StranglerProxy, UnleashRolloutClient } from '../strangler-proxy';
+import { createFlagProvider, parseProxyConfig, ProxyWorkers, runProxyWorker, StranglerProxy, UnleashAdminClient } from '../strangler-proxy';
 
 const CONNECTIONS = 50;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
@@ -423,7 +423,7 @@ const median = (values: number[]) => {
 async function unleashAvailable(): Promise<boolean> {
   const env = resolveEnvironment();
   try {
-    const client = new UnleashRolloutClient({ url: env.unleashUrl, adminToken: env.unleashAdminToken, project: 'default', environment: 'development' });
+    const client = new UnleashAdminClient({ url: env.unleashUrl, adminToken: env.unleashAdminToken, project: 'default', environment: 'development' });
     const created = await fetch(`${env.unleashUrl.replace(/\/+$/, '')}/admin/projects/default/features`, {
       method: 'POST',
       headers: { authorization: env.unleashAdminToken, 'content-type': 'application/json' },

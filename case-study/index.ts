@@ -1,4 +1,3 @@
 export { CaseStudyStack, SERVICES, SHOP_ROUTES, type ShopRouteId, type StackNode } from './stack';
 export { parseStackOptions, type StackOptions, type StackOptionsInput } from './options';
 export { DEMO_USER } from './seed';
-export { UnleashFlags } from './unleash';

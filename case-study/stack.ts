@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { withDatabase } from '../infra';
 import { createRelay, ensureTopics } from '../outbox';
-import { createFlagProvider, parseProxyConfig, StranglerProxy } from '../strangler-proxy';
+import { createFlagProvider, parseProxyConfig, StranglerProxy, UnleashAdminClient } from '../strangler-proxy';
 import { AGGREGATE_TYPES, LegacyMonolith, type AggregateType } from '../legacy-monolith';
 import type { HttpApplication } from '../service-kit';
 import { CATALOG_ORIGIN, createCatalogService } from '../extracted/catalog';
@@ -15,7 +15,6 @@ import { DriftMonitor } from './drift-monitor';
 import { SyncConsumer } from './sync-consumer';
 import { parseStackOptions, type StackOptions, type StackOptionsInput } from './options';
 import { seedLegacy } from './seed';
-import { UnleashFlags } from './unleash';
 
 type ServiceName = 'users' | 'catalog' | 'payments' | 'orders';
 
@@ -103,7 +102,7 @@ export async function refuseSharedSchema(databaseUrl: string, database: string):
 export class CaseStudyStack {
   readonly options: StackOptions;
   readonly nodes: StackNode[] = [];
-  readonly flags: UnleashFlags;
+  readonly flags: UnleashAdminClient;
   readonly proxyRegistry = new Registry();
   proxy: StranglerProxy | undefined;
   private readonly started: Stoppable[] = [];
@@ -113,7 +112,7 @@ export class CaseStudyStack {
   constructor(options: StackOptionsInput, deps: { logger: Logger }) {
     this.options = parseStackOptions(options);
     this.logger = deps.logger;
-    this.flags = new UnleashFlags(this.options.unleash.url, this.options.unleash.adminToken);
+    this.flags = new UnleashAdminClient({ url: this.options.unleash.url, adminToken: this.options.unleash.adminToken, project: 'default', environment: 'development' });
   }
 
   flagName(route: ShopRouteId, kind: 'route' | 'shadow' = 'route'): string {
@@ -149,8 +148,8 @@ export class CaseStudyStack {
       const owners = Object.fromEntries(SERVICES.map((service) => [service.owns, peers(service.name)]));
       await this.startNode('legacy', (common, registry) => new LegacyMonolith({ ...common, port: options.ports.legacy, owners }, { logger: this.logger, registry }), AGGREGATE_TYPES);
       for (const route of SHOP_ROUTES) {
-        await this.flags.ensureFlag(this.flagName(route.id), `strangler-fig case study: ${route.path} on the ${route.service} service`);
-        await this.flags.ensureFlag(this.flagName(route.id, 'shadow'), `strangler-fig case study: shadow ${route.path} reads to the ${route.service} service`);
+        await this.flags.createFlag(this.flagName(route.id), { description: `strangler-fig case study: ${route.path} on the ${route.service} service`, ifMissing: true });
+        await this.flags.createFlag(this.flagName(route.id, 'shadow'), { description: `strangler-fig case study: shadow ${route.path} reads to the ${route.service} service`, ifMissing: true });
       }
       await this.startProxy();
       if (options.seed) await seedLegacy(this.node('legacy').app.url, this.logger);

@@ -19,6 +19,6 @@ export function createFlagProvider(flags: FlagsConfig, deps: { logger: Logger })
 }
 export { ProxyAdminClient, type RoutesView, type ConfigState } from './admin-client';
 export { ProxyReplicas, mergeRoutesViews, mergeInventories, type ReplicaState } from './replicas';
-export { UnleashRolloutClient } from './flags/unleash-admin';
+export { UnleashAdminClient, UnleashRolloutClient } from './flags/unleash-admin';
 export { endpointPattern, type InventoryEntry } from './inventory';
 export { ProxyWorkers, runProxyWorker, type ProxyWorkersOptions, type ProxyWorkersDeps, type ProxyWorkerDeps, type WorkerState } from './workers';

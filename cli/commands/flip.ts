@@ -1,4 +1,4 @@
-import { UnleashRolloutClient } from '../../strangler-proxy';
+import { UnleashAdminClient } from '../../strangler-proxy';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 import { ADMIN_HELP, ADMIN_OPTIONS, replicasOf } from './routes';
 
@@ -71,7 +71,7 @@ export const flipCommand: Command = {
       }
     }
 
-    const unleash = UnleashRolloutClient.fromEnvironment({ project: values.project, environment: values.environment });
+    const unleash = UnleashAdminClient.fromEnvironment({ project: values.project, environment: values.environment });
     await unleash.setRollout(flag!, percent);
     const confirmed = await unleash.readRollout(flag!);
     if (!confirmed.enabled || confirmed.percent !== percent) {

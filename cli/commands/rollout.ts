@@ -2,7 +2,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { loadRolloutFile, prometheusQuery, RolloutController, RolloutStore, type RolloutEvent, type RolloutFile, type RolloutState } from '../../rollout';
-import { UnleashRolloutClient } from '../../strangler-proxy';
+import { UnleashAdminClient } from '../../strangler-proxy';
 import { integerOption, parseCommandArgs, printOrWatch, UsageError, type Command } from '../command';
 import { boundPort, serveMetrics } from '../metrics-server';
 
@@ -107,7 +107,7 @@ async function runController(file: RolloutFile, values: { 'metrics-port': string
     pool,
     connectionString: file.database.url,
     schema: file.database.schema,
-    flags: new UnleashRolloutClient(file.unleash),
+    flags: new UnleashAdminClient(file.unleash),
     query: prometheusQuery(file.prometheus.url),
     logger,
     registry,

@@ -12,7 +12,7 @@ import { legacyProduct, migrateSide, saveCatalogProduct } from '../case-study/sh
 import { append, createRelay, createTopicsWithLeaders, InboxConsumer, type InboxHandler, type InboxOptionsInput, type OutboxEvent } from '../../outbox';
 import { CASE_STUDY_MAPPING_FILE } from '../../case-study/mapping';
 import { parseRolloutPlan, prometheusQuery, RolloutController } from '../../rollout';
-import { createFlagProvider, parseProxyConfig, StranglerProxy, UnleashRolloutClient } from '../../strangler-proxy';
+import { createFlagProvider, parseProxyConfig, StranglerProxy, UnleashAdminClient } from '../../strangler-proxy';
 import { createTestDatabase, eventually, freePort, promQuery, testEnv, testKafka, UnleashAdmin, uniqueName, type TestDatabase } from '../helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -180,7 +180,7 @@ export class MigrationStack {
       {
         pool: db.pool,
         connectionString: db.url,
-        flags: new UnleashRolloutClient({ url: env.unleashUrl, adminToken: env.unleashAdminToken, project: 'default', environment: 'development' }),
+        flags: new UnleashAdminClient({ url: env.unleashUrl, adminToken: env.unleashAdminToken, project: 'default', environment: 'development' }),
         query: prometheusQuery(env.prometheusUrl),
         logger,
         registry: this.rolloutRegistry,

@@ -82,7 +82,7 @@ describe('examples/library: a Python monolith migrated with the strangler CLI al
       LOG_LEVEL: 'warn',
       PYTHONDONTWRITEBYTECODE: '1',
     };
-    await unleash.createFlag(flag, 'examples/library: /books to the catalogue service');
+    await unleash.createFlag(flag, { description: 'examples/library: /books to the catalogue service' });
 
     daemon('library monolith', PYTHON, [path.join(EXAMPLE, 'monolith.py')], { DATABASE_URL: library.url, PORT: String(libraryPort), SEED_BOOKS: String(SEEDED_BOOKS) });
     daemon('catalog service', PYTHON, [path.join(EXAMPLE, 'catalog_service.py')], { DATABASE_URL: catalog.url, PORT: String(catalogPort) });

@@ -186,7 +186,7 @@ describe('examples/redmine: strangling an unmodified Redmine, 0 -> 50 -> 100 -> 
       REDMINE_FLAG_BACKUP_DIR: path.join(workDir, 'flags'),
       LOG_LEVEL: 'warn',
     };
-    await unleash.createFlag(flag, 'examples/redmine: the issue API to the issue service');
+    await unleash.createFlag(flag, { description: 'examples/redmine: the issue API to the issue service' });
     processes.stranglerDaemon('proxy', ['proxy', '--config', path.join(EXAMPLE, 'proxy.yaml')]);
     await eventually(() => fetch(`${env.STRANGLER_ADMIN_URL}/readyz`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }).then((r) => r.ok, () => false), 60_000, 'proxy /readyz');
   }, COLD_START_MS);

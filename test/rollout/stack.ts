@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import { prometheusQuery, RolloutController, type RolloutPlanInput, parseRolloutPlan } from '../../rollout';
-import { UnleashFlagProvider, UnleashRolloutClient } from '../../strangler-proxy';
+import { UnleashFlagProvider, UnleashAdminClient } from '../../strangler-proxy';
 import { registerScrapeTargets, testEnv, UnleashAdmin, uniqueName, type TestDatabase } from '../helpers';
 import { request, silentLogger, startProxy, Upstream, type RunningProxy } from '../strangler-proxy/harness';
 
@@ -95,7 +95,7 @@ export async function startStack(traffic: number): Promise<Stack> {
   };
 }
 
-export const unleashFlags = () => new UnleashRolloutClient({ url: testEnv().unleashUrl, adminToken: testEnv().unleashAdminToken, project: 'default', environment: 'development' });
+export const unleashFlags = () => new UnleashAdminClient({ url: testEnv().unleashUrl, adminToken: testEnv().unleashAdminToken, project: 'default', environment: 'development' });
 
 export function inProcessController(db: TestDatabase, plans: RolloutPlanInput[], registry = new Registry()) {
   return new RolloutController(plans.map(parseRolloutPlan), {

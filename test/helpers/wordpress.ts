@@ -1,4 +1,6 @@
+import mysql from 'mysql2/promise';
 import { startWordpress, stopWordpress, type RunningWordpress } from '../../infra';
+import { testMysqlUrl } from './mysql';
 import { portBelowEphemeralRange } from './ports';
 
 /** A cold machine installs WordPress's packages (about 40 s) before its installer runs. */
@@ -9,14 +11,21 @@ export interface PrivateWordpress extends RunningWordpress {
 }
 
 /**
- * A WordPress of a test file's own (`name`: its database `sfg_<name>`, its config file and credentials), on a free
- * port: what other test files write into theirs cannot show up as drift or in this file's lists. Set up in about a
- * second once the packages are installed; the database is kept between runs and the server stopped by stop().
+ * A new WordPress of a test file's own (`name`: its database `sfg_<name>`, dropped first, its config file and
+ * credentials), on a free port: what other test files and earlier runs wrote cannot show up as drift or in this
+ * file's lists. Set up in about a second once the packages are installed; stop() stops the server.
  */
 export async function startPrivateWordpress(name: string, users = 2): Promise<PrivateWordpress> {
+  const database = `sfg_${name.replace(/-/g, '_')}`;
+  const admin = await mysql.createConnection({ uri: testMysqlUrl() });
+  try {
+    await admin.query(`drop database if exists \`${database}\``);
+  } finally {
+    await admin.end();
+  }
   const wordpress = await startWordpress({
     name,
-    database: `sfg_${name.replace(/-/g, '_')}`,
+    database,
     port: await portBelowEphemeralRange(),
     users,
     log: (line) => process.stderr.write(`[${name}] ${line}\n`),

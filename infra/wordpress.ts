@@ -238,7 +238,12 @@ function writeConfig(resolved: Resolved, credentials: Credentials): boolean {
     '',
   ].join('\n');
   if (fs.existsSync(resolved.configPath) && fs.readFileSync(resolved.configPath, 'utf8') === content) return false;
-  fs.mkdirSync(ETC_DIR, { recursive: true });
+  try {
+    fs.mkdirSync(ETC_DIR, { recursive: true });
+    fs.accessSync(ETC_DIR, fs.constants.W_OK);
+  } catch (error) {
+    throw new InfraError('SFG_INFRA_START_FAILED', `wordpress: cannot write ${resolved.configPath} (${(error as Error).message}): Debian's WordPress reads its configuration only from ${ETC_DIR}; run as root, or make ${ETC_DIR} writable for this user`, { cause: error });
+  }
   const staging = `${resolved.configPath}.${process.pid}.tmp`;
   fs.writeFileSync(staging, content, { mode: 0o640 });
   fs.renameSync(staging, resolved.configPath);

@@ -13,6 +13,9 @@ Commands:
 Services: ${SERVICE_NAMES.join(', ')} (default: these four)
           redmine (only when named: Debian's Redmine 5.0 for examples/redmine, on http://127.0.0.1:3200;
                    installed with apt-get when missing, database strangler_redmine; 'down' stops it if 'up' started it)
+          wordpress (only when named: Debian's WordPress 6.1 for examples/wordpress, on http://127.0.0.1:3300, served
+                   by php -S; installed with apt-get when missing, database strangler_wordpress on MariaDB, config
+                   /etc/wordpress/config-wordpress.php, application passwords in ~/.cache/strangler-fig/wordpress)
           mariadb (only when named with 'up': the machine's MariaDB, never started or stopped; its binlog is turned on
                    for binlog capture when it is off, writing /etc/mysql/mariadb.conf.d/60-strangler-binlog.cnf and
                    restarting MariaDB; the test setup does the same)

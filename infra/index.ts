@@ -6,6 +6,7 @@ import { prometheusHealthy, prometheusUp } from './prometheus';
 import { redmineStartedByInfra, redmineStatus, startRedmine } from './redmine';
 import type { ServiceStatus } from './types';
 import { unleashBaseUrl, unleashHealthy, unleashUp } from './unleash';
+import { startWordpress, wordpressStartedByInfra, wordpressStatus } from './wordpress';
 
 export { InfraError } from './errors';
 export { reapOrphanedDaemons } from './process';
@@ -13,7 +14,7 @@ export { DEFAULTS, resolveEnvironment, infraPaths, withDatabase, SERVICE_NAMES, 
 export type { InfraEnvironment, InfraPaths, OnRequestServiceName, ServiceName } from './options';
 export type { ServiceStatus } from './types';
 export { prometheusTargetsDir, runningPrometheusTargetsDir, startPrivatePrometheus, type PrivatePrometheus } from './prometheus';
-export { ensureDebianPackage, type PackageOutcome } from './packages';
+export { ensureDebianPackage, installDebianPackages, type PackageOutcome } from './packages';
 export { DEFAULT_MYSQL_URL, MARIADB_BINLOG_CONF, mariadbEnvironment, mariadbUp, type MariadbEnvironment, type MariadbStatus } from './mariadb';
 export { unleashBaseUrl } from './unleash';
 export {
@@ -32,9 +33,23 @@ export {
   type RedmineOptions,
   type RunningRedmine,
 } from './redmine';
+export {
+  installedWordpressVersion,
+  startWordpress,
+  stopWordpress,
+  wordpressHome,
+  wordpressStartedByInfra,
+  wordpressStatus,
+  WORDPRESS_CONFIG_DIR,
+  WORDPRESS_DEFAULTS,
+  WORDPRESS_PACKAGES,
+  type RunningWordpress,
+  type WordpressOptions,
+  type WordpressUser,
+} from './wordpress';
 
 export interface InfraCallOptions {
-  /** Default: SERVICE_NAMES; ON_REQUEST_SERVICE_NAMES (redmine) only when named. */
+  /** Default: SERVICE_NAMES; ON_REQUEST_SERVICE_NAMES (redmine, wordpress) only when named. */
   services?: readonly (ServiceName | OnRequestServiceName)[];
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
@@ -61,6 +76,7 @@ export async function up(options: InfraCallOptions = {}): Promise<ServiceStatus[
   if (wanted.has('unleash')) parallel.push(unleashUp(env, paths, log));
   if (wanted.has('prometheus')) parallel.push(prometheusUp(env, paths, log));
   if (wanted.has('redmine')) parallel.push(redmineUp(options.env, paths, log));
+  if (wanted.has('wordpress')) parallel.push(wordpressUp(options.env, paths, log));
   const settled = await Promise.allSettled(parallel);
   const failures = settled.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
   for (const result of settled) if (result.status === 'fulfilled') results.push(result.value);
@@ -86,6 +102,21 @@ async function redmineUp(env: NodeJS.ProcessEnv | undefined, paths: InfraPaths, 
   };
 }
 
+/** WordPress needs the machine's MariaDB (never started by infra: `infra up mariadb` checks it), not Postgres. */
+async function wordpressUp(env: NodeJS.ProcessEnv | undefined, paths: InfraPaths, log: (line: string) => void): Promise<ServiceStatus> {
+  const wordpress = await startWordpress({ env, paths, log });
+  const { installMs, setupMs, startMs } = wordpress.timings;
+  const took = [installMs && `installed in ${(installMs / 1000).toFixed(1)} s`, setupMs && `set up in ${(setupMs / 1000).toFixed(1)} s`, startMs && `answered in ${(startMs / 1000).toFixed(1)} s`];
+  return {
+    name: 'wordpress',
+    address: wordpress.url,
+    healthy: true,
+    startedByUs: wordpressStartedByInfra({ env, paths }),
+    startedNow: wordpress.startedNow,
+    detail: [`WordPress ${wordpress.version}, database ${wordpress.database}, users admin + ${wordpress.users.map((user) => user.login).join(', ')}`, ...took.filter(Boolean)].join('; '),
+  };
+}
+
 /** Stops only what `up` started (those with a pid file). Returns the services it stopped. */
 export async function down(options: InfraCallOptions = {}): Promise<(ServiceName | OnRequestServiceName)[]> {
   const paths = options.paths ?? infraPaths(options.env);
@@ -102,15 +133,16 @@ export async function status(options: Pick<InfraCallOptions, 'env' | 'paths'> = 
   const env: InfraEnvironment = resolveEnvironment(options.env);
   const paths = options.paths ?? infraPaths(options.env);
   const mine = (name: ServiceName) => startedPid(paths, name) !== undefined;
-  const [postgres, kafka, unleash, prometheus, redmine] = await Promise.all([
+  const [postgres, kafka, unleash, prometheus, redmine, wordpress] = await Promise.all([
     postgresStatus(env),
     kafkaHealthy(env.kafkaBrokers),
     unleashHealthy(env.unleashUrl),
     prometheusHealthy(env.prometheusUrl),
     redmineStatus({ env: options.env, paths }),
+    wordpressStatus({ env: options.env, paths }),
   ]);
-  // Redmine is listed only when it runs or infra started it: it is not one of the services `up` starts by default.
-  const onRequest = redmine.healthy || redmine.startedByUs ? [redmine] : [];
+  // Redmine and WordPress are listed only when they run or infra started them: `up` does not start them by default.
+  const onRequest = [redmine, wordpress].filter((service) => service.healthy || service.startedByUs);
   return [
     postgres,
     { name: 'kafka', address: env.kafkaBrokers.join(','), healthy: kafka, startedByUs: mine('kafka'), startedNow: false },

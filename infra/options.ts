@@ -19,9 +19,9 @@ export interface InfraEnvironment {
 
 export type ServiceName = 'postgres' | 'kafka' | 'unleash' | 'prometheus';
 export const SERVICE_NAMES: readonly ServiceName[] = ['postgres', 'kafka', 'unleash', 'prometheus'];
-/** Services infra starts only when they are named (`infra up redmine`, or a test that needs one): never by default. */
-export type OnRequestServiceName = 'redmine';
-export const ON_REQUEST_SERVICE_NAMES: readonly OnRequestServiceName[] = ['redmine'];
+/** Services infra starts only when they are named (`infra up redmine`, `infra up wordpress`, or a test that needs one): never by default. */
+export type OnRequestServiceName = 'redmine' | 'wordpress';
+export const ON_REQUEST_SERVICE_NAMES: readonly OnRequestServiceName[] = ['redmine', 'wordpress'];
 
 export const DEFAULTS = {
   databaseUrl: 'postgres://postgres@127.0.0.1:5432/postgres',

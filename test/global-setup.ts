@@ -8,6 +8,7 @@ import {
   mariadbUp,
   reapOrphanedDaemons,
   redmineStartedByInfra,
+  wordpressStartedByInfra,
   resolveEnvironment,
   runningPrometheusTargetsDir,
   startPrivatePrometheus,
@@ -22,6 +23,7 @@ declare global {
   var stranglerServicesStartedByJest: ServiceStatus['name'][] | undefined;
   var stranglerTestPrometheus: PrivatePrometheus | undefined;
   var stranglerRedmineRunningAtSetup: boolean | undefined;
+  var stranglerWordpressRunningAtSetup: boolean | undefined;
 }
 
 /**
@@ -30,13 +32,15 @@ declare global {
  * PROMETHEUS_URL names one, so the tests' series never reach the rules and alerts of a demo's Prometheus.
  * What it started is kept in globals, which jest hands to globalTeardown (same process), so teardown stops only
  * that and concurrent runs never collide.
- * Redmine (examples/redmine) is not started here: the tests that need it start it with startRedmine(), so a run
- * without them pays nothing. Whether infra's Redmine already ran is noted, so teardown stops only one this run started.
+ * Redmine (examples/redmine) and WordPress (examples/wordpress) are not started here: the tests that need one start
+ * it (startRedmine(), startWordpress()), so a run without them pays nothing. Whether infra's already ran is noted, so
+ * teardown stops only one this run started.
  */
 export default async function globalSetup(): Promise<void> {
   const started = Date.now();
   const log = (line: string) => process.stderr.write(`[infra] ${line}\n`);
   globalThis.stranglerRedmineRunningAtSetup = redmineStartedByInfra();
+  globalThis.stranglerWordpressRunningAtSetup = wordpressStartedByInfra();
   // A run killed before its teardown (Ctrl-C twice, kill -9) left its private Prometheus running: stop it now.
   const reaped = await reapOrphanedDaemons(infraPaths());
   if (reaped.length) log(`stopped what killed test runs left running: ${reaped.join(', ')}`);

@@ -68,7 +68,7 @@ describe('examples/wordpress: the proxy moves the post routes between WordPress 
     const backfill = await processes.strangler(['backfill', 'post', '--mapping', 'first-copy-mapping.yaml', '--legacy', legacy.toString(), '--service', database.url]);
     expect({ code: backfill.code, stderr: backfill.code === 0 ? '' : backfill.stderr }).toEqual({ code: 0, stderr: '' });
 
-    await unleash.createFlag(flag, 'examples/wordpress: the post routes to the post service');
+    await unleash.createFlag(flag, { description: 'examples/wordpress: the post routes to the post service' });
     processes.stranglerDaemon('proxy', ['proxy', '--config', path.join(EXAMPLE_DIR, 'proxy.yaml')]);
     await eventually(() => fetch(`${env.STRANGLER_ADMIN_URL}/readyz`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }).then((r) => r.ok, () => false), 60_000, 'proxy /readyz');
   }, WORDPRESS_COLD_START_MS);

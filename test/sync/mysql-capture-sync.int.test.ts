@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Registry } from 'prom-client';
 import { createRelay, migrateOutbox, parseRelayOptions, type Relay } from '../../outbox';
 import { legacyAccess, listConflicts, loadMappingFile, MySqlDatabase, openAggregates, SyncConsumer, verify, type Mapping, type MigrationStores } from '../../sync';
-import { createTestDatabase, createTestMysqlDatabase, eventually, testEnv, testKafka, uniqueName, type TestDatabase, type TestMysqlDatabase } from '../helpers';
+import { createTestDatabase, createTestMysqlDatabase, eventually, TestProcesses, testEnv, testKafka, uniqueName, type TestDatabase, type TestMysqlDatabase } from '../helpers';
 import { runCli } from '../helpers/cli';
 import { createTopics, quietLogger, testRelayOptions } from '../outbox/support';
 import { groupConsumed, mappingYaml, postgresCaughtUp, readServiceDocument, SERVICE_SQL, syncOutcomes, TRANSLATORS, writeServiceDocument, type ServiceDocument } from './capture-fixture';
@@ -323,7 +323,34 @@ describe('sync from a captured MySQL/MariaDB legacy', () => {
       );
       for (const write of accepted.filter((entry) => entry.key === key)) if (!final.has(write.marker) && !recorded.has(write.marker)) lost.push(write.marker);
     }
+    console.log(JSON.stringify({ writes: accepted.length, conflicts: conflicts.length, lost: lost.length }));
     expect(lost).toEqual([]);
     expect(conflicts.every((conflict) => conflict.kept === 'service')).toBe(true);
+  });
+
+  it('runs as `strangler sync --into service` and `--into legacy` with a mysql:// legacy: both directions, no echo, 0 drift', async () => {
+    await stopSync();
+    const processes = new TestProcesses({
+      cwd: () => process.cwd(),
+      env: () => ({ ...process.env, KAFKA_BROKERS: testEnv().kafkaBrokers.join(','), OUTBOX_TOPIC_PREFIX: outboxTopicPrefix, LOG_LEVEL: 'warn' }),
+    });
+    try {
+      // The same consumer groups: the processes go on from the offsets the in-process consumers committed.
+      processes.stranglerDaemon('sync into service', ['sync', 'all', '--into', 'service', ...urls(), '--group-id', groups.toService, '--metrics-port', '0']);
+      processes.stranglerDaemon('sync into legacy', ['sync', 'all', '--into', 'legacy', ...urls(), '--group-id', groups.toLegacy, '--metrics-port', '0']);
+      await legacyQuery("update books set title = 'Through the CLI' where id = 2");
+      await eventually(async () => (await title(2))?.name === 'Through the CLI', 60_000, `the legacy write reached the service (${processes.output('sync into service')})`);
+      const revision = (await title(2))!.revision;
+      await serviceWrite(3, (current) => ({ ...current!, name: 'Service, through the CLI', shelves: [{ shelfCode: 'C-1' }] }));
+      await eventually(async () => (await book(3))?.title === 'Service, through the CLI', 60_000, `the service write reached legacy (${processes.output('sync into legacy')})`);
+      expect((await book(3))!.copies).toEqual(['C-1']);
+      await toLegacyCaughtUp();
+      await toServiceCaughtUp();
+      // The write-back came back as a captured change tagged with the service's origin: skipped, so book 2's revision did not move.
+      expect((await title(2))!.revision).toBe(revision);
+      expect((await verifyBook()).driftRows).toBe(0);
+    } finally {
+      await processes.stopAll();
+    }
   });
 });

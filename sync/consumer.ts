@@ -242,8 +242,10 @@ export class SyncConsumer {
     const source = (payload as { source?: Record<string, unknown> }).source;
     const op = (payload as { op?: unknown }).op;
     if (!source || typeof op !== 'string') return undefined;
-    // Debezium's records carry no id header: the capture relay's derivation (db / lsn / schema.table / op / key) gives the same id on a re-send.
-    return captureEventId({ db: String(source.db), lsn: source.lsn as string | number, schema: String(source.schema), table: String(source.table), op, key: record.key ?? '' });
+    // Debezium's records carry no id header: the capture relay's derivation (db / lsn / schema.table / op / key) gives
+    // the same id on a re-send. A MySQL record has no lsn and no schema: its binlog file, position and row instead.
+    const lsn = (source.lsn ?? `${String(source.file)}:${String(source.pos)}:${String(source.row ?? 0)}`) as string | number;
+    return captureEventId({ db: String(source.db), lsn, schema: String(source.schema ?? source.db), table: String(source.table), op, key: record.key ?? '' });
   }
 
   private async applyDirect(event: InboxEvent, client: PoolClient): Promise<HandlerOutcome> {

@@ -154,9 +154,11 @@ class MySqlLegacy implements LegacyAccess {
   ) {}
 
   capturedName(table: string): string {
-    if (table.includes('.')) return table;
-    if (!this.database.database) throw new SyncError('SFG_SYNC_DATABASE_MISSING', `legacy table '${table}' is unqualified and the legacy URL names no database: add it to the URL (mysql://host/<database>) or write <database>.${table}`);
-    return `${this.database.database}.${table}`;
+    if (!table.includes('.') && !this.database.database) {
+      throw new SyncError('SFG_SYNC_DATABASE_MISSING', `legacy table '${table}' is unqualified and the legacy URL names no database: add it to the URL (mysql://host/<database>) or write <database>.${table}`);
+    }
+    // As the binlog relay (and Debezium) name the topic: characters Kafka refuses become '_'.
+    return (table.includes('.') ? table : `${this.database.database}.${table}`).replace(/[^a-zA-Z0-9._-]/g, '_');
   }
 
   /** Integer keys as their decimal text; text keys as they are. */
@@ -187,7 +189,7 @@ class MySqlLegacy implements LegacyAccess {
     if (keys.length === 0) return new Map();
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await this.database.transaction((session) => store.readMany(session, keys, { lock: 'share' }));
+        return await this.database.transaction((session) => store.readMany(session, keys, { lock: 'share' }), { isolation: 'repeatable read' });
       } catch (error) {
         if (!isMySqlLockFailure(error)) throw error;
         if (attempt >= LOCKED_READ_ATTEMPTS) throw new SyncError('SFG_SYNC_LEGACY_LOCKED', `${aggregate}: legacy's rows stayed locked by writers through ${attempt} reads (${(error as Error).message})`, { retriable: true, cause: error });

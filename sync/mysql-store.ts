@@ -62,9 +62,10 @@ export class MySqlDatabase {
    * Runs `work` in a transaction on one connection of the pool: committed when it resolves, rolled back when it
    * throws. The session it gets is what MySqlSideStore's writes take to join the transaction. `marked`: the
    * session logs its statements' text in the binlog (prepareMysqlOriginSession, once per connection), so the
-   * capture reads the origin marker of the statements.
+   * capture reads the origin marker of the statements. `isolation`: the transaction's level, when the server's
+   * default may differ.
    */
-  async transaction<T>(work: (session: MySqlSession) => Promise<T>, options: { marked?: boolean } = {}): Promise<T> {
+  async transaction<T>(work: (session: MySqlSession) => Promise<T>, options: { marked?: boolean; isolation?: 'repeatable read' | 'read committed' } = {}): Promise<T> {
     const connection = await this.pool.getConnection();
     try {
       const core = (connection as unknown as { connection?: object }).connection ?? connection;
@@ -72,6 +73,8 @@ export class MySqlDatabase {
         await prepareMysqlOriginSession(connection);
         this.marking.add(core);
       }
+      // The server's default isolation can be another: a level asked for is set for this transaction only.
+      if (options.isolation) await connection.query(`set transaction isolation level ${options.isolation}`);
       await connection.query('begin');
       const session: MySqlSession = {
         query: async (sql, params = []) => (await connection.query(sql, params))[0] as Array<Record<string, unknown>>,

@@ -230,6 +230,40 @@ describe('sync from a captured MySQL/MariaDB legacy', () => {
     expect((await title(4))!.name).toBe('Held');
   });
 
+  it('never reads a document torn between two legacy commits: 40 transactions over both tables, read through all along', async () => {
+    const access = legacyAccess(database, stores);
+    let writing = true;
+    const writer = (async () => {
+      const connection = await legacyDb.pool.getConnection();
+      try {
+        for (let round = 0; round < 40; round += 1) {
+          await connection.query('begin');
+          // Half the time the joined table first: a read between the two statements would see half of the commit.
+          const statements = ['update books set title = ? where id = 8', 'update copies set shelf = ? where book_id = 8'];
+          for (const statement of round % 2 ? statements : statements.reverse()) await connection.query(statement, [`T${round}`]);
+          await connection.query('commit');
+        }
+      } finally {
+        writing = false;
+        connection.release();
+      }
+    })();
+    const seen = new Set<string>();
+    const torn: string[] = [];
+    while (writing) {
+      const document = (await access.readSnapshot('book', ['8'])).get('8')!;
+      const shelves = (document.copies as Array<{ shelf: string }>).map((copy) => copy.shelf);
+      const whole = document.title === 'Book 8' ? shelves.join() === 'S8-0,S8-1' : shelves.length === 2 && shelves.every((shelf) => shelf === document.title);
+      seen.add(String(document.title));
+      if (!whole) torn.push(`${String(document.title)}: ${shelves.join()}`);
+    }
+    await writer;
+    expect(torn).toEqual([]);
+    expect(seen.size).toBeGreaterThan(2);
+    await eventually(async () => (await title(8))?.name === 'T39', 30_000, 'the last commit reached the service');
+    expect((await title(8))!.shelves).toEqual([{ shelfCode: 'T39' }, { shelfCode: 'T39' }]);
+  });
+
   it('writes service changes into MySQL and never echoes them: one applied change on legacy, the binlog capture of the write-back skipped', async () => {
     const writeAndCount = async (id: number, change: Parameters<typeof serviceWrite>[1], reached: () => Promise<boolean>) => {
       const start = await counts();

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { PoolClient } from 'pg';
 import { Registry } from 'prom-client';
 import { appendMany, createRelay, migrateOutbox, parseRelayOptions } from '../../outbox';
-import { loadMappingFile, openAggregates, SyncConsumer, type AggregateStores, type Mapping } from '../../sync';
+import { loadMappingFile, openAggregates, SyncConsumer, type AggregateStores, type ConflictRow, type Mapping } from '../../sync';
 import { createTestDatabase, eventually, testEnv, testKafka, uniqueName, type TestDatabase } from '../helpers';
 import { createTopics, quietLogger, testRelayOptions } from '../outbox/support';
 
@@ -185,6 +185,32 @@ export async function postgresCaughtUp(from: TestDatabase, slotName: string, top
     `the slot ${slotName} passed the last commit`,
   );
   await groupConsumed(topics, groupId, timeoutMs);
+}
+
+/**
+ * The accepted writes (each a marker appended to `notes`) that are neither in the final notes of their aggregate
+ * (which both sides must hold) nor in the losing image of a recorded conflict: the lost ones, which must be none.
+ */
+export function lostWrites(
+  accepted: ReadonlyArray<{ key: number; marker: string }>,
+  finalNotes: ReadonlyMap<number, string>,
+  conflicts: ReadonlyArray<Pick<ConflictRow, 'key' | 'kept' | 'legacyImage' | 'serviceImage'>>,
+): { lost: string[]; inFinal: Array<{ key: number; marker: string }> } {
+  const lost: string[] = [];
+  const inFinal: Array<{ key: number; marker: string }> = [];
+  for (const [key, notes] of finalNotes) {
+    const final = new Set(notes.split(' '));
+    const recorded = new Set(
+      conflicts
+        .filter((conflict) => conflict.key === String(key))
+        .flatMap((conflict) => String(((conflict.kept === 'service' ? conflict.legacyImage : conflict.serviceImage) as { notes?: unknown } | null)?.notes ?? '').split(' ')),
+    );
+    for (const write of accepted.filter((entry) => entry.key === key)) {
+      if (final.has(write.marker)) inFinal.push(write);
+      else if (!recorded.has(write.marker)) lost.push(write.marker);
+    }
+  }
+  return { lost, inFinal };
 }
 
 export interface CaptureStack {

@@ -7,7 +7,7 @@ import { legacyAccess, listConflicts, loadMappingFile, MySqlDatabase, openAggreg
 import { createTestDatabase, createTestMysqlDatabase, eventually, TestProcesses, testEnv, testKafka, uniqueName, type TestDatabase, type TestMysqlDatabase } from '../helpers';
 import { runCli } from '../helpers/cli';
 import { createTopics, quietLogger, testRelayOptions } from '../outbox/support';
-import { groupConsumed, mappingYaml, postgresCaughtUp, readServiceDocument, SERVICE_SQL, syncOutcomes, TRANSLATORS, writeServiceDocument, type ServiceDocument } from './capture-fixture';
+import { groupConsumed, lostWrites, mappingYaml, postgresCaughtUp, readServiceDocument, SERVICE_SQL, syncOutcomes, TRANSLATORS, writeServiceDocument, type ServiceDocument } from './capture-fixture';
 
 jest.setTimeout(300_000);
 
@@ -345,18 +345,13 @@ describe('sync from a captured MySQL/MariaDB legacy', () => {
       500,
     );
     const conflicts = await listConflicts(service.pool, { includeResolved: true, limit: 100_000 });
-    const lost: string[] = [];
+    const finalNotes = new Map<number, string>();
     for (let key = 1; key <= KEYS; key += 1) {
       const notes = (await book(key))!.notes;
       expect((await title(key))!.notes).toBe(notes);
-      const final = new Set(notes.split(' '));
-      const recorded = new Set(
-        conflicts
-          .filter((conflict) => conflict.key === String(key))
-          .flatMap((conflict) => String(((conflict.kept === 'service' ? conflict.legacyImage : conflict.serviceImage) as { notes?: unknown } | null)?.notes ?? '').split(' ')),
-      );
-      for (const write of accepted.filter((entry) => entry.key === key)) if (!final.has(write.marker) && !recorded.has(write.marker)) lost.push(write.marker);
+      finalNotes.set(key, notes);
     }
+    const { lost } = lostWrites(accepted, finalNotes, conflicts);
     console.log(JSON.stringify({ writes: accepted.length, conflicts: conflicts.length, lost: lost.length }));
     expect(lost).toEqual([]);
     expect(conflicts.every((conflict) => conflict.kept === 'service')).toBe(true);

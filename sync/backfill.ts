@@ -1,9 +1,9 @@
 import type { Pool } from 'pg';
 import { CapturedSync } from './captured';
-import { SyncError } from './errors';
+import { legacyAccess } from './legacy-access';
+import type { MySqlDatabase } from './mysql-store';
 import { sideReader, type MigrationStores, type SideConnection } from './side';
 import { ensureSyncTables } from './state';
-import { SideStore } from './store';
 
 export const CHECKPOINT_TABLE = 'strangler_sync_backfill';
 
@@ -75,9 +75,6 @@ export async function backfill(
 ): Promise<BackfillResult> {
   const { service, mapping } = stores;
   const legacy = sideReader(stores.legacy, pools.legacy);
-  if (mapping.legacy.captured && !(stores.legacy instanceof SideStore)) {
-    throw new SyncError('SFG_SYNC_UNSUPPORTED', `${mapping.aggregateType}: the backfill of a captured legacy side in MySQL/MariaDB is not supported yet (it needs the captured sync's reads under lock in that engine)`);
-  }
   await ensureCheckpointTable(pools.service);
   if (options.restart) await pools.service.query(`delete from ${CHECKPOINT_TABLE} where name = $1`, [options.checkpointName]);
   await pools.service.query(`insert into ${CHECKPOINT_TABLE} (name) values ($1) on conflict (name) do nothing`, [options.checkpointName]);
@@ -93,8 +90,8 @@ export async function backfill(
   onProgress(progress);
 
   // A captured legacy side has no version: documents are compared by content and the sync state is set up.
-  const captured = mapping.legacy.captured && stores.legacy instanceof SideStore
-    ? new CapturedSync({ legacy: options.legacyOrigin, service: '' }, [{ mapping, legacy: stores.legacy, service }], { pools: { legacy: pools.legacy as Pool, service: pools.service } })
+  const captured = mapping.legacy.captured
+    ? new CapturedSync({ legacy: options.legacyOrigin, service: '' }, [stores], { legacy: legacyAccess(pools.legacy as Pool | MySqlDatabase, [stores]) })
     : undefined;
   if (captured) await ensureSyncTables(pools.service);
   for await (const page of legacy.pages({ chunkSize: options.chunkSize, afterKey: checkpoint.last_key ?? undefined })) {

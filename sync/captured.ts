@@ -2,7 +2,9 @@ import type { ClientBase, Pool } from 'pg';
 import type { Counter } from 'prom-client';
 import { markOrigin } from '../outbox/capture';
 import { SyncError, UnsyncableEventError } from './errors';
+import type { LegacyAccess } from './legacy-access';
 import type { AggregateMapping, Mapping } from './options';
+import type { MigrationStores } from './side';
 import {
   decideFromLegacy,
   decideFromService,
@@ -15,7 +17,7 @@ import {
   type SyncDecision,
   type SyncState,
 } from './state';
-import { isUniqueViolation, runStatements, TOAST_PLACEHOLDER, unchangedJoined, type AggregateStores, type SideStore } from './store';
+import { isUniqueViolation, runStatements, TOAST_PLACEHOLDER, unchangedJoined, type SideStore } from './store';
 import type { Document } from './translate';
 
 /** What one key of a chunk came to: the `outcome` label of strangler_sync_events_total. */
@@ -80,21 +82,24 @@ export function capturedTopic(topicPrefix: string, table: string): string {
   return `${topicPrefix}.${qualifiedTableName(table)}`;
 }
 
-/** Every captured table of the given aggregates by topic (a table in several aggregates routes to each). */
-export function capturedRoutes(mapping: Mapping, stores: Iterable<AggregateStores>): Map<string, CapturedTable[]> {
+/**
+ * Every captured table of the given aggregates by topic (a table in several aggregates routes to each). `nameOf`:
+ * a mapping table's name as the capture gives it (LegacyAccess.capturedName; default Postgres' `schema.table`).
+ */
+export function capturedRoutes(mapping: Mapping, stores: Iterable<MigrationStores>, nameOf: (table: string) => string = qualifiedTableName): Map<string, CapturedTable[]> {
   const routes = new Map<string, CapturedTable[]>();
   const prefix = mapping.capture?.topicPrefix;
   if (!prefix) return routes;
   const add = (table: CapturedTable) => {
-    const topic = capturedTopic(prefix, table.table);
+    const topic = `${prefix}.${table.table}`;
     routes.set(topic, [...(routes.get(topic) ?? []), table]);
   };
   for (const { mapping: aggregate, legacy } of stores) {
     if (!aggregate.legacy.captured) continue;
     const side = aggregate.legacy;
-    add({ aggregate: aggregate.aggregateType, table: qualifiedTableName(side.table), role: 'main', keyColumn: side.keyColumn, keyType: legacy.sqlTypeOf(side.table, side.keyColumn) ?? 'text' });
+    add({ aggregate: aggregate.aggregateType, table: nameOf(side.table), role: 'main', keyColumn: side.keyColumn, keyType: legacy.sqlTypeOf(side.table, side.keyColumn) ?? 'text' });
     for (const joined of side.joined) {
-      add({ aggregate: aggregate.aggregateType, table: qualifiedTableName(joined.table), role: 'joined', keyColumn: joined.keyColumn, keyType: legacy.sqlTypeOf(joined.table, joined.keyColumn) ?? 'text' });
+      add({ aggregate: aggregate.aggregateType, table: nameOf(joined.table), role: 'joined', keyColumn: joined.keyColumn, keyType: legacy.sqlTypeOf(joined.table, joined.keyColumn) ?? 'text' });
     }
   }
   return routes;
@@ -189,7 +194,7 @@ class CapturedAggregate {
   readonly legacyOwns: boolean;
 
   constructor(
-    readonly stores: AggregateStores,
+    readonly stores: MigrationStores,
     origins: Origins,
   ) {
     this.name = stores.mapping.aggregateType;
@@ -211,11 +216,10 @@ class CapturedAggregate {
 }
 
 export interface CapturedApplierDeps {
-  /** Pools of both databases: read-through reads legacy; write-backs write it. */
-  pools: { legacy: Pool; service: Pool };
+  /** Legacy's database: read-through reads it; write-backs write it (legacyAccess). */
+  legacy: LegacyAccess;
   /** strangler_sync_conflicts_total; none: not counted. */
   conflicts?: Counter<'aggregatetype' | 'kind'>;
-  markOrigin?: MarkOrigin;
 }
 
 /**
@@ -225,16 +229,14 @@ export interface CapturedApplierDeps {
  */
 export class CapturedSync {
   private readonly aggregates = new Map<string, CapturedAggregate>();
-  private readonly markOrigin: MarkOrigin;
 
   constructor(
     /** The origin names: legacy's is recorded on the service's rows, the service's marks the write-backs. */
     readonly origins: Origins,
-    stores: Iterable<AggregateStores>,
+    stores: Iterable<MigrationStores>,
     private readonly deps: CapturedApplierDeps,
   ) {
     for (const entry of stores) if (entry.mapping.legacy.captured) this.aggregates.set(entry.mapping.aggregateType, new CapturedAggregate(entry, origins));
-    this.markOrigin = deps.markOrigin ?? emitOriginMessage;
   }
 
   has(aggregate: string): boolean {
@@ -259,14 +261,14 @@ export class CapturedSync {
     options: { backfill?: boolean; visibleTransactions?: readonly number[] } = {},
   ): Promise<Map<string, KeyOutcome>> {
     const aggregate = this.aggregate(aggregateName);
-    const { legacy, service } = aggregate.stores;
+    const { service } = aggregate.stores;
     const outcomes = new Map<string, KeyOutcome>();
     if (keys.length === 0) return outcomes;
     // One round trip: the state rows (created and locked), then the service's rows (locked), in that order.
     const [stateRows, serviceRows] = await runStatements(client, [lockSyncStateStatement(aggregate.name, keys), service.lockManyStatement(keys)]);
     const states = syncStates(stateRows!.rows, keys);
     const versions = service.lockedRows(serviceRows!.rows);
-    const legacyDocuments = await readSnapshot(this.deps.pools.legacy, legacy, keys, { visibleTransactions: options.visibleTransactions });
+    const legacyDocuments = await this.deps.legacy.readSnapshot(aggregate.name, keys, { transactions: options.visibleTransactions });
     const legacyHashes = new Map(keys.map((key) => [key, aggregate.legacyHash(legacyDocuments.get(key))]));
     // The service's content is read only where it moved since the agreed point (or was never agreed).
     const moved = new Set(
@@ -362,20 +364,10 @@ export class CapturedSync {
 
     const conflicts: ConflictRecord[] = [];
     const saved: string[] = [];
-    const legacyClient = await this.deps.pools.legacy.connect();
-    let broken = false;
-    const markBroken = () => (broken = true);
-    legacyClient.on('error', markBroken);
-    try {
-      await legacyClient.query('begin');
-      await this.markOrigin(legacyClient, this.origins.service);
+    const legacy = this.deps.legacy;
+    await legacy.writeBack(this.origins.service, async (tx) => {
       for (const [index, { aggregate, states, keys }] of work.entries()) {
-        const { legacy } = aggregate.stores;
-        const keyList = [...keys.keys()];
-        // One round trip: lock legacy's main rows, then read the documents (the transaction sees its own locks' rows).
-        const [locked, ...read] = await runStatements(legacyClient, [legacy.lockManyStatement(keyList), ...legacy.readStatements(keyList)]);
-        const present = legacy.lockedRows(locked!.rows);
-        const current = legacy.documentsFrom(read);
+        const { present, current } = await tx.lockAndRead(aggregate.name, [...keys.keys()]);
         const writes: Document[] = [];
         const absent = new Set<string>();
         const keep = new Map<string, Set<number>>();
@@ -395,30 +387,19 @@ export class CapturedSync {
           if (decision.action === 'write') {
             assertNoPlaceholder(target!, `${aggregate.name} ${key} -> legacy`);
             writes.push(target!);
-            if (!present.has(key)) absent.add(legacy.keyOf(target!));
+            if (!present.has(key)) absent.add(legacy.keyOf(aggregate.name, target!));
             // Legacy's joined tables that already hold what the service's document says are left alone.
-            else if (current.has(key)) keep.set(legacy.keyOf(target!), unchangedJoined(legacy.partsHash(current.get(key)!), legacy.partsHash(target!)));
+            else if (current.has(key)) keep.set(legacy.keyOf(aggregate.name, target!), legacy.unchangedParts(aggregate.name, current.get(key)!, target!));
           } else if (decision.action === 'delete') {
             deletes.push(key);
           }
           if (decision.conflict) conflicts.push(conflictOf(aggregate.name, key, decision, current.get(key), event.document ?? undefined));
         }
-        // One round trip: the writes and the deletes, and the commit with the last aggregate's.
-        const inline = legacy.writesInline ? legacy.writeStatements(writes, this.origins.service, absent, keep) : [];
-        if (!legacy.writesInline && !(await legacy.writeMany(legacyClient, writes, this.origins.service, absent, keep))) throw this.appeared(aggregate.name, 'legacy');
-        const last = index === work.length - 1;
-        await runStatements(legacyClient, [...inline, ...legacy.deleteStatements(deletes), ...(last ? ['commit'] : [])]).catch((error: unknown) => {
-          throw isUniqueViolation(error) ? this.appeared(aggregate.name, 'legacy', error) : error;
-        });
+        const written = await tx.write(aggregate.name, { writes, absent, keep, deletes }, index === work.length - 1);
+        if (written.appeared) throw this.appeared(aggregate.name, 'legacy', written.cause);
         saved.push(...saveSyncStateStatements(aggregate.name, agreed));
       }
-    } catch (error) {
-      await legacyClient.query('rollback').catch(() => (broken = true));
-      throw error;
-    } finally {
-      legacyClient.off('error', markBroken);
-      legacyClient.release(broken);
-    }
+    });
     await runStatements(client, saved);
     await this.recordConflicts(client, conflicts);
     return outcomes;

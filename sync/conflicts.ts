@@ -1,8 +1,10 @@
-import type { Pool, PoolClient } from 'pg';
-import { ConcurrentWriteError, emitOriginMessage, type MarkOrigin, type Origins } from './captured';
+import type { Pool } from 'pg';
+import { ConcurrentWriteError, type MarkOrigin, type Origins } from './captured';
 import { SyncError } from './errors';
+import { legacyAccess } from './legacy-access';
+import type { MySqlDatabase } from './mysql-store';
+import type { MigrationStores } from './side';
 import { CONFLICTS_TABLE, lockSyncState, saveSyncState, type ConflictKind } from './state';
-import type { AggregateStores } from './store';
 import type { Document } from './translate';
 
 /** One recorded conflict: the losing write and the kept one, with both row images. */
@@ -72,11 +74,10 @@ export async function listConflicts(pool: Pool, options: { aggregate?: string; i
 export async function applyConflict(
   id: string,
   keep: 'legacy' | 'service',
-  context: { stores: AggregateStores[]; pools: { legacy: Pool; service: Pool }; origins: Origins; markOrigin?: MarkOrigin },
+  context: { stores: MigrationStores[]; pools: { legacy: Pool | MySqlDatabase; service: Pool }; origins: Origins; markOrigin?: MarkOrigin },
 ): Promise<ConflictRow> {
   if (!/^\d+$/.test(id)) throw new SyncError('SFG_SYNC_CONFLICT_UNKNOWN', `conflict id must be a number (as \`strangler conflicts list\` prints it), got '${id}'`);
   const service = await context.pools.service.connect();
-  let legacy: PoolClient | undefined;
   try {
     await service.query('begin');
     const found = (await service.query<Row>(`select ${COLUMNS} from ${CONFLICTS_TABLE} where id = $1 for update`, [id]).catch((error: { code?: string }) => {
@@ -106,32 +107,26 @@ export async function applyConflict(
       await stores.service.deleteMany(service, [conflict.key]);
     }
 
-    const legacyClient = await context.pools.legacy.connect();
-    legacy = legacyClient;
-    await legacyClient.query('begin');
-    await (context.markOrigin ?? emitOriginMessage)(legacyClient, context.origins.service);
-    const present = await stores.legacy.lockMany(legacyClient, [conflict.key]);
-    if (legacyDocument) {
-      if (!(await stores.legacy.writeMany(legacyClient, [legacyDocument], context.origins.service, present.has(conflict.key) ? new Set() : new Set([stores.legacy.keyOf(legacyDocument)])))) {
-        throw new ConcurrentWriteError(`legacy's row ${conflict.key} appeared meanwhile; run the command again`);
-      }
-    } else {
-      await stores.legacy.deleteMany(legacyClient, [conflict.key]);
-    }
-    const legacyHash = legacyDocument ? stores.service.partsHash(mapping.toService(legacyDocument)) : null;
-    await saveSyncState(service, conflict.aggregate, new Map([[conflict.key, { legacyHash, serviceVersion }]]));
-    const resolution = `kept ${keep} (strangler conflicts apply)`;
-    const resolved = await service.query<Row>(`update ${CONFLICTS_TABLE} set resolved_at = now(), resolution = $2 where id = $1 returning ${COLUMNS}`, [id, resolution]);
-    // Legacy first, then the service: a failure in between leaves the conflict open, and running the command again re-applies the same images.
-    await legacyClient.query('commit');
+    const legacy = legacyAccess(context.pools.legacy, [stores], context.markOrigin);
+    // Legacy commits first (when the work resolves), then the service: a failure in between leaves the conflict
+    // open, and running the command again re-applies the same images.
+    const resolved = await legacy.writeBack(context.origins.service, async (tx) => {
+      const { present } = await tx.lockAndRead(conflict.aggregate, [conflict.key]);
+      const changes = legacyDocument
+        ? { writes: [legacyDocument], absent: new Set(present.has(conflict.key) ? [] : [legacy.keyOf(conflict.aggregate, legacyDocument)]), keep: new Map(), deletes: [] }
+        : { writes: [], absent: new Set<string>(), keep: new Map(), deletes: [conflict.key] };
+      if ((await tx.write(conflict.aggregate, changes, false)).appeared) throw new ConcurrentWriteError(`legacy's row ${conflict.key} appeared meanwhile; run the command again`);
+      const legacyHash = legacyDocument ? stores.service.partsHash(mapping.toService(legacyDocument)) : null;
+      await saveSyncState(service, conflict.aggregate, new Map([[conflict.key, { legacyHash, serviceVersion }]]));
+      const resolution = `kept ${keep} (strangler conflicts apply)`;
+      return service.query<Row>(`update ${CONFLICTS_TABLE} set resolved_at = now(), resolution = $2 where id = $1 returning ${COLUMNS}`, [id, resolution]);
+    });
     await service.query('commit');
     return toConflict(resolved.rows[0]!);
   } catch (error) {
-    await legacy?.query('rollback').catch(() => undefined);
     await service.query('rollback').catch(() => undefined);
     throw error;
   } finally {
-    legacy?.release();
     service.release();
   }
 }

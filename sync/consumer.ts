@@ -6,7 +6,6 @@ import { captureEventId, InboxConsumer, migrateOutbox, type ConsumedRecord, type
 import { MappingApplier } from './apply';
 import {
   aggregateKeysOf,
-  canonicalKeys,
   capturedRoutes,
   CapturedSync,
   emitOriginMessage,
@@ -15,10 +14,12 @@ import {
   type MarkOrigin,
 } from './captured';
 import { SyncError, UnsyncableEventError } from './errors';
+import { legacyAccess, type LegacyAccess } from './legacy-access';
 import { createConflictCounter } from './metrics';
 import type { AggregateMapping, Mapping, SideName } from './options';
+import { MySqlDatabase } from './mysql-store';
+import type { MigrationStores } from './side';
 import { ensureSyncTables } from './state';
-import type { AggregateStores } from './store';
 import { openAggregates } from './stores';
 import type { Document } from './translate';
 
@@ -32,9 +33,10 @@ export interface SyncConsumerOptions {
   origin?: string;
   /**
    * The databases. The side written into is required; both are when an aggregate's legacy side is captured (the
-   * service database holds the inbox and the sync state, the legacy one is read through or written back).
+   * service database holds the inbox and the sync state, the legacy one is read through or written back). A legacy
+   * in MySQL/MariaDB (a MySqlDatabase) is for captured aggregates only.
    */
-  pools: { legacy?: Pool; service?: Pool };
+  pools: { legacy?: Pool | MySqlDatabase; service?: Pool };
   /** Kafka consumer group (default `strangler-sync-<origin>`). */
   groupId?: string;
   /** The inbox's consumer name (default `<origin>-sync`). */
@@ -96,7 +98,8 @@ export class SyncConsumer {
   private routes = new Map<string, CapturedTable[]>();
   private captured: CapturedSync | undefined;
   private applier: MappingApplier | undefined;
-  private storesByAggregate = new Map<string, AggregateStores>();
+  private legacy: LegacyAccess | undefined;
+  private storesByAggregate = new Map<string, MigrationStores>();
   private started = false;
   private opening: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -120,6 +123,12 @@ export class SyncConsumer {
       }
     } else if (!options.pools[into]) {
       throw new SyncError('SFG_SYNC_DATABASE_MISSING', `syncing into ${into} needs the ${into} database`);
+    }
+    if (direct.length && options.pools.legacy instanceof MySqlDatabase) {
+      throw new SyncError(
+        'SFG_SYNC_UNSUPPORTED',
+        `the legacy database is MySQL/MariaDB: its aggregates must be captured (captured: true); ${direct.map((aggregate) => aggregate.aggregateType).join(', ')} ${direct.length === 1 ? 'is' : 'are'} not`,
+      );
     }
     this.plans =
       into === 'service'
@@ -151,17 +160,15 @@ export class SyncConsumer {
     const { mapping, into, pools } = this.options;
     const direct = this.plans.flatMap((plan) => plan.direct);
     const captured = this.plans.flatMap((plan) => plan.captured);
-    if (direct.length) this.applier = await MappingApplier.open(mapping, into, pools[into]!, { origin: this.origin, aggregates: direct });
+    if (direct.length) this.applier = await MappingApplier.open(mapping, into, pools[into] as Pool, { origin: this.origin, aggregates: direct });
     if (captured.length) {
       const stores = await openAggregates(mapping, captured, { legacy: pools.legacy!, service: pools.service! });
       for (const entry of stores) this.storesByAggregate.set(entry.mapping.aggregateType, entry);
-      this.routes = capturedRoutes(mapping, stores);
+      const legacy = legacyAccess(pools.legacy!, stores, this.deps.markOrigin ?? emitOriginMessage);
+      this.legacy = legacy;
+      this.routes = capturedRoutes(mapping, stores, (table) => legacy.capturedName(table));
       await ensureSyncTables(pools.service!);
-      this.captured = new CapturedSync(mapping.origins, stores, {
-        pools: { legacy: pools.legacy!, service: pools.service! },
-        conflicts: createConflictCounter(this.deps.registry),
-        markOrigin: this.deps.markOrigin ?? emitOriginMessage,
-      });
+      this.captured = new CapturedSync(mapping.origins, stores, { legacy, conflicts: createConflictCounter(this.deps.registry) });
     }
   }
 
@@ -173,7 +180,7 @@ export class SyncConsumer {
     const { pools } = this.options;
     const groupId = this.options.groupId ?? `strangler-sync-${this.origin}`;
     for (const [index, plan] of this.plans.entries()) {
-      const pool = pools[plan.database]!;
+      const pool = pools[plan.database] as Pool;
       if (this.options.migrate) await migrateOutbox(pool);
       const topics = this.topicsOf(plan);
       const capturedInbox = plan.captured.length > 0;
@@ -235,8 +242,10 @@ export class SyncConsumer {
     const source = (payload as { source?: Record<string, unknown> }).source;
     const op = (payload as { op?: unknown }).op;
     if (!source || typeof op !== 'string') return undefined;
-    // Debezium's records carry no id header: the capture relay's derivation (db / lsn / schema.table / op / key) gives the same id on a re-send.
-    return captureEventId({ db: String(source.db), lsn: source.lsn as string | number, schema: String(source.schema), table: String(source.table), op, key: record.key ?? '' });
+    // Debezium's records carry no id header: the capture relay's derivation (db / lsn / schema.table / op / key) gives
+    // the same id on a re-send. A MySQL record has no lsn and no schema: its binlog file, position and row instead.
+    const lsn = (source.lsn ?? `${String(source.file)}:${String(source.pos)}:${String(source.row ?? 0)}`) as string | number;
+    return captureEventId({ db: String(source.db), lsn, schema: String(source.schema ?? source.db), table: String(source.table), op, key: record.key ?? '' });
   }
 
   private async applyDirect(event: InboxEvent, client: PoolClient): Promise<HandlerOutcome> {
@@ -270,9 +279,7 @@ export class SyncConsumer {
     const outcomes = new Map<string, KeyOutcome>();
     const canonical = new Map<string, Map<string, string>>();
     for (const aggregate of [...raw.keys()].sort()) {
-      const stores = this.storesByAggregate.get(aggregate)!;
-      const keyType = stores.legacy.sqlTypeOf(stores.mapping.legacy.table, stores.mapping.legacy.keyColumn)!;
-      const forms = await canonicalKeys(client, raw.get(aggregate)!, keyType);
+      const forms = await this.legacy!.canonicalKeys(client, aggregate, raw.get(aggregate)!);
       canonical.set(aggregate, forms);
       const keys = [...new Set(forms.values())].sort();
       for (const [key, outcome] of await this.captured!.applyFromLegacy(client, aggregate, keys, { visibleTransactions })) outcomes.set(`${aggregate}\u0000${key}`, outcome);
@@ -305,10 +312,7 @@ export class SyncConsumer {
     const byAggregate = new Map<string, Set<string>>();
     for (const event of parsed) if (event) byAggregate.set(event.aggregate, (byAggregate.get(event.aggregate) ?? new Set()).add(event.key));
     const canonical = new Map<string, Map<string, string>>();
-    for (const [aggregate, keys] of byAggregate) {
-      const stores = this.storesByAggregate.get(aggregate)!;
-      canonical.set(aggregate, await canonicalKeys(client, keys, stores.legacy.sqlTypeOf(stores.mapping.legacy.table, stores.mapping.legacy.keyColumn)!));
-    }
+    for (const [aggregate, keys] of byAggregate) canonical.set(aggregate, await this.legacy!.canonicalKeys(client, aggregate, keys));
     const work = parsed.flatMap((event) => (event ? [{ ...event, key: canonical.get(event.aggregate)!.get(event.key)! }] : []));
     const outcomes = await this.captured!.applyFromService(client, work);
     // Per key, the newest version carries the outcome; older events of the key in the chunk were superseded.

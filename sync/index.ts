@@ -2,7 +2,21 @@ export { parseMapping, loadMappingFile, selectAggregates, type Mapping, type Agg
 export { openAggregates, openSide } from './stores';
 export { SideStore, quoteTable, TOAST_PLACEHOLDER, type AggregateStores, type Queryable, type StoredVersion } from './store';
 export { sideReader, type SideReader, type SidePage, type AnySideStore, type SideConnection, type MigrationStores } from './side';
-export { MySqlDatabase, MySqlSideStore, isMySqlUrl, isMySqlDuplicateKey, decodeMySqlValue, encodeMySqlValue, mySqlKindOf, type MySqlSession, type MySqlValueKind, type MySqlWriteOptions } from './mysql-store';
+export {
+  MySqlDatabase,
+  MySqlSideStore,
+  isMySqlUrl,
+  isMySqlDuplicateKey,
+  isMySqlLockFailure,
+  decodeMySqlValue,
+  encodeMySqlValue,
+  mySqlKindOf,
+  type MySqlQueryable,
+  type MySqlSession,
+  type MySqlValueKind,
+  type MySqlWriteOptions,
+} from './mysql-store';
+export { legacyAccess, type LegacyAccess, type LegacyWriteBack, type LegacyChanges, type WriteBackOutcome } from './legacy-access';
 export { backfill, CHECKPOINT_TABLE, type BackfillOptions, type BackfillProgress, type BackfillResult } from './backfill';
 export { verify, type DriftExample, type DriftKind, type VerifyReport } from './verify';
 export { MappingApplier, incomingWinsTie, type ApplyOutcome, type ReplicatedEvent } from './apply';

@@ -1,5 +1,5 @@
 import mysql from 'mysql2/promise';
-import { markMysqlStatement } from '../outbox/capture';
+import { markMysqlStatement, prepareMysqlOriginSession } from '../outbox/capture';
 import type { MappingIssue } from './errors';
 import type { ColumnField, JoinedTable, SideMapping } from './options';
 import { checkSideTables } from './schema-check';
@@ -13,7 +13,11 @@ import type { Document } from './translate';
 export class MySqlDatabase {
   /** `+00:00` unless the URL says otherwise (`?timezone=+02:00`). */
   readonly timezone: string;
+  /** The URL's database (what unqualified table names are in); undefined when it names none. */
+  readonly database: string | undefined;
   private readonly pool: mysql.Pool;
+  /** Connections whose session was prepared to log the origin marker (transaction's `marked`). */
+  private readonly marking = new WeakSet<object>();
 
   /**
    * `url` is `mysql://user:password@host:port/database` (`mariadb://` works too). A `timezone` parameter (an offset,
@@ -23,12 +27,13 @@ export class MySqlDatabase {
     const parsed = new URL(url);
     const timezone = parsed.searchParams.get('timezone') ?? '+00:00';
     this.timezone = timezoneOffset(timezone);
+    this.database = decodeURIComponent(parsed.pathname.slice(1)) || undefined;
     this.pool = mysql.createPool({
       host: decodeURIComponent(parsed.hostname) || '127.0.0.1',
       port: parsed.port ? Number(parsed.port) : 3306,
       user: decodeURIComponent(parsed.username) || 'root',
       password: decodeURIComponent(parsed.password) || undefined,
-      database: decodeURIComponent(parsed.pathname.slice(1)) || undefined,
+      database: this.database,
       connectionLimit: options.connectionLimit ?? 2,
       charset: 'utf8mb4',
       // Values as text where JavaScript numbers would round them, and temporal values as written: decoded below.
@@ -55,11 +60,21 @@ export class MySqlDatabase {
 
   /**
    * Runs `work` in a transaction on one connection of the pool: committed when it resolves, rolled back when it
-   * throws. The session it gets is what MySqlSideStore's writes take to join the transaction.
+   * throws. The session it gets is what MySqlSideStore's writes take to join the transaction. `marked`: the
+   * session logs its statements' text in the binlog (prepareMysqlOriginSession, once per connection), so the
+   * capture reads the origin marker of the statements. `isolation`: the transaction's level, when the server's
+   * default may differ.
    */
-  async transaction<T>(work: (session: MySqlSession) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (session: MySqlSession) => Promise<T>, options: { marked?: boolean; isolation?: 'repeatable read' | 'read committed' } = {}): Promise<T> {
     const connection = await this.pool.getConnection();
     try {
+      const core = (connection as unknown as { connection?: object }).connection ?? connection;
+      if (options.marked && !this.marking.has(core)) {
+        await prepareMysqlOriginSession(connection);
+        this.marking.add(core);
+      }
+      // The server's default isolation can be another: a level asked for is set for this transaction only.
+      if (options.isolation) await connection.query(`set transaction isolation level ${options.isolation}`);
       await connection.query('begin');
       const session: MySqlSession = {
         query: async (sql, params = []) => (await connection.query(sql, params))[0] as Array<Record<string, unknown>>,
@@ -86,6 +101,9 @@ export class MySqlDatabase {
 export interface MySqlSession {
   query(sql: string, params?: unknown[]): Promise<Array<Record<string, unknown>>>;
 }
+
+/** What MySqlSideStore's reads run on: a MySqlDatabase (its pool) or a session inside a transaction. */
+export type MySqlQueryable = Pick<MySqlSession, 'query'>;
 
 /** How a write-back to a MySQL side is sent: `markOrigin` leads each statement with the origin marker (markMysqlStatement). */
 export interface MySqlWriteOptions {
@@ -258,6 +276,7 @@ export class MySqlSideStore {
       nextPage: `select ${selected} from ${table} where ${after} order by ${ordered} limit ?`,
       count: `select count(*) as count from ${table}`,
       readMany: `select ${selected} from ${table} where ${key} in (?)`,
+      lockMany: `select ${key} as ${quoteMySql(KEY_ALIAS)} from ${table} where ${key} in (?) for update`,
       insertMain: `insert into ${table} (${insertColumns.map(quoteMySql).join(', ')}) values ?`,
       upsertMain: `insert into ${table} (${insertColumns.map(quoteMySql).join(', ')}) values ? ${onDuplicate(mapping.keyColumn, insertColumns, mapping.insertOnlyColumns, mapping.lockVersionColumn)}`,
       deleteMain: `delete from ${table} where ${key} in (?)`,
@@ -342,13 +361,41 @@ export class MySqlSideStore {
     }
   }
 
-  /** The current documents of `keys`, main and joined tables; absent keys are missing from the map. */
-  async readMany(database: MySqlDatabase, keys: readonly string[]): Promise<Map<string, Document>> {
+  /**
+   * The current documents of `keys`, main and joined tables; absent keys are missing from the map. `lock` makes every
+   * read a locking read (`lock in share mode` or `for update`; inside a transaction): it waits for the writers
+   * holding those rows and reads their latest committed version.
+   */
+  async readMany(database: MySqlQueryable, keys: readonly string[], options: { lock?: 'share' | 'update' } = {}): Promise<Map<string, Document>> {
     const documents = new Map<string, Document>();
     if (keys.length === 0) return documents;
-    for (const row of await database.query(this.statements.readMany, [keys])) documents.set(keyText(row[KEY_ALIAS]), this.fromRow(this.mapping.table, this.mapping.fields, row));
-    await this.attachJoined(database, documents);
+    const suffix = lockClause(options.lock);
+    for (const row of await database.query(this.statements.readMany + suffix, [keys])) documents.set(keyText(row[KEY_ALIAS]), this.fromRow(this.mapping.table, this.mapping.fields, row));
+    await this.attachJoined(database, documents, suffix);
     return documents;
+  }
+
+  /** Locks the main rows of `keys` (`for update`, in the session's transaction); answers the keys that have one. */
+  async lockMany(session: MySqlSession, keys: readonly string[], options: MySqlWriteOptions = {}): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const sql = options.markOrigin ? markMysqlStatement(this.statements.lockMany, options.markOrigin) : this.statements.lockMany;
+    return new Set((await session.query(sql, [[...keys]])).map((row) => keyText(row[KEY_ALIAS])));
+  }
+
+  /**
+   * The joined tables (by index) whose rows would be written the same for `before` as for `after` (documents in
+   * this side's shape): what writeMany's `keep` can leave alone. Compared as the values written, after encoding.
+   */
+  unchangedJoined(before: Document, after: Document): Set<number> {
+    const unchanged = new Set<number>();
+    for (const [index, { table }] of this.statements.joined.entries()) {
+      const encoded = (document: Document) => {
+        const rows = table.as ? (Array.isArray(document[table.as]) ? (document[table.as] as Document[]) : []) : [document];
+        return JSON.stringify(rows.map((row) => this.joinedParams(table, row)));
+      };
+      if (encoded(before) === encoded(after)) unchanged.add(index);
+    }
+    return unchanged;
   }
 
   /** The key of a document as text (what the by-key methods and `absent` take). */
@@ -448,11 +495,11 @@ export class MySqlSideStore {
     return document;
   }
 
-  private async attachJoined(database: MySqlDatabase, byKey: Map<string, Document>): Promise<void> {
+  private async attachJoined(database: MySqlQueryable, byKey: Map<string, Document>, suffix = ''): Promise<void> {
     if (byKey.size === 0) return;
     for (const { table, read } of this.statements.joined) {
       if (table.as) for (const document of byKey.values()) document[table.as] = [];
-      for (const row of await database.query(read, [[...byKey.keys()]])) {
+      for (const row of await database.query(read + suffix, [[...byKey.keys()]])) {
         const document = byKey.get(keyText(row[KEY_ALIAS]));
         if (!document) continue;
         const values = this.fromRow(table.table, table.fields, row);
@@ -473,6 +520,16 @@ function onDuplicate(keyColumn: string, columns: readonly string[], insertOnly: 
   if (lockVersion) updates.push(`${quoteMySql(lockVersion)} = ${quoteMySql(lockVersion)} + 1`);
   if (updates.length === 0) updates.push(`${quoteMySql(keyColumn)} = ${quoteMySql(keyColumn)}`);
   return `on duplicate key update ${updates.join(', ')}`;
+}
+
+function lockClause(lock: 'share' | 'update' | undefined): string {
+  return lock === 'share' ? ' lock in share mode' : lock === 'update' ? ' for update' : '';
+}
+
+/** A deadlock (1213) or a lock wait timeout (1205): the statement (1205) or the transaction (1213) failed; retry it whole. */
+export function isMySqlLockFailure(error: unknown): boolean {
+  const errno = (error as { errno?: unknown } | undefined)?.errno;
+  return errno === 1213 || errno === 1205;
 }
 
 /** A duplicate key (ER_DUP_ENTRY, 1062): a row the writer found absent was inserted meanwhile. */

@@ -1,8 +1,8 @@
 import { Pool } from 'pg';
-import { applyConflict, listConflicts, loadMappingFile, openAggregates, type ConflictRow } from '../../sync';
+import { applyConflict, isMySqlUrl, listConflicts, loadMappingFile, openAggregates, type ConflictRow } from '../../sync';
 import { integerOption, parseCommandArgs, UsageError, type Command } from '../command';
 import { databaseUrl } from '../environment';
-import { DATABASE_OPTIONS, DATABASE_OPTIONS_HELP, reachable } from './migration-args';
+import { DATABASE_OPTIONS, DATABASE_OPTIONS_HELP, legacyConnection, reachable } from './migration-args';
 
 const help = `Usage: strangler conflicts list [--aggregate <name>] [--all] [--json] --service <url>
        strangler conflicts apply <id> --keep <legacy|service> --mapping <file> --legacy <url> --service <url>
@@ -35,7 +35,8 @@ list needs only the service database; apply needs the mapping and both databases
 Examples:
   npx strangler conflicts list --service postgres://app@db/catalog
   npx strangler conflicts list --aggregate book --json
-  npx strangler conflicts apply 42 --keep legacy --mapping mapping.yaml --legacy postgres://app@db/shop --service postgres://app@db/catalog`;
+  npx strangler conflicts apply 42 --keep legacy --mapping mapping.yaml --legacy postgres://app@db/shop --service postgres://app@db/catalog
+  npx strangler conflicts apply 7 --keep service --mapping mapping.yaml --legacy mysql://sync@db/blog --service postgres://app@db/posts`;
 
 function image(value: unknown): string {
   if (value === null || value === undefined) return '-';
@@ -96,7 +97,8 @@ export const conflictsCommand: Command = {
     const mapping = loadMappingFile(file);
     const captured = [...mapping.aggregates.values()].filter((aggregate) => aggregate.legacy.captured);
     if (captured.length === 0) throw new UsageError(`${file} declares no aggregate with a captured legacy side: it records no conflicts`);
-    const pools = { legacy: new Pool({ connectionString: legacyUrl, max: 1 }), service: new Pool({ connectionString: serviceUrl, max: 1 }) };
+    if (isMySqlUrl(serviceUrl)) throw new UsageError('--service takes a postgres:// URL: the conflicts and the sync state live in Postgres');
+    const pools = { legacy: legacyConnection(legacyUrl, 1), service: new Pool({ connectionString: serviceUrl, max: 1 }) };
     try {
       await reachable(pools.legacy, 'legacy', legacyUrl);
       await reachable(pools.service, 'service', serviceUrl);

@@ -47,7 +47,7 @@ export async function openMigrationTarget(
   })();
   if (isMySqlUrl(urls.service)) throw new UsageError('a service database in MySQL/MariaDB is not supported yet: --service takes a postgres:// URL');
   const pools = {
-    legacy: isMySqlUrl(urls.legacy) ? mySqlDatabase(urls.legacy) : new Pool({ connectionString: urls.legacy, max: 2 }),
+    legacy: legacyConnection(urls.legacy, 2),
     service: new Pool({ connectionString: urls.service, max: 2 }),
   };
   const close = async () => {
@@ -64,10 +64,14 @@ export async function openMigrationTarget(
   }
 }
 
-/** A MySQL/MariaDB legacy database; a URL it cannot take (a zone that is not an offset) is a usage error. */
-function mySqlDatabase(url: string): MySqlDatabase {
+/**
+ * The legacy database of a URL: a pg pool, or a MySqlDatabase for mysql:// (or mariadb://); a MySQL URL it cannot
+ * take (a zone that is not an offset) is a usage error naming --legacy.
+ */
+export function legacyConnection(url: string, max: number): Pool | MySqlDatabase {
+  if (!isMySqlUrl(url)) return new Pool({ connectionString: url, max });
   try {
-    return new MySqlDatabase(url, { connectionLimit: 2 });
+    return new MySqlDatabase(url, { connectionLimit: max });
   } catch (error) {
     throw new UsageError(`--legacy ${redactedUrl(url)}: ${(error as Error).message}`);
   }

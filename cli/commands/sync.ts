@@ -2,11 +2,11 @@ import pino from 'pino';
 import { Pool } from 'pg';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { DEFAULT_TOPIC_PREFIX, ensureTopics } from '../../outbox';
-import { loadMappingFile, selectAggregates, SyncConsumer, type SideName } from '../../sync';
+import { isMySqlUrl, loadMappingFile, selectAggregates, SyncConsumer, type MySqlDatabase, type SideName } from '../../sync';
 import { integerOption, parseCommandArgs, UsageError, type Command } from '../command';
 import { databaseUrl, kafkaBrokers } from '../environment';
 import { boundPort, serveMetrics } from '../metrics-server';
-import { DATABASE_OPTIONS, DATABASE_OPTIONS_HELP, reachable } from './migration-args';
+import { DATABASE_OPTIONS, DATABASE_OPTIONS_HELP, legacyConnection, reachable } from './migration-args';
 
 const help = `Usage: strangler sync <aggregate...|all> --into <legacy|service> --mapping <file> [options]
 
@@ -20,9 +20,10 @@ writes an outbox event, which is what stops loops. Run one per side for two-way 
 Where the changes come from, per aggregate:
   - a versioned legacy side (an outbox): the other side's outbox events on <topic-prefix><aggregate>;
   - a captured legacy side (captured: true in the mapping; a table-capture relay or Debezium): --into service reads
-    legacy's row changes on <capture.topicPrefix>.<schema>.<table> of the main and joined tables and brings each
-    named aggregate up to legacy's current document (read-through); --into legacy writes the service's outbox
-    events into legacy's tables in transactions the capture tags with the service's origin (no echo). Concurrent
+    legacy's row changes on <capture.topicPrefix>.<schema>.<table> of the main and joined tables (<database>.<table>
+    for a mysql:// legacy, as the binlog relay names them) and brings each named aggregate up to legacy's current
+    document (read-through); --into legacy writes the service's outbox events into legacy's tables in transactions
+    the capture tags with the service's origin (no echo). A MySQL/MariaDB legacy works for captured aggregates. Concurrent
     writes of both sides to one aggregate are settled by the owner and the losing write is recorded in
     strangler_sync_conflicts (see strangler conflicts).
 
@@ -49,7 +50,8 @@ Environment: KAFKA_BROKERS (default 127.0.0.1:9092), and the database variables 
 Examples:
   npx strangler sync all --into service --mapping mapping.yaml --service postgres://app@db/catalog
   npx strangler sync book --into legacy --mapping mapping.yaml --legacy postgres://app@db/library --metrics-port 9411
-  npx strangler sync all --into legacy --mapping captured.yaml --legacy postgres://app@db/shop --service postgres://app@db/catalog`;
+  npx strangler sync all --into legacy --mapping captured.yaml --legacy postgres://app@db/shop --service postgres://app@db/catalog
+  npx strangler sync all --into service --mapping captured.yaml --legacy mysql://sync@db/blog --service postgres://app@db/posts`;
 
 function sideOption(text: string | undefined): SideName {
   if (text === 'legacy' || text === 'service') return text;
@@ -108,8 +110,14 @@ export const syncCommand: Command = {
     const logger = pino({ level: values['log-level'] });
     const registry = new Registry();
     collectDefaultMetrics({ register: registry, prefix: 'strangler_sync_process_' });
-    const pools: { legacy?: Pool; service?: Pool } = {};
-    for (const name of needed) pools[name] = new Pool({ connectionString: urls[name]!, max: 6 });
+    if (urls.service && isMySqlUrl(urls.service)) throw new UsageError('--service takes a postgres:// URL: the inbox, the sync state and the service live in Postgres');
+    if (isMySqlUrl(urls.legacy) && captured.length < aggregates.length) {
+      const direct = aggregates.filter((aggregate) => !aggregate.legacy.captured).map((aggregate) => aggregate.aggregateType);
+      throw new UsageError(`--legacy is a MySQL/MariaDB URL: only aggregates with a captured legacy side (captured: true) sync with it; ${direct.join(', ')} ${direct.length === 1 ? 'is' : 'are'} not captured`);
+    }
+    const pools: { legacy?: Pool | MySqlDatabase; service?: Pool } = {};
+    if (needed.includes('legacy')) pools.legacy = legacyConnection(urls.legacy, 6);
+    if (needed.includes('service')) pools.service = new Pool({ connectionString: urls.service!, max: 6 });
     let consumer: SyncConsumer | undefined;
     let server: Awaited<ReturnType<typeof serveMetrics>> | undefined;
     try {

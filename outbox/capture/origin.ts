@@ -53,20 +53,19 @@ export function mysqlStatementOrigin(statement: string): string | undefined {
 
 /**
  * Makes a MySQL or MariaDB session log its statements' text in the binlog, which the relay reads the marker from.
- * MySQL: `SET SESSION binlog_rows_query_log_events = ON` (off by default). MariaDB logs it by default
- * (`binlog_annotate_row_events=ON`): nothing is done when the session's value is ON; when it is OFF the session sets
- * it, which MariaDB allows only with BINLOG ADMIN (else SFG_CAPTURE_ORIGIN_SESSION: set it globally). Call it once
- * per connection that writes marked statements, before them.
+ * The variable is `binlog_rows_query_log_events` on MySQL (off by default) and `binlog_annotate_row_events` on
+ * MariaDB (on by default). Nothing is done when the session's value is already ON (the default, or set globally);
+ * when it is OFF the session sets it, which needs a privilege (MariaDB: BINLOG ADMIN; MySQL 8: SESSION_VARIABLES_ADMIN),
+ * else SFG_CAPTURE_ORIGIN_SESSION: set it globally. Call it once per connection that writes marked statements, before them.
  */
 export async function prepareMysqlOriginSession(connection: MysqlQueryable): Promise<void> {
   const [rows] = await connection.query('select version() as version');
   const version = String((rows as { version: unknown }[])[0]?.version ?? '');
   const mariadb = /mariadb/i.test(version);
   const variable = mariadb ? 'binlog_annotate_row_events' : 'binlog_rows_query_log_events';
-  if (mariadb) {
-    const [current] = await connection.query('select @@session.binlog_annotate_row_events as value');
-    if (Number((current as { value: unknown }[])[0]?.value) === 1) return;
-  }
+  // Already on (MariaDB's default, or set globally on MySQL): nothing to set, and no privilege needed.
+  const [current] = await connection.query(`select @@session.${variable} as value`);
+  if (Number((current as { value: unknown }[])[0]?.value) === 1) return;
   try {
     await connection.query(`set session ${variable} = ON`);
   } catch (error) {

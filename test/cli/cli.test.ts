@@ -85,6 +85,11 @@ describe('strangler CLI usage and errors', () => {
     expect(unknown).toMatchObject({ code: 2, err: expect.stringContaining("no aggregate 'widget'") });
     const unreachable = await strangler(['sync', 'product', '--into', 'service', '--mapping', CASE_STUDY_MAPPING_FILE, '--service', 'postgres://postgres@127.0.0.1:1/catalog']);
     expect(unreachable).toMatchObject({ code: 1, err: expect.stringContaining('cannot reach the service database postgres://postgres@127.0.0.1:1/catalog') });
+    // A MySQL/MariaDB legacy syncs captured aggregates only; the case study's are versioned (an outbox).
+    const mysqlLegacy = await strangler(['sync', 'product', '--into', 'legacy', '--mapping', CASE_STUDY_MAPPING_FILE, '--legacy', 'mysql://root@127.0.0.1:1/shop', '--service', 'postgres://postgres@127.0.0.1:1/catalog']);
+    expect(mysqlLegacy).toMatchObject({ code: 2, err: expect.stringContaining('--legacy is a MySQL/MariaDB URL: only aggregates with a captured legacy side (captured: true) sync with it; product is not captured') });
+    const mysqlService = await strangler(['sync', 'product', '--into', 'service', '--mapping', CASE_STUDY_MAPPING_FILE, '--service', 'mysql://root@127.0.0.1:1/catalog']);
+    expect(mysqlService).toMatchObject({ code: 2, err: expect.stringContaining('--service takes a postgres:// URL') });
   });
 
   it('conflicts: names the missing action, id, side and database before connecting anywhere', async () => {

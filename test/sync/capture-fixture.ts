@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { PoolClient } from 'pg';
 import { Registry } from 'prom-client';
 import { appendMany, createRelay, migrateOutbox, parseRelayOptions } from '../../outbox';
-import { loadMappingFile, openAggregates, SyncConsumer, type AggregateStores, type Mapping } from '../../sync';
+import { loadMappingFile, openAggregates, SyncConsumer, type AggregateStores, type ConflictRow, type Mapping } from '../../sync';
 import { createTestDatabase, eventually, testEnv, testKafka, uniqueName, type TestDatabase } from '../helpers';
 import { createTopics, quietLogger, testRelayOptions } from '../outbox/support';
 
@@ -50,7 +50,8 @@ export const SERVICE_SQL = `
   );
 `;
 
-const TRANSLATORS = `
+/** The book's translators (`translators.js`): legacy's books + copies <-> the service's titles + shelves. */
+export const TRANSLATORS = `
 exports.toService = ({ id, title, order, blurb, notes, copies }) => ({
   titleId: id, name: title, sortOrder: order, summary: blurb, notes,
   shelves: (copies || []).map(({ shelf }) => ({ shelfCode: shelf })),
@@ -61,7 +62,8 @@ exports.toLegacy = ({ titleId, name, sortOrder, summary, notes, shelves }) => ({
 });
 `;
 
-function mappingYaml(topicPrefix: string, owner: 'legacy' | 'service'): string {
+/** The book's mapping; `tables` names legacy's two tables (default: Postgres' lib.books and lib.copies). */
+export function mappingYaml(topicPrefix: string, owner: 'legacy' | 'service', tables = { books: 'lib.books', copies: 'lib.copies' }): string {
   return `origins: { legacy: legacy, service: catalog }
 capture: { topicPrefix: ${topicPrefix} }
 aggregates:
@@ -70,11 +72,11 @@ aggregates:
     translators: ./translators.js
     legacy:
       captured: true
-      table: lib.books
+      table: ${tables.books}
       key: id
       fields: { id: id, title: title, order: order, blurb: blurb, notes: notes }
       joined:
-        - { table: lib.copies, key: book_id, as: copies, position: position, fields: { shelf: shelf } }
+        - { table: ${tables.copies}, key: book_id, as: copies, position: position, fields: { shelf: shelf } }
     service:
       table: titles
       key: titleId
@@ -94,6 +96,121 @@ export interface ServiceDocument {
   notes: string;
   revision: number;
   shelves: Array<{ shelfCode: string }>;
+}
+
+/** The service's document of a title (its tables), as its own code reads it. */
+export async function readServiceDocument(client: Pick<PoolClient, 'query'>, titleId: number): Promise<ServiceDocument | undefined> {
+  const row = (await client.query('select title_id, name, sort_order, summary, notes, revision from titles where title_id = $1', [titleId])).rows[0];
+  if (!row) return undefined;
+  const shelves = (await client.query('select shelf_code from title_shelves where title_id = $1 order by line_no', [titleId])).rows.map((shelf) => ({ shelfCode: shelf.shelf_code as string }));
+  return { titleId: row.title_id, name: row.name, sortOrder: row.sort_order, summary: row.summary, notes: row.notes, revision: row.revision, shelves };
+}
+
+/** A service write as the service's own code makes it (CaptureStack.serviceWrite): its tables and its outbox event in one transaction. */
+export async function writeServiceDocument(
+  service: TestDatabase,
+  outboxTopicPrefix: string,
+  titleId: number,
+  change: (document: ServiceDocument | undefined) => Omit<ServiceDocument, 'revision'> | null,
+): Promise<ServiceDocument | null> {
+  const client = await service.pool.connect();
+  try {
+    await client.query('begin');
+    await client.query('select 1 from titles where title_id = $1 for update', [titleId]);
+    const current = await readServiceDocument(client, titleId);
+    const next = change(current);
+    if (next === null) {
+      if (!current) throw new Error(`no title ${titleId} to delete`);
+      await client.query('delete from titles where title_id = $1', [titleId]);
+      const version = current.revision + 1;
+      await appendMany(client, [{ aggregateType: 'book', aggregateId: String(titleId), type: 'TitleDeleted', payload: null, headers: { origin: 'catalog', version: String(version) } }], { topicPrefix: outboxTopicPrefix });
+      await client.query('commit');
+      return null;
+    }
+    const revision = (current?.revision ?? 0) + 1;
+    await client.query(
+      `insert into titles (title_id, name, sort_order, summary, notes, revision, written_by) values ($1, $2, $3, $4, $5, $6, 'catalog')
+       on conflict (title_id) do update set name = excluded.name, sort_order = excluded.sort_order, summary = excluded.summary, notes = excluded.notes, revision = excluded.revision, written_by = 'catalog'`,
+      [titleId, next.name, next.sortOrder, next.summary, next.notes, revision],
+    );
+    await client.query('delete from title_shelves where title_id = $1', [titleId]);
+    for (const [index, shelf] of next.shelves.entries()) await client.query('insert into title_shelves (title_id, line_no, shelf_code) values ($1, $2, $3)', [titleId, index, shelf.shelfCode]);
+    const document: ServiceDocument = { ...next, titleId, revision };
+    await appendMany(client, [{ aggregateType: 'book', aggregateId: String(titleId), type: 'TitleChanged', payload: document, headers: { origin: 'catalog' } }], { topicPrefix: outboxTopicPrefix });
+    await client.query('commit');
+    return document;
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** Waits until `groupId`'s committed offsets reach the high watermarks `topics` have now (every record published so far consumed). */
+export async function groupConsumed(topics: string[], groupId: string, timeoutMs: number): Promise<void> {
+  const admin = testKafka('strangler-test-admin').admin();
+  await admin.connect();
+  try {
+    const high = new Map<string, number>();
+    for (const topic of topics) for (const partition of await admin.fetchTopicOffsets(topic)) high.set(`${topic}/${partition.partition}`, Number(partition.high));
+    await eventually(
+      async () => {
+        const committed = await admin.fetchOffsets({ groupId, topics });
+        return committed.every(({ topic, partitions }) => partitions.every(({ partition, offset }) => Math.max(0, Number(offset)) >= (high.get(`${topic}/${partition}`) ?? 0)));
+      },
+      timeoutMs,
+      `${groupId} consumed every record of ${topics.join(', ')}`,
+      100,
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** strangler_sync_events_total of one sync consumer's registry, summed over aggregate types, for one outcome. */
+export async function syncOutcomes(registry: Registry, outcome: string): Promise<number> {
+  const metric = registry.getSingleMetric('strangler_sync_events_total');
+  if (!metric) return 0;
+  const { values } = await metric.get();
+  return values.filter((value) => value.labels.outcome === outcome).reduce((sum, value) => sum + value.value, 0);
+}
+
+/** Every change committed so far on the `from` database is published (slot past it) and consumed by `groupId` (offsets at the high watermarks). */
+export async function postgresCaughtUp(from: TestDatabase, slotName: string, topics: string[], groupId: string, timeoutMs: number): Promise<void> {
+  const lsn = (await from.pool.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')).rows[0]!.lsn;
+  await eventually(
+    async () => (await from.pool.query(`select pg_wal_lsn_diff(confirmed_flush_lsn, $1::pg_lsn) >= -1 as ok from pg_replication_slots where slot_name = $2`, [lsn, slotName])).rows[0]?.ok === true,
+    timeoutMs,
+    `the slot ${slotName} passed the last commit`,
+  );
+  await groupConsumed(topics, groupId, timeoutMs);
+}
+
+/**
+ * The accepted writes (each a marker appended to `notes`) that are neither in the final notes of their aggregate
+ * (which both sides must hold) nor in the losing image of a recorded conflict: the lost ones, which must be none.
+ */
+export function lostWrites(
+  accepted: ReadonlyArray<{ key: number; marker: string }>,
+  finalNotes: ReadonlyMap<number, string>,
+  conflicts: ReadonlyArray<Pick<ConflictRow, 'key' | 'kept' | 'legacyImage' | 'serviceImage'>>,
+): { lost: string[]; inFinal: Array<{ key: number; marker: string }> } {
+  const lost: string[] = [];
+  const inFinal: Array<{ key: number; marker: string }> = [];
+  for (const [key, notes] of finalNotes) {
+    const final = new Set(notes.split(' '));
+    const recorded = new Set(
+      conflicts
+        .filter((conflict) => conflict.key === String(key))
+        .flatMap((conflict) => String(((conflict.kept === 'service' ? conflict.legacyImage : conflict.serviceImage) as { notes?: unknown } | null)?.notes ?? '').split(' ')),
+    );
+    for (const write of accepted.filter((entry) => entry.key === key)) {
+      if (final.has(write.marker)) inFinal.push(write);
+      else if (!recorded.has(write.marker)) lost.push(write.marker);
+    }
+  }
+  return { lost, inFinal };
 }
 
 export interface CaptureStack {
@@ -177,39 +294,7 @@ export async function captureStack(prefix: string, options: { maxBatchEvents?: n
       { logger: quietLogger, registry: registries[which] },
     );
 
-  const readService = async (client: Pick<PoolClient, 'query'>, titleId: number): Promise<ServiceDocument | undefined> => {
-    const row = (await client.query('select title_id, name, sort_order, summary, notes, revision from titles where title_id = $1', [titleId])).rows[0];
-    if (!row) return undefined;
-    const shelves = (await client.query('select shelf_code from title_shelves where title_id = $1 order by line_no', [titleId])).rows.map((shelf) => ({ shelfCode: shelf.shelf_code as string }));
-    return { titleId: row.title_id, name: row.name, sortOrder: row.sort_order, summary: row.summary, notes: row.notes, revision: row.revision, shelves };
-  };
-
-  /** Every change committed so far on the `from` database is published (slot past it) and consumed by `groupId` (offsets at the high watermarks). */
-  const caughtUp = async (from: TestDatabase, slotName: string, topics: string[], groupId: string, timeoutMs: number) => {
-    const lsn = (await from.pool.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')).rows[0]!.lsn;
-    await eventually(
-      async () => (await from.pool.query(`select pg_wal_lsn_diff(confirmed_flush_lsn, $1::pg_lsn) >= -1 as ok from pg_replication_slots where slot_name = $2`, [lsn, slotName])).rows[0]?.ok === true,
-      timeoutMs,
-      `the slot ${slotName} passed the last commit`,
-    );
-    const admin = testKafka('strangler-test-admin').admin();
-    await admin.connect();
-    try {
-      const high = new Map<string, number>();
-      for (const topic of topics) for (const partition of await admin.fetchTopicOffsets(topic)) high.set(`${topic}/${partition.partition}`, Number(partition.high));
-      await eventually(
-        async () => {
-          const committed = await admin.fetchOffsets({ groupId, topics });
-          return committed.every(({ topic, partitions }) => partitions.every(({ partition, offset }) => Math.max(0, Number(offset)) >= (high.get(`${topic}/${partition}`) ?? 0)));
-        },
-        timeoutMs,
-        `${groupId} consumed every record of ${topics.join(', ')}`,
-        100,
-      );
-    } finally {
-      await admin.disconnect();
-    }
-  };
+  const caughtUp = postgresCaughtUp;
   const capturedTopics = [`${captureTopicPrefix}.lib.books`, `${captureTopicPrefix}.lib.copies`];
   const toServiceCaughtUp = (timeoutMs = 30_000) => caughtUp(legacy, captureOptions.slotName, capturedTopics, groups.toService, timeoutMs);
   const toLegacyCaughtUp = (timeoutMs = 30_000) => caughtUp(service, outboxOptions.slotName, [`${outboxTopicPrefix}book`], groups.toLegacy, timeoutMs);
@@ -237,47 +322,9 @@ export async function captureStack(prefix: string, options: { maxBatchEvents?: n
     stopSync,
     toServiceCaughtUp,
     toLegacyCaughtUp,
-    async outcomes(which, outcome) {
-      const metric = registries[which].getSingleMetric('strangler_sync_events_total');
-      if (!metric) return 0;
-      const { values } = await metric.get();
-      return values.filter((value) => value.labels.outcome === outcome).reduce((sum, value) => sum + value.value, 0);
-    },
-    async serviceWrite(titleId, change) {
-      const client = await service.pool.connect();
-      try {
-        await client.query('begin');
-        await client.query('select 1 from titles where title_id = $1 for update', [titleId]);
-        const current = await readService(client, titleId);
-        const next = change(current);
-        if (next === null) {
-          if (!current) throw new Error(`no title ${titleId} to delete`);
-          await client.query('delete from titles where title_id = $1', [titleId]);
-          const version = current.revision + 1;
-          await appendMany(client, [{ aggregateType: 'book', aggregateId: String(titleId), type: 'TitleDeleted', payload: null, headers: { origin: 'catalog', version: String(version) } }], { topicPrefix: outboxTopicPrefix });
-          await client.query('commit');
-          return null;
-        }
-        const revision = (current?.revision ?? 0) + 1;
-        await client.query(
-          `insert into titles (title_id, name, sort_order, summary, notes, revision, written_by) values ($1, $2, $3, $4, $5, $6, 'catalog')
-           on conflict (title_id) do update set name = excluded.name, sort_order = excluded.sort_order, summary = excluded.summary, notes = excluded.notes, revision = excluded.revision, written_by = 'catalog'`,
-          [titleId, next.name, next.sortOrder, next.summary, next.notes, revision],
-        );
-        await client.query('delete from title_shelves where title_id = $1', [titleId]);
-        for (const [index, shelf] of next.shelves.entries()) await client.query('insert into title_shelves (title_id, line_no, shelf_code) values ($1, $2, $3)', [titleId, index, shelf.shelfCode]);
-        const document: ServiceDocument = { ...next, titleId, revision };
-        await appendMany(client, [{ aggregateType: 'book', aggregateId: String(titleId), type: 'TitleChanged', payload: document, headers: { origin: 'catalog' } }], { topicPrefix: outboxTopicPrefix });
-        await client.query('commit');
-        return document;
-      } catch (error) {
-        await client.query('rollback').catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
-    },
-    serviceDocument: (titleId) => readService(service.pool, titleId),
+    outcomes: (which, outcome) => syncOutcomes(registries[which], outcome),
+    serviceWrite: (titleId, change) => writeServiceDocument(service, outboxTopicPrefix, titleId, change),
+    serviceDocument: (titleId) => readServiceDocument(service.pool, titleId),
     async legacyBook(id) {
       const row = (await legacy.pool.query('select id, title, "order", blurb, notes from lib.books where id = $1', [id])).rows[0];
       if (!row) return undefined;

@@ -1,6 +1,6 @@
 import { backfill, listConflicts, verify } from '../../sync';
 import { eventually } from '../helpers';
-import { captureStack, type CaptureStack } from './capture-fixture';
+import { captureStack, lostWrites, type CaptureStack } from './capture-fixture';
 
 jest.setTimeout(600_000);
 
@@ -33,7 +33,7 @@ describe.each([['service'], ['legacy']] as const)('sync from captured tables: no
     const backfilled = await backfill(stack.stores[0]!, pools, { chunkSize: 100, checkpointName: 'book', restart: false, legacyOrigin: 'legacy' });
     expect(backfilled.copied).toBe(KEYS);
 
-    const accepted: Array<{ key: number; marker: string; side: 'legacy' | 'service' }> = [];
+    const accepted: Array<{ key: number; marker: string }> = [];
     // Per round and key, a fixed pseudo-random choice: both sides write (half the time; after 0-40 ms each: they
     // collide), or only legacy, or only the service; rounds are 100 ms apart, so some writes reach the other side before the next.
     let seed = 42;
@@ -55,7 +55,7 @@ describe.each([['service'], ['legacy']] as const)('sync from captured tables: no
               const marker = `L${key}.${round}`;
               await pause(delay);
               const result = await stack.legacy.pool.query(`update lib.books set notes = notes || ' ' || $2 where id = $1`, [key, marker]);
-              if (result.rowCount === 1) accepted.push({ key, marker, side: 'legacy' });
+              if (result.rowCount === 1) accepted.push({ key, marker });
             })(),
           );
         }
@@ -67,7 +67,7 @@ describe.each([['service'], ['legacy']] as const)('sync from captured tables: no
               const marker = `S${key}.${round}`;
               await pause(delay);
               const written = await stack.serviceWrite(key, (current) => ({ ...current!, notes: `${current!.notes} ${marker}` }));
-              if (written) accepted.push({ key, marker, side: 'service' });
+              if (written) accepted.push({ key, marker });
             })(),
           );
         }
@@ -90,32 +90,16 @@ describe.each([['service'], ['legacy']] as const)('sync from captured tables: no
     );
 
     const conflicts = await listConflicts(stack.service.pool, { includeResolved: true, limit: 100_000 });
-    const lost: string[] = [];
-    let kept = 0;
-    let keptLegacy = 0;
-    let recordedLosers = 0;
+    const finalNotes = new Map<number, string>();
     for (let key = 1; key <= KEYS; key += 1) {
       const legacyNotes = (await stack.legacyBook(key))!.notes;
-      const serviceNotes = (await stack.serviceDocument(key))!.notes;
-      expect(legacyNotes).toBe(serviceNotes);
-      const final = new Set(legacyNotes.split(' '));
-      const recorded = new Set(
-        conflicts
-          .filter((conflict) => conflict.key === String(key))
-          .flatMap((conflict) => {
-            const loser = conflict.kept === 'service' ? conflict.legacyImage : conflict.serviceImage;
-            return String((loser as { notes?: unknown } | null)?.notes ?? '').split(' ');
-          }),
-      );
-      for (const write of accepted.filter((entry) => entry.key === key)) {
-        if (final.has(write.marker)) {
-          kept += 1;
-          if (write.side === 'legacy') keptLegacy += 1;
-        }
-        else if (recorded.has(write.marker)) recordedLosers += 1;
-        else lost.push(write.marker);
-      }
+      expect((await stack.serviceDocument(key))!.notes).toBe(legacyNotes);
+      finalNotes.set(key, legacyNotes);
     }
+    const { lost, inFinal } = lostWrites(accepted, finalNotes, conflicts);
+    const kept = inFinal.length;
+    const keptLegacy = inFinal.filter((write) => write.marker.startsWith('L')).length;
+    const recordedLosers = accepted.length - kept - lost.length;
     const kinds = conflicts.reduce<Record<string, number>>((counts, conflict) => ({ ...counts, [conflict.kind]: (counts[conflict.kind] ?? 0) + 1 }), {});
     console.log(JSON.stringify({ owner, writes: accepted.length, inFinalValue: kept, legacyInFinalValue: keptLegacy, inConflicts: recordedLosers, lost: lost.length, conflicts: conflicts.length, kinds }));
     expect(lost).toEqual([]);

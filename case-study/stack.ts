@@ -1,8 +1,9 @@
-import { Client, type Pool } from 'pg';
+import { Client } from 'pg';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { withDatabase } from '../infra';
 import { createRelay, ensureTopics } from '../outbox';
+import { createDriftGauge, DriftMonitor, openAggregates } from '../sync';
 import { createFlagProvider, parseProxyConfig, StranglerProxy, UnleashAdminClient } from '../strangler-proxy';
 import { AGGREGATE_TYPES, LegacyMonolith, type AggregateType } from '../legacy-monolith';
 import type { HttpApplication } from '../service-kit';
@@ -10,8 +11,7 @@ import { CATALOG_ORIGIN, createCatalogService } from '../extracted/catalog';
 import { createOrdersService, ORDERS_ORIGIN } from '../extracted/orders';
 import { createPaymentsService, PAYMENTS_ORIGIN } from '../extracted/payments';
 import { createUsersService, USERS_ORIGIN } from '../extracted/users';
-import { ownerOf } from './mapping';
-import { DriftMonitor } from './drift-monitor';
+import { caseStudyMapping, ownerOf } from './mapping';
 import { SyncConsumer } from './sync-consumer';
 import { parseStackOptions, type StackOptions, type StackOptionsInput } from './options';
 import { seedLegacy } from './seed';
@@ -153,7 +153,7 @@ export class CaseStudyStack {
       }
       await this.startProxy();
       if (options.seed) await seedLegacy(this.node('legacy').app.url, this.logger);
-      if (options.driftCheckIntervalMs > 0) this.startDriftMonitor(options.driftCheckIntervalMs);
+      if (options.driftCheckIntervalMs > 0) await this.startDriftMonitor(options.driftCheckIntervalMs);
     } catch (error) {
       await this.stop();
       throw error;
@@ -249,10 +249,18 @@ export class CaseStudyStack {
     await this.proxy.start();
   }
 
-  private startDriftMonitor(intervalMs: number): void {
-    const legacy = this.node('legacy');
-    const owners = Object.fromEntries(AGGREGATE_TYPES.map((type) => [type, this.node(ownerOf(type)).app.pool])) as Record<AggregateType, Pool>;
-    const monitor = new DriftMonitor(legacy.app.pool, owners, intervalMs, { registry: legacy.registry, logger: this.logger });
+  /** The framework's drift monitor on every aggregate, publishing settled drift on legacy's registry. */
+  private async startDriftMonitor(intervalMs: number): Promise<void> {
+    const legacy = this.node('legacy').app.pool;
+    const mapping = caseStudyMapping();
+    const targets = await Promise.all(
+      AGGREGATE_TYPES.map(async (type) => {
+        const pools = { legacy, service: this.node(ownerOf(type)).app.pool };
+        const [stores] = await openAggregates(mapping, [mapping.aggregates.get(type)!], pools);
+        return { stores: stores!, pools };
+      }),
+    );
+    const monitor = new DriftMonitor(targets, { intervalMs }, { gauge: createDriftGauge(this.node('legacy').registry), logger: this.logger });
     this.track('drift monitor', monitor);
     monitor.start();
   }

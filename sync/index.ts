@@ -48,5 +48,6 @@ export {
 } from './state';
 export { listConflicts, applyConflict, type ConflictRow } from './conflicts';
 export { createDriftGauge, createConflictCounter } from './metrics';
+export { DriftMonitor, SettledDrift, type DriftCheck, type DriftMonitorOptions, type DriftTarget } from './drift-monitor';
 export { UntranslatableError, type Document, type Translator } from './translate';
 export { SyncError, MappingInvalidError, UnsyncableEventError, SyncConflictError, type MappingIssue } from './errors';

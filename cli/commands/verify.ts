@@ -1,5 +1,6 @@
 import { Registry } from 'prom-client';
-import { createDriftGauge, verify, type VerifyReport } from '../../sync';
+import pino from 'pino';
+import { createDriftGauge, DriftMonitor, verify, type DriftCheck, type VerifyReport } from '../../sync';
 import { integerOption, parseCommandArgs, UsageError, type Command } from '../command';
 import { boundPort, serveMetrics } from '../metrics-server';
 import { DATABASE_OPTIONS, DATABASE_OPTIONS_HELP, databaseName, openMigrationTarget } from './migration-args';
@@ -20,7 +21,9 @@ until it is clean or the attempts are used up.
 
 The result is exported as the gauge strangler_sync_drift_rows{aggregatetype}:
   --metrics-port <port> keeps the command running after the first comparison, serving GET /metrics on
-  that port and re-verifying every --interval-ms until Ctrl-C (add the port to Prometheus' targets);
+  that port and re-verifying every --interval-ms until Ctrl-C (add the port to Prometheus' targets). The
+  gauge then counts settled drift: rows that drift the same way in two checks in a row, so rows still in
+  flight through the sync never fire an alert (the drift monitor the case study runs);
   --prometheus prints the gauge in Prometheus text format on stdout after the report (for a
   node_exporter textfile collector or a pushgateway).
 
@@ -89,7 +92,8 @@ export const verifyCommand: Command = {
       const results = [];
       for (const stores of target.aggregates) {
         const report = await verify(stores, target.pools, parsed);
-        drift.set({ aggregatetype: report.aggregateType }, report.driftRows);
+        // Served, the gauge is the drift monitor's settled drift only: a raw count first would flap to 0 and back.
+        if (metricsPort === undefined) drift.set({ aggregatetype: report.aggregateType }, report.driftRows);
         results.push({ report, service });
       }
       return results;
@@ -107,7 +111,15 @@ export const verifyCommand: Command = {
       }
       print(results);
       if (values.prometheus) process.stdout.write(await registry.metrics());
-      if (metricsPort !== undefined) await serveAndWatch(registry, metricsPort, parsed.intervalMs, async () => print(await verifyAll()));
+      if (metricsPort !== undefined) {
+        const targets = target.aggregates.map((stores) => ({ stores, pools: target.pools }));
+        const printChecks = (checks: DriftCheck[]) => {
+          print(checks.map(({ report }) => ({ report, service })));
+          for (const { report, settledRows } of checks) if (!values.json) console.log(`  ${report.aggregateType}: ${settledRows} settled (published)`);
+        };
+        const monitor = new DriftMonitor(targets, { intervalMs: parsed.intervalMs, chunkSize: parsed.chunkSize, maxExamples: parsed.maxExamples }, { gauge: drift, logger: pino({ level: 'warn' }), onCheck: printChecks });
+        await serveAndWatch(registry, metricsPort, monitor);
+      }
       return results.some(({ report }) => report.driftRows > 0) ? 1 : 0;
     } finally {
       await target.close();
@@ -115,19 +127,16 @@ export const verifyCommand: Command = {
   },
 };
 
-/** Serves GET /metrics and re-verifies every `intervalMs` until SIGINT/SIGTERM. */
-async function serveAndWatch(registry: Registry, port: number, intervalMs: number, rerun: () => Promise<void>): Promise<void> {
+/** Serves GET /metrics and runs the drift monitor (from its first check on) until SIGINT/SIGTERM. */
+async function serveAndWatch(registry: Registry, port: number, monitor: DriftMonitor): Promise<void> {
   const server = await serveMetrics(registry, port, '127.0.0.1');
   console.error(`serving strangler_sync_drift_rows on http://127.0.0.1:${boundPort(server, port)}/metrics; Ctrl-C to stop`);
   const stopped = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  let running = true;
-  void stopped.then(() => (running = false));
-  while (running) {
-    await Promise.race([sleep(intervalMs), stopped]);
-    if (running) await rerun();
-  }
+  monitor.start();
+  await stopped;
+  await monitor.stop();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }

@@ -1,5 +1,4 @@
-import { SettledDrift } from '../../case-study/drift-monitor';
-import type { DriftExample } from '../../sync';
+import { SettledDrift, type DriftExample } from '../../sync';
 
 const missing = (id: string, sourceVersion = 1): DriftExample => ({ kind: 'missingInTarget', id, sourceVersion, targetVersion: null });
 const stale = (id: string, sourceVersion: number, targetVersion: number): DriftExample => ({ kind: 'stale', id, sourceVersion, targetVersion });

@@ -39,6 +39,31 @@ function topFolder(rootDir: string, target: string): string {
   return path.relative(rootDir, target).split(path.sep)[0]!;
 }
 
+/**
+ * Another component is entered through its surface: its folder (`index.ts`), or a sub-folder the package publishes
+ * (`strangler-proxy/express`). Reaching past it couples the importer to that component's inside.
+ */
+function surfaceProblem(rootDir: string, surfaces: Set<string>, file: string, specifier: string): string | undefined {
+  if (!specifier.startsWith('.')) return undefined;
+  const target = path.relative(rootDir, path.resolve(path.dirname(file), specifier)).split(path.sep).join('/');
+  const to = target.split('/')[0]!;
+  if (to === topFolder(rootDir, file) || !(PACKAGED_DIRS as readonly string[]).includes(to)) return undefined;
+  const folder = target.replace(/\/index$/, '');
+  if (surfaces.has(folder)) return undefined;
+  return `reaches into ${to}/ past its surface: import '${path.relative(path.dirname(file), path.join(rootDir, to)).split(path.sep).join('/')}' (${to}/index.ts) and export what is needed there`;
+}
+
+/** The folders other components may import: each packaged folder, and each sub-folder in package.json's exports. */
+function surfacesOf(manifest: { exports?: Record<string, unknown> }): Set<string> {
+  const surfaces = new Set<string>(PACKAGED_DIRS);
+  for (const target of Object.values(manifest.exports ?? {})) {
+    const built = typeof target === 'object' && target !== null ? (target as { default?: string }).default : undefined;
+    const match = built && /^\.\/dist\/(.+)\/index\.js$/.exec(built);
+    if (match) surfaces.add(match[1]!);
+  }
+  return surfaces;
+}
+
 function problem(rootDir: string, runtimePackages: Set<string>, file: string, specifier: string): string | undefined {
   const from = topFolder(rootDir, file);
   if (specifier.startsWith('.')) {
@@ -76,7 +101,8 @@ function caseStudyProblem(rootDir: string, file: string, specifier: string): str
 export const CASE_STUDY_DIRS = ['service-kit', 'legacy-monolith', 'extracted'] as const;
 
 export function findBoundaryViolations(rootDir: string): BoundaryViolation[] {
-  const manifest = JSON.parse(fs.readFileSync(path.join(rootDir, 'package.json'), 'utf8')) as { dependencies?: object; peerDependencies?: object };
+  const manifest = JSON.parse(fs.readFileSync(path.join(rootDir, 'package.json'), 'utf8')) as { dependencies?: object; peerDependencies?: object; exports?: Record<string, unknown> };
+  const surfaces = surfacesOf(manifest);
   const runtimePackages = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})]);
   const violations: BoundaryViolation[] = [];
   for (const dir of PACKAGED_DIRS) {
@@ -84,7 +110,7 @@ export function findBoundaryViolations(rootDir: string): BoundaryViolation[] {
       const text = fs.readFileSync(file, 'utf8');
       for (const match of text.matchAll(IMPORT_PATTERN)) {
         const specifier = match[1]!;
-        const reason = problem(rootDir, runtimePackages, file, specifier);
+        const reason = problem(rootDir, runtimePackages, file, specifier) ?? surfaceProblem(rootDir, surfaces, file, specifier);
         if (!reason) continue;
         const line = text.slice(0, match.index).split('\n').length;
         violations.push({ file: path.relative(rootDir, file), line, specifier, reason });
@@ -95,7 +121,7 @@ export function findBoundaryViolations(rootDir: string): BoundaryViolation[] {
     for (const file of sourceFiles(path.join(rootDir, dir))) {
       const text = fs.readFileSync(file, 'utf8');
       for (const match of text.matchAll(IMPORT_PATTERN)) {
-        const reason = caseStudyProblem(rootDir, file, match[1]!);
+        const reason = caseStudyProblem(rootDir, file, match[1]!) ?? surfaceProblem(rootDir, surfaces, file, match[1]!);
         if (!reason) continue;
         violations.push({ file: path.relative(rootDir, file), line: text.slice(0, match.index).split('\n').length, specifier: match[1]!, reason });
       }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { interpolate } from '../strangler-proxy/options';
+import { interpolate } from '../strangler-proxy';
 import { InvalidRolloutPlanError, RolloutError, type PlanIssue } from './errors';
 
 const UNITS_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;

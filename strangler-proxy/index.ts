@@ -5,7 +5,7 @@ import { UnleashFlagProvider } from './flags/unleash';
 import type { FlagsConfig } from './options';
 
 export { StranglerProxy, type StranglerProxyOptions, type StranglerProxyDeps, type ReloadResult } from './proxy';
-export { parseProxyConfig, loadProxyConfigFile, workerCount, type ProxyConfig, type ClusterConfig, type RouteConfig, type ShadowConfig } from './options';
+export { parseProxyConfig, loadProxyConfigFile, interpolate, workerCount, type ProxyConfig, type ClusterConfig, type RouteConfig, type ShadowConfig } from './options';
 export { normalizePath, type PathPolicy, type NormalizedPath } from './path';
 export { type FlagProvider, type FlagContext } from './flags/provider';
 export { UnleashFlagProvider, type UnleashFlagProviderOptions } from './flags/unleash';
@@ -18,6 +18,7 @@ export function createFlagProvider(flags: FlagsConfig, deps: { logger: Logger })
   return flags.provider === 'file' ? new FileFlagProvider(flags.file, deps) : new UnleashFlagProvider(flags.unleash, deps);
 }
 export { ProxyAdminClient, type RoutesView, type ConfigState } from './admin-client';
+export { authorised } from './admin';
 export { ProxyReplicas, mergeRoutesViews, mergeInventories, type ReplicaState } from './replicas';
 export { UnleashAdminClient, UnleashRolloutClient } from './flags/unleash-admin';
 export { endpointPattern, type InventoryEntry } from './inventory';

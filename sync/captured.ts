@@ -1,6 +1,6 @@
 import type { ClientBase, Pool } from 'pg';
 import type { Counter } from 'prom-client';
-import { markOrigin } from '../outbox/capture';
+import { markOrigin } from '../outbox';
 import { SyncError, UnsyncableEventError } from './errors';
 import type { LegacyAccess } from './legacy-access';
 import type { AggregateMapping, Mapping } from './options';

@@ -1,5 +1,5 @@
 import mysql from 'mysql2/promise';
-import { markMysqlStatement, prepareMysqlOriginSession } from '../outbox/capture';
+import { markMysqlStatement, prepareMysqlOriginSession } from '../outbox';
 import type { MappingIssue } from './errors';
 import type { ColumnField, JoinedTable, SideMapping } from './options';
 import { checkSideTables } from './schema-check';

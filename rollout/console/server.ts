@@ -1,8 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { ProxyAdminClient, ProxyReplicas } from '../../strangler-proxy';
-import { authorised } from '../../strangler-proxy/admin';
+import { authorised, type ProxyAdminClient, type ProxyReplicas } from '../../strangler-proxy';
 import { RolloutError } from '../errors';
 import type { RolloutPlan } from '../options';
 import type { QueryRange, QuerySamples, Series } from '../prometheus';

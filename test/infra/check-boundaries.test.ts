@@ -18,7 +18,7 @@ describe('framework import boundaries', () => {
       'package.json': JSON.stringify({ dependencies: { pg: '1' }, devDependencies: { tsx: '1' } }),
       'strangler-proxy/a.ts': "import { x } from '../legacy-monolith/repo';\nimport fs from 'node:fs';\nimport { Pool } from 'pg';\n",
       'outbox/deep/b.ts': "const y = require('../../extracted/orders');\nexport const z = () => import('../../cli/index');\n",
-      'outbox/ok.ts': "import { append } from './writer';\nimport type { T } from '../strangler-proxy/types';\nconst text = `not an import: '.from' + 'x'`;\n",
+      'outbox/ok.ts': "import { append } from './writer';\nimport type { T } from '../strangler-proxy';\nconst text = `not an import: '.from' + 'x'`;\n",
       'sync/c.ts': "import {\n  up,\n} from '../infra';\nimport 'tsx/cjs';\n",
       'cli/index.ts': "import { relay } from '../outbox';\nimport { stack } from '../extracted/stack';\n",
     });
@@ -54,6 +54,29 @@ describe('framework import boundaries', () => {
       { file: path.join('extracted', 'orders', 'c.ts'), line: 4, specifier: '../../legacy-monolith' },
     ]);
     expect(violations[3]!.reason).toContain('call its API');
+  });
+
+  it("enters another component only through its index.ts or a sub-folder the package publishes", () => {
+    const root = tree({
+      'package.json': JSON.stringify({ dependencies: {}, exports: { './express': { types: './dist/strangler-proxy/express/index.d.ts', default: './dist/strangler-proxy/express/index.js' } } }),
+      'rollout/a.ts': [
+        "import { proxy } from '../strangler-proxy';",
+        "import { same } from '../strangler-proxy/index';",
+        "import { middleware } from '../strangler-proxy/express';",
+        "import { own } from './console/page';",
+        "import { interpolate } from '../strangler-proxy/options';",
+        "import { Exchange } from '../strangler-proxy/forward';",
+        '',
+      ].join('\n'),
+      'service-kit/b.ts': "import { append } from '../outbox';\nimport { markOrigin } from '../outbox/capture';\n",
+    });
+    const violations = findBoundaryViolations(root);
+    expect(violations.map(({ file, line, specifier }) => ({ file, line, specifier }))).toEqual([
+      { file: path.join('rollout', 'a.ts'), line: 5, specifier: '../strangler-proxy/options' },
+      { file: path.join('rollout', 'a.ts'), line: 6, specifier: '../strangler-proxy/forward' },
+      { file: path.join('service-kit', 'b.ts'), line: 2, specifier: '../outbox/capture' },
+    ]);
+    expect(violations[0]!.reason).toBe("reaches into strangler-proxy/ past its surface: import '../strangler-proxy' (strangler-proxy/index.ts) and export what is needed there");
   });
 
   it('passes on the real tree', () => {

@@ -5,7 +5,7 @@ import { UnleashFlagProvider } from './flags/unleash';
 import type { FlagsConfig } from './options';
 
 export { StranglerProxy, type StranglerProxyOptions, type StranglerProxyDeps, type ReloadResult } from './proxy';
-export { parseProxyConfig, loadProxyConfigFile, interpolate, workerCount, type ProxyConfig, type ClusterConfig, type RouteConfig, type ShadowConfig } from './options';
+export { parseProxyConfig, loadProxyConfigFile, interpolate, configDigest, workerCount, type ProxyConfig, type ClusterConfig, type RouteConfig, type ShadowConfig } from './options';
 export { normalizePath, type PathPolicy, type NormalizedPath } from './path';
 export { type FlagProvider, type FlagContext } from './flags/provider';
 export { UnleashFlagProvider, type UnleashFlagProviderOptions } from './flags/unleash';

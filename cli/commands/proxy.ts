@@ -1,10 +1,10 @@
 import cluster from 'node:cluster';
 import pino, { type Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { createFlagProvider, loadProxyConfigFile, ProxyWorkers, runProxyWorker, StranglerProxy, workerCount, type ProxyConfig } from '../../strangler-proxy';
+import { configDigest, createFlagProvider, loadProxyConfigFile, ProxyWorkers, runProxyWorker, StranglerProxy, workerCount, type ProxyConfig } from '../../strangler-proxy';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 
-const help = `Usage: strangler proxy --config <file> [--workers <n|auto>] [--log-level <level>]
+const help = `Usage: strangler proxy --config <file> [--check] [--workers <n|auto>] [--log-level <level>]
 
 Runs the strangler proxy in front of a monolith: routes each request to legacy or an extracted service by the
 route table and Unleash flags of the YAML config (see docs/proxy.md and examples/proxy.yaml).
@@ -16,8 +16,12 @@ set of metrics), hands each reload to every worker and replaces a worker that di
 Signals: SIGHUP reloads the config (a bad file keeps the current routes); SIGTERM/SIGINT stop accepting, finish
 requests in flight and exit 0. The config file is also watched for changes (reload.watchFile).
 
+With --check, the config is read and validated as a start would (every problem at once, with its path),
+nothing is started, and the command exits 0 when it is valid and 1 when it is not (as nginx -t does).
+
 Options:
   --config <file>       proxy configuration (YAML, \${ENV} and \${ENV:-default} interpolated)
+  --check               validate the config and exit: 0 valid, 1 invalid
   --workers <n|auto>    worker processes, overriding proxy.workers (auto: one per core)
   --log-level <level>   pino level (default $LOG_LEVEL or info)
   -h, --help            this text
@@ -33,11 +37,13 @@ export const proxyCommand: Command = {
     const { values, positionals } = parseCommandArgs(argv, {
       config: { type: 'string' },
       workers: { type: 'string' },
+      check: { type: 'boolean', default: false },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     if (!values.config) throw new UsageError('--config <file> is required');
     const configPath = values.config;
+    if (values.check) return checkConfig(configPath);
     const requestedWorkers = values.workers === undefined ? undefined : workersOption(values.workers);
     if (cluster.isWorker) {
       // The primary hands its workers the config it validated (the file may have changed since).
@@ -65,6 +71,22 @@ export const proxyCommand: Command = {
     return 0;
   },
 };
+
+/** `--check`: the verdict on one line (and every problem, one per line), 0 or 1. */
+function checkConfig(configPath: string): number {
+  try {
+    const config = loadProxyConfigFile(configPath);
+    const routes = config.routes.length;
+    const clusters = Object.keys(config.clusters).length;
+    console.log(`strangler proxy: ${configPath} is valid (${routes} route${routes === 1 ? '' : 's'}, ${clusters} cluster${clusters === 1 ? '' : 's'}, digest ${configDigest(config)})`);
+    return 0;
+  } catch (error) {
+    const coded = error as Error & { code?: string };
+    if (coded.code !== 'SFG_PROXY_CONFIG_INVALID' && coded.code !== 'SFG_PROXY_CONFIG_UNREADABLE') throw error;
+    console.error(`strangler proxy: ${configPath} is not valid\n${coded.message}`);
+    return 1;
+  }
+}
 
 function telemetry(level: string): { logger: Logger; registry: Registry } {
   const registry = new Registry();

@@ -133,6 +133,26 @@ describe('strangler CLI usage and errors', () => {
     }
   });
 
+  it('proxy --check validates a config without starting anything: 0 and a summary, or 1 and every problem with its path', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-proxy-check-'));
+    const good = path.join(dir, 'good.yaml');
+    const bad = path.join(dir, 'bad.yaml');
+    fs.writeFileSync(good, 'admin: { token: "${ADMIN_TOKEN}" }\nflags: { provider: file }\nclusters:\n  legacy: { url: "http://127.0.0.1:1" }\n  orders: { url: "http://127.0.0.1:2" }\nroutes:\n  - { id: orders, order: 1, match: { path: "/api/orders/{**rest}" }, cluster: orders }\n');
+    fs.writeFileSync(bad, 'admin: { token: short }\nflags: { provider: file }\nclusters:\n  legacy: { url: "http://127.0.0.1:1" }\n  orders: { url: "not a url", endpoints: ["http://127.0.0.1:2"] }\nroutes:\n  - { id: orders, order: 1, match: { path: /api/orders }, cluster: nope }\n');
+    try {
+      const valid = await strangler(['proxy', '--check', '--config', good], { ADMIN_TOKEN: 'a-long-enough-admin-token' });
+      expect(valid).toMatchObject({ code: 0, err: '' });
+      expect(valid.out).toMatch(/good\.yaml is valid \(1 route, 2 clusters, digest [0-9a-f]+\)/);
+      const invalid = await strangler(['proxy', '--check', '--config', bad]);
+      expect(invalid.code).toBe(1);
+      expect(invalid.err).toContain('bad.yaml is not valid');
+      for (const problem of ['admin.token', 'clusters.orders.url', 'routes.0.cluster']) expect(invalid.err).toContain(`${problem}:`);
+      expect((await strangler(['proxy', '--check', '--config', path.join(dir, 'missing.yaml')])).code).toBe(1);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('lists the commands for an unknown one', async () => {
     expect(await strangler(['nope'])).toMatchObject({ code: 2, err: expect.stringMatching(/unknown command 'nope' \(commands: .*verify.*\); run 'strangler --help'/) });
   });

@@ -68,4 +68,11 @@ export interface RoutesView {
     split: RouteSplitView;
   }>;
   unmatched: { cluster: string; split: RouteSplitView };
+  /** Each cluster's endpoints as this proxy sees them (absent in a view merged from several replicas). */
+  clusters?: Record<string, ClusterView>;
+}
+
+export interface ClusterView {
+  loadBalancing: string;
+  endpoints: Array<{ url: string; healthy: boolean | null; ejected: boolean; outstanding: number }>;
 }

@@ -9,7 +9,7 @@ import { normalizePath } from './path';
 import type { LegacyInventory } from './inventory';
 import { extractedPercent, type RecentSplits } from './recent-split';
 import type { CompiledRoute, RouteTable } from './route-table';
-import type { ConfigState } from './admin-client';
+import type { ClusterView, ConfigState } from './admin-client';
 import type { ShadowRunner } from './shadow';
 
 /** What the admin API reads from (and asks of) the running proxy. */
@@ -110,7 +110,22 @@ function routesView(source: AdminSource) {
       split: split(route),
     })),
     unmatched: { cluster: LEGACY, split: split(table.unmatched) },
+    clusters: clustersView(table),
   };
+}
+
+function clustersView(table: RouteTable): Record<string, ClusterView> {
+  const now = performance.now();
+  const clusters = new Map([table.unmatched.cluster, ...table.routes.map((route) => route.cluster)].map((cluster) => [cluster.name, cluster]));
+  return Object.fromEntries(
+    [...clusters.values()].map((cluster) => [
+      cluster.name,
+      {
+        loadBalancing: cluster.config.loadBalancing,
+        endpoints: cluster.endpoints.map((endpoint) => ({ url: endpoint.url, healthy: endpoint.healthy ?? null, ejected: endpoint.ejected(now), outstanding: endpoint.outstanding })),
+      },
+    ]),
+  );
 }
 
 function explain(source: AdminSource, query: URLSearchParams): AdminAnswer {

@@ -106,10 +106,12 @@ export class ConsistencyTracker {
     const { waitMs, appliedPath } = this.config;
     let outcome: WaitOutcome;
     try {
-      const response = await cluster.pool.request({
+      // The endpoints of a cluster share its database: any of them knows what the cluster has applied.
+      const endpoint = cluster.pick();
+      const response = await endpoint.pool.request({
         method: 'GET',
-        path: `${cluster.basePath}${appliedPath}?events=${encodeURIComponent(pending.map((write) => write.entry).join(','))}&waitMs=${waitMs}`,
-        headers: { host: cluster.hostHeader, accept: 'application/json' },
+        path: `${endpoint.basePath}${appliedPath}?events=${encodeURIComponent(pending.map((write) => write.entry).join(','))}&waitMs=${waitMs}`,
+        headers: { host: endpoint.hostHeader, accept: 'application/json' },
         headersTimeout: waitMs + 1_000,
         bodyTimeout: 1_000,
       });

@@ -17,7 +17,7 @@ export * from './errors';
 export function createFlagProvider(flags: FlagsConfig, deps: { logger: Logger }): FlagProvider {
   return flags.provider === 'file' ? new FileFlagProvider(flags.file, deps) : new UnleashFlagProvider(flags.unleash, deps);
 }
-export { ProxyAdminClient, type RoutesView, type ConfigState } from './admin-client';
+export { ProxyAdminClient, type RoutesView, type ConfigState, type ClusterView } from './admin-client';
 export { authorised } from './admin';
 export { ProxyReplicas, mergeRoutesViews, mergeInventories, type ReplicaState } from './replicas';
 export { UnleashAdminClient, UnleashRolloutClient } from './flags/unleash-admin';

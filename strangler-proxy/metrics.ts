@@ -10,6 +10,7 @@ export interface ProxyGaugeSources {
   flagsReady(): boolean;
   circuitStates(): Array<{ cluster: string; state: number }>;
   routeRollouts(): Array<{ route: string; percent: number }>;
+  endpoints(): Array<{ cluster: string; endpoint: string; up: boolean; outstanding: number }>;
 }
 
 export interface ProxyMetrics {
@@ -23,6 +24,7 @@ export interface ProxyMetrics {
   consistencyWaits: Counter<'route' | 'outcome'>;
   consistencyWaitDuration: Histogram<'route'>;
   consistencyTracked: Gauge;
+  endpointEjections: Counter<'cluster' | 'endpoint'>;
 }
 
 /**
@@ -61,6 +63,28 @@ export function createProxyMetrics(registry: Registry, sources: ProxyGaugeSource
     collect() {
       this.reset();
       for (const { route, percent } of sources.routeRollouts()) this.set({ route }, percent);
+    },
+  });
+  new Gauge({
+    name: 'strangler_proxy_endpoint_up',
+    help: "1 while a cluster endpoint gets traffic: its active health check passes (or has not run yet) and outlier detection has not ejected it",
+    labelNames: ['cluster', 'endpoint'],
+    registers,
+    aggregator: 'min',
+    collect() {
+      this.reset();
+      for (const { cluster, endpoint, up } of sources.endpoints()) this.set({ cluster, endpoint }, up ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'strangler_proxy_endpoint_outstanding_requests',
+    help: 'Requests sent to a cluster endpoint and not answered yet (what least-outstanding balancing compares)',
+    labelNames: ['cluster', 'endpoint'],
+    registers,
+    aggregator: 'sum',
+    collect() {
+      this.reset();
+      for (const { cluster, endpoint, outstanding } of sources.endpoints()) this.set({ cluster, endpoint }, outstanding);
     },
   });
   return {
@@ -120,6 +144,12 @@ export function createProxyMetrics(registry: Registry, sources: ProxyGaugeSource
       help: 'Users (or sessions) whose recent writes the proxy remembers for read-your-writes',
       registers,
       aggregator: 'max',
+    }),
+    endpointEjections: new Counter({
+      name: 'strangler_proxy_endpoint_ejections_total',
+      help: 'Times outlier detection took a cluster endpoint out of rotation after consecutive failures (connect error, timeout, 5xx)',
+      labelNames: ['cluster', 'endpoint'],
+      registers,
     }),
   };
 }

@@ -11,25 +11,58 @@ const port = z.number().int().min(0).max(65535);
 const positiveMs = z.number().int().positive();
 const HTTP_METHODS = ['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
-const clusterSchema = z.strictObject({
-  url: z.url({ protocol: /^https?$/ }),
-  connectTimeoutMs: positiveMs.default(1_000),
-  responseTimeoutMs: positiveMs.default(30_000),
-  /** Keep-alive pool: the most sockets open to this cluster at once. */
-  maxSockets: z.number().int().positive().default(256),
-  healthPath: z.string().startsWith('/').default('/healthz'),
-  healthIntervalMs: positiveMs.default(5_000),
-  /** Send the client's Host header upstream instead of the cluster's host. */
-  preserveHost: z.boolean().default(false),
-  circuit: z
-    .strictObject({
-      /** Consecutive failures (connect error, timeout, 5xx) that open the circuit. */
-      failureThreshold: z.number().int().positive().default(5),
-      /** How long the circuit stays open before one probe request is let through. */
-      openMs: positiveMs.default(10_000),
-    })
-    .prefault({}),
-});
+const endpointUrl = z.url({ protocol: /^https?$/ });
+
+const clusterSchema = z
+  .strictObject({
+    /** One endpoint; or `endpoints` for several instances of the service (one of the two). */
+    url: endpointUrl.optional(),
+    endpoints: z.array(endpointUrl).min(1).optional(),
+    /** How a request picks among the endpoints that are healthy and not ejected. */
+    loadBalancing: z.enum(['round-robin', 'least-outstanding']).default('round-robin'),
+    /**
+     * Passive health (Envoy's outlier detection): an endpoint failing `consecutiveFailures` requests in a row
+     * (connect error, timeout, 5xx) is ejected for `baseEjectionMs` times the ejections it has had, never more than
+     * `maxEjectionPercent` of the endpoints at once (at least one always stays).
+     */
+    outlierDetection: z
+      .strictObject({
+        consecutiveFailures: z.number().int().positive().default(5),
+        baseEjectionMs: positiveMs.default(30_000),
+        maxEjectionMs: positiveMs.default(300_000),
+        maxEjectionPercent: z.number().int().min(0).max(100).default(50),
+      })
+      .prefault({}),
+    connectTimeoutMs: positiveMs.default(1_000),
+    responseTimeoutMs: positiveMs.default(30_000),
+    /** Keep-alive pool: the most sockets open to each endpoint at once. */
+    maxSockets: z.number().int().positive().default(256),
+    healthPath: z.string().startsWith('/').default('/healthz'),
+    healthIntervalMs: positiveMs.default(5_000),
+    /** Send the client's Host header upstream instead of the endpoint's host. */
+    preserveHost: z.boolean().default(false),
+    circuit: z
+      .strictObject({
+        /** Consecutive failures (connect error, timeout, 5xx) that open the circuit. */
+        failureThreshold: z.number().int().positive().default(5),
+        /** How long the circuit stays open before one probe request is let through. */
+        openMs: positiveMs.default(10_000),
+      })
+      .prefault({}),
+  })
+  .superRefine((cluster, context) => {
+    if ((cluster.url === undefined) === (cluster.endpoints === undefined)) {
+      context.addIssue({ code: 'custom', message: 'give either url (one endpoint) or endpoints: [url, url, ...]', path: cluster.url === undefined ? ['url'] : ['endpoints'] });
+    }
+    const seen = new Set<string>();
+    for (const [index, url] of (cluster.endpoints ?? []).entries()) {
+      const key = new URL(url).href;
+      if (seen.has(key)) context.addIssue({ code: 'custom', message: `${url} is listed twice`, path: ['endpoints', index] });
+      seen.add(key);
+    }
+  })
+  // `url` stays, as the first endpoint, for code that names a cluster by one address.
+  .transform(({ url, endpoints, ...rest }) => ({ ...rest, url: endpoints?.[0] ?? url!, endpoints: endpoints ?? [url!] }));
 
 const shadowSchema = z.strictObject({
   /** Shadow every request of the route; or set `flag` to shadow while that flag is on. */

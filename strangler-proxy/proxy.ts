@@ -59,6 +59,7 @@ export class StranglerProxy {
   private readonly inventory: LegacyInventory;
   private readonly recentSplits = new RecentSplits(() => this.counters.splits.entries());
   private readonly metrics: ProxyMetrics;
+  private readonly endpointEvents = { ejected: (cluster: string, endpoint: { url: string }) => this.metrics.endpointEjections.labels(cluster, endpoint.url).inc() };
   private readonly core: ForwardingCore;
   private readonly shadow: ShadowRunner;
   private readonly consistency: ConsistencyTracker;
@@ -234,7 +235,7 @@ export class StranglerProxy {
       const existing = this.clusters.get(name);
       clusters.set(
         name,
-        existing && existing.signature === JSON.stringify(clusterConfig) ? existing : new ClusterRuntime(name, clusterConfig, this.logger),
+        existing && existing.signature === JSON.stringify(clusterConfig) ? existing : new ClusterRuntime(name, clusterConfig, this.logger, this.endpointEvents),
       );
     }
     const table = new RouteTable(config, clusters, this.counters);

@@ -73,6 +73,12 @@ export function gaugeSources(flags: FlagProvider, clusters: () => Iterable<Clust
   return {
     flagsReady: () => flags.isReady(),
     circuitStates: () => [...clusters()].filter((cluster) => cluster.name !== LEGACY).map((cluster) => ({ cluster: cluster.name, state: cluster.breaker.current() })),
+    endpoints: () => {
+      const now = performance.now();
+      return [...clusters()].flatMap((cluster) =>
+        cluster.endpoints.map((endpoint) => ({ cluster: cluster.name, endpoint: endpoint.url, up: endpoint.healthy !== false && !endpoint.ejected(now), outstanding: endpoint.outstanding })),
+      );
+    },
     routeRollouts: () =>
       table().routes.map((route) => ({
         route: route.id,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { Logger } from 'pino';
-import type { ClusterRuntime } from './cluster';
+import type { ClusterRuntime, UpstreamEndpoint } from './cluster';
 import { compareResponses, versionsDiffer, type CompareRules, type ComparedSide } from './diff';
 import type { ShadowResult, Target } from './metrics';
 import { SAFE_METHODS } from './options';
@@ -85,7 +85,7 @@ export class ShadowRunner {
   private readonly queue: ShadowJob[] = [];
   private active = 0;
   private readonly mismatches: ShadowMismatch[] = [];
-  private readonly agents = new Map<ClusterRuntime, http.Agent>();
+  private readonly agents = new Map<UpstreamEndpoint, http.Agent>();
   private readonly idleWaiters: Array<() => void> = [];
   /** Comparisons waiting for their lag recheck (not holding a worker); bounded by queueSize. */
   private rechecking = 0;
@@ -149,11 +149,11 @@ export class ShadowRunner {
     if (this.active === 0 && this.queue.length === 0 && this.rechecking === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
-  private agentFor(cluster: ClusterRuntime): http.Agent {
-    let agent = this.agents.get(cluster);
+  private agentFor(endpoint: UpstreamEndpoint): http.Agent {
+    let agent = this.agents.get(endpoint);
     if (!agent) {
-      agent = new cluster.transport.Agent({ keepAlive: true, maxSockets: this.options.concurrency });
-      this.agents.set(cluster, agent);
+      agent = new endpoint.transport.Agent({ keepAlive: true, maxSockets: this.options.concurrency });
+      this.agents.set(endpoint, agent);
     }
     return agent;
   }
@@ -205,7 +205,7 @@ export class ShadowRunner {
     if (compareResponses(job.primary, shadow, job.rules).match) return true;
     // The primary side may have moved on meanwhile too: compare with what it answers now.
     const primaryCluster = job.primary.cluster;
-    const primary = await this.send({ ...job, headers: { ...job.headers, host: primaryCluster.hostHeader }, shadow: { target: job.primary.target, cluster: primaryCluster } });
+    const primary = await this.send({ ...job, shadow: { target: job.primary.target, cluster: primaryCluster } });
     if (primary === 'too-large') return false;
     return compareResponses(primary, shadow, job.rules).match || versionsDiffer(primary.body, shadow.body, job.rules);
   }
@@ -228,10 +228,10 @@ export class ShadowRunner {
   }
 
   private send(job: ShadowJob): Promise<{ status: number; body: Buffer } | 'too-large'> {
-    const cluster = job.shadow.cluster;
+    const endpoint = job.shadow.cluster.pick();
     return new Promise((resolve, reject) => {
-      const request = cluster.transport.request(
-        { agent: this.agentFor(cluster), hostname: cluster.hostname, port: cluster.port, method: job.method, path: cluster.basePath + job.path, headers: job.headers },
+      const request = endpoint.transport.request(
+        { agent: this.agentFor(endpoint), hostname: endpoint.hostname, port: endpoint.port, method: job.method, path: endpoint.basePath + job.path, headers: { ...job.headers, host: endpoint.hostHeader } },
         (response) => {
           const chunks: Buffer[] = [];
           let size = 0;

@@ -49,9 +49,10 @@ export function forwardUpgrade(
     route.metrics[decision.target].observe(method, status, (performance.now() - startedAt) / 1000);
     route.split[decision.target] += 1;
   };
-  const host = cluster.config.preserveHost && req.headers.host ? req.headers.host : cluster.hostHeader;
+  const endpoint = cluster.pick();
+  const host = cluster.config.preserveHost && req.headers.host ? req.headers.host : endpoint.hostHeader;
   const headers = upgradeHeaders(req, requestId, table.trustForwardedHeaders, host);
-  const upstream = cluster.transport.request({ hostname: cluster.hostname, port: cluster.port, method, path: cluster.basePath + path.forwardPath, headers });
+  const upstream = endpoint.transport.request({ hostname: endpoint.hostname, port: endpoint.port, method, path: endpoint.basePath + path.forwardPath, headers });
   const timer = setTimeout(() => upstream.destroy(new Error('upgrade timed out')), cluster.config.connectTimeoutMs + cluster.config.responseTimeoutMs);
   socket.on('error', () => upstream.destroy());
   upstream.on('upgrade', (response, upstreamSocket, upstreamHead) => {

@@ -130,6 +130,18 @@ export const routesCommand: Command = {
     const unmatched = view.unmatched.split;
     rows.push(['(unmatched)', '-', '*', view.unmatched.cluster, '-', '-', '-', describeSplit(unmatched.lastMinute), describeSplit(unmatched)]);
     console.log(table(rows));
+    const balanced = Object.entries(view.clusters ?? {}).filter(([, cluster]) => cluster.endpoints.length > 1);
+    if (balanced.length > 0) {
+      const endpoints = [['CLUSTER', 'BALANCING', 'ENDPOINT', 'HEALTH', 'STATE', 'IN FLIGHT']];
+      for (const [name, cluster] of balanced) {
+        for (const endpoint of cluster.endpoints) {
+          const health = endpoint.healthy === null ? 'unknown' : endpoint.healthy ? 'healthy' : 'UNHEALTHY';
+          const state = endpoint.ejected ? 'EJECTED' : endpoint.healthy === false ? 'out' : 'in rotation';
+          endpoints.push([name, cluster.loadBalancing, endpoint.url, health, state, String(endpoint.outstanding)]);
+        }
+      }
+      console.log(`\n${table(endpoints)}`);
+    }
     if (!view.flagsReady) console.log(`\nflags are NOT ready${replicas.length > 1 ? ' on every replica' : ''}: every flagged route is served by legacy${replicas.length > 1 ? ' there' : ''}`);
     if (replicas.length === 1) {
       const reload = replicas[0]!.config!.lastReload;

@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { PassThrough } from 'node:stream';
 import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
-import type { ClusterRuntime } from '../cluster';
+import type { UpstreamEndpoint } from '../cluster';
 import { headerObject, type UpstreamAttempt, type UpstreamRequest, type UpstreamTransport } from '../forward';
 import type { ClusterConfig } from '../options';
 
@@ -24,7 +24,7 @@ const NO_NEXT = () => undefined;
 
 /**
  * The express middleware's transport: each attempt goes through http-proxy-middleware (one instance and keep-alive
- * agent per cluster), and its events are reported to the attempt as undici's handler callbacks, so the exchange
+ * agent per endpoint), and its events are reported to the attempt as undici's handler callbacks, so the exchange
  * (decision, read-your-writes, fallback, breaker, shadow, metrics) is the standalone proxy's own.
  */
 export class HttpProxyMiddlewareTransport implements UpstreamTransport {
@@ -32,36 +32,41 @@ export class HttpProxyMiddlewareTransport implements UpstreamTransport {
   private readonly agents: http.Agent[] = [];
   private readonly inFlight = new WeakMap<object, InFlight>();
 
-  constructor(clusters: Iterable<[string, ClusterConfig]>) {
-    for (const [name, config] of clusters) {
-      const url = new URL(config.url);
-      const agentOptions = { keepAlive: true, maxSockets: config.maxSockets, scheduling: 'lifo' as const };
-      const agent = url.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-      this.agents.push(agent);
-      this.forwarders.set(
-        name,
-        createProxyMiddleware<http.IncomingMessage, http.ServerResponse>({
-          // The exchange sends the cluster's base path, sets Host and the X-Forwarded-* headers, and bounds the wait.
-          target: url.origin,
-          changeOrigin: false,
-          xfwd: false,
-          agent,
-          selfHandleResponse: true,
-          ejectPlugins: true,
-          plugins: [
-            (proxyServer) => {
-              proxyServer.on('proxyReq', (upstream, message) => this.onUpstreamRequest(message, upstream));
-              proxyServer.on('proxyRes', (response, message) => this.onUpstreamResponse(message, response));
-              proxyServer.on('error', (error, message) => this.onUpstreamError(message, error));
-              proxyServer.on('econnreset', (error, message) => this.onUpstreamError(message, error));
-            },
-          ],
-        }),
-      );
+  constructor(clusters: Iterable<ClusterConfig>) {
+    for (const config of clusters) {
+      for (const endpoint of config.endpoints) this.addEndpoint(endpoint, config);
     }
   }
 
-  dispatch(cluster: ClusterRuntime, request: UpstreamRequest, attempt: UpstreamAttempt, client: { req: http.IncomingMessage; res: http.ServerResponse }): void {
+  private addEndpoint(endpointUrl: string, config: ClusterConfig): void {
+    if (this.forwarders.has(endpointUrl)) return;
+    const url = new URL(endpointUrl);
+    const agentOptions = { keepAlive: true, maxSockets: config.maxSockets, scheduling: 'lifo' as const };
+    const agent = url.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.agents.push(agent);
+    this.forwarders.set(
+      endpointUrl,
+      createProxyMiddleware<http.IncomingMessage, http.ServerResponse>({
+        // The exchange sends the cluster's base path, sets Host and the X-Forwarded-* headers, and bounds the wait.
+        target: url.origin,
+        changeOrigin: false,
+        xfwd: false,
+        agent,
+        selfHandleResponse: true,
+        ejectPlugins: true,
+        plugins: [
+          (proxyServer) => {
+            proxyServer.on('proxyReq', (upstream, message) => this.onUpstreamRequest(message, upstream));
+            proxyServer.on('proxyRes', (response, message) => this.onUpstreamResponse(message, response));
+            proxyServer.on('error', (error, message) => this.onUpstreamError(message, error));
+            proxyServer.on('econnreset', (error, message) => this.onUpstreamError(message, error));
+          },
+        ],
+      }),
+    );
+  }
+
+  dispatch(endpoint: UpstreamEndpoint, request: UpstreamRequest, attempt: UpstreamAttempt, client: { req: http.IncomingMessage; res: http.ServerResponse }): void {
     const message = new PassThrough() as AttemptMessage;
     message.method = request.method;
     message.url = request.path;
@@ -78,7 +83,7 @@ export class HttpProxyMiddlewareTransport implements UpstreamTransport {
     if (request.body === null) message.end();
     else if (Buffer.isBuffer(request.body)) message.end(request.body);
     else request.body.pipe(message);
-    void this.forwarders.get(cluster.name)!(message as unknown as http.IncomingMessage, client.res, NO_NEXT);
+    void this.forwarders.get(endpoint.url)!(message as unknown as http.IncomingMessage, client.res, NO_NEXT);
   }
 
   /** Destroys the keep-alive connections. */

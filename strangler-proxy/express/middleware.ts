@@ -73,8 +73,9 @@ export class StranglerMiddleware {
     this.unmatchedToNext = options.unmatched === 'next';
     this.metrics = createProxyMetrics(deps.registry, gaugeSources(deps.flags, () => this.clusters.values(), () => this.table));
     this.inventory = new LegacyInventory(deps.registry);
-    for (const [name, clusterConfig] of Object.entries(config.clusters)) this.clusters.set(name, new ClusterRuntime(name, clusterConfig, this.logger));
-    this.transport = new HttpProxyMiddlewareTransport(Object.entries(config.clusters));
+    const endpointEvents = { ejected: (cluster: string, endpoint: { url: string }) => this.metrics.endpointEjections.labels(cluster, endpoint.url).inc() };
+    for (const [name, clusterConfig] of Object.entries(config.clusters)) this.clusters.set(name, new ClusterRuntime(name, clusterConfig, this.logger, endpointEvents));
+    this.transport = new HttpProxyMiddlewareTransport(Object.values(config.clusters));
     this.shadow = new ShadowRunner(config.shadow, (route, result) => this.metrics.shadowComparisons.labels(route, result).inc(), this.logger.child({ component: 'shadow' }));
     const consistency = new ConsistencyTracker(config.consistency, () => this.metrics, (cluster, message) => this.logger.warn({ cluster }, message));
     this.core = { flags: deps.flags, metrics: this.metrics, inventory: this.inventory, shadow: this.shadow, consistency, logger: this.logger, transport: this.transport };

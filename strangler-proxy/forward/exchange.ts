@@ -188,13 +188,14 @@ export class Exchange implements AttemptOwner {
   private dispatch(cluster: ClusterRuntime): void {
     this.phase = 'waiting';
     this.cluster = cluster;
+    const endpoint = cluster.pick();
     const headers = this.headers;
-    headers[1] = cluster.config.preserveHost && this.req.headers.host ? this.req.headers.host : cluster.hostHeader;
-    const attempt = new UpstreamAttempt(this);
+    headers[1] = cluster.config.preserveHost && this.req.headers.host ? this.req.headers.host : endpoint.hostHeader;
+    const attempt = new UpstreamAttempt(this, cluster, endpoint);
     this.attempt = attempt;
     // Armed first: undici reports a request it refuses (closed pool, invalid header) synchronously.
     this.timer = setTimeout(onResponseTimeout, cluster.config.responseTimeoutMs, this);
-    this.core.transport.dispatch(cluster, { method: this.method, path: cluster.basePath + this.forwardPath, headers, body: this.upstreamBody() }, attempt, this);
+    this.core.transport.dispatch(endpoint, { method: this.method, path: endpoint.basePath + this.forwardPath, headers, body: this.upstreamBody() }, attempt, this);
   }
 
   private upstreamBody(): Buffer | PassThrough | null {
@@ -212,7 +213,7 @@ export class Exchange implements AttemptOwner {
     const attempt = this.attempt;
     this.attempt = undefined;
     clearTimeout(this.timer);
-    attempt?.cancel(reason);
+    attempt?.cancel(reason, reason === RESPONSE_TIMED_OUT);
   }
 
   private fallBack(reason: FallbackReason): void {
@@ -357,7 +358,7 @@ export class Exchange implements AttemptOwner {
       route: route.id,
       method: this.method,
       path: this.forwardPath,
-      headers: { ...headerObject(this.headers), host: cluster.hostHeader, 'x-shadow': '1' },
+      headers: { ...headerObject(this.headers), 'x-shadow': '1' },
       body: this.requestBody,
       requestId: this.requestId,
       timeoutMs: shadow.timeoutMs,

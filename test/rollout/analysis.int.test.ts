@@ -7,7 +7,7 @@ import { eventually, registerScrapeTargets, testEnv } from '../helpers';
 describe('rollout analysis on the real Prometheus', () => {
   it("passes a healthy new side on the proxy's own series, fails it once 5 % of its requests fail", async () => {
     const registry = new Registry();
-    const metrics = createProxyMetrics(registry, { flagsReady: () => true, circuitStates: () => [], routeRollouts: () => [] });
+    const metrics = createProxyMetrics(registry, { flagsReady: () => true, circuitStates: () => [], routeRollouts: () => [], endpoints: () => [] });
     const sides = { extracted: new RouteTargetMetrics(metrics, 'orders', 'extracted'), legacy: new RouteTargetMetrics(metrics, 'orders', 'legacy') };
     const lag = new Gauge({ name: 'strangler_outbox_lag_seconds', help: 'lag', labelNames: ['relay'], registers: [registry] });
     lag.labels('rollout-analysis').set(0.05);

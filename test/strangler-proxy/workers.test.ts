@@ -61,7 +61,7 @@ describe('worker mode, pure parts', () => {
   it("merges the workers' metrics: counters add up, flags are ready only everywhere, a circuit shows its most open state", async () => {
     const worker = (requests: number, flagsReady: boolean, circuit: number) => {
       const registry = new Registry();
-      const metrics = createProxyMetrics(registry, { flagsReady: () => flagsReady, circuitStates: () => [{ cluster: 'orders', state: circuit }], routeRollouts: () => [{ route: 'orders', percent: 50 }] });
+      const metrics = createProxyMetrics(registry, { flagsReady: () => flagsReady, circuitStates: () => [{ cluster: 'orders', state: circuit }], routeRollouts: () => [{ route: 'orders', percent: 50 }], endpoints: () => [] });
       const legacy = new RouteTargetMetrics(metrics, 'orders', 'legacy');
       for (let n = 0; n < requests; n += 1) legacy.observe('GET', 200, 0.003);
       return registry.getMetricsAsJSON();

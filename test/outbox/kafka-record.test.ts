@@ -1,4 +1,4 @@
-import { installLeanRecordEncoder, leanRecordEncoder, murmur2, type EncodedRecord, type RecordInput } from '../../outbox/kafka-record';
+import { crc32c, installLeanRecordEncoder, leanProduceRequest, leanRecordEncoder, murmur2, type EncodedRecord, type ProduceRequestArgs, type RecordInput } from '../../outbox/kafka-record';
 
 // kafkajs' own record encoder, as its produce request uses it.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -52,6 +52,75 @@ describe("murmur2: kafkajs' DefaultPartitioner hash (Java's Utils.murmur2)", () 
     for (const key of keys) {
       expect(murmur2(key)).toBe(kafkajsMurmur2(key));
       expect(murmur2(Buffer.from(key))).toBe(kafkajsMurmur2(Buffer.from(key)));
+    }
+  });
+});
+
+describe("lean produce request: byte for byte kafkajs' produce request v3", () => {
+  // kafkajs' own, as its producer uses them.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const kafkajsRequest = require('kafkajs/src/protocol/requests/produce/v3/request') as (args: ProduceRequestArgs) => { encode(): Promise<{ buffer: Buffer }> };
+  const kafkajsCrc32C = require('kafkajs/src/protocol/recordBatch/crc32C') as (bytes: Buffer) => number;
+  const Long = require('kafkajs/src/utils/long') as { fromValue(value: unknown): { value: bigint } };
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const int64 = (value: unknown) => BigInt.asIntN(64, Long.fromValue(value).value);
+  let originals = 0;
+  const lean = leanProduceRequest((args) => {
+    const request = kafkajsRequest(args);
+    const encode = request.encode.bind(request);
+    return { ...request, encode: () => ((originals += 1), encode()) } as never;
+  }, int64);
+  const envelope = (index: number) => JSON.stringify({ before: null, after: { id: index, note: 'x'.repeat(index % 300) }, source: { lsn: 1234 + index }, op: 'u' });
+  const headers = (index: number) => ({ id: `e1c1f1b2-0000-5000-8000-${String(index).padStart(12, '0')}`, type: 'u', origin: 'legacy', txid: String(700 + index), lsn: '0/1F0', commit_lsn: '0/200' });
+  const messages = (count: number, from = 0) => Array.from({ length: count }, (_, index) => ({ key: `{"id":${from + index}}`, value: envelope(from + index), headers: headers(from + index) }));
+
+  beforeEach(() => {
+    originals = 0;
+    jest.spyOn(Date, 'now').mockReturnValue(1_796_684_576_124);
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  it.each<[string, ProduceRequestArgs]>([
+    ['captured changes on two topics, three partitions (idempotent producer)', {
+      acks: -1, timeout: 30_000, producerId: Long.fromValue(4711), producerEpoch: 3,
+      topicData: [
+        { topic: 'pfx.bench.orders', partitions: [{ partition: 0, firstSequence: 120, messages: messages(300) }, { partition: 2, firstSequence: 7, messages: messages(3, 300) }] },
+        { topic: 'pfx.bench.order_lines', partitions: [{ partition: 1, firstSequence: 2_147_483_000, messages: messages(1, 400) }] },
+      ],
+    }],
+    ['tombstones, null and empty keys, no headers', {
+      acks: 1, timeout: 100, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [{ key: '{"id":1}', value: null, headers: { id: 'x' } }, { key: null, value: 'v' }, { key: '', value: '', headers: {} }] }] }],
+    }],
+    ['multi-byte text in topic, key, value and headers; long ASCII and long multi-byte text', {
+      acks: -1, timeout: 5, transactionalId: 'tx-ключ', producerId: 9, producerEpoch: 1,
+      topicData: [{ topic: 'тема', partitions: [{ partition: 5, firstSequence: 1, messages: [
+        { key: 'ключ', value: '值'.repeat(500), headers: { 'sfg.error.message': 'ünïcödé ✓', ['x'.repeat(70)]: 'y'.repeat(90) } },
+        { key: 'k'.repeat(65), value: 'a✓b'.repeat(30), headers: { a: '😀' } },
+        { key: 'k', value: 'x'.repeat(300_000) },
+      ] }] }],
+    }],
+    ['Buffer keys and values', { acks: -1, timeout: 1, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [{ key: Buffer.from('k'), value: Buffer.from([0, 1, 2, 255]), headers: { h: 'v' } }] }] }] }],
+  ])('%s', async (_name, args) => {
+    const expected = (await kafkajsRequest(args).encode()).buffer;
+    const actual = (await lean(args).encode()).buffer;
+    expect(actual.equals(expected)).toBe(true);
+    expect(originals).toBe(0);
+  });
+
+  it("hands what it does not cover to kafkajs' encoding: compression, message timestamps, array and Buffer header values", async () => {
+    const cases: ProduceRequestArgs[] = [
+      { acks: -1, timeout: 1, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [{ key: 'k', value: 'v', timestamp: 1_700_000_000_000 }] }] }] },
+      { acks: -1, timeout: 1, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [{ key: 'k', value: 'v', headers: { multi: ['a', 'b'] } }] }] }] },
+      { acks: -1, timeout: 1, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [{ key: 'k', value: 'v', headers: { raw: Buffer.from('b') } }] }] }] },
+    ];
+    for (const args of cases) expect((await lean(args).encode()).buffer.equals((await kafkajsRequest(args).encode()).buffer)).toBe(true);
+    expect(originals).toBe(cases.length);
+  });
+
+  it("checksums as kafkajs' crc32C does, at any length and offset", () => {
+    const bytes = Buffer.from(Array.from({ length: 5_000 }, (_, index) => (index * 2_654_435_761) >>> 24));
+    for (const [start, end] of [[0, 0], [0, 1], [3, 10], [1, 17], [0, 5_000], [7, 4_093]] as const) {
+      expect(crc32c(bytes, start, end)).toBe(kafkajsCrc32C(bytes.subarray(start, end)));
     }
   });
 });

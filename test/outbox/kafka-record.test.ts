@@ -1,4 +1,4 @@
-import { crc32c, installLeanRecordEncoder, leanProduceRequest, leanRecordEncoder, murmur2, type EncodedRecord, type ProduceRequestArgs, type RecordInput } from '../../outbox/kafka-record';
+import { crc32c, installLeanRecordEncoder, leanProduceRequest, leanRecordDecoder, type RecordBatchContext, leanRecordEncoder, murmur2, type EncodedRecord, type ProduceRequestArgs, type RecordInput } from '../../outbox/kafka-record';
 
 // kafkajs' own record encoder, as its produce request uses it.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -122,5 +122,56 @@ describe("lean produce request: byte for byte kafkajs' produce request v3", () =
     for (const [start, end] of [[0, 0], [0, 1], [3, 10], [1, 17], [0, 5_000], [7, 4_093]] as const) {
       expect(crc32c(bytes, start, end)).toBe(kafkajsCrc32C(bytes.subarray(start, end)));
     }
+  });
+});
+
+describe("lean record decoder: what kafkajs' record decoder gives", () => {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const kafkajsDecoder = require('kafkajs/src/protocol/recordBatch/record/v0/decoder') as (decoder: { buffer: Buffer; offset: number }, context?: RecordBatchContext) => unknown;
+  const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => { buffer: Buffer; offset: number };
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  let originals = 0;
+  const lean = leanRecordDecoder((decoder, context) => ((originals += 1), kafkajsDecoder(decoder, context)));
+  const context: RecordBatchContext = { firstOffset: '4711', firstTimestamp: '1796684576124', magicByte: 2, isControlBatch: false, timestampType: 0, maxTimestamp: '1796684576999' };
+  const encoded = (record: RecordInput) => (kafkajsRecord(record) as { buffer: Buffer }).buffer;
+  // The record batch decoder hands each record's bytes without their length prefix.
+  const withoutLength = (bytes: Buffer) => {
+    let at = 0;
+    while (bytes[at]! >= 0x80) at += 1;
+    return bytes.subarray(at + 1);
+  };
+  const both = (bytes: Buffer, batch: RecordBatchContext) => {
+    const ours = new Decoder(bytes);
+    const theirs = new Decoder(bytes);
+    return { ours: lean(ours, batch), theirs: kafkajsDecoder(theirs, batch), oursAt: ours.offset, theirsAt: theirs.offset };
+  };
+
+  it.each<[string, RecordInput, RecordBatchContext]>([
+    ['a captured change with its headers', { key: '{"id":1}', value: '{"op":"u"}', offsetDelta: 17, timestampDelta: 0, headers: { id: 'e1c1f1b2', origin: 'legacy', txid: '731', lsn: '0/1F0', commit_lsn: '0/200' } }, context],
+    ['a tombstone, a null key, no headers', { key: null, value: null, offsetDelta: 0 }, context],
+    ['repeated headers (an array), multi-byte text, an empty header value', { key: 'ключ', value: '值'.repeat(300), offsetDelta: 70_000, timestampDelta: 1_234_567, headers: { h: ['a', 'b', 'c'], 'ü': '✓', e: '' } }, context],
+    ['a negative timestamp delta, log append time', { key: 'k', value: 'v', offsetDelta: 1, timestampDelta: -5, headers: { a: 'x' } }, { ...context, timestampType: 1 }],
+    ['a header named after an Object.prototype member', { key: 'k', value: 'v', offsetDelta: 2, headers: { toString: 'x', constructor: 'y' } }, context],
+  ])('%s', (_name, record, batch) => {
+    originals = 0;
+    const { ours, theirs, oursAt, theirsAt } = both(withoutLength(encoded(record)), batch);
+    expect(ours).toEqual(theirs);
+    expect(oursAt).toBe(theirsAt);
+    expect(originals).toBe(0);
+  });
+
+  it("hands what it does not cover to kafkajs' decoder: large timestamp deltas, offsets past 2^53, a __proto__ header", () => {
+    const cases: Array<[RecordInput, RecordBatchContext]> = [
+      [{ key: 'k', value: 'v', offsetDelta: 1, timestampDelta: 2 ** 40 }, context],
+      [{ key: 'k', value: 'v', offsetDelta: 1 }, { ...context, firstOffset: '9007199254740993' }],
+      [{ key: 'k', value: 'v', offsetDelta: 1, headers: JSON.parse('{"__proto__":"x"}') as Record<string, string> }, context],
+    ];
+    originals = 0;
+    for (const [record, batch] of cases) {
+      const { ours, theirs, oursAt, theirsAt } = both(withoutLength(encoded(record)), batch);
+      expect(ours).toEqual(theirs);
+      expect(oursAt).toBe(theirsAt);
+    }
+    expect(originals).toBe(cases.length);
   });
 });

@@ -10,8 +10,12 @@
  * - latency: with everything running, writers offer BENCH_CAPTURE_RATE changes/s (default 2,000, 20 per transaction)
  *   for BENCH_SECONDS after BENCH_WARMUP_SECONDS; each change's latency is its commit (as the writer saw it return) to
  *   the moment the service holds its state or a later one (a trigger on the service's table logs clock_timestamp()).
+ * The sync runs in a process of its own (bench/capture-apply-sync.ts), as `strangler sync` runs beside `strangler relay`
+ * and the monolith: the relay and the writers of this process do not share its event loop. BENCH_PROFILE=<file>: a V8
+ * CPU profile of the sync's process during the backlog run.
  * Run alone (`tsx bench/capture-apply.ts`: a table, then one JSON line) or call measureCaptureApply() from bench/capture.ts.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,7 +25,8 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { resolveEnvironment, withDatabase } from '../infra';
 import { createRelay, ensureTopics, parseRelayOptions } from '../outbox';
-import { loadMappingFile, SyncConsumer } from '../sync';
+import { loadMappingFile } from '../sync';
+import type { SyncAnswer, SyncProcessConfig, SyncRequest } from './capture-apply-sync';
 import { admin, dropDatabase, percentile } from './support';
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
@@ -180,11 +185,14 @@ class CapturePath {
   readonly legacy: pg.Pool;
   readonly monolith: pg.Pool;
   readonly service: pg.Pool;
-  readonly registry = new Registry();
   readonly relayRegistry = new Registry();
   readonly topics: string[];
   private readonly relay;
-  private readonly sync: SyncConsumer;
+  /** The sync: a process of its own (bench/capture-apply-sync.ts), as `strangler sync` runs beside the relay. */
+  private readonly sync: ChildProcess;
+  private readonly answers = new Map<number, (answer: SyncAnswer) => void>();
+  private asked = 0;
+  private exited: Promise<void>;
   private readonly dir: string;
 
   private constructor(
@@ -205,7 +213,8 @@ class CapturePath {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-bench-capture-'));
     fs.writeFileSync(path.join(this.dir, 'translators.js'), TRANSLATORS);
     fs.writeFileSync(path.join(this.dir, 'mapping.yaml'), mappingYaml(topicPrefix));
-    const mapping = loadMappingFile(path.join(this.dir, 'mapping.yaml'));
+    // Checked here, where a mistake in it fails the bench at once (the sync's process loads it again).
+    loadMappingFile(path.join(this.dir, 'mapping.yaml'));
     this.relay = createRelay(
       parseRelayOptions({
         name: `${name}_${process.pid}`,
@@ -216,20 +225,37 @@ class CapturePath {
       }),
       { logger, registry: this.relayRegistry },
     );
-    this.sync = new SyncConsumer(
-      {
-        mapping,
-        into: 'service',
-        pools: { legacy: this.legacy, service: this.service },
-        groupId: `${run}-${name}`,
-        topicPrefix: `${run}-outbox.`,
-        kafka: { brokers: env.kafkaBrokers },
-        maxBatchEvents: options.batch,
-        partitionsConsumedConcurrently: options.partitions,
-        migrate: true,
-      },
-      { logger, registry: this.registry },
-    );
+    const config: SyncProcessConfig = {
+      mappingFile: path.join(this.dir, 'mapping.yaml'),
+      legacyUrl: withDatabase(env.databaseUrl, `${run}_${name}_legacy`),
+      serviceUrl: withDatabase(env.databaseUrl, `${run}_${name}_service`),
+      legacyConnections: options.partitions * 2 + 4,
+      serviceConnections: options.partitions * 2 + 2,
+      groupId: `${run}-${name}`,
+      topicPrefix: `${run}-outbox.`,
+      brokers: env.kafkaBrokers,
+      batch: options.batch,
+      partitions: options.partitions,
+      ...(name === 'backlog' && process.env.BENCH_PROFILE ? { profile: process.env.BENCH_PROFILE } : {}),
+    };
+    this.sync = fork(path.join(__dirname, 'capture-apply-sync.ts'), [], { execArgv: process.execArgv, env: { ...process.env, BENCH_SYNC_CONFIG: JSON.stringify(config) } });
+    this.exited = new Promise((resolve) => this.sync.once('exit', () => resolve()));
+    this.sync.on('message', (answer: SyncAnswer) => {
+      const key = answer.op === 'handled' ? answer.id : answer.op === 'failed' ? -1 : answer.op === 'started' ? -2 : -3;
+      if (answer.op === 'failed') console.error(`the sync process failed: ${answer.message}`);
+      const waiter = this.answers.get(key);
+      this.answers.delete(key);
+      waiter?.(answer);
+    });
+  }
+
+  private ask(request: SyncRequest): Promise<SyncAnswer> {
+    const key = request.op === 'handled' ? request.id : request.op === 'start' ? -2 : -3;
+    return new Promise((resolve, reject) => {
+      this.answers.set(key, resolve);
+      this.answers.set(-1, (failure) => reject(new Error((failure as { message: string }).message)));
+      this.sync.send(request);
+    });
   }
 
   static async open(name: string, run: string, options: CaptureApplyOptions, probe: boolean): Promise<CapturePath> {
@@ -244,13 +270,16 @@ class CapturePath {
   }
 
   startRelay = () => this.relay.start();
-  startSync = () => this.sync.start();
+  startSync = async () => void (await this.ask({ op: 'start' }));
 
-  /** Captured changes the sync has handled (every outcome but retried). */
+  /** Captured changes the sync has handled (every outcome but retried), and its process's CPU time since its start (µs). */
+  async progress(): Promise<{ handled: number; cpuMicros: number }> {
+    const answer = (await this.ask({ op: 'handled', id: (this.asked += 1) })) as { handled: number; cpuMicros: number };
+    return { handled: answer.handled, cpuMicros: answer.cpuMicros };
+  }
+
   async handled(): Promise<number> {
-    const metric = this.registry.getSingleMetric('strangler_sync_events_total');
-    if (!metric) return 0;
-    return (await metric.get()).values.filter((value) => value.labels.outcome !== 'retried').reduce((sum, value) => sum + value.value, 0);
+    return (await this.progress()).handled;
   }
 
   /** Records on the captured topics (every change, no deletes so no tombstones). */
@@ -267,7 +296,8 @@ class CapturePath {
   }
 
   async close(): Promise<void> {
-    await this.sync.stop();
+    if (this.sync.connected) await this.ask({ op: 'stop' });
+    await this.exited;
     await this.relay.stop();
     await this.legacy.end();
     await this.monolith.end();
@@ -276,21 +306,6 @@ class CapturePath {
     await dropDatabase(`${this.run}_${this.name}_service`);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-/** BENCH_PROFILE=<file>: a V8 CPU profile of the sync's backlog run alone (open it in Chrome's DevTools). */
-async function startProfile(): Promise<() => Promise<object>> {
-  const inspector = await import('node:inspector');
-  const session = new inspector.Session();
-  session.connect();
-  const post = (method: string) => new Promise<unknown>((resolve, reject) => session.post(method, (error, result) => (error ? reject(error) : resolve(result))));
-  await post('Profiler.enable');
-  await post('Profiler.start');
-  return async () => {
-    const { profile } = (await post('Profiler.stop')) as { profile: object };
-    session.disconnect();
-    return profile;
-  };
 }
 
 async function pollUntil(probe: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -324,24 +339,21 @@ async function backlog(
     // The relay publishes the whole backlog before the sync starts: the rate below is the sync's alone.
     await pollUntil(async () => (await capture.published()) >= changes, 600_000, 'the backlog captured');
     const started = performance.now();
-    const cpu = process.cpuUsage();
-    const profile = process.env.BENCH_PROFILE ? await startProfile() : undefined;
     await capture.startSync();
     let first: { at: number; handled: number } | undefined;
+    let cpuMicros = 0;
     await pollUntil(
       async () => {
-        const handled = await capture.handled();
+        const { handled, cpuMicros: used } = await capture.progress();
         if (!first && handled > 0) first = { at: performance.now(), handled };
+        cpuMicros = used;
         return handled >= changes;
       },
       600_000,
       'the backlog applied',
     );
     const ended = performance.now();
-    if (profile) fs.writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(await profile()));
     const seconds = (ended - started) / 1000;
-    const used = process.cpuUsage(cpu);
-    const cpuMicros = used.user + used.system;
     const aggregates = Number((await capture.service.query('select count(*) as n from orders')).rows[0].n);
     // Every order the backlog touched holds its last note on the service (nothing lost, nothing stale).
     const { rows } = await capture.legacy.query(`select id, note from bench.orders where note <> ''`);
@@ -445,7 +457,7 @@ async function main(): Promise<void> {
   const rows = [
     ['apply through the mapping, from a backlog', `${Math.round(result.applyRate).toLocaleString('en-US')} changes/s`, `${result.backlogChanges} changes in ${result.backlogSeconds.toFixed(2)} s, ${result.aggregates} orders (2 tables each)`],
     ['the same, from the first change handled', `${Math.round(result.applyRateAfterFirst).toLocaleString('en-US')} changes/s`, "without the sync's start (schema checks, group join, first fetch)"],
-    ['sync CPU per change (backlog)', `${result.cpuMicrosPerChange.toFixed(1)} µs`, 'user + system of this process while it applied the backlog'],
+    ['sync CPU per change (backlog)', `${result.cpuMicrosPerChange.toFixed(1)} µs`, "user + system of the sync's process while it applied the backlog"],
     ['commit -> applied p50', `${result.latency.p50.toFixed(1)} ms`, `at ${Math.round(result.latency.offered)} changes/s offered`],
     ['commit -> applied p99', `${result.latency.p99.toFixed(1)} ms`, `max ${result.latency.max.toFixed(1)} ms over ${result.latency.samples} changes`],
   ];

@@ -1,4 +1,5 @@
 import { Kafka, logLevel, type Consumer, type EachBatchPayload, type KafkaMessage } from 'kafkajs';
+import { installLeanRecordDecoder } from './kafka-record';
 
 /** One record as the inbox reads it: headers are strings, the value is raw bytes. */
 export interface ConsumedRecord {
@@ -101,6 +102,8 @@ export class KafkaSubscriber implements Subscriber {
   private allReleased: (() => void) | undefined;
 
   constructor(options: KafkaSubscriberOptions) {
+    // kafkajs' own record decoder spends a few µs a record in BigInt arithmetic (outbox/kafka-record.ts).
+    installLeanRecordDecoder();
     const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
     this.consumer = new Kafka({
       clientId: options.clientId,

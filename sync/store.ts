@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import crypto, { createHash } from 'node:crypto';
 import { escapeLiteral, type ClientBase, type Pool } from 'pg';
 import type { MappingIssue } from './errors';
 import { checkSideTables } from './schema-check';
@@ -496,7 +496,7 @@ export class SideStore {
    * joined table), joined with '.'. Equal content, equal hash; and the parts tell which tables changed.
    */
   partsHash(document: Document): string {
-    const hash = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
+    const hash = (value: unknown) => sha256Hex(JSON.stringify(value)).slice(0, 32);
     const row = (fields: ReadonlyArray<{ field: string; kind: ColumnKind }>, values: Document) => {
       const normalized = new Array<unknown>(fields.length);
       for (let index = 0; index < fields.length; index += 1) normalized[index] = normalize(fields[index]!.kind, values[fields[index]!.field]);
@@ -524,6 +524,10 @@ export class SideStore {
     return this.plan;
   }
 }
+
+/** sha256 of a text in hex: Node's one-shot crypto.hash (20.12 on; about half the CPU for short texts), else a Hash. */
+const sha256Hex: (text: string) => string =
+  typeof (crypto as { hash?: unknown }).hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex') : (text) => createHash('sha256').update(text).digest('hex');
 
 /** The joined tables (by index) whose part of two partsHash values is the same: what a write can leave alone. */
 export function unchangedJoined(before: string | null, after: string | null): Set<number> {

@@ -61,6 +61,7 @@ if (require.main === module) {
       console.error('docs/errors.md is out of date: run npm run docs:errors');
       process.exit(1);
     }
+    console.log('docs/errors.md matches the lists');
   } else {
     fs.writeFileSync(ERRORS_FILE, text);
     console.log(`wrote ${path.relative(process.cwd(), ERRORS_FILE)} (${ERROR_COMPONENTS.reduce((sum, component) => sum + Object.keys(component.codes).length, 0)} codes)`);

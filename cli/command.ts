@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { StranglerError, type ErrorCatalogue, type ErrorCatalogueOf } from '../errors';
 
 /** One `strangler <name>` subcommand. Each lives in cli/commands/<name>.ts and is listed in cli/commands/index.ts. */
 export interface Command {
@@ -11,9 +12,25 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
+const CODES = {
+  SFG_CLI_USAGE: {
+    means: 'The command line is wrong (an unknown option or argument, a missing value, an invalid file it names); exit code 2.',
+    fix: 'Run `strangler <command> --help` and correct the command line.',
+  },
+} as const satisfies ErrorCatalogue;
+
+/** One of the codes of CLI_ERROR_CODES (listed in docs/errors.md); a throw with another code fails the typecheck. */
+export type CliErrorCode = keyof typeof CODES;
+
+/** Every CLI error code: what it means and what to do (docs/errors.md is generated from it). */
+export const CLI_ERROR_CODES: ErrorCatalogueOf<CliErrorCode> = CODES;
+
 /** A usage problem: printed with a pointer to the command's --help, exit code 2. */
-export class UsageError extends Error {
+export class UsageError extends StranglerError<CliErrorCode> {
   override readonly name = 'UsageError';
+  constructor(message: string) {
+    super('SFG_CLI_USAGE', message);
+  }
 }
 
 export function wantsHelp(argv: string[]): boolean {

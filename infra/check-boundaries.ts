@@ -7,7 +7,7 @@ import path from 'node:path';
  * None of them imports case-study, infra, test or bench code, and their packages come from `dependencies` only,
  * so an install with production dependencies runs them.
  */
-export const FRAMEWORK_DIRS = ['strangler-proxy', 'outbox', 'sync', 'rollout'] as const;
+export const FRAMEWORK_DIRS = ['errors', 'strangler-proxy', 'outbox', 'sync', 'rollout'] as const;
 export const PACKAGED_DIRS = [...FRAMEWORK_DIRS, 'cli'] as const;
 
 export interface BoundaryViolation {

@@ -206,7 +206,7 @@ export function appliedEventsHandler(applied: AppliedEvents): (req: http.Incomin
     const url = new URL(req.url ?? '/', 'http://local');
     if (url.pathname !== APPLIED_PATH || req.method !== 'GET') {
       if (next) return next();
-      return answer(res, 404, { error: { code: 'SFG_NOT_FOUND', message: `${req.method} ${url.pathname} is not here` } });
+      return answer(res, 404, { error: { code: 'SFG_OUTBOX_NOT_FOUND', message: `${req.method} ${url.pathname} is not here` } });
     }
     let entries: WrittenEntry[];
     const events = url.searchParams.get('events') ?? '';

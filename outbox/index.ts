@@ -10,6 +10,8 @@ export {
   PublishError,
   TopicPartitionsChangedError,
   TopicLeadersTimeoutError,
+  OUTBOX_ERROR_CODES,
+  type OutboxErrorCode,
 } from './errors';
 export { parseRelayOptions, parseInboxOptions, type RelayOptions, type RelayOptionsInput, type InboxOptions, type InboxOptionsInput } from './options';
 export { KafkaPublisher, type Publisher, type PublishRecord, type KafkaPublisherOptions } from './publisher';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { OutboxError, PublishError, UnpublishableEventError, errorCode } from './errors';
+import { OutboxError, PublishError, UnpublishableEventError, errorCode, unpublishableCode } from './errors';
 import type { RelayMetrics } from './metrics';
 import type { RelayOptions } from './options';
 import type { PublishRecord, Publisher } from './publisher';
@@ -269,7 +269,7 @@ export class PublishPipeline<T> {
         }
         await this.unpublishable(
           records[0]!,
-          new UnpublishableEventError(`SFG_OUTBOX_${publishError.kafkaType ?? 'REJECTED'}`, publishError.message, records[0]!.headers.id ?? '', error),
+          new UnpublishableEventError(unpublishableCode(publishError.kafkaType), publishError.message, records[0]!.headers.id ?? '', error),
         );
         return;
       }

@@ -1,4 +1,4 @@
-export { RolloutError, InvalidRolloutPlanError, type PlanIssue } from './errors';
+export { RolloutError, InvalidRolloutPlanError, ROLLOUT_ERROR_CODES, type RolloutErrorCode, type PlanIssue } from './errors';
 export { parseRolloutPlan, parseRolloutFile, loadRolloutFile, type RolloutPlan, type RolloutPlanInput, type RolloutStep, type RolloutChecks, type RolloutFile, type RolloutFileInput } from './options';
 export { prometheusQuery, prometheusRange, prometheusSamples, type QueryRange, type QueryScalar, type QuerySamples, type Sample, type Series } from './prometheus';
 export { collectStatus, type StatusReport, type StatusSources } from './status';

@@ -50,4 +50,4 @@ export { listConflicts, applyConflict, type ConflictRow } from './conflicts';
 export { createDriftGauge, createConflictCounter } from './metrics';
 export { DriftMonitor, SettledDrift, type DriftCheck, type DriftMonitorOptions, type DriftTarget } from './drift-monitor';
 export { UntranslatableError, type Document, type Translator } from './translate';
-export { SyncError, MappingInvalidError, UnsyncableEventError, SyncConflictError, type MappingIssue } from './errors';
+export { SyncError, MappingInvalidError, UnsyncableEventError, SyncConflictError, SYNC_ERROR_CODES, type SyncErrorCode, type MappingIssue } from './errors';

@@ -1,9 +1,9 @@
-import { OutboxError } from '../errors';
+import { OutboxError, type OutboxErrorCode } from '../errors';
 
 /** One reason the capture cannot start, naming the table or setting and what to run. */
 export interface PreflightProblem {
   /** SFG_CAPTURE_WAL_LEVEL, SFG_CAPTURE_TABLE_MISSING, SFG_CAPTURE_NOT_A_TABLE, SFG_CAPTURE_NO_PRIMARY_KEY, SFG_CAPTURE_REPLICA_IDENTITY, SFG_CAPTURE_PRIVILEGE, SFG_CAPTURE_PUBLICATION, SFG_CAPTURE_NO_FREE_SLOT. */
-  code: string;
+  code: OutboxErrorCode;
   message: string;
   /** `schema.table` when the problem is a table's. */
   table?: string;

@@ -60,9 +60,10 @@ export class MySqlDatabase {
 
   /**
    * Runs `work` in a transaction on one connection of the pool: committed when it resolves, rolled back when it
-   * throws. The session it gets is what MySqlSideStore's writes take to join the transaction. `marked`: the
-   * session logs its statements' text in the binlog (prepareMysqlOriginSession, once per connection), so the
-   * capture reads the origin marker of the statements. `isolation`: the transaction's level, when the server's
+   * throws. The session it gets is what MySqlSideStore's writes take to join the transaction. `marked` (the sync's
+   * write-backs): the session logs its statements' text in the binlog (prepareMysqlOriginSession, once per
+   * connection), so the capture reads the origin marker of the statements, and it may write zero dates
+   * (allowZeroDates, once per connection). `isolation`: the transaction's level, when the server's
    * default may differ.
    */
   async transaction<T>(work: (session: MySqlSession) => Promise<T>, options: { marked?: boolean; isolation?: 'repeatable read' | 'read committed' } = {}): Promise<T> {
@@ -71,6 +72,7 @@ export class MySqlDatabase {
       const core = (connection as unknown as { connection?: object }).connection ?? connection;
       if (options.marked && !this.marking.has(core)) {
         await prepareMysqlOriginSession(connection);
+        await allowZeroDates(connection);
         this.marking.add(core);
       }
       // The server's default isolation can be another: a level asked for is set for this transaction only.
@@ -95,6 +97,19 @@ export class MySqlDatabase {
   async end(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/**
+ * Lets a session write MySQL's zero date ('0000-00-00 00:00:00'), which legacies such as WordPress keep for "no date"
+ * in NOT NULL DATETIME columns (a toLegacy translator gives it back): drops NO_ZERO_DATE and NO_ZERO_IN_DATE from the
+ * session's sql_mode, as those applications do for their own sessions, and keeps every other mode, strict mode
+ * included. MySQL 5.7 and 8.0 have both by default; MariaDB has neither, and then nothing is set. No privilege needed.
+ */
+async function allowZeroDates(connection: { query(sql: string, params?: unknown[]): Promise<unknown> }): Promise<void> {
+  const [rows] = (await connection.query('select @@session.sql_mode as mode')) as [Array<{ mode: unknown }>];
+  const modes = String(rows[0]?.mode ?? '').split(',').filter(Boolean);
+  const kept = modes.filter((mode) => mode !== 'NO_ZERO_DATE' && mode !== 'NO_ZERO_IN_DATE');
+  if (kept.length < modes.length) await connection.query('set session sql_mode = ?', [kept.join(',')]);
 }
 
 /** One connection inside a transaction (MySqlDatabase.transaction): what a MySQL side's writes run on. */

@@ -37,6 +37,8 @@ function sortedKeys(value: unknown): unknown {
   return value;
 }
 
+const ZERO_DATE = /^0000-00-00(?:[T ]00:00:00(?:\.0+)?)?$/;
+
 /** One representation per value, whatever side or driver it came from: what verify compares. */
 function normalize(kind: ColumnKind, value: unknown): unknown {
   if (value === null || value === undefined) return null;
@@ -45,7 +47,11 @@ function normalize(kind: ColumnKind, value: unknown): unknown {
     case 'number':
       return Number(value);
     case 'timestamp':
-      return (value instanceof Date ? value : new Date(String(value))).toISOString();
+      if (value instanceof Date) return value.toISOString();
+      // MySQL's zero date: what a translator writes into a NOT NULL DATETIME for "no date" (decodeMySqlValue reads
+      // it back as null), so it compares and hashes as null.
+      if (ZERO_DATE.test(String(value))) return null;
+      return new Date(String(value)).toISOString();
     case 'json':
       return sortedKeys(typeof value === 'string' ? JSON.parse(value) : value);
     case 'boolean':

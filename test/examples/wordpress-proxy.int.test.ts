@@ -65,7 +65,7 @@ describe('examples/wordpress: the proxy moves the post routes between WordPress 
     };
     const legacy = new URL(testMysqlUrl());
     legacy.pathname = `/${wordpress.database}`;
-    const backfill = await processes.strangler(['backfill', 'post', '--mapping', 'first-copy-mapping.yaml', '--legacy', legacy.toString(), '--service', database.url]);
+    const backfill = await processes.strangler(['backfill', 'post', '--mapping', 'mapping.yaml', '--legacy', legacy.toString(), '--service', database.url]);
     expect({ code: backfill.code, stderr: backfill.code === 0 ? '' : backfill.stderr }).toEqual({ code: 0, stderr: '' });
 
     await unleash.createFlag(flag, { description: 'examples/wordpress: the post routes to the post service' });

@@ -1,6 +1,4 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
 import { startPostService, type RunningPostService } from '../../examples/wordpress/service/posts-service';
 import { loadMappingFile } from '../../sync';
 import { createTestDatabase, testMysqlUrl, TestProcesses, uniqueName, type TestDatabase } from '../helpers';
@@ -15,8 +13,8 @@ const pick = (post: Record<string, unknown>, fields: string[]) => Object.fromEnt
 
 /**
  * Step 2 of strangling WordPress (issue 38): the post service answers WordPress's post REST routes from a schema of
- * its own in Postgres. WordPress's posts reach it with `strangler backfill` (first-copy-mapping.yaml, see README) and
- * `strangler verify` (mapping.yaml, by content) shows 0 drift; then each post reads the same on both sides, and the
+ * its own in Postgres. WordPress's posts reach it with `strangler backfill` and `strangler
+ * verify` shows 0 drift (both with mapping.yaml, its legacy side captured); then each post reads the same on both sides, and the
  * same writes get the same answers. The WordPress is this file's own (test/helpers/wordpress.ts).
  */
 describe('examples/wordpress: the post service answers as WordPress does', () => {
@@ -69,7 +67,7 @@ describe('examples/wordpress: the post service answers as WordPress does', () =>
     expect(before.code).toBe(1);
     expect(before.stdout + before.stderr).toMatch(/missing in/);
 
-    const backfill = await migration('backfill', 'first-copy-mapping.yaml');
+    const backfill = await migration('backfill', 'mapping.yaml');
     expect({ code: backfill.code, stderr: backfill.code === 0 ? '' : backfill.stderr }).toEqual({ code: 0, stderr: '' });
     const after = await migration('verify', 'mapping.yaml');
     expect({ code: after.code, output: after.stdout.trim() }).toEqual({ code: 0, output: expect.stringMatching(/^post \(legacy (\d+) rows, \S+ \1 rows\): no drift$/) });
@@ -180,17 +178,6 @@ describe('examples/wordpress: the post service answers as WordPress does', () =>
       const essentials = (answer: Awaited<ReturnType<typeof wpRest>>) => [answer.status, answer.body.code, answer.body.code === 'rest_invalid_param' ? undefined : answer.body.message];
       expect([method, route, ...essentials(onService!)]).toEqual([method, route, ...essentials(onWordpress!)]);
     }
-  });
-
-  it('keeps first-copy-mapping.yaml to mapping.yaml but for its two declared differences', () => {
-    const read = (file: string) => YAML.parse(fs.readFileSync(path.join(EXAMPLE_DIR, file), 'utf8')) as { aggregates: { post: { legacy: Record<string, unknown>; toService: Record<string, unknown> } } };
-    const [mapping, firstCopy] = [read('mapping.yaml'), read('first-copy-mapping.yaml')];
-    expect(firstCopy.aggregates.post.legacy).toMatchObject({ captured: false, version: 'ID' });
-    expect(firstCopy.aggregates.post.toService.revision).toEqual({ value: 0 });
-    firstCopy.aggregates.post.legacy.captured = true;
-    delete firstCopy.aggregates.post.legacy.version;
-    delete firstCopy.aggregates.post.toService.revision;
-    expect(firstCopy).toEqual(mapping);
   });
 
   it("translates a service article back into wp_posts' shape: a floating draft date as WordPress's zero date", async () => {

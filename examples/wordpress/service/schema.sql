@@ -3,8 +3,8 @@
 -- serves `kind = 'post'` only. Statuses and post types stay WordPress's words; open/closed become booleans; the four
 -- dates become two instants and two wall-clock times.
 -- Ids are WordPress's post ids (keys agree on both sides). The service's new articles take ids counting down from
--- 2^52 - 1: MariaDB moves wp_posts' AUTO_INCREMENT past any id written into it, so an ascending range of the service
--- would collide with WordPress's next posts once the sync writes one back; counting down, the two never meet.
+-- 2^52 - 1, and wp_posts' AUTO_INCREMENT is set to 2^52 once before the service takes writes (README.md, "Ids"):
+-- WordPress's ids then go up from 2^52 and the service's down from below it, and the two never meet.
 create table if not exists articles (
   id             bigint primary key,      -- wp_posts.ID
   kind           text not null,           -- post_type: post, page, revision, attachment, nav_menu_item, ...

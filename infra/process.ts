@@ -241,3 +241,32 @@ export async function httpCheck(url: string, init: RequestInit = {}, timeoutMs =
   await response.body?.cancel();
   if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`);
 }
+
+/**
+ * Runs `work` holding the lock file `lockPath` (created exclusively, holding this process's pid), so two processes
+ * never set up the same thing at once. A lock whose holder has died is taken over; waiting past `deadline` (epoch
+ * ms) throws, naming `what` and the holder.
+ */
+export async function withLockFile<T>(lockPath: string, what: string, deadline: number, pollMs: number, work: () => Promise<T>): Promise<T> {
+  fs.mkdirSync(path.dirname(lockPath), { recursive: true });
+  for (;;) {
+    try {
+      fs.writeFileSync(lockPath, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number(fs.readFileSync(lockPath, 'utf8').trim() || 'NaN');
+      if (!Number.isInteger(holder) || !isAlive(holder)) {
+        fs.rmSync(lockPath, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new InfraError('SFG_INFRA_START_TIMEOUT', `${what}: process ${holder} still holds ${lockPath}`, { retriable: true });
+      await sleep(pollMs);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    fs.rmSync(lockPath, { force: true });
+  }
+}

@@ -7,7 +7,7 @@ import { Client } from 'pg';
 import { InfraError } from './errors';
 import { infraPaths, resolveEnvironment, ROOT_DIR, withDatabase, type InfraPaths } from './options';
 import { ensureDatabase } from './postgres';
-import { commandExists, httpOk, isAlive, logFile, retrying, sleep, startDaemon, startedPid, stopDaemon } from './process';
+import { commandExists, httpOk, logFile, retrying, startDaemon, startedPid, stopDaemon, withLockFile } from './process';
 import type { ServiceStatus } from './types';
 
 /**
@@ -397,30 +397,9 @@ async function acceptsApiKey(url: string, apiKey: string): Promise<boolean> {
 }
 
 /** One setup at a time per home directory (two test files, or a test and `infra up redmine`). */
-async function withSetupLock<T>(resolved: Resolved, work: () => Promise<T>): Promise<T> {
-  fs.mkdirSync(resolved.homeDir, { recursive: true });
-  const lock = path.join(resolved.homeDir, `${resolved.name}.lock`);
+function withSetupLock<T>(resolved: Resolved, work: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + resolved.installTimeoutMs + resolved.setupTimeoutMs * 2 + resolved.startTimeoutMs;
-  for (;;) {
-    try {
-      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number(fs.readFileSync(lock, 'utf8').trim() || 'NaN');
-      if (!Number.isInteger(holder) || !isAlive(holder)) {
-        fs.rmSync(lock, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new InfraError('SFG_INFRA_START_TIMEOUT', `redmine: process ${holder} still holds ${lock}`, { retriable: true });
-      await sleep(500);
-    }
-  }
-  try {
-    return await work();
-  } finally {
-    fs.rmSync(lock, { force: true });
-  }
+  return withLockFile(path.join(resolved.homeDir, `${resolved.name}.lock`), 'redmine', deadline, 500, work);
 }
 
 /**

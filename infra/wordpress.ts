@@ -8,7 +8,7 @@ import { InfraError } from './errors';
 import { DEFAULT_MYSQL_URL } from './mariadb';
 import { infraPaths, ROOT_DIR, type InfraPaths } from './options';
 import { installDebianPackages } from './packages';
-import { httpOk, isAlive, logFile, retrying, sleep, startDaemon, startedPid, stopDaemon } from './process';
+import { httpOk, logFile, retrying, startDaemon, startedPid, stopDaemon, withLockFile } from './process';
 import type { ServiceStatus } from './types';
 
 /**
@@ -290,30 +290,9 @@ async function restAnswers(url: string, admin: WordpressUser, timeoutMs = 5000):
 }
 
 /** One setup at a time per name (two test files, or a test and `infra up wordpress`). */
-async function withSetupLock<T>(resolved: Resolved, work: () => Promise<T>): Promise<T> {
-  fs.mkdirSync(resolved.homeDir, { recursive: true });
-  const lock = path.join(resolved.homeDir, `${resolved.name}.lock`);
+function withSetupLock<T>(resolved: Resolved, work: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + resolved.installTimeoutMs + resolved.setupTimeoutMs + resolved.startTimeoutMs;
-  for (;;) {
-    try {
-      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number(fs.readFileSync(lock, 'utf8').trim() || 'NaN');
-      if (!Number.isInteger(holder) || !isAlive(holder)) {
-        fs.rmSync(lock, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new InfraError('SFG_INFRA_START_TIMEOUT', `wordpress: process ${holder} still holds ${lock}`, { retriable: true });
-      await sleep(250);
-    }
-  }
-  try {
-    return await work();
-  } finally {
-    fs.rmSync(lock, { force: true });
-  }
+  return withLockFile(path.join(resolved.homeDir, `${resolved.name}.lock`), 'wordpress', deadline, 250, work);
 }
 
 /**

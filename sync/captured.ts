@@ -17,7 +17,7 @@ import {
   type SyncDecision,
   type SyncState,
 } from './state';
-import { isUniqueViolation, runStatements, TOAST_PLACEHOLDER, unchangedJoined, type SideStore } from './store';
+import { isUniqueViolation, runStatements, TOAST_PLACEHOLDER, unchangedJoined, withPooledClient, type SideStore } from './store';
 import type { Document } from './translate';
 
 /** What one key of a chunk came to: the `outcome` label of strangler_sync_events_total. */
@@ -417,23 +417,12 @@ function conflictOf(aggregate: string, key: string, decision: SyncDecision, lega
 }
 
 /** Reads documents of `keys` in one snapshot (repeatable read): main and joined tables as of one instant, in one round trip. */
-export async function readSnapshot(pool: Pool, store: SideStore, keys: readonly string[], options: { visibleTransactions?: readonly number[] } = {}): Promise<Map<string, Document>> {
-  const client = await pool.connect();
-  let broken = false;
-  const markBroken = () => (broken = true);
-  client.on('error', markBroken);
-  try {
+export function readSnapshot(pool: Pool, store: SideStore, keys: readonly string[], options: { visibleTransactions?: readonly number[] } = {}): Promise<Map<string, Document>> {
+  return withPooledClient(pool, (client) => {
     const transactions = options.visibleTransactions ?? [];
-    if (transactions.length === 0 || keys.length === 0) return await store.readConsistent(client, keys);
-    return await readOnceVisible(client, store, keys, transactions);
-  } catch (error) {
-    // A failure inside the multi-statement query leaves its transaction open.
-    await client.query('rollback').catch(() => (broken = true));
-    throw error;
-  } finally {
-    client.off('error', markBroken);
-    client.release(broken);
-  }
+    if (transactions.length === 0 || keys.length === 0) return store.readConsistent(client, keys);
+    return readOnceVisible(client, store, keys, transactions);
+  });
 }
 
 /** How long a read waits for the transactions of the changes it answers to become visible before it gives up (retried). */

@@ -3,7 +3,7 @@ import { canonicalKeys, emitOriginMessage, qualifiedTableName, readSnapshot, typ
 import { SyncError } from './errors';
 import { isMySqlDuplicateKey, isMySqlLockFailure, MySqlDatabase, MySqlSideStore } from './mysql-store';
 import type { MigrationStores } from './side';
-import { isUniqueViolation, runStatements, SideStore, unchangedJoined } from './store';
+import { isUniqueViolation, runStatements, SideStore, unchangedJoined, withPooledClient } from './store';
 import type { Document } from './translate';
 
 /** What a write-back came to: `appeared` when a row it found absent was inserted meanwhile (the transaction is given up). */
@@ -100,14 +100,10 @@ class PostgresLegacy implements LegacyAccess {
     return readSnapshot(this.pool, storeOf(this.stores, aggregate), keys, { visibleTransactions: visibility.transactions });
   }
 
-  async writeBack<T>(origin: string, work: (tx: LegacyWriteBack) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken = false;
-    const markBroken = () => (broken = true);
-    client.on('error', markBroken);
-    let committed = false;
+  writeBack<T>(origin: string, work: (tx: LegacyWriteBack) => Promise<T>): Promise<T> {
     const stores = this.stores;
-    try {
+    return withPooledClient(this.pool, async (client) => {
+      let committed = false;
       await client.query('begin');
       await this.markOrigin(client, origin);
       const result = await work({
@@ -134,13 +130,7 @@ class PostgresLegacy implements LegacyAccess {
       });
       if (!committed) await client.query('commit');
       return result;
-    } catch (error) {
-      await client.query('rollback').catch(() => (broken = true));
-      throw error;
-    } finally {
-      client.off('error', markBroken);
-      client.release(broken);
-    }
+    });
   }
 }
 

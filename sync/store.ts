@@ -1,5 +1,5 @@
 import crypto, { createHash } from 'node:crypto';
-import { escapeLiteral, type ClientBase, type Pool } from 'pg';
+import { escapeLiteral, type ClientBase, type Pool, type PoolClient } from 'pg';
 import type { MappingIssue } from './errors';
 import { checkSideTables } from './schema-check';
 import type { AggregateMapping, ColumnField, JoinedTable, SideMapping } from './options';
@@ -700,4 +700,24 @@ async function replicaIdentity(pool: Queryable, table: string): Promise<{ full: 
   );
   const row = rows[0] as { identity: string; columns: string[] } | undefined;
   return { full: row?.identity === 'f', columns: row?.columns ?? [] };
+}
+
+/**
+ * Runs `work` on a client of `pool`. When it throws, the client's transaction (a multi-statement query left open, or
+ * the work's own) is rolled back; a client whose connection broke is destroyed rather than pooled again.
+ */
+export async function withPooledClient<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  const markBroken = () => (broken = true);
+  client.on('error', markBroken);
+  try {
+    return await work(client);
+  } catch (error) {
+    await client.query('rollback').catch(() => (broken = true));
+    throw error;
+  } finally {
+    client.off('error', markBroken);
+    client.release(broken);
+  }
 }

@@ -135,7 +135,9 @@ class PostgresLegacy implements LegacyAccess {
 }
 
 /** How often a read-through whose locking read lost a deadlock (or timed out waiting) is taken again before failing (retriable). */
-const LOCKED_READ_ATTEMPTS = 5;
+const LOCKED_READ_ATTEMPTS = 10;
+/** The longest pause between two of those reads; the pause grows from a few ms, with jitter, so two colliders part. */
+const LOCKED_READ_MAX_PAUSE_MS = 250;
 
 class MySqlLegacy implements LegacyAccess {
   constructor(
@@ -183,6 +185,8 @@ class MySqlLegacy implements LegacyAccess {
       } catch (error) {
         if (!isMySqlLockFailure(error)) throw error;
         if (attempt >= LOCKED_READ_ATTEMPTS) throw new SyncError('SFG_SYNC_LEGACY_LOCKED', `${aggregate}: legacy's rows stayed locked by writers through ${attempt} reads (${(error as Error).message})`, { retriable: true, cause: error });
+        const pauseMs = Math.min(LOCKED_READ_MAX_PAUSE_MS, 2 ** attempt * 2) * (0.5 + Math.random() / 2);
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
       }
     }
   }

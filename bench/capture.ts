@@ -233,10 +233,10 @@ async function captureLatency(): Promise<{ p50: number; p99: number; max: number
  * commit-to-applied p99 at BENCH_RATE, measured by the sync's own code. Undefined until the sync adds them here;
  * main() prints them in the table and the JSON line when present.
  */
-async function syncApply(): Promise<{ appliedPerSecond: number; appliedP99Ms: number } | undefined> {
+async function syncApply(): Promise<{ appliedPerSecond: number; appliedP99Ms: number; offered: number } | undefined> {
   // bench/capture-apply.ts: its own databases and topics (a legacy schema, a two-table service schema, hot keys).
   const result = await measureCaptureApply({ changes: Number(process.env.BENCH_APPLY_CHANGES ?? 50_000), rate: RATE, seconds: SECONDS, source: SOURCE });
-  return { appliedPerSecond: result.applyRate, appliedP99Ms: result.latency.p99 };
+  return { appliedPerSecond: result.applyRate, appliedP99Ms: result.latency.p99, offered: result.latency.offered };
 }
 
 async function mysqlVersion(): Promise<string> {
@@ -283,6 +283,7 @@ async function main(): Promise<void> {
       ? [
           { measure: 'applied through the mapping (changes/s)', value: round(sync.appliedPerSecond), target: targets.applied },
           { measure: 'commit-to-applied p99 (ms)', value: round(sync.appliedP99Ms, 1), target: targets.appliedP99 },
+          { measure: 'sync phase: offered load achieved (changes/s)', value: round(sync.offered), target: String(RATE) },
         ]
       : []),
   ]);

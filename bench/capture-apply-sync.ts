@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import pg from 'pg';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { loadMappingFile, SyncConsumer } from '../sync';
+import { isMysqlUrl } from '../outbox';
+import { loadMappingFile, MySqlDatabase, SyncConsumer } from '../sync';
 
 export interface SyncProcessConfig {
   mappingFile: string;
@@ -48,10 +49,13 @@ async function startProfile(): Promise<() => Promise<object>> {
 
 function main(): void {
   const config = JSON.parse(process.env.BENCH_SYNC_CONFIG!) as SyncProcessConfig;
-  const legacy = new pg.Pool({ connectionString: config.legacyUrl, max: config.legacyConnections });
+  // A mysql:// legacy (bench:capture --source mysql) is read through with MySqlDatabase, as `strangler sync` does.
+  const legacy = isMysqlUrl(config.legacyUrl)
+    ? new MySqlDatabase(config.legacyUrl, { connectionLimit: config.legacyConnections })
+    : new pg.Pool({ connectionString: config.legacyUrl, max: config.legacyConnections });
   const service = new pg.Pool({ connectionString: config.serviceUrl, max: config.serviceConnections });
   // The bench's forced drop at the end terminates sockets the pools have let go of but not yet closed.
-  legacy.on('error', () => undefined);
+  if (legacy instanceof pg.Pool) legacy.on('error', () => undefined);
   service.on('error', () => undefined);
   const registry = new Registry();
   const sync = new SyncConsumer(

@@ -13,6 +13,10 @@
  * The sync runs in a process of its own (bench/capture-apply-sync.ts), as `strangler sync` runs beside `strangler relay`
  * and the monolith: the relay and the writers of this process do not share its event loop. BENCH_PROFILE=<file>: a V8
  * CPU profile of the sync's process during the backlog run.
+ * With source `mysql` (bench/capture.ts --source mysql; BENCH_SOURCE=mysql when run alone) the legacy schema is in the
+ * machine's MySQL/MariaDB (MYSQL_URL), captured from its binlog (BinlogCaptureRelay), read through by the sync with
+ * locking reads (MySqlDatabase); the writers are the same, in MySQL's dialect, and take a transaction again when the
+ * server rolls it back as a deadlock victim (as a monolith does); the service is Postgres either way.
  * Run alone (`tsx bench/capture-apply.ts`: a table, then one JSON line) or call measureCaptureApply() from bench/capture.ts.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -20,6 +24,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import pino from 'pino';
 import { Registry } from 'prom-client';
@@ -27,12 +32,18 @@ import { resolveEnvironment, withDatabase } from '../infra';
 import { createRelay, ensureTopics, parseRelayOptions } from '../outbox';
 import { loadMappingFile } from '../sync';
 import type { SyncAnswer, SyncProcessConfig, SyncRequest } from './capture-apply-sync';
-import { admin, dropDatabase, percentile } from './support';
+import { admin, dropDatabase, mysqlAdmin, mysqlUrl, percentile } from './support';
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
 const env = resolveEnvironment();
 
+/** Where the legacy schema lives (the service is Postgres either way). */
+export const SOURCES = ['postgres', 'mysql'] as const;
+export type Source = (typeof SOURCES)[number];
+
 export interface CaptureApplyOptions {
+  /** The legacy database's engine: Postgres (logical replication) or MySQL/MariaDB (binlog). */
+  source: Source;
   /** Row changes in the backlog. */
   changes: number;
   /** Changes per second offered in the latency run. */
@@ -76,6 +87,13 @@ const LEGACY_SQL = `
   insert into bench.order_lines (order_id, sku, qty, line_no) select n, 'SKU-' || n, 1, 0 from generate_series(1, ${ORDERS}) n;
 `;
 
+/** The same legacy schema in MySQL types, in the connection's database; its rows are inserted by MySqlLegacy.create. */
+const MYSQL_LEGACY_SQL = `
+  create table orders (id int primary key, customer varchar(200) not null, status char(1) not null, total decimal(10,2) not null, note text not null);
+  create table order_lines (id bigint auto_increment primary key, order_id int not null, sku varchar(64) not null, qty int not null, line_no int not null,
+    key (order_id), foreign key (order_id) references orders (id));
+`;
+
 const SERVICE_SQL = `
   create table orders (order_id integer primary key, customer_name text not null, state text not null, total_cents bigint not null, note text not null, version integer not null, written_by text);
   create table order_lines (order_id integer not null references orders (order_id) on delete cascade, line_no integer not null, sku text not null, quantity integer not null, primary key (order_id, line_no));
@@ -104,7 +122,8 @@ exports.toLegacy = ({ orderId, customerName, state, totalCents, note, lines }) =
 });
 `;
 
-function mappingYaml(topicPrefix: string): string {
+/** `tables`: legacy's two tables as the mapping names them (`bench.orders` on Postgres, `orders` in the URL's database on MySQL). */
+function mappingYaml(topicPrefix: string, tables: { orders: string; lines: string }): string {
   return `origins: { legacy: legacy, service: orders }
 capture: { topicPrefix: ${topicPrefix} }
 aggregates:
@@ -113,11 +132,11 @@ aggregates:
     translators: ./translators.js
     legacy:
       captured: true
-      table: bench.orders
+      table: ${tables.orders}
       key: id
       fields: { id: id, customer: customer, status: status, total: total, note: note }
       joined:
-        - { table: bench.order_lines, key: order_id, as: lines, position: line_no, fields: { sku: sku, qty: qty } }
+        - { table: ${tables.lines}, key: order_id, as: lines, position: line_no, fields: { sku: sku, qty: qty } }
     service:
       table: orders
       key: orderId
@@ -138,13 +157,21 @@ function generator(seed: number): (below: number) => number {
   };
 }
 
+/** One transaction's changes: the markers per order, the line inserts, and each order's newest marker by key order. */
+interface PlannedChanges {
+  touched: Array<{ key: number; marker: number }>;
+  lines: Array<{ key: number; marker: number }>;
+  keys: number[];
+  newest: Map<number, number>;
+}
+
 /**
  * One transaction of legacy changes, as a monolith's batch job would make it, in a few statements: order updates
  * (one row change per distinct order) and line inserts (each with an update of its order). Orders are locked in key
  * order first, so concurrent writers never deadlock; the note keeps the highest marker, so it only moves forward
  * whichever of two overlapping transactions commits first. Answers the row changes made and the markers per order.
  */
-async function writeChanges(pool: pg.Pool, random: (below: number) => number, next: () => number, count: number): Promise<{ changes: number; touched: Array<{ key: number; marker: number }> }> {
+async function writeChanges(legacy: LegacyDatabase, random: (below: number) => number, next: () => number, count: number): Promise<{ changes: number; touched: Array<{ key: number; marker: number }> }> {
   const touched: Array<{ key: number; marker: number }> = [];
   const lines: Array<{ key: number; marker: number }> = [];
   const orders = new Set<number>();
@@ -158,32 +185,147 @@ async function writeChanges(pool: pg.Pool, random: (below: number) => number, ne
   const newest = new Map<number, number>();
   for (const { key, marker } of touched) newest.set(key, Math.max(newest.get(key) ?? 0, marker));
   const keys = [...newest.keys()].sort((a, b) => a - b);
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
-    await client.query('select 1 from bench.orders where id = any($1::int[]) order by id for update', [keys]);
-    if (lines.length) {
-      await client.query(`insert into bench.order_lines (order_id, sku, qty, line_no) select key, 'SKU-' || marker, 1, marker from unnest($1::int[], $2::bigint[]) as l(key, marker)`, [lines.map((line) => line.key), lines.map((line) => line.marker)]);
-    }
-    await client.query(
-      `update bench.orders o set note = greatest(nullif(o.note, '')::bigint, c.marker)::text, total = o.total + 1
-         from unnest($1::int[], $2::bigint[]) as c(key, marker) where o.id = c.key`,
-      [keys, keys.map((key) => newest.get(key)!)],
-    );
-    await client.query('commit');
-    return { changes: keys.length + lines.length, touched };
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
+  await legacy.commit({ touched, lines, keys, newest });
+  return { changes: keys.length + lines.length, touched };
+}
+
+/** The legacy database of one measurement: its connection string, its captured tables, the monolith's writes. */
+interface LegacyDatabase {
+  url: string;
+  /** The captured tables as the relay names them (its topics are `<prefix>.<table>`). */
+  captured: string[];
+  /** The tables as the mapping names them. */
+  mappingTables: { orders: string; lines: string };
+  /** Creates the schema and its rows. */
+  create(): Promise<void>;
+  /** Commits one transaction of planned changes. */
+  commit(changes: PlannedChanges): Promise<void>;
+  /** Every order whose note the writers set. */
+  notes(): Promise<Array<{ id: number; note: string }>>;
+  end(): Promise<void>;
+  drop(): Promise<void>;
+}
+
+/** Legacy in Postgres (`bench` schema), captured by logical replication. */
+class PostgresLegacy implements LegacyDatabase {
+  readonly url: string;
+  readonly captured = ['bench.orders', 'bench.order_lines'];
+  readonly mappingTables = { orders: 'bench.orders', lines: 'bench.order_lines' };
+  /** The monolith's own connections: the sync never waits behind the writers for one of its pool. */
+  private readonly monolith: pg.Pool;
+
+  constructor(private readonly database: string) {
+    this.url = withDatabase(env.databaseUrl, database);
+    this.monolith = new pg.Pool({ connectionString: this.url, max: 16 });
+    // The forced drop at the end terminates sockets the pool has let go of but not yet closed.
+    this.monolith.on('error', () => undefined);
   }
+
+  async create(): Promise<void> {
+    await admin(`create database "${this.database}"`);
+    await this.monolith.query(LEGACY_SQL);
+  }
+
+  async commit({ lines, keys, newest }: PlannedChanges): Promise<void> {
+    const client = await this.monolith.connect();
+    try {
+      await client.query('begin');
+      await client.query('select 1 from bench.orders where id = any($1::int[]) order by id for update', [keys]);
+      if (lines.length) {
+        await client.query(`insert into bench.order_lines (order_id, sku, qty, line_no) select key, 'SKU-' || marker, 1, marker from unnest($1::int[], $2::bigint[]) as l(key, marker)`, [lines.map((line) => line.key), lines.map((line) => line.marker)]);
+      }
+      await client.query(
+        `update bench.orders o set note = greatest(nullif(o.note, '')::bigint, c.marker)::text, total = o.total + 1
+           from unnest($1::int[], $2::bigint[]) as c(key, marker) where o.id = c.key`,
+        [keys, keys.map((key) => newest.get(key)!)],
+      );
+      await client.query('commit');
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async notes(): Promise<Array<{ id: number; note: string }>> {
+    return (await this.monolith.query(`select id, note from bench.orders where note <> ''`)).rows as Array<{ id: number; note: string }>;
+  }
+
+  end = () => this.monolith.end();
+  drop = () => dropDatabase(this.database);
+}
+
+/** MySQL's deadlock victim (1213) and lock wait timeout (1205): the transaction was rolled back, a monolith takes it again. */
+const MYSQL_RETRIED = new Set([1205, 1213]);
+
+/**
+ * Legacy in MySQL/MariaDB (a database of its own), captured from the binlog. The sync's read-through takes share
+ * locks (next-key locks on the lines' index): a writer inserting lines can be chosen as a deadlock victim, and is
+ * rolled back and taken again, as a monolith would (counted in `retried`).
+ */
+class MySqlLegacy implements LegacyDatabase {
+  readonly url: string;
+  readonly captured: string[];
+  readonly mappingTables = { orders: 'orders', lines: 'order_lines' };
+  retried = 0;
+  private readonly monolith: mysql.Pool;
+
+  constructor(private readonly database: string) {
+    this.url = mysqlUrl(database);
+    this.captured = [`${database}.orders`, `${database}.order_lines`];
+    this.monolith = mysql.createPool({ uri: this.url, connectionLimit: 16, multipleStatements: true });
+  }
+
+  async create(): Promise<void> {
+    await mysqlAdmin(`create database \`${this.database}\``);
+    await this.monolith.query(MYSQL_LEGACY_SQL);
+    const orders = Array.from({ length: ORDERS }, (_, index) => index + 1);
+    await this.monolith.query('insert into orders (id, customer, status, total, note) values ?', [orders.map((n) => [n, `customer ${n}`, 'P', (n * 1.5).toFixed(2), ''])]);
+    await this.monolith.query('insert into order_lines (order_id, sku, qty, line_no) values ?', [orders.map((n) => [n, `SKU-${n}`, 1, 0])]);
+  }
+
+  async commit({ lines, keys, newest }: PlannedChanges): Promise<void> {
+    const connection = await this.monolith.getConnection();
+    try {
+      for (;;) {
+        try {
+          await connection.query('begin');
+          await connection.query(`select 1 from orders where id in (${keys.join(',')}) order by id for update`);
+          if (lines.length) {
+            await connection.query('insert into order_lines (order_id, sku, qty, line_no) values ?', [lines.map((line) => [line.key, `SKU-${line.marker}`, 1, line.marker])]);
+          }
+          // MySQL's greatest() is null if any argument is: an empty note counts as 0.
+          await connection.query(
+            `update orders set note = greatest(coalesce(cast(nullif(note, '') as unsigned), 0), case id ${keys.map((key) => `when ${key} then ${newest.get(key)!}`).join(' ')} end),
+               total = total + 1 where id in (${keys.join(',')})`,
+          );
+          await connection.query('commit');
+          return;
+        } catch (error) {
+          await connection.query('rollback').catch(() => undefined);
+          if (!MYSQL_RETRIED.has((error as { errno?: number }).errno ?? 0)) throw error;
+          this.retried += 1;
+        }
+      }
+    } finally {
+      connection.release();
+    }
+  }
+
+  async notes(): Promise<Array<{ id: number; note: string }>> {
+    const [rows] = await this.monolith.query<mysql.RowDataPacket[]>(`select id, note from orders where note <> ''`);
+    return rows as Array<{ id: number; note: string }>;
+  }
+
+  end = () => this.monolith.end();
+  drop = () => mysqlAdmin(`drop database if exists \`${this.database}\``);
 }
 
 /** The legacy and service databases, the capture relay and the sync into the service, for one measurement. */
 class CapturePath {
-  readonly legacy: pg.Pool;
-  readonly monolith: pg.Pool;
+  /** Legacy, and the monolith's own connections to it: the sync never waits behind the writers for one of its pool. */
+  readonly legacy: LegacyDatabase;
   readonly service: pg.Pool;
   readonly relayRegistry = new Registry();
   readonly topics: string[];
@@ -201,33 +343,29 @@ class CapturePath {
     options: CaptureApplyOptions,
   ) {
     const topicPrefix = `${run.replace(/_/g, '-')}-${name}`;
-    this.topics = [`${topicPrefix}.bench.orders`, `${topicPrefix}.bench.order_lines`];
-    this.legacy = new pg.Pool({ connectionString: withDatabase(env.databaseUrl, `${run}_${name}_legacy`), max: options.partitions * 2 + 4 });
-    // The monolith's own connections: the sync never waits behind the writers for one of its pool.
-    this.monolith = new pg.Pool({ connectionString: withDatabase(env.databaseUrl, `${run}_${name}_legacy`), max: 16 });
+    this.legacy = options.source === 'mysql' ? new MySqlLegacy(`${run}_${name}_legacy`) : new PostgresLegacy(`${run}_${name}_legacy`);
+    this.topics = this.legacy.captured.map((table) => `${topicPrefix}.${table}`);
     this.service = new pg.Pool({ connectionString: withDatabase(env.databaseUrl, `${run}_${name}_service`), max: options.partitions * 2 + 2 });
     // The forced drop at the end terminates sockets the pools have let go of but not yet closed.
-    this.legacy.on('error', () => undefined);
-    this.monolith.on('error', () => undefined);
     this.service.on('error', () => undefined);
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfg-bench-capture-'));
     fs.writeFileSync(path.join(this.dir, 'translators.js'), TRANSLATORS);
-    fs.writeFileSync(path.join(this.dir, 'mapping.yaml'), mappingYaml(topicPrefix));
+    fs.writeFileSync(path.join(this.dir, 'mapping.yaml'), mappingYaml(topicPrefix, this.legacy.mappingTables));
     // Checked here, where a mistake in it fails the bench at once (the sync's process loads it again).
     loadMappingFile(path.join(this.dir, 'mapping.yaml'));
     this.relay = createRelay(
       parseRelayOptions({
         name: `${name}_${process.pid}`,
         mode: 'tables',
-        connectionString: withDatabase(env.databaseUrl, `${run}_${name}_legacy`),
-        capture: { tables: ['bench.orders', 'bench.order_lines'], topicPrefix },
+        connectionString: this.legacy.url,
+        capture: { tables: this.legacy.captured, topicPrefix },
         kafka: { brokers: env.kafkaBrokers },
       }),
       { logger, registry: this.relayRegistry },
     );
     const config: SyncProcessConfig = {
       mappingFile: path.join(this.dir, 'mapping.yaml'),
-      legacyUrl: withDatabase(env.databaseUrl, `${run}_${name}_legacy`),
+      legacyUrl: this.legacy.url,
       serviceUrl: withDatabase(env.databaseUrl, `${run}_${name}_service`),
       legacyConnections: options.partitions * 2 + 4,
       serviceConnections: options.partitions * 2 + 2,
@@ -259,10 +397,9 @@ class CapturePath {
   }
 
   static async open(name: string, run: string, options: CaptureApplyOptions, probe: boolean): Promise<CapturePath> {
-    await admin(`create database "${run}_${name}_legacy"`);
     await admin(`create database "${run}_${name}_service"`);
     const capture = new CapturePath(name, run, options);
-    await capture.legacy.query(LEGACY_SQL);
+    await capture.legacy.create();
     await capture.service.query(SERVICE_SQL);
     if (probe) await capture.service.query(PROBE_SQL);
     await ensureTopics({ brokers: env.kafkaBrokers }, capture.topics, { partitions: options.partitions });
@@ -299,10 +436,12 @@ class CapturePath {
     if (this.sync.connected) await this.ask({ op: 'stop' });
     await this.exited;
     await this.relay.stop();
+    if (this.legacy instanceof MySqlLegacy && this.legacy.retried) {
+      process.stderr.write(`${this.name}: ${this.legacy.retried} monolith transactions rolled back by MySQL (deadlock victims) and taken again\n`);
+    }
     await this.legacy.end();
-    await this.monolith.end();
     await this.service.end();
-    await dropDatabase(`${this.run}_${this.name}_legacy`);
+    await this.legacy.drop();
     await dropDatabase(`${this.run}_${this.name}_service`);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
@@ -331,7 +470,7 @@ async function backlog(
     await Promise.all(
       Array.from({ length: writers }, async () => {
         for (let index = 0; index < perWriter && changes < options.changes; index += 1) {
-          const written = await writeChanges(capture.monolith, random, () => (marker += 1), PER_TX);
+          const written = await writeChanges(capture.legacy, random, () => (marker += 1), PER_TX);
           changes += written.changes;
         }
       }),
@@ -356,9 +495,9 @@ async function backlog(
     const seconds = (ended - started) / 1000;
     const aggregates = Number((await capture.service.query('select count(*) as n from orders')).rows[0].n);
     // Every order the backlog touched holds its last note on the service (nothing lost, nothing stale).
-    const { rows } = await capture.legacy.query(`select id, note from bench.orders where note <> ''`);
+    const rows = await capture.legacy.notes();
     const held = new Map((await capture.service.query('select order_id, note from orders')).rows.map((row) => [row.order_id as number, row.note as string]));
-    const wrong = (rows as Array<{ id: number; note: string }>).filter((row) => held.get(row.id) !== row.note);
+    const wrong = rows.filter((row) => held.get(row.id) !== row.note);
     if (wrong.length) throw new Error(`${wrong.length} orders differ on the service after the backlog (e.g. ${JSON.stringify(wrong[0])})`);
     const afterFirst = first && ended > first.at ? (changes - first.handled) / ((ended - first.at) / 1000) : NaN;
     return { applyRate: changes / seconds, applyRateAfterFirst: afterFirst, backlogChanges: changes, backlogSeconds: seconds, aggregates, cpuMicrosPerChange: cpuMicros / changes };
@@ -375,7 +514,7 @@ async function latency(run: string, options: CaptureApplyOptions): Promise<Captu
     const random = generator(11);
     let marker = 0;
     // The load starts once the sync is live (its group joined, a first change applied), as on a running system.
-    const first = await writeChanges(capture.monolith, random, () => (marker += 1), PER_TX);
+    const first = await writeChanges(capture.legacy, random, () => (marker += 1), PER_TX);
     await pollUntil(async () => (await capture.handled()) >= first.changes, 60_000, 'the sync live');
     const committed: Array<{ key: number; marker: number; at: number; warmup: boolean }> = [];
     const warmupTransactions = Math.round((options.rate * options.warmupSeconds) / PER_TX);
@@ -393,7 +532,7 @@ async function latency(run: string, options: CaptureApplyOptions): Promise<Captu
       const wait = started + index * intervalMs - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       inFlight.push(
-        writeChanges(capture.monolith, random, () => (marker += 1), PER_TX).then(({ touched, changes }) => {
+        writeChanges(capture.legacy, random, () => (marker += 1), PER_TX).then(({ touched, changes }) => {
           written += changes;
           const at = origin + performance.now();
           for (const entry of touched) committed.push({ ...entry, at, warmup: index < warmupTransactions });
@@ -437,7 +576,10 @@ async function latency(run: string, options: CaptureApplyOptions): Promise<Captu
 
 /** Both measurements, one after the other (each on databases and topics of its own). */
 export async function measureCaptureApply(options: Partial<CaptureApplyOptions> = {}): Promise<CaptureApplyResult> {
+  const source = process.env.BENCH_SOURCE ?? 'postgres';
+  if (!SOURCES.includes(source as Source)) throw new Error(`BENCH_SOURCE must be one of ${SOURCES.join(', ')}, not "${source}"`);
   const resolved: CaptureApplyOptions = {
+    source: source as Source,
     changes: Number(process.env.BENCH_CHANGES ?? 50_000),
     rate: Number(process.env.BENCH_CAPTURE_RATE ?? 2_000),
     seconds: Number(process.env.BENCH_SECONDS ?? 10),

@@ -26,7 +26,7 @@ import { mariadbEnvironment, resolveEnvironment } from '../infra';
 import { DEBEZIUM_JAR_SETS, startDebezium, type RunningDebezium } from '../infra/debezium';
 import { createRelay, createTopicsWithLeaders, parseRelayOptions, type Relay } from '../outbox';
 import { captureMeter, median, type Capture } from './capture-measure';
-import { CUSTOMERS, LINES_PER_ORDER, ORDERS } from './capture-workload';
+import { createMysqlSchema, MYSQL_TABLES, writeBacklog } from './capture-workload';
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
 const env = resolveEnvironment();
@@ -39,64 +39,9 @@ const run = `bench_binlog_${process.pid}_${Date.now().toString(36)}`;
 const serverUrl = mariadbEnvironment().url;
 const url = new URL(serverUrl);
 url.pathname = `/${run}`;
-const TABLES = ['customers', 'orders', 'order_lines'].map((table) => `${run}.${table}`);
+const TABLES = MYSQL_TABLES.map((table) => `${run}.${table}`);
 const kafka = new Kafka({ clientId: 'bench-capture-binlog', brokers: env.kafkaBrokers, logLevel: logLevel.NOTHING });
 const log = (line: string) => process.stderr.write(`${line}\n`);
-
-async function createSchema(pool: mysql.Pool): Promise<void> {
-  await pool.query(`
-    create table customers (id bigint primary key, name varchar(200) not null, email varchar(120), tier int not null default 0,
-      updated_at timestamp(6) not null default current_timestamp(6));
-    create table orders (id bigint primary key, customer_id bigint not null, status varchar(20) not null,
-      total decimal(12,2) not null, placed_at datetime(3) not null default now(3), note text);
-    create table order_lines (order_id bigint, line_no int, sku varchar(32) not null, qty int not null,
-      price decimal(10,2) not null, primary key (order_id, line_no));`);
-  const range = (count: number) => Array.from({ length: count }, (_, index) => index + 1);
-  for (let start = 1; start <= CUSTOMERS; start += 1000) {
-    const ids = range(Math.min(1000, CUSTOMERS - start + 1)).map((offset) => start + offset - 1);
-    await pool.query(`insert into customers (id, name, email) values ${ids.map((id) => `(${id}, 'customer ${id}', 'c${id}@example.com')`).join(',')}`);
-  }
-  for (let start = 1; start <= ORDERS; start += 1000) {
-    const ids = range(Math.min(1000, ORDERS - start + 1)).map((offset) => start + offset - 1);
-    await pool.query(`insert into orders (id, customer_id, status, total, note) values ${ids.map((id) => `(${id}, ${1 + (id % CUSTOMERS)}, 'NEW', ${(id % 997) + 0.99}, 'order note ${id}')`).join(',')}`);
-    await pool.query(
-      `insert into order_lines values ${ids.flatMap((id) => range(LINES_PER_ORDER).map((line) => `(${id}, ${line}, 'sku-${(id * line) % 5000}', ${1 + line}, ${(9.99 * line).toFixed(2)})`)).join(',')}`,
-    );
-  }
-}
-
-/** bench/capture-workload.ts's transaction(), in MySQL's dialect. */
-function transaction(offset: number, count: number): string {
-  const kind = Math.floor(offset / count) % 3;
-  const hot = Math.floor(offset / count) % 10 === 9;
-  if (kind === 0) {
-    const first = hot ? 1 : 1 + (Math.floor(offset / LINES_PER_ORDER) % (ORDERS - count));
-    return `update order_lines set qty = qty + 1, price = price + 0.01 where order_id >= ${first} and order_id < ${first + Math.ceil(count / LINES_PER_ORDER)}`;
-  }
-  if (kind === 1) {
-    const first = hot ? 1 : 1 + (offset % (ORDERS - count));
-    return `update orders set status = case status when 'NEW' then 'PAID' else 'NEW' end, total = total + 1 where id >= ${first} and id < ${first + count}`;
-  }
-  const first = hot ? 1 : 1 + (offset % (CUSTOMERS - count));
-  return `update customers set tier = tier + 1, updated_at = now(6) where id >= ${first} and id < ${first + count}`;
-}
-
-async function writeBacklog(pool: mysql.Pool, total: number, writers = 4): Promise<number> {
-  let next = 0;
-  let changed = 0;
-  await Promise.all(
-    Array.from({ length: writers }, async () => {
-      for (;;) {
-        const offset = next;
-        next += PER_TX;
-        if (offset >= total) return;
-        const [result] = await pool.query<mysql.ResultSetHeader>(transaction(offset, Math.min(PER_TX, total - offset)));
-        changed += result.affectedRows;
-      }
-    }),
-  );
-  return changed;
-}
 
 const topicsOf = (prefix: string) => TABLES.map((table) => `${prefix}.${table}`);
 const { measure } = captureMeter(kafka, run, topicsOf, log);
@@ -129,7 +74,7 @@ async function main(): Promise<void> {
     });
   }
   try {
-    await createSchema(pool);
+    await createMysqlSchema(pool);
     await createTopicsWithLeaders(
       kafkaAdmin,
       [prefixDebezium, prefixOurs].flatMap(topicsOf).map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
@@ -179,7 +124,7 @@ async function main(): Promise<void> {
     }
     const results = new Map<string, { ratePerS: number; wallMs: number }[]>(captures.map((capture) => [capture.label, []]));
     for (let round = 1; round <= ROUNDS; round += 1) {
-      const changes = await writeBacklog(pool, CHANGES);
+      const changes = await writeBacklog(pool, CHANGES, PER_TX);
       const order = round % 2 === 1 ? captures : [...captures].reverse();
       for (const capture of order) {
         const result = await measure(capture, kafkaAdmin, changes);

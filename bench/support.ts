@@ -1,5 +1,6 @@
+import mysql from 'mysql2/promise';
 import { Client } from 'pg';
-import { resolveEnvironment } from '../infra';
+import { mariadbEnvironment, resolveEnvironment } from '../infra';
 import type { PublishRecord, Publisher } from '../outbox';
 
 const env = resolveEnvironment();
@@ -32,6 +33,23 @@ export async function dropDatabase(database: string): Promise<void> {
   }
 }
 
+/** The machine's MySQL/MariaDB server (MYSQL_URL, default mysql://root@127.0.0.1:3306/), or one of its databases. */
+export function mysqlUrl(database?: string): string {
+  const url = new URL(mariadbEnvironment().url);
+  url.pathname = `/${database ?? ''}`;
+  return url.toString();
+}
+
+/** Runs one statement on the MySQL/MariaDB server (create or drop a benchmark database). */
+export async function mysqlAdmin(sql: string): Promise<void> {
+  const connection = await mysql.createConnection({ uri: mysqlUrl() });
+  try {
+    await connection.query(sql);
+  } finally {
+    await connection.end();
+  }
+}
+
 export async function waitFor(predicate: () => boolean, timeoutMs: number, what = 'the benchmark'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
@@ -46,7 +64,8 @@ export function percentile(sorted: number[], p: number): number {
 
 /**
  * Wraps a publisher to time its acknowledgements: the first and the last, how many records, and the last
- * acknowledgement per `keyOf(record)` (default: the event id).
+ * acknowledgement per `keyOf(record)` (default: the event id). `counts`: which records are timed (default all; the
+ * binlog relay also sends its position records through the publisher).
  */
 export class TimedPublisher implements Publisher {
   readonly ackedAt = new Map<string, number>();
@@ -56,6 +75,7 @@ export class TimedPublisher implements Publisher {
   constructor(
     private readonly inner: Publisher,
     private readonly keyOf: (record: PublishRecord) => string = (record) => record.headers.id!,
+    private readonly counts?: (record: PublishRecord) => boolean,
   ) {}
   connect() {
     return this.inner.connect();
@@ -66,10 +86,12 @@ export class TimedPublisher implements Publisher {
   async send(records: PublishRecord[]): Promise<void> {
     await this.inner.send(records);
     const now = performance.now();
+    const timed = this.counts ? records.filter(this.counts) : records;
+    if (this.counts && !timed.length) return;
     if (!this.firstAckMs) this.firstAckMs = now;
     this.lastAckMs = now;
-    this.acked += records.length;
-    for (const record of records) this.ackedAt.set(this.keyOf(record), now);
+    this.acked += timed.length;
+    for (const record of timed) this.ackedAt.set(this.keyOf(record), now);
   }
 }
 
